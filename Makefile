@@ -1,0 +1,46 @@
+# RemoteMedia — the two commands a newcomer needs:
+#   make demo   set up, build and run the main example
+#   make test   set up, build and run every test (ASan + UBSan, leak check)
+# Other targets: build, bench, wasm, install, clean.
+
+JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+RELEASE  ?= build/release
+SANITIZE ?= build/asan
+PREFIX   ?= /usr/local
+
+.PHONY: all build test demo bench wasm test-wasm install clean bootstrap
+
+all: build
+
+bootstrap:
+	@scripts/bootstrap --quiet
+
+build: bootstrap
+	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	@cmake --build $(RELEASE) -j$(JOBS)
+
+# Every suite runs against the sanitizer build; LeakSanitizer checks each
+# test process for leaks at exit.
+test: bootstrap
+	@cmake -S . -B $(SANITIZE) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DRM_SANITIZE=ON >/dev/null
+	@cmake --build $(SANITIZE) -j$(JOBS)
+	@cd $(SANITIZE) && ctest --output-on-failure -j$(JOBS)
+	@$(MAKE) --no-print-directory test-wasm
+
+demo: build
+	@scripts/demo $(RELEASE)
+
+bench: build
+	@scripts/bench $(RELEASE)
+
+wasm: bootstrap
+	@scripts/build-wasm
+
+test-wasm: wasm
+	@tests/wasm/run.sh build/wasm $(or $(wildcard $(SANITIZE)/rmedia),$(RELEASE)/rmedia)
+
+install: build
+	@cmake --install $(RELEASE)
+
+clean:
+	rm -rf build

@@ -1,0 +1,73 @@
+/* The rmedia command-line tool: shared declarations. */
+#ifndef RM_CLI_H
+#define RM_CLI_H
+
+#include <stdio.h>
+
+#include "remotemedia/remotemedia.h"
+
+/* Exit codes (documented in `rmedia --help` and the README). */
+enum {
+    EXIT_OK = 0,
+    EXIT_INVALID = 1, /* manifest or parameters invalid                 */
+    EXIT_USAGE = 2,   /* bad command line                               */
+    EXIT_RUNTIME = 3, /* a node failed while running                    */
+    EXIT_IO = 4,      /* input unreadable or invalid, output unwritable */
+    EXIT_ENV = 5      /* plugin or library problem                      */
+};
+
+typedef struct cli_globals {
+    rm_log_level log_level;
+    const char *plugins[64];
+    int n_plugins;
+    const char *plugin_dirs[64];
+    int n_plugin_dirs;
+} cli_globals;
+
+/* Creates the runtime with the globals' logger and plugins; prints the error
+ * and returns NULL on failure (*exit_code set). */
+rm_runtime *cli_runtime(const cli_globals *g, int *exit_code);
+/* Prints "rmedia: error: ..." to stderr. */
+void cli_error(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+/* Prints compile diagnostics to stderr. */
+void cli_print_diags(const rm_diags *d);
+/* Exit code for an rm_* error code. */
+int cli_exit_for(int code);
+
+int cmd_run(const cli_globals *g, int argc, char **argv);
+int cmd_validate(const cli_globals *g, int argc, char **argv);
+int cmd_nodes(const cli_globals *g, int argc, char **argv);
+int cmd_inspect(const cli_globals *g, int argc, char **argv);
+int cmd_schema(const cli_globals *g, int argc, char **argv);
+int cmd_graph(const cli_globals *g, int argc, char **argv);
+
+/* ----------------------------------------------------------------- io --- */
+
+/* Output written to a temporary file next to the target and renamed into
+ * place on success, so a failed run never leaves a half-written file.  With
+ * path "-" or NULL it is stdout. */
+typedef struct cli_out {
+    FILE *f;
+    char *path, *tmp;
+} cli_out;
+
+int cli_out_open(cli_out *o, const char *path);
+/* Renames into place (commit = 1) or removes the temporary file. Returns 0 or
+ * -1 with an error printed. */
+int cli_out_close(cli_out *o, int commit);
+
+/* Reads a whole file ("-" = stdin) into a NUL-terminated buffer. */
+char *cli_read_all(FILE *f, size_t *len);
+
+/* A frame as a JSON value for printing (text → string, json → itself,
+ * other kinds → a description).  New reference. */
+json_t *cli_frame_to_json(const rm_frame *f);
+/* A JSON input value as a frame: strings become text frames, anything else
+ * a json frame.  Takes the reference. */
+rm_frame *cli_json_to_frame(json_t *v);
+
+#endif

@@ -1,0 +1,938 @@
+/*
+ * Graph compiler: manifest tree → validated, immutable rm_graph.
+ *
+ * Every problem is reported (not only the first) with its key path, node id
+ * and, through the manifest's source map, file:line:column.  The passes:
+ *   1. top level (version, metadata, nodes, connections)
+ *   2. nodes: ids, node types, params (generic, table-driven), on_error
+ *   3. connections: endpoints "node[.port]", ports, queue policies
+ *   4. topological order (manifest order among independent nodes), cycles
+ *   5. caps: what flows on each link; kind and audio format mismatches
+ *   6. segments: which nodes run on which thread of a session
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define RM__DEFAULT_QUEUE_CAPACITY 64
+#define RM__MAX_QUEUE_CAPACITY 1000000
+
+/* Parse-time node: what the manifest says about one node. */
+typedef struct pnode {
+    const char *id;
+    const rm_node_type *type;
+    void *config;
+    rm__on_error on_error;
+    int ok;           /* id and type valid */
+    size_t manifest_index;
+} pnode;
+
+typedef struct pedge {
+    uint32_t from, from_port, to, to_port;
+    rm__queue_policy policy;
+    size_t capacity;
+    char path[48];
+} pedge;
+
+typedef struct cctx {
+    rm_runtime *rt;
+    const rm_manifest *m;
+    rm_diags *d;
+    int first; /* first error code */
+    rm_graph *g;
+    pnode *pn;
+    size_t n_pn;
+    pedge *pe;
+    size_t n_pe;
+} cctx;
+
+#define DIAG(c, code, path, node, ...)                                  \
+    do {                                                                \
+        int rc__ = rm__diag((c)->d, (c)->m, (code), (path), (node), __VA_ARGS__); \
+        if (!(c)->first) (c)->first = rc__;                             \
+    } while (0)
+
+const char *rm__queue_policy_name(rm__queue_policy p)
+{
+    switch (p) {
+    case RM__QUEUE_BLOCK: return "block";
+    case RM__QUEUE_DROP_OLDEST: return "drop_oldest";
+    case RM__QUEUE_DROP_NEWEST: return "drop_newest";
+    case RM__QUEUE_NONE: break;
+    }
+    return "none";
+}
+
+static const char *json_type_name(const json_t *v)
+{
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: return "a mapping";
+    case JSON_ARRAY: return "a list";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: case JSON_REAL: return "a number";
+    case JSON_TRUE: case JSON_FALSE: return "a boolean";
+    case JSON_NULL: return "null";
+    }
+    return "?";
+}
+
+static int valid_id(const char *s)
+{
+    if (!*s) return 0;
+    for (; *s; s++) {
+        char ch = *s;
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+              ch == '_' || ch == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+static int find_pnode(const cctx *c, const char *id)
+{
+    for (size_t i = 0; i < c->n_pn; i++)
+        if (c->pn[i].id && strcmp(c->pn[i].id, id) == 0) return (int)i;
+    return -1;
+}
+
+static const char *closest_id(const cctx *c, const char *id)
+{
+    const char *best = NULL;
+    unsigned best_d = 3;
+    for (size_t i = 0; i < c->n_pn; i++) {
+        if (!c->pn[i].id) continue;
+        unsigned d = rm__edit_distance(id, c->pn[i].id);
+        if (d < best_d) best_d = d, best = c->pn[i].id;
+    }
+    return best;
+}
+
+/* ------------------------------------------------------------- on_error --- */
+
+static int get_num(cctx *c, const json_t *obj, const char *key, const char *path, const char *node,
+                   double lo, double hi, double *out)
+{
+    const json_t *v = json_object_get(obj, key);
+    if (!v) return 0;
+    char sub[128];
+    snprintf(sub, sizeof sub, "%s.%s", path, key);
+    if (!json_is_number(v) || json_number_value(v) < lo || json_number_value(v) > hi) {
+        DIAG(c, RM_EMANIFEST, sub, node, "on_error.%s must be a number in [%g, %g]", key, lo, hi);
+        return -1;
+    }
+    *out = json_number_value(v);
+    return 0;
+}
+
+static void parse_on_error(cctx *c, const json_t *v, const char *npath, const char *node,
+                           rm__on_error *oe)
+{
+    memset(oe, 0, sizeof *oe);
+    oe->policy = RM__ON_ERROR_FAIL;
+    oe->max_retries = 3;
+    oe->base_delay_ns = 100000000ull;
+    oe->max_delay_ns = 400000000ull;
+    oe->jitter = 0.25;
+    oe->failure_threshold = 5;
+    oe->reset_timeout_ns = 60000000000ull;
+    oe->success_threshold = 2;
+    if (!v) return;
+    char path[96];
+    snprintf(path, sizeof path, "%s.on_error", npath);
+    const json_t *policy = json_is_object(v) ? json_object_get(v, "policy") : v;
+    const char *name = json_string_value(policy);
+    if (!name || (strcmp(name, "fail") && strcmp(name, "skip") && strcmp(name, "retry"))) {
+        DIAG(c, RM_EMANIFEST, path, node,
+             "on_error must be \"fail\", \"skip\", \"retry\" or a mapping with policy: one of them");
+        return;
+    }
+    oe->policy = !strcmp(name, "fail") ? RM__ON_ERROR_FAIL
+               : !strcmp(name, "skip") ? RM__ON_ERROR_SKIP
+                                        : RM__ON_ERROR_RETRY;
+    if (!json_is_object(v)) return;
+    double x = oe->max_retries;
+    if (get_num(c, v, "max_retries", path, node, 0, 100, &x) == 0) oe->max_retries = (unsigned)x;
+    x = (double)oe->base_delay_ns / 1e6;
+    if (get_num(c, v, "base_delay_ms", path, node, 0, 3600e3, &x) == 0)
+        oe->base_delay_ns = (uint64_t)(x * 1e6);
+    x = (double)oe->max_delay_ns / 1e6;
+    if (get_num(c, v, "max_delay_ms", path, node, 0, 3600e3, &x) == 0)
+        oe->max_delay_ns = (uint64_t)(x * 1e6);
+    x = oe->jitter;
+    if (get_num(c, v, "jitter", path, node, 0, 1, &x) == 0) oe->jitter = x;
+    const json_t *cb = json_object_get(v, "circuit_breaker");
+    if (json_is_false(cb)) {
+        oe->failure_threshold = 0;
+    } else if (cb) {
+        char cpath[128];
+        snprintf(cpath, sizeof cpath, "%s.circuit_breaker", path);
+        if (!json_is_object(cb)) {
+            DIAG(c, RM_EMANIFEST, cpath, node, "circuit_breaker must be a mapping or false");
+            return;
+        }
+        x = oe->failure_threshold;
+        if (get_num(c, cb, "failure_threshold", cpath, node, 1, 1e6, &x) == 0)
+            oe->failure_threshold = (unsigned)x;
+        x = (double)oe->reset_timeout_ns / 1e6;
+        if (get_num(c, cb, "reset_timeout_ms", cpath, node, 0, 86400e3, &x) == 0)
+            oe->reset_timeout_ns = (uint64_t)(x * 1e6);
+        x = oe->success_threshold;
+        if (get_num(c, cb, "success_threshold", cpath, node, 1, 1e6, &x) == 0)
+            oe->success_threshold = (unsigned)x;
+    }
+}
+
+/* ---------------------------------------------------------------- nodes --- */
+
+static void parse_nodes(cctx *c, const json_t *nodes)
+{
+    c->n_pn = json_array_size(nodes);
+    c->pn = calloc(c->n_pn ? c->n_pn : 1, sizeof *c->pn);
+    if (!c->pn) {
+        c->first = RM_ENOMEM;
+        return;
+    }
+    for (size_t i = 0; i < c->n_pn; i++) {
+        pnode *p = &c->pn[i];
+        p->manifest_index = i;
+        char path[64], sub[96];
+        snprintf(path, sizeof path, "nodes[%zu]", i);
+        const json_t *n = json_array_get(nodes, i);
+        if (!json_is_object(n)) {
+            DIAG(c, RM_EMANIFEST, path, NULL, "each node must be a mapping with id and node_type, got %s",
+                 json_type_name(n));
+            continue;
+        }
+        const json_t *id = json_object_get(n, "id");
+        snprintf(sub, sizeof sub, "%s.id", path);
+        if (!id) {
+            DIAG(c, RM_EMANIFEST, path, NULL, "node has no 'id'");
+        } else if (!json_is_string(id) || !valid_id(json_string_value(id))) {
+            DIAG(c, RM_EMANIFEST, sub, NULL,
+                 "node id must be a non-empty string of letters, digits, '_' or '-' (got %s%s%s)",
+                 json_is_string(id) ? "\"" : json_type_name(id),
+                 json_is_string(id) ? json_string_value(id) : "", json_is_string(id) ? "\"" : "");
+        } else {
+            int dup = find_pnode(c, json_string_value(id));
+            if (dup >= 0) {
+                int line = 0, col = 0;
+                char dpath[64];
+                snprintf(dpath, sizeof dpath, "nodes[%d]", dup);
+                rm_manifest_locate(c->m, dpath, &line, &col);
+                if (line)
+                    DIAG(c, RM_EMANIFEST, sub, json_string_value(id),
+                         "duplicate node id '%s' (first defined at nodes[%d], line %d)",
+                         json_string_value(id), dup, line);
+                else
+                    DIAG(c, RM_EMANIFEST, sub, json_string_value(id),
+                         "duplicate node id '%s' (first defined at nodes[%d])", json_string_value(id), dup);
+            } else {
+                p->id = json_string_value(id);
+            }
+        }
+        const char *nid = p->id;
+        const json_t *type = json_object_get(n, "node_type");
+        snprintf(sub, sizeof sub, "%s.node_type", path);
+        if (!type) {
+            DIAG(c, RM_EMANIFEST, path, nid, "node has no 'node_type'");
+        } else if (!json_is_string(type) || !*json_string_value(type)) {
+            DIAG(c, RM_EMANIFEST, sub, nid, "node_type must be a non-empty string, got %s",
+                 json_type_name(type));
+        } else {
+            const char *tn = json_string_value(type);
+            p->type = rm_runtime_find_node_type(c->rt, tn);
+            if (!p->type) {
+                const char *s = rm_runtime_suggest_node_type(c->rt, tn);
+                if (s)
+                    DIAG(c, RM_ENOTFOUND, sub, nid, "unknown node type '%s'; did you mean '%s'?", tn, s);
+                else
+                    DIAG(c, RM_ENOTFOUND, sub, nid,
+                         "unknown node type '%s' (run 'rmedia nodes' for the list, or load a plugin)", tn);
+            }
+        }
+        if (p->type) {
+            size_t sz = p->type->config_size ? p->type->config_size : 1;
+            p->config = rm__arena_keep(&c->g->arena, calloc(1, sz));
+            if (!p->config) {
+                c->first = RM_ENOMEM;
+                return;
+            }
+            snprintf(sub, sizeof sub, "%s.params", path);
+            int rc = rm__params_parse(p->type, json_object_get(n, "params"), p->config, &c->g->arena,
+                                      c->d, c->m, sub, nid ? nid : path);
+            if (rc != 0 && !c->first) c->first = rc;
+        }
+        parse_on_error(c, json_object_get(n, "on_error"), path, nid, &p->on_error);
+        p->ok = p->id && p->type;
+    }
+}
+
+/* ---------------------------------------------------------- connections --- */
+
+/* Resolves "node" or "node.port" (or a separate *_port key) to indexes.
+ * Returns 0 on success. */
+static int resolve_endpoint(cctx *c, const json_t *conn, const char *key, const char *path,
+                            int output, uint32_t *node, uint32_t *port)
+{
+    char sub[96];
+    snprintf(sub, sizeof sub, "%s.%s", path, key);
+    const json_t *v = json_object_get(conn, key);
+    if (!json_is_string(v) || !*json_string_value(v)) {
+        DIAG(c, RM_EMANIFEST, v ? sub : path, NULL, "connection needs '%s' as a string \"node\" or \"node.port\"", key);
+        return -1;
+    }
+    const char *s = json_string_value(v);
+    const char *dot = strchr(s, '.');
+    char id[256];
+    snprintf(id, sizeof id, "%.*s", dot ? (int)(dot - s) : (int)strlen(s), s);
+    const char *port_name = dot ? dot + 1 : NULL;
+    char pkey[16];
+    snprintf(pkey, sizeof pkey, "%s_port", key);
+    const json_t *pv = json_object_get(conn, pkey); /* compatibility: from_port/to_port */
+    if (!port_name && json_is_string(pv) && strcmp(json_string_value(pv), "default") != 0)
+        port_name = json_string_value(pv);
+    int idx = find_pnode(c, id);
+    if (idx < 0) {
+        const char *best = closest_id(c, id);
+        if (best)
+            DIAG(c, RM_ENOTFOUND, sub, NULL, "connection references unknown %s node '%s'; did you mean '%s'?",
+                 output ? "source" : "target", id, best);
+        else
+            DIAG(c, RM_ENOTFOUND, sub, NULL, "connection references unknown %s node '%s'",
+                 output ? "source" : "target", id);
+        return -1;
+    }
+    const pnode *pn = &c->pn[idx];
+    if (!pn->ok) return -1; /* already reported */
+    *node = (uint32_t)idx;
+    if (!port_name) {
+        unsigned n = output ? rm_node_type_n_outputs(pn->type) : rm_node_type_n_inputs(pn->type);
+        if (n == 0) {
+            DIAG(c, RM_ENOTFOUND, sub, pn->id, "%s has no %s ports", pn->type->name,
+                 output ? "output" : "input");
+            return -1;
+        }
+        *port = 0;
+        return 0;
+    }
+    int pi = output ? rm_node_type_output_index(pn->type, port_name)
+                    : rm_node_type_input_index(pn->type, port_name);
+    if (pi < 0) {
+        rm__buf names;
+        rm__buf_init(&names);
+        unsigned n = output ? rm_node_type_n_outputs(pn->type) : rm_node_type_n_inputs(pn->type);
+        for (unsigned i = 0; i < n; i++) {
+            const rm_port_def *pd = output ? rm_node_type_output(pn->type, i) : rm_node_type_input(pn->type, i);
+            rm__buf_printf(&names, "%s%s", i ? ", " : "", pd->name);
+        }
+        DIAG(c, RM_ENOTFOUND, sub, pn->id, "%s has no %s port '%s' (%s ports: %s)",
+             pn->type->name, output ? "output" : "input", port_name,
+             output ? "output" : "input", names.data ? names.data : "none");
+        rm__buf_free(&names);
+        return -1;
+    }
+    *port = (uint32_t)pi;
+    return 0;
+}
+
+static int parse_queue(cctx *c, const json_t *q, const char *path, pedge *e)
+{
+    char sub[96];
+    snprintf(sub, sizeof sub, "%s.queue", path);
+    const json_t *policy = json_is_object(q) ? json_object_get(q, "policy") : q;
+    const char *name = json_string_value(policy);
+    if (!name && json_is_object(q)) name = "block";
+    if (!name || (strcmp(name, "block") && strcmp(name, "drop_oldest") && strcmp(name, "drop_newest"))) {
+        DIAG(c, RM_EMANIFEST, sub, NULL,
+             "queue policy must be one of: block, drop_oldest, drop_newest");
+        return -1;
+    }
+    e->policy = !strcmp(name, "block") ? RM__QUEUE_BLOCK
+              : !strcmp(name, "drop_oldest") ? RM__QUEUE_DROP_OLDEST
+                                             : RM__QUEUE_DROP_NEWEST;
+    e->capacity = RM__DEFAULT_QUEUE_CAPACITY;
+    const json_t *cap = json_is_object(q) ? json_object_get(q, "capacity") : NULL;
+    if (cap) {
+        if (!json_is_integer(cap) || json_integer_value(cap) < 1 ||
+            json_integer_value(cap) > RM__MAX_QUEUE_CAPACITY) {
+            DIAG(c, RM_EMANIFEST, sub, NULL, "queue capacity must be an integer in [1, %d]",
+                 RM__MAX_QUEUE_CAPACITY);
+            return -1;
+        }
+        e->capacity = (size_t)json_integer_value(cap);
+    }
+    return 0;
+}
+
+static void parse_connections(cctx *c, const json_t *conns)
+{
+    size_t n = json_array_size(conns);
+    c->pe = calloc(n ? n : 1, sizeof *c->pe);
+    if (!c->pe) {
+        c->first = RM_ENOMEM;
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char path[48];
+        snprintf(path, sizeof path, "connections[%zu]", i);
+        const json_t *conn = json_array_get(conns, i);
+        if (!json_is_object(conn)) {
+            DIAG(c, RM_EMANIFEST, path, NULL, "each connection must be a mapping with 'from' and 'to', got %s",
+                 json_type_name(conn));
+            continue;
+        }
+        pedge e;
+        memset(&e, 0, sizeof e);
+        snprintf(e.path, sizeof e.path, "%s", path);
+        int ok = resolve_endpoint(c, conn, "from", path, 1, &e.from, &e.from_port) == 0;
+        ok &= resolve_endpoint(c, conn, "to", path, 0, &e.to, &e.to_port) == 0;
+        const json_t *q = json_object_get(conn, "queue");
+        if (q && parse_queue(c, q, path, &e) != 0) ok = 0;
+        if (!ok) continue;
+        for (size_t j = 0; j < c->n_pe; j++) {
+            const pedge *o = &c->pe[j];
+            if (o->from == e.from && o->from_port == e.from_port && o->to == e.to && o->to_port == e.to_port) {
+                DIAG(c, RM_EMANIFEST, path, c->pn[e.to].id, "duplicate connection (same as %s)", o->path);
+                ok = 0;
+                break;
+            }
+        }
+        if (ok) c->pe[c->n_pe++] = e;
+    }
+}
+
+/* ---------------------------------------------------------------- order --- */
+
+/* Kahn's algorithm, taking the lowest manifest index among ready nodes, so
+ * the order is deterministic and follows the manifest where it can. */
+static int topo_order(cctx *c, uint32_t *order)
+{
+    size_t n = c->n_pn;
+    uint32_t *indeg = calloc(n ? n : 1, sizeof *indeg);
+    char *done = calloc(n ? n : 1, 1);
+    if (!indeg || !done) {
+        free(indeg);
+        free(done);
+        return RM_ENOMEM;
+    }
+    for (size_t e = 0; e < c->n_pe; e++) indeg[c->pe[e].to]++;
+    size_t k = 0;
+    for (;;) {
+        size_t pick = n;
+        for (size_t i = 0; i < n; i++)
+            if (!done[i] && indeg[i] == 0) {
+                pick = i;
+                break;
+            }
+        if (pick == n) break;
+        done[pick] = 1;
+        order[k++] = (uint32_t)pick;
+        for (size_t e = 0; e < c->n_pe; e++)
+            if (c->pe[e].from == pick) indeg[c->pe[e].to]--;
+    }
+    int rc = 0;
+    if (k < n) {
+        /* Walk from a node left over until a node repeats: that is a cycle. */
+        size_t start = 0;
+        while (done[start]) start++;
+        uint32_t *walk = malloc((n + 1) * sizeof *walk);
+        char *seen = calloc(n, 1);
+        rm__buf msg;
+        rm__buf_init(&msg);
+        if (walk && seen) {
+            size_t len = 0, cur = start;
+            while (!seen[cur]) {
+                seen[cur] = 1;
+                walk[len++] = (uint32_t)cur;
+                size_t next = cur;
+                for (size_t e = 0; e < c->n_pe; e++)
+                    if (c->pe[e].from == cur && !done[c->pe[e].to]) {
+                        next = c->pe[e].to;
+                        break;
+                    }
+                cur = next;
+            }
+            size_t from = 0;
+            while (walk[from] != cur) from++;
+            for (size_t i = from; i < len; i++) rm__buf_printf(&msg, "%s → ", c->pn[walk[i]].id);
+            rm__buf_puts(&msg, c->pn[cur].id);
+        }
+        DIAG(c, RM_ECYCLE, "connections", NULL, "the graph contains a cycle: %s",
+             msg.data ? msg.data : "?");
+        rm__buf_free(&msg);
+        free(walk);
+        free(seen);
+        rc = RM_ECYCLE;
+    }
+    free(indeg);
+    free(done);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- caps --- */
+
+static void kinds_str(uint32_t kinds, rm__buf *b)
+{
+    if (!kinds) {
+        rm__buf_puts(b, "any");
+        return;
+    }
+    int first = 1;
+    for (int k = RM_FRAME_AUDIO; k <= RM_FRAME_BINARY; k++)
+        if (kinds & RM_KIND_BIT(k)) {
+            rm__buf_printf(b, "%s%s", first ? "" : "|", rm_frame_kind_name((rm_frame_kind)k));
+            first = 0;
+        }
+}
+
+static void caps_str(const rm_caps *cp, rm__buf *b)
+{
+    kinds_str(cp->kinds, b);
+    if (cp->kinds == RM_KIND_BIT(RM_FRAME_AUDIO)) {
+        if (cp->rate) rm__buf_printf(b, " %u Hz", cp->rate);
+        if (cp->channels) rm__buf_printf(b, " %u ch", cp->channels);
+        if (cp->format) rm__buf_printf(b, " %s", rm_sample_format_name(cp->format));
+    }
+}
+
+static void merge_caps(rm_caps *into, const rm_caps *add, int first)
+{
+    if (first) {
+        *into = *add;
+        return;
+    }
+    if (!into->kinds || !add->kinds) into->kinds = 0;
+    else into->kinds |= add->kinds;
+    if (into->rate != add->rate) into->rate = 0;
+    if (into->channels != add->channels) into->channels = 0;
+    if (into->format != add->format) into->format = RM_SAMPLE_ANY;
+}
+
+static void check_link(cctx *c, const rm_graph *g, const rm__gedge *e)
+{
+    const rm__gnode *a = &g->nodes[e->from], *b = &g->nodes[e->to];
+    const rm_caps *up = &a->out_caps[e->from_port], *req = &b->in_req[e->to_port];
+    const char *ap = rm_node_type_output(a->type, e->from_port)->name;
+    const char *bp = rm_node_type_input(b->type, e->to_port)->name;
+    if (up->kinds && req->kinds && !(up->kinds & req->kinds)) {
+        rm__buf x, y;
+        rm__buf_init(&x);
+        rm__buf_init(&y);
+        kinds_str(up->kinds, &x);
+        kinds_str(req->kinds, &y);
+        DIAG(c, RM_ECAPS, "connections", b->id,
+             "link %s.%s → %s.%s: %s (%s) produces %s but %s (%s) port '%s' accepts %s", a->id, ap,
+             b->id, bp, a->id, a->type->name, x.data, b->id, b->type->name, bp, y.data);
+        rm__buf_free(&x);
+        rm__buf_free(&y);
+        return;
+    }
+    if (up->kinds != RM_KIND_BIT(RM_FRAME_AUDIO) || !(req->kinds & RM_KIND_BIT(RM_FRAME_AUDIO))) return;
+    rm__buf why, fix;
+    rm__buf_init(&why);
+    rm__buf_init(&fix);
+    if (up->rate && req->rate && up->rate != req->rate) {
+        rm__buf_printf(&why, "rate %u Hz vs %u Hz", up->rate, req->rate);
+        rm__buf_printf(&fix, "an AudioResample node (target_rate: %u)", req->rate);
+    }
+    if (up->channels && req->channels && up->channels != req->channels) {
+        rm__buf_printf(&why, "%schannels %u vs %u", why.len ? ", " : "", up->channels, req->channels);
+        rm__buf_printf(&fix, "%sa ChannelMixer (channels: %u)", fix.len ? " and " : "", req->channels);
+    }
+    if (up->format && req->format && up->format != req->format) {
+        rm__buf_printf(&why, "%sformat %s vs %s", why.len ? ", " : "", rm_sample_format_name(up->format),
+                       rm_sample_format_name(req->format));
+        rm__buf_printf(&fix, "%sa FormatConverter (target_format: %s)", fix.len ? " and " : "",
+                       rm_sample_format_name(req->format));
+    }
+    if (why.len)
+        DIAG(c, RM_ECAPS, "connections", b->id,
+             "link %s.%s → %s.%s: audio does not match (%s); insert %s between them", a->id, ap,
+             b->id, bp, why.data, fix.data);
+    rm__buf_free(&why);
+    rm__buf_free(&fix);
+}
+
+static int negotiate(cctx *c, rm_graph *g, const rm_compile_opts *opts)
+{
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        rm__gnode *n = &g->nodes[i];
+        for (unsigned p = 0; p < n->n_in; p++) {
+            int first = 1;
+            for (size_t e = 0; e < g->n_edges; e++) {
+                const rm__gedge *ge = &g->edges[e];
+                if (ge->to != i || ge->to_port != p) continue;
+                merge_caps(&n->in_caps[p], &g->nodes[ge->from].out_caps[ge->from_port], first);
+                first = 0;
+            }
+            if (first && n->is_source && opts && opts->input_caps) n->in_caps[p] = *opts->input_caps;
+            n->in_req[p].kinds = rm_node_type_input(n->type, p)->kinds;
+        }
+        for (unsigned p = 0; p < n->n_out; p++) n->out_caps[p].kinds = rm_node_type_output(n->type, p)->kinds;
+        if (n->type->negotiate) {
+            rm_error err;
+            rm_error_clear(&err);
+            int rc = n->type->negotiate(n->config, n->in_caps, n->in_req, n->out_caps, &err);
+            if (rc != 0) DIAG(c, rc, "nodes", n->id, "%s", err.message[0] ? err.message : rm_strerror(rc));
+        }
+    }
+    for (size_t e = 0; e < g->n_edges; e++) check_link(c, g, &g->edges[e]);
+    return c->first;
+}
+
+/* ------------------------------------------------------------- segments --- */
+
+static int assign_segments(rm_graph *g)
+{
+    g->segments = calloc(g->n_nodes + 1, sizeof *g->segments);
+    if (!g->segments) return RM_ENOMEM;
+    g->n_segments = 1;
+    g->segments[0].policy = RM__QUEUE_BLOCK; /* used in pool mode */
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        rm__gnode *n = &g->nodes[i];
+        rm__queue_policy policy = (n->type->flags & RM_NODE_BLOCKING) ? RM__QUEUE_BLOCK : RM__QUEUE_NONE;
+        size_t capacity = 0; /* 0: the session's default capacity */
+        int seg = 0;
+        for (size_t e = 0; e < g->n_edges; e++) {
+            const rm__gedge *ge = &g->edges[e];
+            if (ge->to != i) continue;
+            if (ge->policy != RM__QUEUE_NONE) policy = ge->policy, capacity = ge->capacity;
+            if (g->nodes[ge->from].segment > seg) seg = g->nodes[ge->from].segment;
+        }
+        if (policy != RM__QUEUE_NONE) {
+            seg = (int)g->n_segments++;
+            g->segments[seg].entry_node = (uint32_t)i;
+            g->segments[seg].policy = policy;
+            g->segments[seg].capacity = capacity;
+        }
+        n->segment = seg;
+    }
+    for (size_t e = 0; e < g->n_edges; e++)
+        g->edges[e].crosses = g->nodes[g->edges[e].from].segment != g->nodes[g->edges[e].to].segment;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- build --- */
+
+static int build(cctx *c, const uint32_t *order, const rm_compile_opts *opts)
+{
+    rm_graph *g = c->g;
+    uint32_t *pos = calloc(c->n_pn ? c->n_pn : 1, sizeof *pos);
+    g->nodes = calloc(c->n_pn ? c->n_pn : 1, sizeof *g->nodes);
+    g->edges = calloc(c->n_pe ? c->n_pe : 1, sizeof *g->edges);
+    if (!pos || !g->nodes || !g->edges) {
+        free(pos);
+        return RM_ENOMEM;
+    }
+    g->n_nodes = c->n_pn;
+    g->n_edges = c->n_pe;
+    for (size_t i = 0; i < c->n_pn; i++) pos[order[i]] = (uint32_t)i;
+    for (size_t e = 0; e < c->n_pe; e++) {
+        rm__gedge *ge = &g->edges[e];
+        ge->from = pos[c->pe[e].from];
+        ge->from_port = c->pe[e].from_port;
+        ge->to = pos[c->pe[e].to];
+        ge->to_port = c->pe[e].to_port;
+        ge->policy = c->pe[e].policy;
+        ge->capacity = c->pe[e].capacity;
+        ge->index = (uint32_t)e;
+    }
+    free(pos);
+    int rc = 0;
+    for (size_t i = 0; i < g->n_nodes && rc == 0; i++) {
+        const pnode *p = &c->pn[order[i]];
+        rm__gnode *n = &g->nodes[i];
+        n->type = p->type;
+        n->config = p->config;
+        n->on_error = p->on_error;
+        n->n_in = rm_node_type_n_inputs(p->type);
+        n->n_out = rm_node_type_n_outputs(p->type);
+        n->id = rm__arena_keep(&g->arena, rm__strdup(p->id));
+        n->in_caps = rm__arena_keep(&g->arena, calloc(n->n_in + 1, sizeof(rm_caps)));
+        n->in_req = rm__arena_keep(&g->arena, calloc(n->n_in + 1, sizeof(rm_caps)));
+        n->out_caps = rm__arena_keep(&g->arena, calloc(n->n_out + 1, sizeof(rm_caps)));
+        n->out_edges = rm__arena_keep(&g->arena, calloc(n->n_out + 1, sizeof(uint32_t *)));
+        n->n_out_edges = rm__arena_keep(&g->arena, calloc(n->n_out + 1, sizeof(uint32_t)));
+        if (!n->id || !n->in_caps || !n->in_req || !n->out_caps || !n->out_edges || !n->n_out_edges) {
+            rc = RM_ENOMEM;
+            break;
+        }
+        for (unsigned port = 0; port < n->n_out; port++) {
+            uint32_t cnt = 0;
+            for (size_t e = 0; e < g->n_edges; e++)
+                if (g->edges[e].from == i && g->edges[e].from_port == port) cnt++;
+            n->out_edges[port] = rm__arena_keep(&g->arena, calloc(cnt + 1, sizeof(uint32_t)));
+            if (!n->out_edges[port]) {
+                rc = RM_ENOMEM;
+                break;
+            }
+            for (size_t e = 0; e < g->n_edges; e++)
+                if (g->edges[e].from == i && g->edges[e].from_port == port)
+                    n->out_edges[port][n->n_out_edges[port]++] = (uint32_t)e;
+        }
+        for (size_t e = 0; e < g->n_edges; e++) {
+            if (g->edges[e].to == i) n->n_upstream++;
+        }
+        n->is_source = n->n_upstream == 0;
+        n->is_sink = 1;
+        for (size_t e = 0; e < g->n_edges; e++)
+            if (g->edges[e].from == i) n->is_sink = 0;
+        /* summary of non-default params, for DOT */
+        rm__buf sum;
+        rm__buf_init(&sum);
+        void *defaults = calloc(1, n->type->config_size ? n->type->config_size : 1);
+        rm__arena tmp = {0};
+        if (defaults) rm__params_defaults(n->type, defaults, &tmp);
+        for (const rm_param_def *pd = n->type->params; pd && pd->name; pd++) {
+            rm__buf v, dv;
+            rm__buf_init(&v);
+            rm__buf_init(&dv);
+            rm__param_value_str(pd, n->config, &v);
+            if (defaults) rm__param_value_str(pd, defaults, &dv);
+            if (v.data && (!dv.data || strcmp(v.data, dv.data) != 0))
+                rm__buf_printf(&sum, "%s%s=%s", sum.len ? "\n" : "", pd->name, v.data);
+            rm__buf_free(&v);
+            rm__buf_free(&dv);
+        }
+        free(defaults);
+        rm__arena_free(&tmp);
+        n->summary = rm__arena_keep(&g->arena, rm__buf_steal(&sum));
+    }
+    if (rc != 0) return rc;
+    g->sources = rm__arena_keep(&g->arena, calloc(g->n_nodes + 1, sizeof(uint32_t)));
+    g->sinks = rm__arena_keep(&g->arena, calloc(g->n_nodes + 1, sizeof(uint32_t)));
+    if (!g->sources || !g->sinks) return RM_ENOMEM;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        if (g->nodes[i].is_source) g->sources[g->n_sources++] = (uint32_t)i;
+        if (g->nodes[i].is_sink) g->sinks[g->n_sinks++] = (uint32_t)i;
+    }
+    rc = negotiate(c, g, opts);
+    if (rc != 0) return rc;
+    return assign_segments(g);
+}
+
+static void graph_free(rm_graph *g)
+{
+    if (!g) return;
+    free(g->nodes);
+    free(g->edges);
+    free(g->segments);
+    free(g->name);
+    free(g->file);
+    rm__arena_free(&g->arena);
+    free(g);
+}
+
+int rm_graph_compile(rm_runtime *rt, const rm_manifest *m, const rm_compile_opts *opts,
+                     rm_graph **out, rm_diags *diags)
+{
+    *out = NULL;
+    cctx c;
+    memset(&c, 0, sizeof c);
+    c.rt = rt;
+    c.m = m;
+    c.d = diags;
+    c.g = calloc(1, sizeof *c.g);
+    if (!c.g) return RM_ENOMEM;
+    atomic_init(&c.g->refs, 1);
+    c.g->rt = rt;
+    const json_t *doc = rm_manifest_json(m);
+    if (!json_is_object(doc)) {
+        DIAG(&c, RM_EMANIFEST, "", NULL, "the manifest must be a mapping with version, nodes and connections (got %s)",
+             json_type_name(doc));
+        graph_free(c.g);
+        return c.first;
+    }
+    const json_t *version = json_object_get(doc, "version");
+    if (!version)
+        DIAG(&c, RM_EMANIFEST, "", NULL, "missing required key 'version' (use version: \"v1\")");
+    else if (!json_is_string(version) || strcmp(json_string_value(version), "v1") != 0) {
+        char *v = json_dumps(version, JSON_ENCODE_ANY | JSON_COMPACT);
+        DIAG(&c, RM_EMANIFEST, "version", NULL, "unsupported manifest version %s (supported: \"v1\")",
+             v ? v : "?");
+        free(v);
+    }
+    const json_t *meta = json_object_get(doc, "metadata");
+    const char *name = NULL;
+    if (meta && !json_is_object(meta))
+        DIAG(&c, RM_EMANIFEST, "metadata", NULL, "metadata must be a mapping, got %s", json_type_name(meta));
+    else if (meta && json_object_get(meta, "name") && !json_is_string(json_object_get(meta, "name")))
+        DIAG(&c, RM_EMANIFEST, "metadata.name", NULL, "metadata.name must be a string");
+    else if (meta)
+        name = json_string_value(json_object_get(meta, "name"));
+    if (!name) name = rm_manifest_file(m) ? rm__basename(rm_manifest_file(m)) : "pipeline";
+    c.g->name = rm__strdup(name);
+    c.g->file = rm_manifest_file(m) ? rm__strdup(rm_manifest_file(m)) : NULL;
+
+    const json_t *nodes = json_object_get(doc, "nodes");
+    if (!nodes)
+        DIAG(&c, RM_EMANIFEST, "", NULL, "missing required key 'nodes' (a list of nodes)");
+    else if (!json_is_array(nodes))
+        DIAG(&c, RM_EMANIFEST, "nodes", NULL, "'nodes' must be a list, got %s", json_type_name(nodes));
+    else if (json_array_size(nodes) == 0)
+        DIAG(&c, RM_EMANIFEST, "nodes", NULL, "the manifest must contain at least one node");
+    else
+        parse_nodes(&c, nodes);
+
+    const json_t *conns = json_object_get(doc, "connections");
+    if (conns && !json_is_array(conns) && !json_is_null(conns))
+        DIAG(&c, RM_EMANIFEST, "connections", NULL, "'connections' must be a list, got %s", json_type_name(conns));
+    else if (c.pn && c.first != RM_ENOMEM)
+        parse_connections(&c, json_is_array(conns) ? conns : NULL);
+
+    int rc = c.first;
+    uint32_t *order = NULL;
+    if (rc == 0) {
+        order = calloc(c.n_pn, sizeof *order);
+        rc = order ? topo_order(&c, order) : RM_ENOMEM;
+    }
+    if (rc == 0) rc = build(&c, order, opts);
+    if (rc == 0 && !c.g->name) rc = RM_ENOMEM;
+    free(order);
+    free(c.pn);
+    free(c.pe);
+    if (rc != 0) {
+        graph_free(c.g);
+        return c.first ? c.first : rc;
+    }
+    rm__log(rt, RM_LOG_DEBUG, NULL, "compiled graph '%s': %zu nodes, %zu links, %zu segments",
+            c.g->name, c.g->n_nodes, c.g->n_edges, c.g->n_segments);
+    *out = c.g;
+    return 0;
+}
+
+int rm_graph_load_file(rm_runtime *rt, const char *path, const rm_compile_opts *opts,
+                       rm_graph **out, rm_diags *diags)
+{
+    rm_manifest *m;
+    *out = NULL;
+    int rc = rm_manifest_load_file(path, &m, diags);
+    if (rc != 0) return rc;
+    rc = rm_graph_compile(rt, m, opts, out, diags);
+    rm_manifest_free(m);
+    return rc;
+}
+
+int rm_graph_load_string(rm_runtime *rt, const char *text, size_t len, const char *name,
+                         const rm_compile_opts *opts, rm_graph **out, rm_diags *diags)
+{
+    rm_manifest *m;
+    *out = NULL;
+    int rc = rm_manifest_load_string(text, len, name, RM_MANIFEST_AUTO, &m, diags);
+    if (rc != 0) return rc;
+    rc = rm_graph_compile(rt, m, opts, out, diags);
+    rm_manifest_free(m);
+    return rc;
+}
+
+rm_graph *rm_graph_ref(rm_graph *g)
+{
+    atomic_fetch_add_explicit(&g->refs, 1, memory_order_relaxed);
+    return g;
+}
+
+void rm_graph_unref(rm_graph *g)
+{
+    if (g && atomic_fetch_sub_explicit(&g->refs, 1, memory_order_acq_rel) == 1) graph_free(g);
+}
+
+const char *rm_graph_name(const rm_graph *g) { return g->name; }
+rm_runtime *rm_graph_runtime(const rm_graph *g) { return g->rt; }
+size_t rm_graph_node_count(const rm_graph *g) { return g->n_nodes; }
+const char *rm_graph_node_id(const rm_graph *g, size_t i) { return i < g->n_nodes ? g->nodes[i].id : NULL; }
+const rm_node_type *rm_graph_node_type(const rm_graph *g, size_t i)
+{
+    return i < g->n_nodes ? g->nodes[i].type : NULL;
+}
+int rm_graph_node_inserted(const rm_graph *g, size_t i) { return i < g->n_nodes && g->nodes[i].inserted; }
+
+int rm_graph_node_index(const rm_graph *g, const char *id)
+{
+    for (size_t i = 0; id && i < g->n_nodes; i++)
+        if (strcmp(g->nodes[i].id, id) == 0) return (int)i;
+    return -1;
+}
+
+size_t rm_graph_sink_count(const rm_graph *g) { return g->n_sinks; }
+size_t rm_graph_sink(const rm_graph *g, size_t i) { return g->sinks[i]; }
+size_t rm_graph_source_count(const rm_graph *g) { return g->n_sources; }
+size_t rm_graph_source(const rm_graph *g, size_t i) { return g->sources[i]; }
+
+const rm_caps *rm_graph_output_caps(const rm_graph *g, size_t i, unsigned port)
+{
+    if (i >= g->n_nodes || port >= g->nodes[i].n_out) return NULL;
+    return &g->nodes[i].out_caps[port];
+}
+
+/* ------------------------------------------------------------------ DOT --- */
+
+static void dot_escape(rm__buf *b, const char *s)
+{
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') rm__buf_append(b, "\\", 1);
+        if (*s == '\n') {
+            rm__buf_puts(b, "\\n");
+            continue;
+        }
+        rm__buf_append(b, s, 1);
+    }
+}
+
+char *rm_graph_to_dot(const rm_graph *g)
+{
+    rm__buf b;
+    rm__buf_init(&b);
+    rm__buf_puts(&b, "digraph \"");
+    dot_escape(&b, g->name);
+    rm__buf_puts(&b, "\" {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n"
+                     "  edge [fontname=\"Helvetica\", fontsize=10];\n");
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        const rm__gnode *n = &g->nodes[i];
+        rm__buf_puts(&b, "  \"");
+        dot_escape(&b, n->id);
+        rm__buf_puts(&b, "\" [label=\"");
+        dot_escape(&b, n->id);
+        rm__buf_puts(&b, "\\n");
+        dot_escape(&b, n->type->name);
+        if (n->summary && *n->summary) {
+            rm__buf_puts(&b, "\\n");
+            dot_escape(&b, n->summary);
+        }
+        if (n->segment) rm__buf_printf(&b, "\\n[worker %d]", n->segment);
+        rm__buf_puts(&b, "\"");
+        if (n->inserted) rm__buf_puts(&b, ", style=\"rounded,dashed\", color=blue, tooltip=\"inserted by the compiler\"");
+        if (n->type->flags & RM_NODE_BLOCKING) rm__buf_puts(&b, ", peripheries=2");
+        rm__buf_puts(&b, "];\n");
+    }
+    for (size_t e = 0; e < g->n_edges; e++) {
+        const rm__gedge *ge = &g->edges[e];
+        const rm__gnode *a = &g->nodes[ge->from], *z = &g->nodes[ge->to];
+        rm__buf label;
+        rm__buf_init(&label);
+        const char *ap = rm_node_type_output(a->type, ge->from_port)->name;
+        const char *zp = rm_node_type_input(z->type, ge->to_port)->name;
+        if (a->n_out > 1 || z->n_in > 1 || strcmp(ap, "out") || strcmp(zp, "in"))
+            rm__buf_printf(&label, "%s → %s\n", ap, zp);
+        caps_str(&a->out_caps[ge->from_port], &label);
+        if (ge->crosses) {
+            const rm__segment *s = &g->segments[z->segment];
+            if (s->capacity) rm__buf_printf(&label, "\nqueue %s/%zu", rm__queue_policy_name(s->policy), s->capacity);
+            else rm__buf_printf(&label, "\nqueue %s", rm__queue_policy_name(s->policy));
+        }
+        rm__buf_puts(&b, "  \"");
+        dot_escape(&b, a->id);
+        rm__buf_puts(&b, "\" -> \"");
+        dot_escape(&b, z->id);
+        rm__buf_puts(&b, "\" [label=\"");
+        dot_escape(&b, label.data ? label.data : "");
+        rm__buf_puts(&b, "\"");
+        if (ge->crosses) rm__buf_puts(&b, ", style=bold");
+        rm__buf_puts(&b, "];\n");
+        rm__buf_free(&label);
+    }
+    rm__buf_puts(&b, "}\n");
+    return rm__buf_steal(&b);
+}

@@ -1,0 +1,27 @@
+/*
+ * The node types compiled into this build.  Each family is switched on or
+ * off by the build (RM_WITH_AUDIO, RM_WITH_SPEECH), so small and wasm builds
+ * carry only what they need.
+ */
+#include "../core/internal.h"
+
+extern const rm_node_type rm__node_passthrough;
+extern const rm_node_type rm__node_multiply;
+extern const rm_node_type rm__node_add;
+extern const rm_node_type rm__node_calculator;
+extern const rm_node_type rm__node_text_processor;
+extern const rm_node_type rm__node_text_collector;
+
+static const rm_node_type *const core_nodes[] = {
+    &rm__node_passthrough, &rm__node_multiply,       &rm__node_add,
+    &rm__node_calculator,  &rm__node_text_processor, &rm__node_text_collector,
+};
+
+int rm__register_builtins(rm_runtime *rt, rm_error *err)
+{
+    for (size_t i = 0; i < RM__ARRAY_LEN(core_nodes); i++) {
+        int rc = rm_runtime_register(rt, core_nodes[i], err);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
