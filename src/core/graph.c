@@ -107,7 +107,8 @@ static const char *closest_id(const cctx *c, const char *id)
         unsigned d = rm__edit_distance(id, c->pn[i].id);
         if (d < best_d) best_d = d, best = c->pn[i].id;
     }
-    return best;
+    /* a one-letter id is "close" to every other one-letter id: no hint */
+    return best && best_d < strlen(id) ? best : NULL;
 }
 
 /* ------------------------------------------------------------- on_error --- */

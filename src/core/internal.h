@@ -53,6 +53,8 @@ char *rm__strdup(const char *s);
 char *rm__strndup(const char *s, size_t n);
 /* Edit distance, case-insensitive, capped at 32. */
 unsigned rm__edit_distance(const char *a, const char *b);
+/* Case-insensitive substring test. */
+int rm__contains_nocase(const char *hay, const char *needle);
 /* snake_case → camelCase into buf (cap bytes); returns buf. */
 char *rm__camel_case(const char *snake, char *buf, size_t cap);
 /* Valid UTF-8 check. */

@@ -166,9 +166,13 @@ const char *rm_runtime_suggest_node_type(const rm_runtime *rt, const char *name)
             if (d < best_d) best_d = d, best = *a;
         }
     }
-    /* Only suggest names that are plausibly a typo of the input. */
+    /* Only suggest names that are plausibly a typo of the input… */
     unsigned limit = len < 6 ? 2 : (unsigned)(len / 3 + 1);
-    return best_d <= limit ? best : NULL;
+    if (best_d <= limit) return best;
+    /* …or that contain it ("Multiply" → "MultiplyNode"). */
+    for (size_t i = 0; len >= 3 && i < rt->n_types; i++)
+        if (rm__contains_nocase(rt->types[i]->name, name)) return rt->types[i]->name;
+    return NULL;
 }
 
 size_t rm_runtime_node_type_count(const rm_runtime *rt) { return rt->n_types; }
@@ -252,10 +256,11 @@ int rm_runtime_load_plugin(rm_runtime *rt, const char *path, rm_error *err)
     }
     const rm_plugin_info *info = entry();
     if (!info || info->abi_version != RM_NODE_ABI_VERSION || !info->node_types) {
+        unsigned abi = info ? info->abi_version : 0; /* read before the code goes away */
         dlclose(h);
         return rm_error_set(err, RM_EPLUGIN, NULL,
-                            "plugin %s: ABI version %u, this runtime supports %u", path,
-                            info ? info->abi_version : 0, RM_NODE_ABI_VERSION);
+                            "plugin %s: ABI version %u, this runtime supports %u", path, abi,
+                            RM_NODE_ABI_VERSION);
     }
     if (rt->n_plugins == rt->cap_plugins) {
         size_t cap = rt->cap_plugins ? rt->cap_plugins * 2 : 4;

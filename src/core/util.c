@@ -85,7 +85,10 @@ char *rm__buf_steal(rm__buf *b)
         rm__buf_free(b);
         return NULL;
     }
-    if (!b->data && buf_reserve(b, 0) != 0) return NULL;
+    if (!b->data) {
+        if (buf_reserve(b, 0) != 0) return NULL;
+        b->data[0] = '\0';
+    }
     char *p = b->data;
     rm__buf_init(b);
     return p;
@@ -171,4 +174,15 @@ const char *rm__basename(const char *path)
 {
     const char *s = strrchr(path, '/');
     return s ? s + 1 : path;
+}
+
+int rm__contains_nocase(const char *hay, const char *needle)
+{
+    size_t n = strlen(needle);
+    for (; *hay; hay++) {
+        size_t i = 0;
+        while (i < n && hay[i] && tolower((unsigned char)hay[i]) == tolower((unsigned char)needle[i])) i++;
+        if (i == n) return 1;
+    }
+    return n == 0;
 }

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# CLI integration tests: run the real rmedia binary and check output, stderr
+# and exit codes.  Usage: cli_test.sh RMEDIA SOURCE_DIR EXAMPLE_PLUGIN
+set -u
+RMEDIA=$1
+SRC=$2
+PLUGIN=$3
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+failures=0
+count=0
+
+fail() {
+  echo "FAIL: $1"
+  shift
+  for line in "$@"; do echo "    $line"; done
+  failures=$((failures + 1))
+}
+
+# expect NAME EXIT_CODE STDOUT_SUBSTRING STDERR_SUBSTRING -- COMMAND...
+# ('' skips a substring check; stdin comes from $STDIN if set)
+expect() {
+  local name=$1 code=$2 want_out=$3 want_err=$4
+  shift 5
+  count=$((count + 1))
+  local out err rc
+  if [[ -n "${STDIN+x}" ]]; then
+    "$@" >"$T/out" 2>"$T/err" <<<"$STDIN"
+  else
+    "$@" >"$T/out" 2>"$T/err" </dev/null
+  fi
+  rc=$?
+  out=$(cat "$T/out")
+  err=$(cat "$T/err")
+  if [[ $rc -ne $code ]]; then
+    fail "$name: exit $rc, expected $code" "stdout: ${out:0:400}" "stderr: ${err:0:600}"
+  elif [[ -n "$want_out" && "$out" != *"$want_out"* ]]; then
+    fail "$name: stdout lacks '$want_out'" "stdout: ${out:0:600}"
+  elif [[ -n "$want_err" && "$err" != *"$want_err"* ]]; then
+    fail "$name: stderr lacks '$want_err'" "stderr: ${err:0:600}"
+  fi
+}
+
+# exact NAME EXPECTED_STDOUT -- COMMAND...
+exact() {
+  local name=$1 want=$2
+  shift 3
+  count=$((count + 1))
+  local out
+  if [[ -n "${STDIN+x}" ]]; then out=$("$@" 2>"$T/err" <<<"$STDIN"); else out=$("$@" 2>"$T/err" </dev/null); fi
+  local rc=$?
+  if [[ $rc -ne 0 || "$out" != "$want" ]]; then
+    fail "$name: exit $rc" "stdout:   $(printf '%q' "$out")" "expected: $(printf '%q' "$want")" "stderr: $(head -c 600 "$T/err")"
+  fi
+}
+
+CALC=$SRC/examples/calculator.json
+cat >"$T/calc.yaml" <<'EOF'
+version: v1
+metadata: {name: calc-yaml}
+nodes:
+  - {id: multiply, node_type: MultiplyNode, params: {factor: 2}}
+  - {id: add, node_type: AddNode, params: {addend: 10}}
+connections:
+  - {from: multiply, to: add}
+EOF
+
+# ------------------------------------------------------------------- run --
+STDIN='[5,7,3]' exact "calculator array" '[20,24,16]' -- "$RMEDIA" run "$CALC"
+STDIN=$'5\n7\n\n3' exact "calculator lines" $'20\n24\n16' -- "$RMEDIA" run "$CALC"
+STDIN='[5,7,3]' exact "calculator yaml" '[20,24,16]' -- "$RMEDIA" run "$T/calc.yaml"
+STDIN=$'[1,2]\n[3]' exact "lines that start with an array" $'[12,14]\n[16]' -- "$RMEDIA" run "$CALC"
+STDIN='[[1,2],"hi",{"a":1}]' exact "array of mixed inputs" '[[12,14],"hi",{"a":1}]' -- "$RMEDIA" run "$CALC"
+STDIN='5' exact "format jsonl" '{"node":"add","port":"out","seq":1,"value":20}' -- "$RMEDIA" run -f jsonl "$CALC"
+STDIN='[5,7]' exact "format values" $'20\n24' -- "$RMEDIA" run --format values "$CALC"
+echo '[1,2,3]' >"$T/in.json"
+expect "--input file, --output file" 0 '' '' -- "$RMEDIA" run "$CALC" --input "$T/in.json" --output "$T/out.json"
+[[ "$(cat "$T/out.json" 2>/dev/null)" == "[12,14,16]" ]] || fail "output file content" "$(cat "$T/out.json" 2>&1)"
+
+cat >"$T/fanout.yaml" <<'EOF'
+version: v1
+nodes:
+  - {id: src, node_type: PassThrough}
+  - {id: double, node_type: MultiplyNode}
+  - {id: plus1, node_type: AddNode, params: {addend: 1}}
+connections:
+  - {from: src, to: double}
+  - {from: src, to: plus1}
+EOF
+STDIN='[1,2]' exact "two sinks" '{"double":[2,4],"plus1":[2,3]}' -- "$RMEDIA" run "$T/fanout.yaml"
+STDIN='1' exact "two sinks, lines" $'{"node":"double","port":"out","seq":1,"value":2}\n{"node":"plus1","port":"out","seq":1,"value":2}' -- "$RMEDIA" run "$T/fanout.yaml"
+
+STDIN='[5]' expect "metrics" 0 '[20]' '"node_metrics":{"multiply":{"node_type":"MultiplyNode","calls":1' -- "$RMEDIA" run --metrics "$CALC"
+STDIN='[5]' expect "metrics file" 0 '[20]' '' -- "$RMEDIA" run "--metrics=$T/m.json" "$CALC"
+$PY -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["total_duration_us"] >= 0 and "add" in m["node_metrics"]' "$T/m.json" \
+  || fail "metrics file is not the metrics JSON"
+STDIN='[5]' expect "table" 0 '[20]' 'share' -- "$RMEDIA" run --table "$CALC"
+
+# ------------------------------------------------------------ bad inputs --
+STDIN=$'1\n{"a": \n3' expect "invalid JSON input line" 4 '' 'stdin:2: invalid JSON input' -- "$RMEDIA" run "$CALC"
+expect "missing input file" 4 '' "cannot read input '$T/none.json'" -- "$RMEDIA" run "$CALC" -i "$T/none.json"
+expect "missing manifest" 4 '' 'cannot open manifest' -- "$RMEDIA" run "$T/nope.yaml"
+printf '{"version": "v1", "nodes": [' >"$T/trunc.json"
+expect "truncated JSON manifest" 1 '' "$T/trunc.json:1:" -- "$RMEDIA" run "$T/trunc.json"
+printf 'version: v1\nnodes:\n  - id: a\n   node_type: AddNode\n' >"$T/bad.yaml"
+expect "invalid YAML manifest" 1 '' "$T/bad.yaml:4:" -- "$RMEDIA" validate "$T/bad.yaml"
+cat >"$T/div.yaml" <<'EOF'
+version: v1
+nodes: [{id: calc, node_type: CalculatorNode}]
+EOF
+STDIN='[{"operation":"divide","operands":[1,0]}]' expect "node failure" 3 '' "node 'calc': division by zero (RM_ENODE)" -- "$RMEDIA" run "$T/div.yaml"
+STDIN='["2+2"]' expect "wrong frame kind at run time" 3 '' "accepts json, got a text frame" -- "$RMEDIA" run "$T/div.yaml"
+# a failed run leaves no output file (and no temporary file) behind
+STDIN='[{"operation":"divide","operands":[1,0]}]' expect "no half-written output" 3 '' '' -- "$RMEDIA" run "$T/div.yaml" -o "$T/never.json"
+[[ ! -e "$T/never.json" ]] || fail "output file written by a failed run"
+ls "$T" | grep -q 'never.json.tmp' && fail "temporary output file left behind"
+expect "unwritable output" 4 '' "cannot write '/nonexistent/dir/o.json'" -- "$RMEDIA" run "$CALC" -i "$T/in.json" -o /nonexistent/dir/o.json
+
+# -------------------------------------------------------------- validate --
+expect "validate ok" 0 "calculator.json: ok (2 nodes, 1 sources, 1 sinks)" '' -- "$RMEDIA" validate "$CALC"
+cat >"$T/many.yaml" <<'EOF'
+version: v2
+nodes:
+  - {id: a, node_type: MultiplyNod}
+  - {id: b, node_type: AddNode, params: {addend: ten}}
+connections:
+  - {from: a, to: c}
+EOF
+expect "validate reports every problem" 1 '' "4 problems" -- "$RMEDIA" validate "$T/many.yaml"
+for want in "$T/many.yaml:1:10: error: unsupported manifest version" \
+            "$T/many.yaml:3:24: error: node 'a': unknown node type 'MultiplyNod'; did you mean 'MultiplyNode'?" \
+            "$T/many.yaml:4:50: error: node 'b': parameter 'addend' of AddNode: expected a number" \
+            "$T/many.yaml:6:19: error: connection references unknown target node 'c'"; do
+  grep -qF -- "$want" "$T/err" || fail "validate message" "missing: $want" "got: $(cat "$T/err")"
+done
+expect "validate several files" 1 'calculator.json: ok' '' -- "$RMEDIA" validate "$CALC" "$T/many.yaml"
+expect "validate missing file" 4 '' 'cannot open manifest' -- "$RMEDIA" validate "$T/absent.yaml"
+
+# --------------------------------------------------------- introspection --
+expect "nodes" 0 'MultiplyNode' '' -- "$RMEDIA" nodes
+expect "nodes --json" 0 '"name": "TextCollectorNode"' '' -- "$RMEDIA" nodes --json
+"$RMEDIA" nodes --json | $PY -c 'import json,sys; assert len(json.load(sys.stdin)) >= 6' || fail "nodes --json is not a JSON list"
+expect "inspect" 0 'default 2' '' -- "$RMEDIA" inspect MultiplyNode
+for want in 'MultiplyNode — Multiplies' 'Input ports' 'factor' 'aliases: multiplier' 'changeable while running' 'Example'; do
+  "$RMEDIA" inspect MultiplyNode | grep -qF -- "$want" || fail "inspect lacks '$want'"
+done
+expect "inspect enum values" 0 'values: add, subtract, multiply, divide, power, modulo' '' -- "$RMEDIA" inspect CalculatorNode
+expect "inspect by alias" 0 'PassThrough —' '' -- "$RMEDIA" inspect PassThroughNode
+expect "inspect unknown" 1 '' "unknown node type 'Multiply'; did you mean 'MultiplyNode'?" -- "$RMEDIA" inspect Multiply
+"$RMEDIA" inspect --json AddNode | $PY -c 'import json,sys; d=json.load(sys.stdin); assert d["params"][0]["name"]=="addend"' \
+  || fail "inspect --json"
+"$RMEDIA" schema | $PY -c 'import json,sys; s=json.load(sys.stdin); assert "params_MultiplyNode" in s["definitions"]' \
+  || fail "schema is not the manifest JSON Schema"
+expect "graph" 0 '"multiply" -> "add"' '' -- "$RMEDIA" graph "$CALC"
+expect "graph to file" 0 '' '' -- "$RMEDIA" graph "$CALC" -o "$T/g.dot"
+grep -q digraph "$T/g.dot" || fail "graph -o did not write DOT"
+expect "graph of invalid manifest" 1 '' 'unsupported manifest version' -- "$RMEDIA" graph "$T/many.yaml"
+
+# ------------------------------------------------------------------- help --
+expect "help" 0 'Exit codes:' '' -- "$RMEDIA" --help
+for cmd in run validate nodes inspect schema graph; do
+  expect "$cmd --help" 0 "Usage: rmedia $cmd" '' -- "$RMEDIA" "$cmd" --help
+  expect "help $cmd" 0 "Usage: rmedia $cmd" '' -- "$RMEDIA" help "$cmd"
+done
+expect "version" 0 'rmedia 0.' '' -- "$RMEDIA" version
+expect "no command" 2 '' 'Usage: rmedia' -- "$RMEDIA"
+expect "unknown command" 2 '' "unknown command 'frobnicate'" -- "$RMEDIA" frobnicate
+expect "unknown option" 2 '' "Try 'rmedia run --help'" -- "$RMEDIA" run --bogus "$CALC"
+expect "run without manifest" 2 '' 'run needs a manifest' -- "$RMEDIA" run
+expect "bad format" 2 '' "unknown --format 'xml'" -- "$RMEDIA" run -f xml "$CALC"
+expect "bad log level" 2 '' "unknown log level 'loud'" -- "$RMEDIA" --log-level loud nodes
+
+# ---------------------------------------------------------------- plugins --
+cat >"$T/clamp.yaml" <<'EOF'
+version: v1
+nodes: [{id: clamp, node_type: ClampNode, params: {min: 0, max: 10}}]
+EOF
+STDIN='[-3, 4, 12]' exact "plugin via --plugin" '[0,4,10]' -- "$RMEDIA" --plugin "$PLUGIN" run "$T/clamp.yaml"
+STDIN='[-3]' exact "plugin via --plugin-dir" '[0]' -- "$RMEDIA" --plugin-dir "$(dirname "$PLUGIN")" run "$T/clamp.yaml"
+STDIN='[50]' RMEDIA_PLUGIN_PATH="$(dirname "$PLUGIN")" exact "plugin via RMEDIA_PLUGIN_PATH" '[10]' -- "$RMEDIA" run "$T/clamp.yaml"
+expect "plugin node is listed" 0 'ClampNode' '' -- "$RMEDIA" --plugin "$PLUGIN" nodes
+expect "plugin node without the plugin" 1 '' "unknown node type 'ClampNode'" -- "$RMEDIA" validate "$T/clamp.yaml"
+expect "plugin that fails to load" 5 '' 'plugin /nonexistent/x.so' -- "$RMEDIA" --plugin /nonexistent/x.so nodes
+cp "$CALC" "$T/fake.so"
+expect "a file that is not a shared object" 5 '' "plugin $T/fake.so" -- "$RMEDIA" --plugin "$T/fake.so" nodes
+
+echo "cli: $count checks, $failures failed"
+[[ $failures -eq 0 ]]
