@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# CLI audio tests: audio files and raw PCM in and out, chunking, real-time
+# pacing, and every kind of bad audio input.  Usage: audio_test.sh RMEDIA
+set -u
+RMEDIA=$1
+PY=/usr/bin/python3
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+failures=0
+count=0
+
+fail() {
+  echo "FAIL: $1"
+  shift
+  for line in "$@"; do echo "    $line"; done
+  failures=$((failures + 1))
+}
+
+# expect NAME EXIT_CODE STDOUT_SUBSTRING STDERR_SUBSTRING -- COMMAND...
+expect() {
+  local name=$1 code=$2 want_out=$3 want_err=$4
+  shift 5
+  count=$((count + 1))
+  "$@" >"$T/out" 2>"$T/err" </dev/null
+  local rc=$?
+  if [[ $rc -ne $code ]]; then
+    fail "$name: exit $rc, expected $code" "stdout: $(head -c 300 "$T/out")" "stderr: $(head -c 600 "$T/err")"
+  elif [[ -n "$want_out" ]] && ! grep -qF -- "$want_out" "$T/out"; then
+    fail "$name: stdout lacks '$want_out'" "stdout: $(head -c 600 "$T/out")"
+  elif [[ -n "$want_err" ]] && ! grep -qF -- "$want_err" "$T/err"; then
+    fail "$name: stderr lacks '$want_err'" "stderr: $(head -c 600 "$T/err")"
+  fi
+}
+
+if ! "$RMEDIA" run --help | grep -q -- '--input-format'; then
+  echo "audio: this rmedia has no audio support; skipped"
+  exit 0
+fi
+
+cat >"$T/pass.yaml" <<'EOF'
+version: v1
+nodes: [{id: p, node_type: PassThrough}]
+EOF
+
+# Test inputs, written with Python's wave module: 0.5 s of a 16-bit stereo
+# 22.05 kHz tone, an empty file, a file at an absurd rate, raw mono PCM.
+cat >"$T/gen.py" <<'EOF'
+import math, struct, sys, wave
+d = sys.argv[1]
+def write(name, rate, ch, n):
+    w = wave.open(f"{d}/{name}", "wb")
+    w.setnchannels(ch)
+    w.setsampwidth(2)
+    w.setframerate(rate)
+    w.writeframes(b"".join(struct.pack("<" + "h" * ch, *[int(8000 * math.sin(2 * math.pi * 440 * i / rate + c))
+                                                         for c in range(ch)]) for i in range(n)))
+    w.close()
+write("tone.wav", 22050, 2, 11025)
+write("empty.wav", 16000, 1, 0)
+write("slow.wav", 200, 1, 100)
+open(f"{d}/tone.raw", "wb").write(b"".join(struct.pack("<h", int(1000 * math.sin(i / 10))) for i in range(16000)))
+EOF
+$PY "$T/gen.py" "$T" || { echo "cannot generate test audio"; exit 1; }
+
+cat >"$T/same.py" <<'EOF'
+import sys, wave
+a, b = (wave.open(p) for p in sys.argv[1:3])
+assert (a.getframerate(), a.getnchannels(), a.getnframes()) == (b.getframerate(), b.getnchannels(), b.getnframes())
+assert a.readframes(a.getnframes()) == b.readframes(b.getnframes())
+EOF
+
+# ---------------------------------------------------------------- formats --
+expect "wav → wav" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/copy.wav"
+$PY "$T/same.py" "$T/tone.wav" "$T/copy.wav" || fail "wav → wav changed the samples"
+expect "wav → flac" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/t.flac"
+expect "flac → wav" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/t.flac" -o "$T/t3.wav"
+$PY "$T/same.py" "$T/tone.wav" "$T/t3.wav" || fail "wav → flac → wav is not lossless"
+expect "flac → ogg" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/t.flac" -o "$T/t.ogg"
+expect "ogg → wav (f32)" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/t.ogg" -o "$T/t2.wav" --output-subtype f32
+[[ -s "$T/t.ogg" && -s "$T/t2.wav" ]] || fail "ogg outputs missing"
+count=$((count + 1))
+if ! "$RMEDIA" run "$T/pass.yaml" --input-format s16le:16000:1 --output-format s16le <"$T/tone.raw" >"$T/copy.raw" 2>"$T/err" ||
+   ! cmp -s "$T/tone.raw" "$T/copy.raw"; then
+  fail "raw PCM through a pipe" "$(cat "$T/err")"
+fi
+expect "f32 raw out" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" --input-format s16le:16000:1 -i "$T/tone.raw" --output-format f32le:16000:1 -o "$T/f.raw"
+[[ $(stat -c %s "$T/f.raw") -eq 64000 ]] || fail "s16 → f32 raw size"
+
+# --------------------------------------------------------- streaming, JSON --
+expect "audio sinks print JSON lines with timestamps" 0 '"timestamp_ms":20.0' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav"
+expect "--chunk-ms" 0 '"frames":221' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" --chunk-ms 10
+expect "--realtime reports per-chunk latency" 0 '' 'realtime: 25 chunks of 20 ms' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" --realtime -o "$T/rt.wav"
+expect "bad --chunk-ms" 2 '' '--chunk-ms must be' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" --chunk-ms 0
+
+# ------------------------------------------------------------- bad inputs --
+head -c 3000 "$T/tone.wav" >"$T/trunc.wav"
+expect "truncated wav" 4 '' "'$T/trunc.wav': it is truncated" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/trunc.wav" -o "$T/never.wav"
+[[ ! -e "$T/never.wav" ]] || fail "output written for a truncated input"
+head -c 5000 "$T/t.flac" >"$T/trunc.flac"
+expect "truncated flac" 4 '' "$T/trunc.flac" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/trunc.flac" -o "$T/never.wav"
+[[ ! -e "$T/never.wav" ]] || fail "output written for a truncated flac"
+printf 'RIFF....WAVEnot really' >"$T/corrupt.wav"
+expect "corrupt wav" 4 '' "'$T/corrupt.wav' is not a readable audio file" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/corrupt.wav"
+printf '{"not": "audio"}' >"$T/fake.flac"
+expect "not audio at all" 4 '' "'$T/fake.flac' is not a readable audio file" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/fake.flac"
+expect "zero-length audio" 4 '' "contains no audio" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/empty.wav" -o "$T/never.wav"
+[[ ! -e "$T/never.wav" ]] || fail "output written for an empty input"
+expect "absurd rate in a file" 4 '' "sample rate 200 Hz is outside 1000–768000 Hz" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/slow.wav"
+expect "absurd raw rate" 2 '' "sample rate 5 Hz is outside" -- "$RMEDIA" run "$T/pass.yaml" --input-format s16le:5:1
+expect "bad raw spec" 2 '' "is not FORMAT:RATE:CHANNELS" -- "$RMEDIA" run "$T/pass.yaml" --input-format s16le
+expect "unknown raw format" 2 '' "unknown sample format 'u8'" -- "$RMEDIA" run "$T/pass.yaml" --input-format u8:8000:1
+printf 'abc' >"$T/odd.raw"
+expect "stray bytes in raw input" 4 '' "middle of a sample frame" -- "$RMEDIA" run "$T/pass.yaml" --input-format s16le:16000:1 -i "$T/odd.raw" --output-format s16le -o "$T/x.raw"
+: >"$T/none.raw"
+expect "empty raw input" 4 '' "contains no audio" -- "$RMEDIA" run "$T/pass.yaml" --input-format s16le:16000:1 -i "$T/none.raw"
+expect "missing audio file" 4 '' "cannot read input '$T/none.wav'" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/none.wav"
+expect "unwritable audio output" 4 '' "cannot write '/nonexistent/x.wav'" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o /nonexistent/x.wav
+expect "bad subtype" 2 '' "unknown --output-subtype 'u8'" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/x.wav" --output-subtype u8
+expect "output rate mismatch" 4 '' "pipeline produces 22050 Hz/2 ch" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" --output-format s16le:16000:1 -o "$T/x.raw"
+expect "unknown --output-node" 2 '' "--output-node: no node 'zz'" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/x.wav" --output-node zz
+ls "$T" | grep -q '\.tmp-' && fail "temporary audio file left behind"
+
+echo "audio: $count checks, $failures failed"
+[[ $failures -eq 0 ]]
