@@ -27,6 +27,7 @@ typedef struct pnode {
     void *config;
     rm__on_error on_error;
     int ok;           /* id and type valid */
+    int inserted;     /* a converter added by the compiler */
     size_t manifest_index;
 } pnode;
 
@@ -47,7 +48,21 @@ typedef struct cctx {
     size_t n_pn;
     pedge *pe;
     size_t n_pe;
+    /* audio links whose rate/channels/format differ, found by check_link
+     * while converters may still be inserted */
+    struct mismatch {
+        uint32_t edge; /* index into pe */
+        rm_caps up, req;
+    } *mm;
+    size_t n_mm;
+    int may_insert;
 } cctx;
+
+/* The converter node types the compiler inserts, with the parameter that
+ * sets their output.  Provided by the audio node family. */
+#define CONV_CHANNELS "ChannelMixer"
+#define CONV_RATE "AudioResample"
+#define CONV_FORMAT "FormatConverter"
 
 #define DIAG(c, code, path, node, ...)                                  \
     do {                                                                \
@@ -439,7 +454,7 @@ static int topo_order(cctx *c, uint32_t *order)
         /* Walk from a node left over until a node repeats: that is a cycle. */
         size_t start = 0;
         while (done[start]) start++;
-        uint32_t *walk = malloc((n + 1) * sizeof *walk);
+        uint32_t *walk = calloc(n + 1, sizeof *walk);
         char *seen = calloc(n, 1);
         rm__buf msg;
         rm__buf_init(&msg);
@@ -532,6 +547,25 @@ static void check_link(cctx *c, const rm_graph *g, const rm__gedge *e)
         return;
     }
     if (up->kinds != RM_KIND_BIT(RM_FRAME_AUDIO) || !(req->kinds & RM_KIND_BIT(RM_FRAME_AUDIO))) return;
+    int d_rate = up->rate && req->rate && up->rate != req->rate;
+    int d_ch = up->channels && req->channels && up->channels != req->channels;
+    int d_fmt = up->format && req->format && up->format != req->format;
+    if (!d_rate && !d_ch && !d_fmt) return;
+    if (c->may_insert && (!d_rate || rm_runtime_find_node_type(c->rt, CONV_RATE)) &&
+        (!d_ch || rm_runtime_find_node_type(c->rt, CONV_CHANNELS)) &&
+        (!d_fmt || rm_runtime_find_node_type(c->rt, CONV_FORMAT))) {
+        struct mismatch *mm = realloc(c->mm, (c->n_mm + 1) * sizeof *mm);
+        if (!mm) {
+            c->first = RM_ENOMEM;
+            return;
+        }
+        c->mm = mm;
+        mm[c->n_mm].edge = e->index;
+        mm[c->n_mm].up = *up;
+        mm[c->n_mm].req = *req;
+        c->n_mm++;
+        return;
+    }
     rm__buf why, fix;
     rm__buf_init(&why);
     rm__buf_init(&fix);
@@ -649,6 +683,7 @@ static int build(cctx *c, const uint32_t *order, const rm_compile_opts *opts)
         n->type = p->type;
         n->config = p->config;
         n->on_error = p->on_error;
+        n->inserted = p->inserted;
         n->n_in = rm_node_type_n_inputs(p->type);
         n->n_out = rm_node_type_n_outputs(p->type);
         n->id = rm__arena_keep(&g->arena, rm__strdup(p->id));
@@ -713,6 +748,119 @@ static int build(cctx *c, const uint32_t *order, const rm_compile_opts *opts)
     rc = negotiate(c, g, opts);
     if (rc != 0) return rc;
     return assign_segments(g);
+}
+
+/* Drops what build() made, keeping configs and ids in the arena. */
+static void reset_build(rm_graph *g)
+{
+    free(g->nodes);
+    free(g->edges);
+    free(g->segments);
+    g->nodes = NULL;
+    g->edges = NULL;
+    g->segments = NULL;
+    g->n_nodes = g->n_edges = g->n_segments = g->n_sources = g->n_sinks = 0;
+}
+
+/* Adds a converter node of `type_name` configured by `params`; returns its
+ * index in c->pn or -1. */
+static int add_converter(cctx *c, const char *type_name, json_t *params, const char *to_id)
+{
+    const rm_node_type *t = rm_runtime_find_node_type(c->rt, type_name);
+    pnode *pn = realloc(c->pn, (c->n_pn + 1) * sizeof *pn);
+    if (!pn || !t) {
+        if (pn) c->pn = pn;
+        json_decref(params);
+        c->first = t ? RM_ENOMEM : RM_EINTERNAL;
+        return -1;
+    }
+    c->pn = pn;
+    pnode *p = &c->pn[c->n_pn];
+    memset(p, 0, sizeof *p);
+    char id[200];
+    const char *kind = !strcmp(type_name, CONV_RATE) ? "resample" : !strcmp(type_name, CONV_CHANNELS) ? "mix" : "convert";
+    snprintf(id, sizeof id, "%s-%s", to_id, kind);
+    for (int k = 2; find_pnode(c, id) >= 0; k++) snprintf(id, sizeof id, "%s-%s-%d", to_id, kind, k);
+    p->id = rm__arena_keep(&c->g->arena, rm__strdup(id));
+    p->type = t;
+    p->config = rm__arena_keep(&c->g->arena, calloc(1, t->config_size ? t->config_size : 1));
+    p->inserted = 1;
+    p->ok = 1;
+    p->manifest_index = c->n_pn;
+    parse_on_error(c, NULL, "", p->id, &p->on_error);
+    if (!p->id || !p->config) {
+        json_decref(params);
+        c->first = RM_ENOMEM;
+        return -1;
+    }
+    rm_diags *tmp = rm_diags_new();
+    int rc = rm__params_parse(t, params, p->config, &c->g->arena, tmp, NULL, "params", p->id);
+    if (rc != 0) {
+        const rm_diag *x = rm_diags_at(tmp, 0);
+        DIAG(c, RM_EINTERNAL, "connections", p->id, "cannot configure an inserted %s: %s", type_name,
+             x ? x->message : rm_strerror(rc));
+    }
+    rm_diags_free(tmp);
+    json_decref(params);
+    if (rc != 0) return -1;
+    return (int)c->n_pn++;
+}
+
+static int insert_converters(cctx *c)
+{
+    for (size_t k = 0; k < c->n_mm; k++) {
+        const struct mismatch *m = &c->mm[k];
+        pedge orig = c->pe[m->edge];
+        const char *to_id = c->pn[orig.to].id;
+        int chain[3], n = 0;
+        /* mix down before resampling (less work), up after it */
+        int down = m->up.channels && m->req.channels && m->up.channels > m->req.channels;
+        int up = m->up.channels && m->req.channels && m->up.channels < m->req.channels;
+        if (down) chain[n++] = add_converter(c, CONV_CHANNELS, json_pack("{s:i}", "channels", (int)m->req.channels), to_id);
+        if (m->up.rate && m->req.rate && m->up.rate != m->req.rate)
+            chain[n++] = add_converter(c, CONV_RATE, json_pack("{s:i}", "target_rate", (int)m->req.rate), to_id);
+        if (up) chain[n++] = add_converter(c, CONV_CHANNELS, json_pack("{s:i}", "channels", (int)m->req.channels), to_id);
+        if (m->up.format && m->req.format && m->up.format != m->req.format)
+            chain[n++] = add_converter(c, CONV_FORMAT,
+                                       json_pack("{s:s}", "target_format", rm_sample_format_name(m->req.format)), to_id);
+        for (int i = 0; i < n; i++)
+            if (chain[i] < 0) return c->first ? c->first : RM_EINTERNAL;
+        pedge *pe = realloc(c->pe, (c->n_pe + (size_t)n) * sizeof *pe);
+        if (!pe) return RM_ENOMEM;
+        c->pe = pe;
+        /* from → chain[0] → … → chain[n-1] → to; a declared queue stays on
+         * the link into the original target */
+        c->pe[m->edge].to = (uint32_t)chain[0];
+        c->pe[m->edge].to_port = 0;
+        c->pe[m->edge].policy = RM__QUEUE_NONE;
+        for (int i = 0; i < n; i++) {
+            pedge e = orig;
+            e.from = (uint32_t)chain[i];
+            e.from_port = 0;
+            if (i + 1 < n) {
+                e.to = (uint32_t)chain[i + 1];
+                e.to_port = 0;
+                e.policy = RM__QUEUE_NONE;
+            }
+            c->pe[c->n_pe++] = e;
+            const pnode *cv = &c->pn[chain[i]];
+            rm__buf v;
+            rm__buf_init(&v);
+            for (const rm_param_def *pd = cv->type->params; pd && pd->name; pd++)
+                if (!strcmp(pd->name, "target_rate") || !strcmp(pd->name, "channels") ||
+                    !strcmp(pd->name, "target_format")) {
+                    rm__buf_printf(&v, "%s: ", pd->name);
+                    rm__param_value_str(pd, cv->config, &v);
+                }
+            rm__log(c->rt, RM_LOG_DEBUG, cv->id, "inserted %s (%s) on the link %s → %s: it has %u Hz, %u ch, %s; "
+                    "%s needs %u Hz, %u ch, %s",
+                    cv->type->name, v.data ? v.data : "", c->pn[orig.from].id, to_id, m->up.rate, m->up.channels,
+                    rm_sample_format_name(m->up.format), to_id, m->req.rate, m->req.channels,
+                    rm_sample_format_name(m->req.format));
+            rm__buf_free(&v);
+        }
+    }
+    return 0;
 }
 
 static void graph_free(rm_graph *g)
@@ -790,9 +938,23 @@ int rm_graph_compile(rm_runtime *rt, const rm_manifest *m, const rm_compile_opts
         order = calloc(c.n_pn, sizeof *order);
         rc = order ? topo_order(&c, order) : RM_ENOMEM;
     }
-    if (rc == 0) rc = build(&c, order, opts);
+    /* Build; where audio links differ only in rate, channels or sample
+     * format, insert converters and build again (a converter may need its
+     * own, e.g. a format change ahead of a resampler). */
+    for (int pass = 0; rc == 0; pass++) {
+        c.may_insert = pass < 4;
+        c.n_mm = 0;
+        rc = build(&c, order, opts);
+        if (rc != 0 || c.n_mm == 0) break;
+        rc = insert_converters(&c);
+        reset_build(c.g);
+        free(order);
+        order = rc == 0 ? calloc(c.n_pn, sizeof *order) : NULL;
+        if (rc == 0) rc = order ? topo_order(&c, order) : RM_ENOMEM;
+    }
     if (rc == 0 && !c.g->name) rc = RM_ENOMEM;
     free(order);
+    free(c.mm);
     free(c.pn);
     free(c.pe);
     if (rc != 0) {

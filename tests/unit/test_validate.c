@@ -1,5 +1,6 @@
 /* Validation: every kind of problem, reported with its place, all in one
  * pass. */
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "check.h"
@@ -204,6 +205,118 @@ static void test_port_kind_mismatch(void)
     rt = saved;
 }
 
+/* Stand-ins for the audio family's converters (same names and params). */
+typedef struct conv_cfg {
+    int64_t value;
+    int format;
+} conv_cfg;
+static int conv_rate(const void *config, const rm_caps *in, rm_caps *in_req, rm_caps *out, rm_error *err)
+{
+    (void)in_req, (void)err;
+    out[0] = in[0];
+    out[0].rate = (uint32_t)((const conv_cfg *)config)->value;
+    out[0].format = RM_SAMPLE_F32;
+    in_req[0].format = RM_SAMPLE_F32; /* like a resampler that works in f32 */
+    return 0;
+}
+static int conv_mix(const void *config, const rm_caps *in, rm_caps *in_req, rm_caps *out, rm_error *err)
+{
+    (void)in_req, (void)err;
+    out[0] = in[0];
+    out[0].channels = (uint32_t)((const conv_cfg *)config)->value;
+    return 0;
+}
+static int conv_fmt(const void *config, const rm_caps *in, rm_caps *in_req, rm_caps *out, rm_error *err)
+{
+    (void)in_req, (void)err;
+    out[0] = in[0];
+    out[0].format = (rm_sample_format)(((const conv_cfg *)config)->format + 1);
+    return 0;
+}
+static int need_16k_s16(const void *config, const rm_caps *in, rm_caps *in_req, rm_caps *out, rm_error *err)
+{
+    (void)config, (void)in, (void)out, (void)err;
+    in_req[0].rate = 16000;
+    in_req[0].channels = 1;
+    in_req[0].format = RM_SAMPLE_S16;
+    return 0;
+}
+static int out_s16_mono(const void *config, const rm_caps *in, rm_caps *in_req, rm_caps *out, rm_error *err)
+{
+    (void)config, (void)in, (void)in_req, (void)err;
+    out[0].rate = 44100;
+    out[0].channels = 1;
+    out[0].format = RM_SAMPLE_S16;
+    return 0;
+}
+static const char *const formats[] = {"f32", "s16", "s32", NULL};
+static const rm_param_def rate_params[] = {
+    {.name = "target_rate", .type = RM_PARAM_INT, .offset = offsetof(conv_cfg, value), .doc = "rate", .flags = RM_PARAM_REQUIRED},
+    {0}};
+static const rm_param_def mix_params[] = {
+    {.name = "channels", .type = RM_PARAM_INT, .offset = offsetof(conv_cfg, value), .doc = "channels", .def_num = 1},
+    {0}};
+static const rm_param_def fmt_params[] = {
+    {.name = "target_format", .type = RM_PARAM_ENUM, .offset = offsetof(conv_cfg, format), .doc = "format",
+     .def_str = "f32", .enum_values = formats},
+    {0}};
+static const rm_node_type fake_resample = {.abi_version = RM_NODE_ABI_VERSION, .name = "AudioResample", .inputs = audio_ports,
+                                           .outputs = audio_out, .params = rate_params, .config_size = sizeof(conv_cfg),
+                                           .negotiate = conv_rate, .process = pass};
+static const rm_node_type fake_mixer = {.abi_version = RM_NODE_ABI_VERSION, .name = "ChannelMixer", .inputs = audio_ports,
+                                        .outputs = audio_out, .params = mix_params, .config_size = sizeof(conv_cfg),
+                                        .negotiate = conv_mix, .process = pass};
+static const rm_node_type fake_format = {.abi_version = RM_NODE_ABI_VERSION, .name = "FormatConverter", .inputs = audio_ports,
+                                         .outputs = audio_out, .params = fmt_params, .config_size = sizeof(conv_cfg),
+                                         .negotiate = conv_fmt, .process = pass};
+static const rm_node_type asr_s16 = {.abi_version = RM_NODE_ABI_VERSION, .name = "AsrS16", .inputs = audio_ports,
+                                     .negotiate = need_16k_s16, .process = pass};
+static const rm_node_type mic_s16 = {.abi_version = RM_NODE_ABI_VERSION, .name = "MicS16", .outputs = audio_out,
+                                     .negotiate = out_s16_mono, .process = pass};
+
+static void test_converters_are_inserted(void)
+{
+    rm_runtime *r;
+    rm_runtime_opts o;
+    rm_runtime_opts_init(&o);
+    o.flags = RM_RUNTIME_NO_BUILTINS | RM_RUNTIME_NO_ENV_PLUGINS;
+    rm_error e;
+    CHECK_INT(rm_runtime_new(&o, &r, &e), 0);
+    const rm_node_type *types[] = {&mic, &asr_s16, &mic_s16, &fake_resample, &fake_mixer, &fake_format};
+    for (size_t i = 0; i < sizeof types / sizeof types[0]; i++) CHECK_INT(rm_runtime_register(r, types[i], &e), 0);
+    const char *yaml = HEAD "nodes: [{id: mic, node_type: Mic48k}, {id: asr, node_type: AsrS16}]\n"
+                            "connections: [{from: mic, to: asr}]\n";
+    rm_diags *d = rm_diags_new();
+    rm_graph *g = NULL;
+    CHECK_INT(rm_graph_load_string(r, yaml, strlen(yaml), "p.yaml", NULL, &g, d), 0);
+    CHECK_INT(rm_diags_count(d), 0);
+    /* 48 kHz stereo f32 → mix down → resample → to s16 → 16 kHz mono s16 */
+    CHECK_INT(rm_graph_node_count(g), 5);
+    CHECK_STR(rm_graph_node_id(g, 1), "asr-mix");
+    CHECK_STR(rm_graph_node_id(g, 2), "asr-resample");
+    CHECK_STR(rm_graph_node_id(g, 3), "asr-convert");
+    CHECK(rm_graph_node_inserted(g, 2) && !rm_graph_node_inserted(g, 0));
+    const rm_caps *cp = rm_graph_output_caps(g, 3, 0);
+    CHECK(cp && cp->rate == 16000 && cp->channels == 1 && cp->format == RM_SAMPLE_S16);
+    char *dot = rm_graph_to_dot(g);
+    CHECK_CONTAINS(dot, "\"asr-resample\" [label=\"asr-resample\\nAudioResample\\ntarget_rate=16000\"");
+    CHECK_CONTAINS(dot, "style=\"rounded,dashed\"");
+    free(dot);
+    rm_graph_unref(g);
+    /* a converter that needs its own converter: s16 into the f32-only
+     * resampler gets a format change first */
+    yaml = HEAD "nodes: [{id: mic, node_type: MicS16}, {id: asr, node_type: AsrS16}]\n"
+                "connections: [{from: mic, to: asr}]\n";
+    CHECK_INT(rm_graph_load_string(r, yaml, strlen(yaml), "p.yaml", NULL, &g, d), 0);
+    CHECK_INT(rm_graph_node_count(g), 5); /* mic, to f32, resample, to s16, asr */
+    CHECK_STR(rm_graph_node_type(g, 1)->name, "FormatConverter");
+    CHECK_STR(rm_graph_node_type(g, 2)->name, "AudioResample");
+    CHECK_STR(rm_graph_node_type(g, 3)->name, "FormatConverter");
+    rm_graph_unref(g);
+    rm_diags_free(d);
+    rm_runtime_free(r);
+}
+
 static void test_on_error(void)
 {
     EXPECT(HEAD "nodes: [{id: a, node_type: AddNode, on_error: sometimes}]\n", 1, RM_EMANIFEST,
@@ -242,6 +355,7 @@ int main(void)
     RUN(test_cycles);
     RUN(test_port_types);
     RUN(test_port_kind_mismatch);
+    RUN(test_converters_are_inserted);
     RUN(test_on_error);
     RUN(test_all_problems_in_one_pass);
     rm_runtime_free(rt);
