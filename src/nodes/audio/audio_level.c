@@ -9,7 +9,8 @@
  * channels of the window, in full-scale units (audio_util.h), so a
  * full-scale square wave reads 0 dBFS and a full-scale sine −3.01 dBFS;
  * silence reads −200 dBFS (the floor).  clipped_samples counts samples at
- * the format's limit: s16 −32768 or 32767, s32 −2^31 or 2^31−1, f32 |x| ≥ 1.
+ * the format's limit: s16 −32768 or 32767, s32 −2^31 or 2^31−1; for f32,
+ * samples beyond ±1.0 (a full-scale f32 sine touching ±1.0 is not clipped).
  * timestamp_ms is the window start, from the first input frame's timestamp
  * plus the sample count.  The event frame carries the same time.  At end of
  * stream, or when the rate or channel count changes, a partial window is
@@ -73,7 +74,7 @@ static void accumulate(level_state *st, const void *data, rm_sample_format fmt, 
             double x = s[i];
             sumsq += x * x;
             peak = fabs(x) > peak ? fabs(x) : peak;
-            clipped += fabs(x) >= 1.0;
+            clipped += fabs(x) > 1.0;
         }
         break;
     }
