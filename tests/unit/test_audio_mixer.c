@@ -68,7 +68,7 @@ static void test_upmix(void)
             for (int c = 0; c < 4; c++) CHECK_INT(((int16_t *)o->u.audio.data)[i * 4 + c], s[i]);
         rm_frame_unref(o);
     }
-    char msg[300];
+    char msg[600];
     const float f[] = {0, 0, 0, 0};
     o = mix_one("{\"mode\": \"upmix\", \"channels\": 2}", RM_SAMPLE_F32, 2, 2, f, &rc, msg, sizeof msg);
     CHECK_INT(rc, RM_EFORMAT);
@@ -93,7 +93,7 @@ static void test_pick(void)
         CHECK(d[0] == 0.2f && d[1] == 0.2f && d[2] == 0.5f && d[3] == 0.5f);
         rm_frame_unref(o);
     }
-    char msg[300];
+    char msg[600];
     o = mix_one("{\"mode\": \"pick\", \"channel\": 3}", RM_SAMPLE_F32, 3, 2, f, &rc, msg, sizeof msg);
     CHECK_INT(rc, RM_EFORMAT);
     CHECK_CONTAINS(msg, "channel 3 does not exist in 3-channel input");
@@ -110,7 +110,7 @@ static void test_auto(void)
     CHECK(rm_harness_output(h, 0) == in);
     rm_frame_unref(in);
     rm_harness_free(h);
-    char msg[300];
+    char msg[600];
     rm_frame *o = mix_one("{\"channels\": 2}", RM_SAMPLE_F32, 3, 2, f, &rc, msg, sizeof msg);
     CHECK_INT(rc, RM_EFORMAT);
     CHECK_CONTAINS(msg, "cannot map 3 channels to 2");

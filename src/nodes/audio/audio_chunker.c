@@ -39,6 +39,7 @@ typedef struct chunker_state {
     uint32_t rate, channels;
     rm__audio_clock clock;
     rm_frame *props;
+    rm__audio_out out; /* recycled output frame */
 } chunker_state;
 
 static size_t frame_bytes(const chunker_state *st) { return rm_sample_format_size(st->format) * st->channels; }
@@ -46,16 +47,14 @@ static size_t frame_bytes(const chunker_state *st) { return rm_sample_format_siz
 /* Emits `frames` frames from `data`, zero-padded to `total` frames. */
 static int emit_chunk(rm_node *node, chunker_state *st, const void *data, size_t frames, size_t total)
 {
-    rm_frame *out = rm_frame_new_audio(st->format, st->rate, st->channels, total);
-    if (!out || (st->props && rm_frame_copy_props(out, st->props) != 0)) {
-        rm_frame_unref(out);
+    rm_frame *out = rm__audio_out_get(&st->out, st->format, st->rate, st->channels, total);
+    if (!out || (st->props && rm_frame_copy_props(out, st->props) != 0))
         return rm_node_fail(node, RM_ENOMEM, "out of memory");
-    }
     size_t fb = frame_bytes(st);
     memcpy(out->u.audio.data, data, frames * fb);
     memset((unsigned char *)out->u.audio.data + frames * fb, 0, (total - frames) * fb);
     rm__audio_clock_stamp(&st->clock, out);
-    return rm_node_emit_take(node, 0, out);
+    return rm_node_emit(node, 0, out);
 }
 
 /* Emits what is pending as the (short or padded) last chunk. */
@@ -163,6 +162,7 @@ static void chunker_fini(void *state)
 {
     chunker_state *st = state;
     rm_frame_unref(st->props);
+    rm__audio_out_release(&st->out);
     free(st->buf);
 }
 

@@ -81,6 +81,29 @@ double rm__audio_db(double amplitude)
 
 double rm__audio_db_to_gain(double db) { return pow(10.0, db / 20.0); }
 
+/* --------------------------------------------------------------- output --- */
+
+rm_frame *rm__audio_out_get(rm__audio_out *o, rm_sample_format fmt, uint32_t rate, uint32_t channels,
+                            size_t frames)
+{
+    size_t bytes = frames * channels * rm_sample_format_size(fmt);
+    rm_frame *f = o->frame;
+    if (f && rm_frame_is_writable(f) && rm_frame_meta_count(f) == 0 && o->cap >= bytes) {
+        /* the frame is ours alone again: reshape it in place */
+        f->u.audio.format = fmt;
+        f->u.audio.rate = rate;
+        f->u.audio.channels = channels;
+        f->u.audio.frames = frames;
+        return f;
+    }
+    rm__audio_out_release(o);
+    f = rm_frame_new_audio(fmt, rate, channels, frames);
+    if (!f) return NULL;
+    o->frame = f;
+    o->cap = bytes;
+    return f;
+}
+
 /* --------------------------------------------------------------- clock --- */
 
 int64_t rm__audio_clock_now(const rm__audio_clock *c)

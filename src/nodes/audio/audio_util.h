@@ -122,6 +122,34 @@ double rm__audio_db(double amplitude);
 /* 10^(db/20). */
 double rm__audio_db_to_gain(double db);
 
+/* --- output frames ------------------------------------------------------- */
+
+/*
+ * Output frame recycling.  A node keeps its last output frame here and gets
+ * it back, writable, once every consumer has let go of it (refcount 1 again),
+ * if it carries no metadata and is large enough; otherwise the old frame is
+ * released and a new one allocated.  A steady stream whose consumers do not
+ * keep frames therefore runs without allocating.  Emit the frame with
+ * rm_node_emit() (borrowed) and keep it; release it in fini/reset with
+ * rm__audio_out_release().
+ */
+typedef struct rm__audio_out {
+    rm_frame *frame; /* owned reference, or NULL */
+    size_t cap;      /* payload bytes the frame was allocated with */
+} rm__audio_out;
+
+/* A writable audio frame with the given layout and `frames` frames; its
+ * timestamp, sequence, stream id are stale (set them, e.g. with
+ * rm_frame_copy_props()).  NULL on allocation failure. */
+rm_frame *rm__audio_out_get(rm__audio_out *o, rm_sample_format fmt, uint32_t rate, uint32_t channels,
+                            size_t frames);
+static inline void rm__audio_out_release(rm__audio_out *o)
+{
+    rm_frame_unref(o->frame);
+    o->frame = NULL;
+    o->cap = 0;
+}
+
 /* --- stream clock ------------------------------------------------------- */
 
 /*

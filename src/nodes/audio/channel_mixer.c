@@ -85,10 +85,14 @@ static void mix(const void *src, void *dst, rm_sample_format fmt, size_t frames,
     }
 }
 
+typedef struct mixer_state {
+    rm__audio_out out; /* recycled output frame */
+} mixer_state;
+
 static int mixer_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
 {
-    (void)state;
     (void)port;
+    mixer_state *st = state;
     const mixer_config *cfg = rm_node_config(node);
     uint32_t in = f->u.audio.channels;
     char why[200];
@@ -98,15 +102,14 @@ static int mixer_process(rm_node *node, void *state, unsigned port, const rm_fra
     if (mode == MODE_AUTO) mode = in == out ? MODE_AUTO : out == 1 ? MODE_DOWNMIX : MODE_UPMIX;
     if (mode == MODE_DOWNMIX && in == 1) mode = MODE_AUTO;
     if (mode == MODE_AUTO || (in == 1 && out == 1)) return rm_node_emit(node, 0, f); /* identity */
-    rm_frame *o = rm_frame_new_audio(f->u.audio.format, f->u.audio.rate, out, f->u.audio.frames);
-    if (!o || rm_frame_copy_props(o, f) != 0) {
-        rm_frame_unref(o);
-        return rm_node_fail(node, RM_ENOMEM, "out of memory");
-    }
+    rm_frame *o = rm__audio_out_get(&st->out, f->u.audio.format, f->u.audio.rate, out, f->u.audio.frames);
+    if (!o || rm_frame_copy_props(o, f) != 0) return rm_node_fail(node, RM_ENOMEM, "out of memory");
     uint32_t pick = mode == MODE_PICK ? (uint32_t)cfg->channel : 0; /* upmix reads channel 0 */
     mix(f->u.audio.data, o->u.audio.data, f->u.audio.format, f->u.audio.frames, in, out, mode, pick);
-    return rm_node_emit_take(node, 0, o);
+    return rm_node_emit(node, 0, o);
 }
+
+static void mixer_fini(void *state) { rm__audio_out_release(&((mixer_state *)state)->out); }
 
 static int mixer_negotiate(const void *config, const rm_caps *in, rm_caps *in_req, rm_caps *out, rm_error *err)
 {
@@ -151,7 +154,9 @@ const rm_node_type rm__node_channel_mixer = {
     .outputs = mixer_out,
     .params = mixer_params,
     .config_size = sizeof(mixer_config),
+    .state_size = sizeof(mixer_state),
     .negotiate = mixer_negotiate,
     .process = mixer_process,
+    .fini = mixer_fini,
     .example = "- id: mono\n  node_type: ChannelMixer\n  params: { channels: 1 }\n",
 };

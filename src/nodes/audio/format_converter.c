@@ -24,23 +24,26 @@ static const char *const format_names[] = {"f32", "s16", "s32", "i16", "i32", NU
 static const rm_sample_format format_values[] = {RM_SAMPLE_F32, RM_SAMPLE_S16, RM_SAMPLE_S32, RM_SAMPLE_S16,
                                                  RM_SAMPLE_S32};
 
+typedef struct format_state {
+    rm__audio_out out; /* recycled output frame */
+} format_state;
+
 static int format_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
 {
-    (void)state;
     (void)port;
+    format_state *st = state;
     const format_config *cfg = rm_node_config(node);
     rm_sample_format to = format_values[cfg->target];
     if (f->u.audio.format == to) return rm_node_emit(node, 0, f);
-    rm_frame *out = rm_frame_new_audio(to, f->u.audio.rate, f->u.audio.channels, f->u.audio.frames);
-    if (!out || rm_frame_copy_props(out, f) != 0) {
-        rm_frame_unref(out);
-        return rm_node_fail(node, RM_ENOMEM, "out of memory");
-    }
+    rm_frame *out = rm__audio_out_get(&st->out, to, f->u.audio.rate, f->u.audio.channels, f->u.audio.frames);
+    if (!out || rm_frame_copy_props(out, f) != 0) return rm_node_fail(node, RM_ENOMEM, "out of memory");
     size_t clipped = rm__audio_convert(f->u.audio.data, f->u.audio.format, out->u.audio.data, to,
                                        rm__audio_samples(f));
     if (clipped) rm_node_stat(node, "clipped_samples", RM_STAT_ADD, (double)clipped);
-    return rm_node_emit_take(node, 0, out);
+    return rm_node_emit(node, 0, out);
 }
+
+static void format_fini(void *state) { rm__audio_out_release(&((format_state *)state)->out); }
 
 static int format_negotiate(const void *config, const rm_caps *in, rm_caps *in_req, rm_caps *out, rm_error *err)
 {
@@ -74,7 +77,9 @@ const rm_node_type rm__node_format_converter = {
     .outputs = format_out,
     .params = format_params,
     .config_size = sizeof(format_config),
+    .state_size = sizeof(format_state),
     .negotiate = format_negotiate,
     .process = format_process,
+    .fini = format_fini,
     .example = "- id: to_s16\n  node_type: FormatConverter\n  params: { target_format: s16 }\n",
 };

@@ -32,7 +32,8 @@ typedef struct gain_config {
 } gain_config;
 
 typedef struct gain_state {
-    double peak; /* running peak, full-scale units (normalize) */
+    double peak;       /* running peak, full-scale units (normalize) */
+    rm__audio_out out; /* recycled output frame */
 } gain_state;
 
 /* Peak |sample| of a frame in full-scale units. */
@@ -131,15 +132,15 @@ static int gain_process(rm_node *node, void *state, unsigned port, const rm_fram
     }
     rm_node_stat(node, "gain_db", RM_STAT_SET, rm__audio_db(g));
     if (g == 1.0 || f->u.audio.frames == 0) return rm_node_emit(node, 0, f);
-    rm_frame *out = rm_frame_new_audio(f->u.audio.format, f->u.audio.rate, f->u.audio.channels, f->u.audio.frames);
-    if (!out || rm_frame_copy_props(out, f) != 0) {
-        rm_frame_unref(out);
-        return rm_node_fail(node, RM_ENOMEM, "out of memory");
-    }
+    rm_frame *out = rm__audio_out_get(&st->out, f->u.audio.format, f->u.audio.rate, f->u.audio.channels,
+                                      f->u.audio.frames);
+    if (!out || rm_frame_copy_props(out, f) != 0) return rm_node_fail(node, RM_ENOMEM, "out of memory");
     size_t clipped = apply(f, out->u.audio.data, g);
     if (clipped) rm_node_stat(node, "clipped_samples", RM_STAT_ADD, (double)clipped);
-    return rm_node_emit_take(node, 0, out);
+    return rm_node_emit(node, 0, out);
 }
+
+static void gain_fini(void *state) { rm__audio_out_release(&((gain_state *)state)->out); }
 
 static int gain_reset(rm_node *node, void *state)
 {
@@ -195,5 +196,6 @@ const rm_node_type rm__node_gain = {
     .negotiate = gain_negotiate,
     .process = gain_process,
     .reset = gain_reset,
+    .fini = gain_fini,
     .example = "- id: louder\n  node_type: Gain\n  params: { gain_db: 6 }\n",
 };

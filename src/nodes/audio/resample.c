@@ -55,22 +55,17 @@ typedef struct resample_state {
     size_t scratch_cap; /* samples */
     rm__audio_clock clock;
     rm_frame *props;    /* last input frame: stream id and metadata of outputs */
+    rm__audio_out out;  /* recycled output frame */
 } resample_state;
 
-/* Emits `out` (owned) after trimming it to `frames`; drops it when empty. */
+/* Emits the output frame `out` (st->out's) trimmed to `frames`, if any. */
 static int emit_out(rm_node *node, resample_state *st, rm_frame *out, size_t frames)
 {
-    if (frames == 0) {
-        rm_frame_unref(out);
-        return 0;
-    }
-    out->u.audio.frames = frames; /* shrink to what soxr wrote; we own the only reference */
-    if (st->props && rm_frame_copy_props(out, st->props) != 0) {
-        rm_frame_unref(out);
-        return rm_node_fail(node, RM_ENOMEM, "out of memory");
-    }
+    if (frames == 0) return 0;
+    out->u.audio.frames = frames; /* shrink to what was written; the frame is ours alone */
+    if (st->props && rm_frame_copy_props(out, st->props) != 0) return rm_node_fail(node, RM_ENOMEM, "out of memory");
     rm__audio_clock_stamp(&st->clock, out);
-    return rm_node_emit_take(node, 0, out);
+    return rm_node_emit(node, 0, out);
 }
 
 static void report_delay(rm_node *node, const resample_state *st, uint32_t target)
@@ -88,16 +83,13 @@ static int run_soxr(rm_node *node, resample_state *st, const float *in, size_t f
         /* room for everything soxr holds plus what this input can produce */
         double expect = soxr_delay(st->soxr) + (double)(frames - done_in) * st->ratio;
         size_t cap = (size_t)ceil(expect) + 64;
-        rm_frame *out = rm_frame_new_audio(RM_SAMPLE_F32, target, st->channels, cap);
+        rm_frame *out = rm__audio_out_get(&st->out, RM_SAMPLE_F32, target, st->channels, cap);
         if (!out) return rm_node_fail(node, RM_ENOMEM, "out of memory (%zu output frames)", cap);
         size_t idone = 0, odone = 0;
         soxr_error_t e = in ? soxr_process(st->soxr, in + done_in * st->channels, frames - done_in, &idone,
                                            out->u.audio.data, cap, &odone)
                             : soxr_process(st->soxr, NULL, 0, NULL, out->u.audio.data, cap, &odone);
-        if (e) {
-            rm_frame_unref(out);
-            return rm_node_fail(node, RM_ENODE, "libsoxr: %s", e);
-        }
+        if (e) return rm_node_fail(node, RM_ENODE, "libsoxr: %s", e);
         done_in += idone;
         int rc = emit_out(node, st, out, odone);
         if (rc != 0) return rc;
@@ -174,7 +166,7 @@ static int resample_process(rm_node *node, void *state, unsigned port, const rm_
             st->clock.seq++;
             return rm_node_emit(node, 0, f);
         }
-        rm_frame *out = rm_frame_new_audio(RM_SAMPLE_F32, target, ch, f->u.audio.frames);
+        rm_frame *out = rm__audio_out_get(&st->out, RM_SAMPLE_F32, target, ch, f->u.audio.frames);
         if (!out) return rm_node_fail(node, RM_ENOMEM, "out of memory");
         rm__audio_convert(f->u.audio.data, f->u.audio.format, out->u.audio.data, RM_SAMPLE_F32,
                           rm__audio_samples(f));
@@ -226,6 +218,7 @@ static void resample_fini(void *state)
     resample_state *st = state;
     if (st->soxr) soxr_delete(st->soxr);
     rm_frame_unref(st->props);
+    rm__audio_out_release(&st->out);
     free(st->scratch);
 }
 
