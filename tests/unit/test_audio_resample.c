@@ -484,6 +484,53 @@ static void test_session_recycled(void)
     rm_harness_free(h);
 }
 
+/* rm_session_reset (barge-in) drops what the resampler holds: the stream
+ * after it is the same as a fresh one, timestamps restarting from the next
+ * frame's.  Both with the filter designed at init (source_rate and channels
+ * given) and on the first frame. */
+static void test_reset(void)
+{
+    static const char *const params[] = {"{\"target_rate\":16000}",
+                                         "{\"target_rate\":16000,\"source_rate\":48000,\"channels\":1}"};
+    for (int p = 0; p < 2; p++) {
+        char m[300];
+        snprintf(m, sizeof m,
+                 "{\"version\":\"v1\",\"nodes\":[{\"id\":\"r\",\"node_type\":\"AudioResample\",\"params\":%s}],"
+                 "\"connections\":[]}",
+                 params[p]);
+        rm_graph *g = NULL;
+        CHECK_INT(rm_graph_load_string(rt, m, strlen(m), "t", NULL, &g, NULL), 0);
+        if (!g) return;
+        sink k = {.cap = 40000, .ts_ok = 1};
+        k.data = malloc(k.cap * sizeof(float));
+        rm_session_opts o = {.on_output = copy_out, .output_user = &k};
+        rm_session *s = NULL;
+        rm_error err;
+        CHECK_INT(rm_session_open(g, &o, &s, &err), 0);
+        rm_frame *noise = sine_frame(48000, 1, 4800, 0, 3000, 0.9);
+        CHECK_INT(rm_session_push(s, noise), 0);
+        CHECK_INT(rm_session_reset(s), 0);
+        k.frames = 0; /* forget what came out before the reset */
+        rm_frame *all = sine_frame(48000, 1, 48000, 0, 440, 0.5);
+        all->timestamp_us = 0;
+        CHECK_INT(rm_session_push(s, all), 0);
+        CHECK_INT(rm_session_end(s), 0);
+        rm_session_close(s);
+        rm_graph_unref(g);
+        rm_harness *h = run_sine("{\"target_rate\": 16000}", 48000, 1, 48000, 48000, 440, 0.5);
+        collected ref;
+        collect_f32(h, "out", &ref);
+        CHECK_INT(k.frames, ref.frames);
+        CHECK(k.frames == ref.frames && memcmp(k.data, ref.data, k.frames * sizeof(float)) == 0);
+        CHECK(k.ts_ok);
+        free(ref.data);
+        free(k.data);
+        rm_frame_unref(all);
+        rm_frame_unref(noise);
+        rm_harness_free(h);
+    }
+}
+
 int main(void)
 {
     rt = test_rt();
@@ -503,6 +550,7 @@ int main(void)
     RUN(test_aliases);
     RUN(test_negotiate);
     RUN(test_session_recycled);
+    RUN(test_reset);
     rm_runtime_free(rt);
     return CHECK_DONE();
 }

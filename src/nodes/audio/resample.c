@@ -189,6 +189,15 @@ static int resample_process(rm_node *node, void *state, unsigned port, const rm_
     return rc;
 }
 
+/* With source_rate and channels given, the filter is designed here (a few
+ * hundred µs) rather than on the first frame of a live stream. */
+static int resample_init(rm_node *node, void *state, const void *config)
+{
+    const resample_config *cfg = config;
+    if (!cfg->source_rate || !cfg->channels) return 0;
+    return setup(node, state, cfg, (uint32_t)cfg->source_rate, (uint32_t)cfg->channels);
+}
+
 static int resample_flush(rm_node *node, void *state)
 {
     resample_state *st = state;
@@ -203,10 +212,7 @@ static int resample_reset(rm_node *node, void *state)
 {
     (void)node;
     resample_state *st = state;
-    if (st->soxr) soxr_delete(st->soxr);
-    st->soxr = NULL;
-    st->in_rate = 0;
-    st->channels = 0;
+    if (st->soxr) soxr_clear(st->soxr); /* drop the signal, keep the designed filter */
     rm__audio_clock_reset(&st->clock);
     rm_frame_unref(st->props);
     st->props = NULL;
@@ -273,6 +279,7 @@ const rm_node_type rm__node_audio_resample = {
     .config_size = sizeof(resample_config),
     .state_size = sizeof(resample_state),
     .negotiate = resample_negotiate,
+    .init = resample_init,
     .process = resample_process,
     .flush = resample_flush,
     .reset = resample_reset,
