@@ -147,4 +147,23 @@ static inline double harness_stat(const rm_harness *h, const char *key, const ch
     return x;
 }
 
+/* A one-node session (id "node") whose outputs go to `fn`; the graph is
+ * returned in *g for the caller to unref after closing the session. */
+static inline rm_session *one_node_session(rm_runtime *rt, const char *type, const char *params, rm_output_fn fn,
+                                           void *user, rm_graph **g)
+{
+    char m[512];
+    snprintf(m, sizeof m,
+             "{\"version\":\"v1\",\"nodes\":[{\"id\":\"node\",\"node_type\":\"%s\",\"params\":%s}],"
+             "\"connections\":[]}",
+             type, params);
+    *g = NULL;
+    rm_session *s = NULL;
+    rm_error err;
+    if (rm_graph_load_string(rt, m, strlen(m), "t", NULL, g, NULL) != 0) return NULL;
+    rm_session_opts o = {.on_output = fn, .output_user = user};
+    if (rm_session_open(*g, &o, &s, &err) != 0) return NULL;
+    return s;
+}
+
 #endif

@@ -149,6 +149,35 @@ static void test_empty_and_end(void)
     rm_harness_free(h);
 }
 
+/* rm_session_reset drops the pending remainder. */
+static void count_frames(void *user, const char *node_id, const char *port, const rm_frame *f)
+{
+    (void)node_id;
+    (void)port;
+    ((size_t *)user)[0] += f->u.audio.frames;
+    ((size_t *)user)[1]++;
+}
+
+static void test_reset(void)
+{
+    size_t counts[2] = {0, 0};
+    rm_graph *g;
+    rm_session *s = one_node_session(rt, "AudioChunker", "{\"chunk_frames\": 100}", count_frames, counts, &g);
+    CHECK(s != NULL);
+    if (!s) return;
+    rm_frame *a = ramp(16000, 1, 150, 0), *b = ramp(16000, 1, 100, 0);
+    CHECK_INT(rm_session_push(s, a), 0);
+    CHECK_INT(rm_session_reset(s), 0);
+    CHECK_INT(rm_session_push(s, b), 0);
+    CHECK_INT(rm_session_end(s), 0);
+    CHECK_INT(counts[0], 200); /* 100 before the reset, 100 after; the 50 pending were dropped */
+    CHECK_INT(counts[1], 2);
+    rm_frame_unref(a);
+    rm_frame_unref(b);
+    rm_session_close(s);
+    rm_graph_unref(g);
+}
+
 int main(void)
 {
     rt = test_rt();
@@ -158,6 +187,7 @@ int main(void)
     RUN(test_layout_change);
     RUN(test_bad_input);
     RUN(test_empty_and_end);
+    RUN(test_reset);
     rm_runtime_free(rt);
     return CHECK_DONE();
 }

@@ -143,6 +143,36 @@ static void test_bad_params(void)
     rm_harness_free(h);
 }
 
+/* rm_session_reset forgets the running peak. */
+static void last_sample(void *user, const char *node_id, const char *port, const rm_frame *f)
+{
+    (void)node_id;
+    (void)port;
+    *(float *)user = ((const float *)f->u.audio.data)[0];
+}
+
+static void test_reset(void)
+{
+    float last = 0;
+    rm_graph *g;
+    rm_session *s = one_node_session(rt, "Gain", "{\"normalize\": true, \"normalize_dbfs\": 0}", last_sample, &last, &g);
+    CHECK(s != NULL);
+    if (!s) return;
+    const float loud[] = {0.8f}, quiet[] = {0.25f};
+    rm_frame *a = audio_frame(RM_SAMPLE_F32, 16000, 1, 1, loud), *b = audio_frame(RM_SAMPLE_F32, 16000, 1, 1, quiet);
+    CHECK_INT(rm_session_push(s, a), 0);
+    CHECK_INT(rm_session_push(s, b), 0);
+    CHECK_NEAR(last, 0.25 / 0.8, 1e-6); /* the loud peak holds the gain down */
+    CHECK_INT(rm_session_reset(s), 0);
+    CHECK_INT(rm_session_push(s, b), 0);
+    CHECK_NEAR(last, 1.0, 1e-6); /* after the reset the quiet frame sets the peak */
+    rm_frame_unref(a);
+    rm_frame_unref(b);
+    rm_session_end(s);
+    rm_session_close(s);
+    rm_graph_unref(g);
+}
+
 int main(void)
 {
     rt = test_rt();
@@ -151,6 +181,7 @@ int main(void)
     RUN(test_normalize);
     RUN(test_passthrough);
     RUN(test_bad_params);
+    RUN(test_reset);
     rm_runtime_free(rt);
     return CHECK_DONE();
 }

@@ -85,6 +85,31 @@ static void test_alias_rejection(void)
     }
 }
 
+/* The same measurements at every quality, printed for docs/audio.md;
+ * very_high must meet the high thresholds too. */
+static void test_quality_table(void)
+{
+    static const char *const q[] = {"low", "medium", "high", "very_high"};
+    for (int i = 0; i < 4; i++) {
+        char params[96];
+        snprintf(params, sizeof params, "{\"target_rate\": 16000, \"quality\": \"%s\"}", q[i]);
+        double v[4];
+        static const uint32_t rates[] = {48000, 44100, 48000, 48000};
+        static const double tone[] = {1000, 1000, 10000, 8500};
+        for (int k = 0; k < 4; k++) {
+            rm_harness *h = run_sine(params, rates[k], 1, rates[k] * 2, rates[k] / 50, tone[k], k < 2 ? 0.5 : 1.0);
+            collected o;
+            collect_f32(h, "out", &o);
+            v[k] = k < 2 ? snr_db(&o, 0, 1000, 0.5, 3200, 0) : residual_db(&o, 0, 3200);
+            free(o.data);
+            rm_harness_free(h);
+        }
+        fprintf(stderr, "  %-9s SNR 1 kHz 48k→16k %.1f dB, 44.1k→16k %.1f dB; residual 10 kHz %.1f dB, 8.5 kHz %.1f dB\n",
+                q[i], v[0], v[1], v[2], v[3]);
+        if (i >= 2) CHECK(v[0] >= 120 && v[1] >= 120 && v[2] <= -120 && v[3] <= -120);
+    }
+}
+
 /* Streaming in 20 ms chunks gives exactly (bit for bit) the samples of one
  * push of the whole signal, at every quality and in low-latency mode. */
 static void test_streaming_equals_one_call(void)
@@ -536,6 +561,7 @@ int main(void)
     rt = test_rt();
     RUN(test_snr_high);
     RUN(test_alias_rejection);
+    RUN(test_quality_table);
     RUN(test_streaming_equals_one_call);
     RUN(test_flush_tail);
     RUN(test_timestamps);
