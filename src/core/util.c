@@ -85,7 +85,7 @@ char *rm__buf_steal(rm__buf *b)
         rm__buf_free(b);
         return NULL;
     }
-    if (!b->data) {
+    if (!b->data) { /* never appended to: return "" */
         if (buf_reserve(b, 0) != 0) return NULL;
         b->data[0] = '\0';
     }
