@@ -29,7 +29,7 @@ node_major=$(node -p 'process.versions.node.split(".")[0]')
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cd "$root" # manifests are passed as paths relative to the repo (preopened as ".")
+cd "$root" || die "cannot cd to $root" # manifests are passed as paths relative to the repo (preopened as ".")
 unset RMEDIA_PLUGIN_PATH
 
 failures=0 cases=0
