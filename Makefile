@@ -36,8 +36,12 @@ bench: build
 wasm: bootstrap
 	@scripts/build-wasm
 
+# Compares rmedia.wasm under Node's WASI with a native rmedia: the sanitizer
+# build's when `make test` made one, else the release build (built if needed).
 test-wasm: wasm
-	@tests/wasm/run.sh build/wasm $(or $(wildcard $(SANITIZE)/rmedia),$(RELEASE)/rmedia)
+	@native=$(SANITIZE)/rmedia; \
+	if [ ! -x $$native ]; then $(MAKE) --no-print-directory build || exit 1; native=$(RELEASE)/rmedia; fi; \
+	tests/wasm/run.sh build/wasm $$native
 
 install: build
 	@cmake --install $(RELEASE)

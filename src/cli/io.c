@@ -9,6 +9,13 @@
 
 #include "cli.h"
 
+#ifdef __wasi__
+/* WASI has no process ids; the sandbox's one process owns its files. */
+#define cli_pid() 0L
+#else
+#define cli_pid() ((long)getpid())
+#endif
+
 int cli_out_open(cli_out *o, const char *path)
 {
     memset(o, 0, sizeof *o);
@@ -25,7 +32,7 @@ int cli_out_open(cli_out *o, const char *path)
         cli_error("out of memory");
         return -1;
     }
-    snprintf(o->tmp, n, "%s.tmp-%ld", path, (long)getpid());
+    snprintf(o->tmp, n, "%s.tmp-%ld", path, cli_pid());
     o->f = fopen(o->tmp, "wb");
     if (!o->f) {
         cli_error("cannot write '%s': %s", path, strerror(errno));

@@ -474,7 +474,7 @@ int rm_manifest_load_file(const char *path, rm_manifest **out, rm_diags *diags)
     }
     rm__buf b;
     rm__buf_init(&b);
-    char chunk[65536];
+    char chunk[4096]; /* small: wasm32 stacks default to 64 KiB */
     size_t n;
     while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
         rm__buf_append(&b, chunk, n);

@@ -101,7 +101,7 @@ static size_t slot_size(rm_param_type type)
 }
 
 #define SLOT(cfg, p, T) ((T *)((char *)(cfg) + (p)->offset))
-#define CSLOT(cfg, p, T) ((const T *)((const char *)(cfg) + (p)->offset))
+#define CSLOT(cfg, p, T) ((T const *)((const char *)(cfg) + (p)->offset)) /* T may be a pointer type */
 
 static int has_range(const rm_param_def *p) { return !(p->min == 0 && p->max == 0); }
 
