@@ -93,13 +93,6 @@ typedef struct run_ctx {
     int progress_shown;
 } run_ctx;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void clear_progress(run_ctx *c)
 {
     if (c->progress_shown) {
@@ -284,6 +277,13 @@ static int run_json(run_ctx *c, rm_session *s, FILE *in, const char *src, json_t
 }
 
 #ifdef RM_CLI_AUDIO
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -511,8 +511,8 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
     int out_open = 0;
     if (!rt) goto done;
     rm_compile_opts copts = {0};
-    rm_caps in_caps = {0};
 #ifdef RM_CLI_AUDIO
+    rm_caps in_caps = {0};
     if (ain) { /* the compiler can then insert converters where formats differ */
         in_caps.kinds = RM_KIND_BIT(RM_FRAME_AUDIO);
         in_caps.format = in_raw ? in_raw->format : RM_SAMPLE_F32;

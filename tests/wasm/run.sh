@@ -106,9 +106,12 @@ check run-invalid 1 "$tmp/array.in" -- run tests/wasm/invalid.json
 check node-error 3 "$tmp/div0.in" -- run tests/wasm/calculator.yaml
 check truncated-input 4 "$tmp/truncated.in" -- run examples/calculator.json
 check missing-manifest 4 "$tmp/empty.in" -- validate tests/wasm/no-such-manifest.json
-check nodes 0 "$tmp/empty.in" -- nodes
-check inspect 0 "$tmp/empty.in" -- inspect TextCollectorNode
-check schema 0 "$tmp/empty.in" -- schema
+# The native build has more node families (audio, speech) than the wasm
+# core, so `nodes` and `schema` differ by design; the core node types must
+# describe themselves identically.
+for t in PassThrough MultiplyNode AddNode CalculatorNode TextProcessorNode TextCollectorNode; do
+    check "inspect-$t" 0 "$tmp/empty.in" -- inspect "$t"
+done
 check graph 0 "$tmp/empty.in" -- graph tests/wasm/calculator.yaml
 
 if ((failures)); then
