@@ -85,10 +85,10 @@ static int vt_load(const char *name, uint32_t rate, vt_audio *a)
     return got == a->n ? 0 : -1;
 }
 
-static int vt_load_truth(vt_truth *t)
+static int vt_load_truth(vt_truth *t, const char *file)
 {
     char path[512];
-    snprintf(path, sizeof path, "%s/labels.txt", vt_dir);
+    snprintf(path, sizeof path, "%s/%s", vt_dir, file);
     FILE *f = fopen(path, "r");
     if (!f) return -1;
     static char line[1 << 16];

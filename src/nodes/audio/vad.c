@@ -40,8 +40,10 @@
 #include "vad_dsp.h"
 
 /* Sub-block onset/offset refinement: a 5 ms block belongs to the speech when
- * its power exceeds the full-band noise mean by this factor (+4 dB). */
-#define EDGE_FACTOR 2.5
+ * its power exceeds the full-band noise mean by EDGE_SD standard deviations
+ * of a noise-only block (len samples: power sd = mean * sqrt(2 / len) for
+ * white Gaussian noise). */
+#define EDGE_SD 3.0
 
 typedef struct vad_config {
     int64_t frame_ms;
@@ -60,6 +62,7 @@ typedef struct vad_state {
     rm__vad_dsp dsp;
     int ready; /* dsp and buf allocated (at the first audio frame) */
     uint32_t rate;
+    double edge_factor; /* hot block: power > noise * edge_factor */
     float *buf; /* the partial analysis frame, mono */
     unsigned fill;
     uint64_t in_index;   /* index of the next input sample            */
@@ -124,7 +127,7 @@ static unsigned block_len(const vad_state *st, unsigned k)
  * while its trailing blocks are hot. */
 static uint64_t refine_onset(const vad_state *st, uint64_t s, const rm__vad_result *r, const rm__vad_result *p)
 {
-    double thr = r->noise * EDGE_FACTOR;
+    double thr = r->noise * st->edge_factor;
     unsigned j = 0;
     while (j < r->n_sub && r->sub[j] <= thr) j++;
     if (j == r->n_sub) return s; /* the bands saw speech the energy does not show: whole frame */
@@ -139,10 +142,10 @@ static uint64_t refine_onset(const vad_state *st, uint64_t s, const rm__vad_resu
  * leading blocks are hot. */
 static uint64_t refine_offset(const vad_state *st, uint64_t s, const rm__vad_result *r, const rm__vad_result *a)
 {
-    double thr = r->noise * EDGE_FACTOR;
+    double thr = r->noise * st->edge_factor;
     unsigned j = r->n_sub;
     while (j > 0 && r->sub[j - 1] <= thr) j--;
-    if (j == 0) return s + st->dsp.n;
+    if (j == 0) return s + st->dsp.n; /* the bands saw speech the energy does not show: whole frame */
     if (j < r->n_sub || !a) return s + (uint64_t)j * st->dsp.sub_len;
     uint64_t at = s + st->dsp.n;
     for (unsigned k = 0; k < a->n_sub && a->sub[k] > thr; k++) at += block_len(st, k);
@@ -281,6 +284,7 @@ static int start_stream(rm_node *node, vad_state *st, const vad_config *cfg, con
         return rm_node_fail(node, RM_ENOMEM, "out of memory");
     }
     st->rate = rate;
+    st->edge_factor = 1.0 + EDGE_SD * sqrt(2.0 / st->dsp.sub_len);
     st->ready = 1;
     return 0;
 }
