@@ -42,7 +42,7 @@ typedef struct vt_segs {
 
 static char vt_dir[256];
 
-static void vt_cleanup(void)
+static inline void vt_cleanup(void)
 {
     if (!vt_dir[0]) return;
     char cmd[300];
@@ -52,7 +52,7 @@ static void vt_cleanup(void)
 }
 
 /* Runs the generator once; returns 0 on success. */
-static int vt_generate(void)
+static inline int vt_generate(void)
 {
     snprintf(vt_dir, sizeof vt_dir, "%s/rm-vad-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(vt_dir)) {
@@ -68,7 +68,7 @@ static int vt_generate(void)
     return rc;
 }
 
-static int vt_load(const char *name, uint32_t rate, vt_audio *a)
+static inline int vt_load(const char *name, uint32_t rate, vt_audio *a)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s.f32", vt_dir, name);
@@ -85,7 +85,7 @@ static int vt_load(const char *name, uint32_t rate, vt_audio *a)
     return got == a->n ? 0 : -1;
 }
 
-static int vt_load_truth(vt_truth *t, const char *file)
+static inline int vt_load_truth(vt_truth *t, const char *file)
 {
     char path[512];
     snprintf(path, sizeof path, "%s/%s", vt_dir, file);
@@ -108,14 +108,14 @@ static int vt_load_truth(vt_truth *t, const char *file)
     return t->labels && t->n_utt ? 0 : -1;
 }
 
-static double vt_num(const json_t *o, const char *k)
+static inline double vt_num(const json_t *o, const char *k)
 {
     const json_t *v = json_object_get(o, k);
     return json_is_number(v) ? json_number_value(v) : -1;
 }
 
 /* Adds one VAD event frame to the segments. */
-static void vt_add_event(vt_segs *s, const rm_frame *f)
+static inline void vt_add_event(vt_segs *s, const rm_frame *f)
 {
     const json_t *o = f->u.json.value;
     double t = vt_num(o, "timestamp_ms");
@@ -134,7 +134,7 @@ static void vt_add_event(vt_segs *s, const rm_frame *f)
 }
 
 /* Mono/stereo, f32/s16 frames of `chunk` samples from mono float audio. */
-static rm_frame *vt_chunk(const vt_audio *a, size_t off, size_t len, rm_sample_format fmt, uint32_t ch)
+static inline rm_frame *vt_chunk(const vt_audio *a, size_t off, size_t len, rm_sample_format fmt, uint32_t ch)
 {
     rm_frame *f = rm_frame_new_audio(fmt, a->rate, ch, len);
     for (size_t i = 0; i < len; i++) {
@@ -156,7 +156,7 @@ static rm_frame *vt_chunk(const vt_audio *a, size_t off, size_t len, rm_sample_f
 
 /* Runs node_type with params over `a` in chunks of chunk_ms (varied when
  * `jitter`), collects its events.  Returns the harness status. */
-static int vt_run_vad(rm_runtime *rt, const char *node_type, const char *params, const vt_audio *a,
+static inline int vt_run_vad(rm_runtime *rt, const char *node_type, const char *params, const vt_audio *a,
                       double chunk_ms, int jitter, rm_sample_format fmt, uint32_t ch, vt_segs *out)
 {
     memset(out, 0, sizeof *out);
@@ -191,7 +191,7 @@ static int vt_run_vad(rm_runtime *rt, const char *node_type, const char *params,
 
 /* Frame-level F1 of the segments against the 10 ms labels (a frame is
  * detected as speech when its centre lies inside a segment). */
-static double vt_f1(const vt_truth *t, const vt_segs *s, double *precision, double *recall)
+static inline double vt_f1(const vt_truth *t, const vt_segs *s, double *precision, double *recall)
 {
     size_t tp = 0, fp = 0, fn = 0, j = 0;
     for (size_t i = 0; i < t->n_labels; i++) {
@@ -216,7 +216,7 @@ static double vt_f1(const vt_truth *t, const vt_segs *s, double *precision, doub
  * starts and subtracted from ends first (to take a pad out).  Returns the
  * largest error in ms, 1e9 when an utterance is missed or one segment spans
  * two utterances. */
-static double vt_boundary_error(const vt_truth *t, const vt_segs *s, double shift, double *max_start,
+static inline double vt_boundary_error(const vt_truth *t, const vt_segs *s, double shift, double *max_start,
                                 double *max_end)
 {
     double ms = 0, me = 0;

@@ -173,7 +173,10 @@ static int on_event(rm_node *node, seg_state *st, const rm_frame *f)
         if (end) st->pending_start = 0;
         return 0;
     }
-    uint64_t lo = st->buf_start, now = st->total;
+    /* the oldest sample a start may name: history_ms back (the buffer may
+     * hold a little more, it is trimmed lazily) */
+    uint64_t hist = ms_samples(st, cfg->history_ms), now = st->total;
+    uint64_t lo = now > hist && now - hist > st->buf_start ? now - hist : st->buf_start;
     int rc = 0;
     if (end && st->open && !st->closing) {
         uint64_t at = t ? ms_index(st, json_number_value(t), st->utt_start, UINT64_MAX) : now;
@@ -183,10 +186,11 @@ static int on_event(rm_node *node, seg_state *st, const rm_frame *f)
         if (at <= now) rc = close_utterance(node, st, at);
     }
     if (start && rc == 0) {
-        uint64_t at = t ? ms_index(st, json_number_value(t), 0, now) : now;
+        /* a start may name a time whose audio has not arrived yet */
+        uint64_t at = t ? ms_index(st, json_number_value(t), 0, UINT64_MAX) : now;
         uint64_t pad = ms_samples(st, cfg->pad_ms);
         at = at > pad ? at - pad : 0;
-        if (st->open) { /* a new start ends the open utterance there */
+        if (st->open) { /* a new start ends the open utterance there (or now) */
             uint64_t stop = st->closing && st->close_at < at ? st->close_at : at;
             if (stop > now) stop = now;
             if (stop < st->utt_start) stop = st->utt_start;
