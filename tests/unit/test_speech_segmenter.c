@@ -395,6 +395,26 @@ static void test_bad_input(void)
     rm_harness_free(h);
 }
 
+static void test_example_manifests_compile(void)
+{
+    const char *files[] = {"examples/vad_events.yaml", "examples/utterances.yaml"};
+    for (int i = 0; i < 2; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/%s", RM_SOURCE_DIR, files[i]);
+        rm_graph *g = NULL;
+        rm_diags *d = rm_diags_new();
+        int rc = rm_graph_load_file(rt, path, NULL, &g, d);
+        if (rc != 0) {
+            char *t = rm_diags_to_string(d);
+            fprintf(stderr, "%s\n", t);
+            free(t);
+        }
+        CHECK_INT(rc, 0);
+        rm_diags_free(d);
+        rm_graph_unref(g);
+    }
+}
+
 int main(void)
 {
     rm_error err;
@@ -410,6 +430,7 @@ int main(void)
     RUN(test_frame_clock_and_formats);
     RUN(test_reset_drops_the_open_utterance);
     RUN(test_bad_input);
+    RUN(test_example_manifests_compile);
     free(truth.labels);
     rm_runtime_free(rt);
     return CHECK_DONE();

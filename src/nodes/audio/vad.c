@@ -96,7 +96,8 @@ static int queue_event(rm_node *node, vad_state *st, int start, int end, float p
 {
     double t = index_ms(st, at);
     json_t *ev = json_pack("{s:b, s:b, s:b, s:f, s:f}", "is_speech_start", start, "is_speech_end", end,
-                           "has_speech", st->speaking, "speech_probability", (double)prob, "timestamp_ms", t);
+                           "has_speech", st->speaking, "speech_probability", (double)prob,
+                           "timestamp_ms", t);
     if (ev && end) {
         double t0 = index_ms(st, from);
         json_object_set_new(ev, "start_ms", json_real(t0));
