@@ -346,6 +346,38 @@ static void test_reset_drops_speech_in_progress(void)
     free(a.x);
 }
 
+static void test_runtime_threshold(void)
+{
+    if (!have_audio) return;
+    vt_audio a;
+    if (vt_load("white20", 16000, &a) != 0) return;
+    const char *m = "{\"version\":\"v1\",\"metadata\":{\"name\":\"t\"},\"nodes\":[{\"id\":\"vad\",\"node_type\":\"VAD\"}],"
+                    "\"connections\":[]}";
+    rm_graph *g;
+    rm_session *s;
+    rm_error err;
+    CHECK_INT(rm_graph_load_string(rt, m, strlen(m), "t", NULL, &g, NULL), 0);
+    CHECK_INT(rm_session_open(g, NULL, &s, &err), 0);
+    /* threshold 1: no frame reaches it (the probability stops at 0.9997) */
+    CHECK_INT(rm_session_set_param(s, "vad", "threshold", "1.0", &err), 0);
+    size_t half = a.n / 2;
+    rm_frame *f = vt_chunk(&a, 0, half, RM_SAMPLE_F32, 1);
+    CHECK_INT(rm_session_push(s, f), 0);
+    rm_frame_unref(f);
+    const rm_outputs *o = rm_session_outputs(s);
+    CHECK_INT(rm_outputs_count(o), 1); /* the audio only */
+    CHECK_INT(rm_session_set_param(s, "vad", "threshold", "0.5", &err), 0);
+    f = vt_chunk(&a, half, a.n - half, RM_SAMPLE_F32, 1);
+    CHECK_INT(rm_session_push(s, f), 0);
+    rm_frame_unref(f);
+    CHECK_INT(rm_session_end(s), 0);
+    CHECK(rm_outputs_count(o) > 3); /* the second half's utterances */
+    CHECK(rm_session_set_param(s, "vad", "frame_ms", "10", &err) != 0); /* fixed at start */
+    rm_session_close(s);
+    rm_graph_unref(g);
+    free(a.x);
+}
+
 static void test_sample_formats_agree(void)
 {
     if (!have_audio) return;
@@ -507,6 +539,7 @@ int main(void)
     RUN(test_frame_events);
     RUN(test_end_of_stream_ends_speech);
     RUN(test_reset_drops_speech_in_progress);
+    RUN(test_runtime_threshold);
     RUN(test_sample_formats_agree);
     RUN(test_aliases);
     RUN(test_bad_params);

@@ -26,8 +26,9 @@
  * stream emits an open utterance up to the end of the audio.  Reset drops
  * the audio and any open utterance.
  *
- * Memory: one growing buffer holding the open utterance and the history
- * (at most max_utterance_ms + history_ms + one input frame of audio).
+ * Memory: one buffer holding the open utterance and the history; it is
+ * trimmed lazily (when half of it is stale, or before it would grow), so it
+ * stays under about twice max_utterance_ms + history_ms + one input frame.
  */
 #include <jansson.h>
 #include <math.h>
@@ -141,8 +142,9 @@ static int close_utterance(rm_node *node, seg_state *st, uint64_t end)
     return rc;
 }
 
-/* Drops audio no longer needed: keeps the open utterance and history_ms. */
-static void trim(const seg_config *cfg, seg_state *st)
+/* Drops audio no longer needed (keeps the open utterance and history_ms)
+ * before `incoming` more frames are appended. */
+static void trim(const seg_config *cfg, seg_state *st, size_t incoming)
 {
     uint64_t hist = ms_samples(st, cfg->history_ms);
     uint64_t keep = st->total > hist ? st->total - hist : 0;
@@ -150,7 +152,7 @@ static void trim(const seg_config *cfg, seg_state *st)
     if (keep <= st->buf_start) return;
     size_t drop = (size_t)(keep - st->buf_start);
     /* move only when the dead prefix is large, so the cost is amortised */
-    if (drop < st->len / 2 && st->len < st->cap) return;
+    if (drop < st->len / 2 && st->len + incoming <= st->cap) return;
     memmove(st->buf, st->buf + drop * st->channels, (st->len - drop) * st->channels * sizeof(float));
     st->len -= drop;
     st->buf_start = keep;
@@ -236,8 +238,8 @@ static int append_audio(rm_node *node, seg_state *st, const rm_frame *f)
         st->base_index = st->total;
         st->base_ms = (double)f->timestamp_us / 1000.0;
     }
-    trim(cfg, st);
     size_t frames = f->u.audio.frames, ch = st->channels;
+    trim(cfg, st, frames);
     if (st->len + frames > st->cap) {
         size_t cap = st->cap ? st->cap : (size_t)st->rate;
         while (cap < st->len + frames) cap *= 2;

@@ -159,6 +159,7 @@ static int end_speech(rm_node *node, vad_state *st, const vad_config *cfg, float
     uint64_t pad = (uint64_t)cfg->speech_pad_ms * st->rate / 1000;
     end += pad;
     if (end > limit) end = limit;
+    if (end < st->start_ev) end = st->start_ev;
     st->speaking = 0;
     st->run = st->quiet = 0;
     st->floor_ev = end;
