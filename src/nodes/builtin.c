@@ -18,6 +18,8 @@ extern const rm_node_type rm__node_channel_mixer;
 extern const rm_node_type rm__node_audio_chunker;
 extern const rm_node_type rm__node_gain;
 extern const rm_node_type rm__node_audio_level;
+extern const rm_node_type rm__node_vad;
+extern const rm_node_type rm__node_speech_segmenter;
 #endif
 
 static const rm_node_type *const builtin_nodes[] = {
@@ -26,6 +28,7 @@ static const rm_node_type *const builtin_nodes[] = {
 #ifdef RM_WITH_AUDIO
     &rm__node_audio_resample,  &rm__node_format_converter, &rm__node_channel_mixer,
     &rm__node_audio_chunker,   &rm__node_gain,             &rm__node_audio_level,
+    &rm__node_vad,             &rm__node_speech_segmenter,
 #endif
 };
 
