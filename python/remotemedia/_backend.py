@@ -19,6 +19,7 @@ from . import errors
 from .data import Audio
 
 log = logging.getLogger("remotemedia")
+log.addHandler(logging.NullHandler())  # a library: the application decides what is shown
 
 _native: Any = None
 _native_error: Optional[str] = None

@@ -549,6 +549,8 @@ class FallbackSession:
         for r in self.rt:
             if self.failure is not None:
                 break
+            if type(r.inst).flush is FallbackNode.flush:
+                continue  # no flush callback: not a call (as in the native metrics)
             exc = self._call(r, r.inst.flush)  # type: ignore[union-attr]
             if exc is not None and not (exc.code == "RM_ECANCELED" and self.failure is not None):
                 if r.spec.on_error["policy"] == "fail":

@@ -33,10 +33,11 @@ def math_map(v: Any, fn: Callable[[float], float]) -> Optional[Any]:
         return None
     out = []
     for x in v:
-        y = number(fn(float(x))) if is_number(x) else x
-        if y is None:
-            return None
-        out.append(y)
+        if is_number(x):
+            x = number(fn(float(x)))
+            if x is None:
+                return None
+        out.append(x)
     return out
 
 
