@@ -126,8 +126,9 @@ static int emit_outputs(rm_node *node, PyObject *list, const rm_frame *in, uint3
         frames[k] = rmpy_to_frame(item, rate ? &like : NULL);
         if (!frames[k]) {
             char what[200];
+            const char *tn = Py_TYPE(item)->tp_name, *dot = strrchr(tn, '.');
             snprintf(what, sizeof what, "%s() of Python node %s returned an unusable %s value", method,
-                     PT(node)->t.name, Py_TYPE(item)->tp_name);
+                     PT(node)->t.name, dot ? dot + 1 : tn);
             rc = fail_with_exception(node, RM_EFORMAT, what);
             break;
         }
