@@ -50,14 +50,23 @@ def failure_message(exc: BaseException, op: int, target: Any, node_id: str) -> s
             f"'{node_id}'{_where(exc)}; full traceback in NodeError.python_traceback)")
 
 
+class _LoopHolder:
+    """Owns a thread's private loop and closes it when the thread ends."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+
+    def __del__(self) -> None:
+        self.loop.close()
+
+
 def _loop() -> asyncio.AbstractEventLoop:
     """A private event loop for this thread, for async nodes called from
     runtime threads (which never run a loop of their own)."""
-    loop = getattr(_tls, "loop", None)
-    if loop is None or loop.is_closed():
-        loop = asyncio.new_event_loop()
-        _tls.loop = loop
-    return loop
+    holder = getattr(_tls, "holder", None)
+    if holder is None:
+        holder = _tls.holder = _LoopHolder()
+    return holder.loop
 
 
 async def _collect_agen(agen: Any) -> List[Any]:
