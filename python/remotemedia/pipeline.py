@@ -151,6 +151,7 @@ class Pipeline:
             self._graph = FallbackGraph(self.manifest, self._path, types)
         self._backend = backend
         self.name = self._graph.name
+        self._single_sink = len(self._graph.sinks) == 1
 
     def _ensure(self) -> Any:
         if self._graph is None:
@@ -176,10 +177,12 @@ class Pipeline:
 
     def _finish(self, res: Tuple[List[Tuple[str, str, Any]], Optional[str], Any], as_list: bool) -> Any:
         outs, mjson, err = res
-        if self.enable_metrics and mjson:
+        if mjson:
             self._metrics = json.loads(mjson)
         if err is not None:
             raise err
+        if self._single_sink:  # the common case, kept short: run() is a hot path
+            return _collect([o[2] for o in outs], as_list)
         sinks = self._graph.sinks
         per: Dict[str, List[Any]] = {s: [] for s in sinks}
         for nid, _port, value in outs:
@@ -194,18 +197,17 @@ class Pipeline:
         stream and returns the sink outputs — for one sink its value (a list
         if it produced several, None if none), else {sink id: ...}.
         ``as_list=True`` always gives lists.  Raises NodeError / RemoteMediaError."""
-        g = self._ensure()
-        sid = f"{self.name}-run-{next(_ids)}"
-        return self._finish(g.run(self._inputs(inputs), self.enable_metrics, sid), as_list)
+        g = self._graph or self._ensure()
+        items = inputs if type(inputs) is list else [] if inputs is None else [inputs]
+        return self._finish(g.run(items, self.enable_metrics, None), as_list)
 
     async def run(self, inputs: Any = None, *, as_list: bool = False) -> Any:
         """Like :meth:`run_sync` on a worker thread (the GIL is released while
         native nodes run), so the event loop stays responsive."""
         g = self._ensure()
         items = self._inputs(inputs)
-        sid = f"{self.name}-run-{next(_ids)}"
         loop = asyncio.get_running_loop()
-        res = await loop.run_in_executor(None, g.run, items, self.enable_metrics, sid)
+        res = await loop.run_in_executor(None, g.run, items, self.enable_metrics, None)
         return self._finish(res, as_list)
 
     def get_metrics(self) -> Optional[Dict[str, Any]]:

@@ -366,9 +366,9 @@ static PyObject *graph_run(rmpy_Graph *self, PyObject *args, PyObject *kw)
             char *m = metrics ? rm_session_metrics_json(s) : NULL;
             mjson = m ? PyUnicode_FromString(m) : (Py_INCREF(Py_None), Py_None);
             free(m);
-            Py_BEGIN_ALLOW_THREADS
+            /* Workers were joined by rm_session_end, so closing with the GIL
+             * held is safe (Python nodes' fini re-enters it on this thread). */
             rm_session_close(s);
-            Py_END_ALLOW_THREADS
         } else {
             outs = PyList_New(0);
             Py_INCREF(Py_None);
