@@ -4,7 +4,7 @@ Each session streams 20 ms chunks in real time (one every 20 ms) for the
 duration; per chunk we measure send -> output latency.  Two workloads:
   audio: 20 ms float32 chunks through PassThrough -> MultiplyNode (cheap: the
          cost is the binding and the loop)
-  text:  50 KB text chunks through TextProcessorNode (uppercase, word_count,
+  text:  10 KB text chunks through TextProcessorNode (uppercase, word_count,
          reverse; real native work per chunk, so the pool's threads matter)
 Reported: total CPU time / wall time (100% = one core busy), per-chunk p50 and
 p99 latency.
@@ -27,7 +27,7 @@ SESSIONS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 SECONDS = float(sys.argv[2]) if len(sys.argv) > 2 else 3.0
 CHUNKS = int(SECONDS / 0.020)
 AUDIO = rm.Audio(np.zeros(960, dtype=np.float32), 48000)
-TEXT = ("the quick brown fox jumps over the lazy dog " * 1200)[:50000]
+TEXT = ("the quick brown fox jumps over the lazy dog " * 250)[:10000]
 
 
 async def stream(p, value, lat):
