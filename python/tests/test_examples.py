@@ -8,8 +8,12 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 
 def test_quickstart_runs():
     env = dict(os.environ, PYTHONPATH=os.path.join(HERE, ".."))
-    out = subprocess.run([sys.executable, "-W", "ignore::RuntimeWarning",
-                          os.path.join(HERE, "..", "examples", "quickstart.py")],
+    script = os.path.join(HERE, "..", "examples", "quickstart.py")
+    # A hang must not go unexplained: the child dumps every thread's stack
+    # and exits after 60 s (seen once on a loaded machine, not reproduced).
+    boot = ("import faulthandler, runpy, sys; faulthandler.dump_traceback_later(60, exit=True); "
+            f"sys.argv = [{script!r}]; runpy.run_path({script!r}, run_name='__main__')")
+    out = subprocess.run([sys.executable, "-W", "ignore::RuntimeWarning", "-c", boot],
                          capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
