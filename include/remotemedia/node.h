@@ -160,6 +160,10 @@ int rm_node_emit_take(rm_node *node, unsigned port, rm_frame *frame);
 /* The config struct the instance runs with (reflects runtime updates). */
 const void *rm_node_config(const rm_node *node);
 const char *rm_node_id(const rm_node *node);
+/* The descriptor the instance was created from.  Lets one set of callbacks
+ * serve many descriptors built at run time (the Python host embeds its
+ * rm_node_type in a larger struct and finds that struct from the node). */
+const rm_node_type *rm_node_type_of(const rm_node *node);
 const char *rm_node_session_id(const rm_node *node);
 /* Caps negotiated for input port `port` at compile time (fields may be 0). */
 const rm_caps *rm_node_input_caps(const rm_node *node, unsigned port);

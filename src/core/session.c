@@ -158,6 +158,7 @@ void rm_node_log(rm_node *n, rm_log_level level, const char *fmt, ...)
 
 const void *rm_node_config(const rm_node *n) { return n->config; }
 const char *rm_node_id(const rm_node *n) { return n->gn->id; }
+const rm_node_type *rm_node_type_of(const rm_node *n) { return n->gn->type; }
 const char *rm_node_session_id(const rm_node *n) { return n->s->id; }
 
 const rm_caps *rm_node_input_caps(const rm_node *n, unsigned port)

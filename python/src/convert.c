@@ -1,0 +1,317 @@
+/*
+ * Python values <-> frames.
+ *
+ * numpy -> frame: a C-contiguous, aligned, native-endian float32 / int16 /
+ * int32 array of shape (frames,) or (frames, channels) is wrapped, not
+ * copied (rm_frame_wrap_audio); the frame holds a reference to the array and
+ * drops it, taking the GIL, when the runtime releases the frame.  Any other
+ * array is refused with an error that says how to convert it: we never copy
+ * behind the caller's back.
+ *
+ * frame -> numpy: audio (and tensor) frames become read-only arrays viewing
+ * the frame's memory; the array's base is a FrameRef that holds one frame
+ * reference, so the data stays valid as long as the array lives, even after
+ * the pipeline and session are gone.
+ */
+#define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
+#define PY_ARRAY_UNIQUE_SYMBOL rmpy_ARRAY_API
+#include "rmpy.h"
+
+#include <numpy/arrayobject.h>
+
+int rmpy_numpy_init(void);
+int rmpy_numpy_init(void)
+{
+    import_array1(-1);
+    return 0;
+}
+
+/* ------------------------------------------------------------ FrameRef --- */
+
+typedef struct FrameRef {
+    PyObject_HEAD
+    rm_frame *f;
+} FrameRef;
+
+static void frameref_dealloc(FrameRef *self)
+{
+    rm_frame_unref(self->f); /* may run a release callback: it re-enters the GIL */
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static PyObject *frameref_refcount(FrameRef *self, void *closure)
+{
+    (void)closure;
+    return PyLong_FromUnsignedLong(rm_frame_refcount(self->f));
+}
+
+static PyObject *frameref_kind(FrameRef *self, void *closure)
+{
+    (void)closure;
+    return PyUnicode_FromString(rm_frame_kind_name(self->f->kind));
+}
+
+static PyGetSetDef frameref_getset[] = {
+    {"frame_refcount", (getter)frameref_refcount, NULL, "references held on the native frame", NULL},
+    {"kind", (getter)frameref_kind, NULL, "frame kind", NULL},
+    {NULL, NULL, NULL, NULL, NULL},
+};
+
+PyTypeObject rmpy_FrameRefType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "remotemedia._native.FrameRef",
+    .tp_basicsize = sizeof(FrameRef),
+    .tp_dealloc = (destructor)frameref_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Keeps a native frame alive; the base object of arrays that view frame memory.",
+    .tp_getset = frameref_getset,
+};
+
+static PyObject *frameref_new(const rm_frame *f)
+{
+    FrameRef *r = PyObject_New(FrameRef, &rmpy_FrameRefType);
+    if (!r) return NULL;
+    r->f = rm_frame_ref(f);
+    return (PyObject *)r;
+}
+
+/* ---------------------------------------------------------- to a frame --- */
+
+/* Release callback of frames wrapping Python memory: drops the reference the
+ * frame held.  Runs on whichever thread drops the last frame reference. */
+static void release_pyobject(void *data, void *user)
+{
+    (void)data;
+    if (rmpy_finalizing()) return; /* leak rather than touch a dying interpreter */
+    PyGILState_STATE g = PyGILState_Ensure();
+    Py_DECREF((PyObject *)user);
+    PyGILState_Release(g);
+}
+
+static rm_frame *array_to_audio(PyObject *obj, PyObject *rate_obj)
+{
+    if (!PyArray_Check(obj)) {
+        PyErr_Format(PyExc_TypeError, "audio samples must be a numpy array, got %.80s", Py_TYPE(obj)->tp_name);
+        return NULL;
+    }
+    PyArrayObject *a = (PyArrayObject *)obj;
+    long rate = PyLong_AsLong(rate_obj);
+    if (rate == -1 && PyErr_Occurred()) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "sample_rate must be an int, got %.80s", Py_TYPE(rate_obj)->tp_name);
+        return NULL;
+    }
+    if (rate <= 0 || rate > 10000000) {
+        PyErr_Format(PyExc_ValueError, "sample_rate must be in [1, 10000000] Hz, got %ld", rate);
+        return NULL;
+    }
+    int nd = PyArray_NDIM(a);
+    if (nd != 1 && nd != 2) {
+        PyErr_Format(PyExc_ValueError,
+                     "audio must have shape (frames,) or (frames, channels), got %d dimensions", nd);
+        return NULL;
+    }
+    rm_sample_format fmt;
+    switch (PyArray_TYPE(a)) {
+    case NPY_FLOAT32: fmt = RM_SAMPLE_F32; break;
+    case NPY_INT16: fmt = RM_SAMPLE_S16; break;
+    case NPY_INT32: fmt = RM_SAMPLE_S32; break;
+    default: {
+        PyObject *d = PyObject_Str((PyObject *)PyArray_DESCR(a));
+        PyErr_Format(PyExc_TypeError,
+                     "audio dtype %U is not supported: use float32, int16 or int32 "
+                     "(convert explicitly, e.g. samples.astype(numpy.float32))",
+                     d ? d : Py_None);
+        Py_XDECREF(d);
+        return NULL;
+    }
+    }
+    if (!PyArray_ISNOTSWAPPED(a)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "audio samples are not in native byte order: convert with samples.astype(samples.dtype.newbyteorder('='))");
+        return NULL;
+    }
+    if (!PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISALIGNED(a)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "audio array is not C-contiguous (a strided slice or a transpose?): pass "
+                        "numpy.ascontiguousarray(samples); RemoteMedia never copies audio silently");
+        return NULL;
+    }
+    npy_intp frames = PyArray_DIM(a, 0);
+    npy_intp channels = nd == 2 ? PyArray_DIM(a, 1) : 1;
+    if (channels < 1 || channels > 1024) {
+        PyErr_Format(PyExc_ValueError, "audio must have 1 to 1024 channels, got %zd", (Py_ssize_t)channels);
+        return NULL;
+    }
+    Py_INCREF(obj);
+    rm_frame *f = rm_frame_wrap_audio(fmt, (uint32_t)rate, (uint32_t)channels, (size_t)frames, PyArray_DATA(a),
+                                      release_pyobject, obj);
+    if (!f) {
+        Py_DECREF(obj); /* the callback is never called when a wrap fails */
+        PyErr_NoMemory();
+    }
+    return f;
+}
+
+static PyObject *str_samples, *str_sample_rate;
+
+static int intern_names(void)
+{
+    if (str_samples) return 0;
+    str_samples = PyUnicode_InternFromString("samples");
+    str_sample_rate = PyUnicode_InternFromString("sample_rate");
+    return str_samples && str_sample_rate ? 0 : -1;
+}
+
+rm_frame *rmpy_to_frame(PyObject *v, const rm_frame *like)
+{
+    if (intern_names() != 0) return NULL;
+    if (rmpy.audio_type && PyObject_TypeCheck(v, (PyTypeObject *)rmpy.audio_type)) {
+        PyObject *samples = PyObject_GetAttr(v, str_samples);
+        PyObject *rate = samples ? PyObject_GetAttr(v, str_sample_rate) : NULL;
+        rm_frame *f = rate ? array_to_audio(samples, rate) : NULL;
+        Py_XDECREF(samples);
+        Py_XDECREF(rate);
+        return f;
+    }
+    if (PyUnicode_Check(v)) {
+        Py_ssize_t len;
+        const char *s = PyUnicode_AsUTF8AndSize(v, &len);
+        if (!s) return NULL;
+        rm_frame *f = rm_frame_new_text(s, (size_t)len);
+        if (!f) PyErr_NoMemory();
+        return f;
+    }
+    if (PyBytes_Check(v)) {
+        /* bytes are immutable: wrap them */
+        Py_INCREF(v);
+        rm_frame *f = rm_frame_wrap_binary(PyBytes_AS_STRING(v), (size_t)PyBytes_GET_SIZE(v), release_pyobject, v);
+        if (!f) {
+            Py_DECREF(v);
+            PyErr_NoMemory();
+        }
+        return f;
+    }
+    if (PyByteArray_Check(v) || PyMemoryView_Check(v)) {
+        /* mutable buffers are copied, so later writes cannot race the runtime */
+        Py_buffer view;
+        if (PyObject_GetBuffer(v, &view, PyBUF_C_CONTIGUOUS) != 0) return NULL;
+        rm_frame *f = rm_frame_new_binary(view.buf, (size_t)view.len);
+        PyBuffer_Release(&view);
+        if (!f) PyErr_NoMemory();
+        return f;
+    }
+    if (PyTuple_Check(v) && PyTuple_GET_SIZE(v) == 2 && PyArray_Check(PyTuple_GET_ITEM(v, 0)) &&
+        PyLong_Check(PyTuple_GET_ITEM(v, 1)))
+        return array_to_audio(PyTuple_GET_ITEM(v, 0), PyTuple_GET_ITEM(v, 1));
+    if (PyArray_Check(v)) {
+        if (like && like->kind == RM_FRAME_AUDIO) {
+            PyObject *rate = PyLong_FromUnsignedLong(like->u.audio.rate);
+            rm_frame *f = rate ? array_to_audio(v, rate) : NULL;
+            Py_XDECREF(rate);
+            return f;
+        }
+        PyErr_SetString(PyExc_TypeError, "a numpy array needs a sample rate: pass remotemedia.Audio(samples, "
+                                         "sample_rate) or a (samples, sample_rate) tuple");
+        return NULL;
+    }
+    /* everything else travels as JSON */
+    PyObject *text = PyObject_CallOneArg(rmpy.json_dumps, v);
+    if (!text) return NULL;
+    Py_ssize_t len;
+    const char *s = PyUnicode_AsUTF8AndSize(text, &len);
+    char msg[200] = "";
+    rm_frame *f = s ? rm_frame_new_json_text(s, (size_t)len, msg, sizeof msg) : NULL;
+    if (!f && s) PyErr_Format(PyExc_ValueError, "value is not valid JSON: %s", msg);
+    Py_DECREF(text);
+    return f;
+}
+
+/* -------------------------------------------------------- from a frame --- */
+
+static PyObject *view_array(const rm_frame *f, int nd, npy_intp *dims, int typenum, void *data)
+{
+    PyObject *arr = PyArray_New(&PyArray_Type, nd, dims, typenum, NULL, data, 0,
+                                NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, NULL);
+    if (!arr) return NULL;
+    PyObject *base = frameref_new(f);
+    if (!base || PyArray_SetBaseObject((PyArrayObject *)arr, base) != 0) { /* steals base */
+        Py_DECREF(arr);
+        return NULL;
+    }
+    return arr;
+}
+
+static PyObject *audio_object(PyObject *samples, uint32_t rate)
+{
+    PyTypeObject *t = (PyTypeObject *)rmpy.audio_type;
+    PyObject *empty = PyTuple_New(0);
+    PyObject *a = empty ? t->tp_new(t, empty, NULL) : NULL; /* skip __init__: values are known good */
+    Py_XDECREF(empty);
+    if (!a) return NULL;
+    PyObject *r = PyLong_FromUnsignedLong(rate);
+    if (!r || PyObject_SetAttr(a, str_samples, samples) != 0 || PyObject_SetAttr(a, str_sample_rate, r) != 0) {
+        Py_XDECREF(r);
+        Py_DECREF(a);
+        return NULL;
+    }
+    Py_DECREF(r);
+    return a;
+}
+
+static int dtype_typenum(rm_dtype d)
+{
+    switch (d) {
+    case RM_DTYPE_F32: return NPY_FLOAT32;
+    case RM_DTYPE_I32: return NPY_INT32;
+    case RM_DTYPE_F64: return NPY_FLOAT64;
+    case RM_DTYPE_I64: return NPY_INT64;
+    case RM_DTYPE_I16: return NPY_INT16;
+    case RM_DTYPE_I8: return NPY_INT8;
+    case RM_DTYPE_U8: return NPY_UINT8;
+    case RM_DTYPE_F16: return NPY_FLOAT16;
+    case RM_DTYPE_BOOL: return NPY_BOOL;
+    }
+    return -1;
+}
+
+PyObject *rmpy_from_frame(const rm_frame *f)
+{
+    if (intern_names() != 0) return NULL;
+    switch (f->kind) {
+    case RM_FRAME_AUDIO: {
+        int typenum = f->u.audio.format == RM_SAMPLE_F32 ? NPY_FLOAT32
+                    : f->u.audio.format == RM_SAMPLE_S16 ? NPY_INT16
+                                                         : NPY_INT32;
+        npy_intp dims[2] = {(npy_intp)f->u.audio.frames, (npy_intp)f->u.audio.channels};
+        PyObject *arr = view_array(f, f->u.audio.channels == 1 ? 1 : 2, dims, typenum, f->u.audio.data);
+        if (!arr) return NULL;
+        PyObject *a = audio_object(arr, f->u.audio.rate);
+        Py_DECREF(arr);
+        return a;
+    }
+    case RM_FRAME_TEXT: return PyUnicode_DecodeUTF8(f->u.text.data, (Py_ssize_t)f->u.text.len, "replace");
+    case RM_FRAME_JSON: {
+        char *s = rm_frame_json_dumps(f);
+        if (!s) return PyErr_NoMemory();
+        PyObject *text = PyUnicode_FromString(s);
+        free(s);
+        if (!text) return NULL;
+        PyObject *v = PyObject_CallOneArg(rmpy.json_loads, text);
+        Py_DECREF(text);
+        return v;
+    }
+    case RM_FRAME_BINARY: return PyBytes_FromStringAndSize(f->u.binary.data, (Py_ssize_t)f->u.binary.size);
+    case RM_FRAME_TENSOR: {
+        int typenum = dtype_typenum(f->u.tensor.dtype);
+        if (typenum < 0) return PyErr_Format(PyExc_ValueError, "tensor with unknown dtype %d", (int)f->u.tensor.dtype);
+        npy_intp dims[RM_TENSOR_MAX_DIMS];
+        for (uint32_t i = 0; i < f->u.tensor.ndim; i++) dims[i] = (npy_intp)f->u.tensor.shape[i];
+        return view_array(f, (int)f->u.tensor.ndim, dims, typenum, f->u.tensor.data);
+    }
+    case RM_FRAME_VIDEO: {
+        npy_intp dims[1] = {(npy_intp)f->u.video.size};
+        return view_array(f, 1, dims, NPY_UINT8, f->u.video.data);
+    }
+    }
+    return PyErr_Format(PyExc_ValueError, "frame of unknown kind %d", (int)f->kind);
+}

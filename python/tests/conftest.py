@@ -1,0 +1,48 @@
+"""Shared fixtures.  The suite runs twice (see tests/CMakeLists.txt and the
+Makefile): with the native runtime, and with REMOTEMEDIA_FORCE_PYTHON=1 where
+every "auto" pipeline runs on the fallback executor."""
+import gc
+import os
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import remotemedia  # noqa: E402
+from remotemedia import nodetype  # noqa: E402
+
+NATIVE = remotemedia.is_native_runtime_available()
+needs_native = pytest.mark.skipif(not NATIVE, reason="native runtime not available in this run")
+BACKENDS = ["native", "python"] if NATIVE else ["python"]
+
+
+@pytest.fixture(params=BACKENDS)
+def hint(request):
+    """Each test using it runs on every available executor."""
+    return request.param
+
+
+@pytest.fixture
+def register():
+    """Registers Python node types for one test and removes them after."""
+    names = []
+
+    def deco(name, **kw):
+        def wrap(cls):
+            names.append(name)
+            return remotemedia.node(name, replace=True, **kw)(cls)
+        return wrap
+
+    yield deco
+    for n in names:
+        nodetype.unregister(n)
+    gc.collect()
+
+
+def manifest(*nodes, connections=None, name="test"):
+    """A v1 manifest; nodes are (id, type, params) tuples; a chain by default."""
+    ns = [{"id": i, "node_type": t, **({"params": p} if p else {})} for i, t, p in nodes]
+    if connections is None:
+        connections = [{"from": a["id"], "to": b["id"]} for a, b in zip(ns, ns[1:])]
+    return {"version": "v1", "metadata": {"name": name}, "nodes": ns, "connections": connections}
