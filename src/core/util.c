@@ -85,7 +85,10 @@ char *rm__buf_steal(rm__buf *b)
         rm__buf_free(b);
         return NULL;
     }
-    if (!b->data && buf_reserve(b, 0) != 0) return NULL;
+    if (!b->data) { /* nothing appended: return "" (a fresh buffer is not terminated) */
+        if (buf_reserve(b, 0) != 0) return NULL;
+        b->data[0] = '\0';
+    }
     char *p = b->data;
     rm__buf_init(b);
     return p;
