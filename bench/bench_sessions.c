@@ -14,11 +14,15 @@
  *    CPU); the host pushes F frames into each, round-robin, then ends them
  *    all (which waits for the strands to drain).  Frames per second over the
  *    push + end phase.  The baseline, interleaved round by round, is the same
- *    work with sessions running inline on the calling thread (no pool).
+ *    work with sessions running inline on the calling thread (no pool).  Run
+ *    with small frames (a number: the hand-off to the pool dominates) and
+ *    heavy ones (an array of 1,000 numbers: node work dominates).
  */
 #include "bench.h"
 
 #include <stdatomic.h>
+
+#include <jansson.h>
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -95,6 +99,29 @@ static void close_all(rm_session **s)
     for (size_t i = 0; i < SESSIONS; i++) rm_session_close(s[i]);
 }
 
+static void expect_outputs(unsigned long long want);
+
+/* One throughput round: frames per second for the pool, then inline (or the
+ * other way round when `pool_first` is 0).  *pool_heap gets the heap bytes
+ * per pool session. */
+static void throughput_round(rm_graph *g, rm_pool *pool, rm_session **s, const rm_frame *f, int frames,
+                             int pool_first, double *tp_pool, double *tp_inline, double *pool_heap)
+{
+    for (int k = 0; k < 2; k++) {
+        int use_pool = (k == 0) == (pool_first != 0);
+        size_t h0 = heap_bytes();
+        open_all(g, use_pool ? pool : NULL, s);
+        if (use_pool && pool_heap) *pool_heap = ((double)heap_bytes() - (double)h0) / SESSIONS;
+        uint64_t a = bench_now_ns();
+        push_all(s, f, frames);
+        end_all(s);
+        uint64_t b = bench_now_ns();
+        close_all(s);
+        expect_outputs((unsigned long long)SESSIONS * (unsigned long long)frames);
+        *(use_pool ? tp_pool : tp_inline) = (double)SESSIONS * frames / ((double)(b - a) / 1e9);
+    }
+}
+
 static void expect_outputs(unsigned long long want)
 {
     unsigned long long got = atomic_exchange(&g_outputs, 0);
@@ -117,7 +144,11 @@ int main(int argc, char **argv)
     int rc = rm_pool_new(0, &pool, &err);
     if (rc != 0) bench_die("rm_pool_new", rc, &err);
     rm_frame *f = rm_frame_new_json_text("21", 2, NULL, 0);
-    if (!f) bench_die("rm_frame_new_json_text", RM_ENOMEM, NULL);
+    json_t *arr = json_array();
+    for (int i = 0; i < 1000; i++) json_array_append_new(arr, json_real(i * 0.5));
+    rm_frame *heavy = rm_frame_new_json(arr);
+    if (!f || !heavy) bench_die("frame allocation", RM_ENOMEM, NULL);
+    const int heavy_frames = quick ? 1 : 2, heavy_rounds = rounds < 3 ? rounds : 3;
     rm_session **s = calloc(SESSIONS, sizeof *s);
     rm_session **held = calloc((size_t)rounds * SESSIONS, sizeof *held);
 
@@ -125,6 +156,8 @@ int main(int argc, char **argv)
     double *open_us = calloc((size_t)rounds, sizeof(double)), *push_us = calloc((size_t)rounds, sizeof(double));
     double *tp_pool = calloc((size_t)rounds, sizeof(double)), *tp_inline = calloc((size_t)rounds, sizeof(double));
     double *pool_mem = calloc((size_t)rounds, sizeof(double));
+    double *tp_heavy_pool = calloc((size_t)rounds, sizeof(double));
+    double *tp_heavy_inline = calloc((size_t)rounds, sizeof(double));
 
     /* 1. batches of 1,000 sessions, all held open */
     for (int r = 0; r < rounds; r++) {
@@ -153,23 +186,15 @@ int main(int argc, char **argv)
     double close_us = (double)(bench_now_ns() - c0) / 1000.0 / (double)n_held;
     bench_progress_done();
 
-    /* 2. throughput: pool and inline, alternating which goes first */
+    /* 2. throughput: pool and inline, alternating which goes first; small
+     * frames (the hand-off dominates) and heavy ones (a 1,000-number array:
+     * the node work dominates, so the pool can use every CPU) */
     for (int r = 0; r < rounds; r++) {
         bench_progress("bench_sessions: throughput round %d/%d", r + 1, rounds);
-        for (int k = 0; k < 2; k++) {
-            int use_pool = (k + r) % 2 == 0;
-            size_t h0 = heap_bytes();
-            open_all(g, use_pool ? pool : NULL, s);
-            if (use_pool) pool_mem[r] = ((double)heap_bytes() - (double)h0) / SESSIONS;
-            uint64_t a = bench_now_ns();
-            push_all(s, f, frames);
-            end_all(s);
-            uint64_t b = bench_now_ns();
-            close_all(s);
-            expect_outputs((unsigned long long)SESSIONS * (unsigned long long)frames);
-            double fps = (double)SESSIONS * frames / ((double)(b - a) / 1e9);
-            (use_pool ? tp_pool : tp_inline)[r] = fps;
-        }
+        throughput_round(g, pool, s, f, frames, r % 2 == 0, &tp_pool[r], &tp_inline[r], &pool_mem[r]);
+        if (r < heavy_rounds)
+            throughput_round(g, pool, s, heavy, heavy_frames, r % 2 != 0, &tp_heavy_pool[r], &tp_heavy_inline[r],
+                             NULL);
     }
     bench_progress_done();
 
@@ -191,8 +216,13 @@ int main(int argc, char **argv)
                         rm_pool_threads(pool), frames),
               bench_fmt("%.0f frames/s", tp), bench_fmt("inline, 1 thread: %.0f frames/s (same run)", ti),
               bench_fmt("%.2f", tp / ti), tp >= ti ? bench_fmt("%.1fx inline", tp / ti) : bench_fmt("%.1fx slower than inline", ti / tp));
-    bench_row("  per push on the pool (host-side enqueue + strand hop), 5 node calls",
+    bench_row("  per frame on the pool (host-side enqueue + strand hop), 5 node calls",
               bench_fmt("%.0f ns", 1e9 / tp), bench_fmt("inline %.0f ns", 1e9 / ti), "-", "info");
+    tp = bench_median(tp_heavy_pool, (size_t)heavy_rounds);
+    ti = bench_median(tp_heavy_inline, (size_t)heavy_rounds);
+    bench_row(bench_fmt("  same, heavy frames (1,000-number array), %d frames each", heavy_frames),
+              bench_fmt("%.0f frames/s", tp), bench_fmt("inline, 1 thread: %.0f frames/s (same run)", ti),
+              bench_fmt("%.2f", tp / ti), tp >= ti ? bench_fmt("%.1fx inline", tp / ti) : bench_fmt("%.1fx slower than inline", ti / tp));
 
     free(rss);
     free(heap);
@@ -201,9 +231,12 @@ int main(int argc, char **argv)
     free(held);
     free(tp_pool);
     free(tp_inline);
+    free(tp_heavy_pool);
+    free(tp_heavy_inline);
     free(pool_mem);
     free(s);
     rm_frame_unref(f);
+    rm_frame_unref(heavy);
     rm_pool_free(pool);
     rm_graph_unref(g);
     rm_runtime_free(rt);
