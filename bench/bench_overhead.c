@@ -141,10 +141,18 @@ static double gst_run(const char *gst, int buffers, int identities)
     return ns;
 }
 
-/* ns per buffer per identity element, or -1. */
-static double gst_per_element(const char *gst, int buffers)
+/* ns per buffer per identity element, or -1.  `swap` runs the pipeline
+ * without identity first (alternated between rounds). */
+static double gst_per_element(const char *gst, int buffers, int swap)
 {
-    double with = gst_run(gst, buffers, CHAIN_LONG), without = gst_run(gst, buffers, 0);
+    double with, without;
+    if (swap) {
+        without = gst_run(gst, buffers, 0);
+        with = gst_run(gst, buffers, CHAIN_LONG);
+    } else {
+        with = gst_run(gst, buffers, CHAIN_LONG);
+        without = gst_run(gst, buffers, 0);
+    }
     if (with < 0 || without < 0) return -1;
     return (with - without) / ((double)buffers * CHAIN_LONG);
 }
@@ -218,7 +226,7 @@ int main(int argc, char **argv)
         for (int l = 0; l < 2; l++)
             for (int mt = 0; mt < 2; mt++) time_pushes(&cfg[k][l][mt], fr[k], frames / 10);
     if (gst) {
-        if (gst_per_element(gst, 1000) < 0) {
+        if (gst_per_element(gst, 1000, 0) < 0) {
             fprintf(stderr, "bench_overhead: %s did not run; skipping the GStreamer baseline\n", gst);
             gst = NULL;
         }
@@ -247,7 +255,7 @@ int main(int argc, char **argv)
 #endif
         cgt_ns[r] = time_clock_gettime(quick ? 200000 : 1000000);
         if (gst && r < gst_rounds) {
-            double v = gst_per_element(gst, gst_buffers);
+            double v = gst_per_element(gst, gst_buffers, r & 1);
             if (v >= 0) gst_v[n_gst++] = v;
         }
         if (python && asyncio_script && r < py_rounds) {
