@@ -45,11 +45,9 @@ static void on_output(void *user, const char *node_id, const char *port, const r
 typedef struct variant {
     rm_session *s;
     waiter w;
-    double *lat; /* µs, the last ping */
-    size_t n;
 } variant;
 
-static void open_variant(variant *v, rm_graph *g, rm_pool *pool, size_t iters)
+static void open_variant(variant *v, rm_graph *g, rm_pool *pool)
 {
     pthread_mutex_init(&v->w.mu, NULL);
     pthread_cond_init(&v->w.cv, NULL);
@@ -60,7 +58,6 @@ static void open_variant(variant *v, rm_graph *g, rm_pool *pool, size_t iters)
     rm_error err = {0};
     int rc = rm_session_open(g, &o, &v->s, &err);
     if (rc != 0) bench_die("rm_session_open", rc, &err);
-    v->lat = calloc(iters, sizeof *v->lat);
 }
 
 /* Sleeps `gap_us` first (0 = back-to-back), so the other thread is idle. */
@@ -71,7 +68,8 @@ static void gap(unsigned gap_us)
     nanosleep(&ts, NULL);
 }
 
-static void ping(variant *v, const rm_frame *f, int record)
+/* One push; returns the push -> output callback latency in µs. */
+static double ping(variant *v, const rm_frame *f)
 {
     uint64_t t0 = bench_now_ns();
     int rc = rm_session_push(v->s, f);
@@ -81,7 +79,7 @@ static void ping(variant *v, const rm_frame *f, int record)
     v->w.done = 0;
     uint64_t t1 = v->w.t_out;
     pthread_mutex_unlock(&v->w.mu);
-    if (record) v->lat[v->n++] = (double)(t1 - t0) / 1000.0;
+    return (double)(t1 - t0) / 1000.0;
 }
 
 /* ------------------------------------------------------ condvar baseline --- */
@@ -144,13 +142,7 @@ static void run_mode(variant *v, pingpong *pp, const rm_frame *f, unsigned gap_u
         for (int k = 0; k < NV; k++)
             for (size_t i = 0; i < per_block; i++) {
                 gap(gap_us);
-                if (k == CONDVAR) {
-                    res->lat[k][res->n[k]++] = condvar_ping(pp);
-                } else {
-                    v[k].n = 0;
-                    ping(&v[k], f, 1);
-                    res->lat[k][res->n[k]++] = v[k].lat[0];
-                }
+                res->lat[k][res->n[k]++] = k == CONDVAR ? condvar_ping(pp) : ping(&v[k], f);
             }
     }
     bench_progress_done();
@@ -204,9 +196,9 @@ int main(int argc, char **argv)
 
     variant v[NV];
     memset(v, 0, sizeof v);
-    open_variant(&v[INLINE], g_inline, NULL, 1);
-    open_variant(&v[QUEUE], g_queued, NULL, 1);
-    open_variant(&v[POOL], g_inline, pool, 1);
+    open_variant(&v[INLINE], g_inline, NULL);
+    open_variant(&v[QUEUE], g_queued, NULL);
+    open_variant(&v[POOL], g_inline, pool);
 
     pingpong pp = {0};
     pthread_mutex_init(&pp.mu, NULL);
@@ -220,7 +212,7 @@ int main(int argc, char **argv)
     memset(f->u.audio.data, 0, 320 * sizeof(int16_t));
 
     for (int k = 0; k < CONDVAR; k++)
-        for (int i = 0; i < 50; i++) ping(&v[k], f, 0); /* warm-up */
+        for (int i = 0; i < 50; i++) ping(&v[k], f); /* warm-up */
     mode_result fast, paced;
     run_mode(v, &pp, f, 0, blocks, per_block, &fast);
     run_mode(v, &pp, f, paced_gap_us, paced_blocks, paced_per_block, &paced);
@@ -239,7 +231,6 @@ int main(int argc, char **argv)
         rc = rm_session_end(v[k].s);
         if (rc != 0) bench_die("rm_session_end", rc, rm_session_error(v[k].s));
         rm_session_close(v[k].s);
-        free(v[k].lat);
         pthread_mutex_destroy(&v[k].w.mu);
         pthread_cond_destroy(&v[k].w.cv);
     }
