@@ -48,6 +48,7 @@ typedef struct cctx {
     size_t n_pn;
     pedge *pe;
     size_t n_pe;
+    json_t *ids; /* node id -> index in pn, for O(1) lookups (NULL: scan pn) */
     /* audio links whose rate/channels/format differ, found by check_link
      * while converters may still be inserted */
     struct mismatch {
@@ -108,6 +109,10 @@ static int valid_id(const char *s)
 
 static int find_pnode(const cctx *c, const char *id)
 {
+    if (c->ids) {
+        const json_t *v = json_object_get(c->ids, id);
+        return v ? (int)json_integer_value(v) : -1;
+    }
     for (size_t i = 0; i < c->n_pn; i++)
         if (c->pn[i].id && strcmp(c->pn[i].id, id) == 0) return (int)i;
     return -1;
@@ -207,6 +212,7 @@ static void parse_nodes(cctx *c, const json_t *nodes)
 {
     c->n_pn = json_array_size(nodes);
     c->pn = calloc(c->n_pn ? c->n_pn : 1, sizeof *c->pn);
+    c->ids = json_object();
     if (!c->pn) {
         c->first = RM_ENOMEM;
         return;
@@ -247,6 +253,11 @@ static void parse_nodes(cctx *c, const json_t *nodes)
                          "duplicate node id '%s' (first defined at nodes[%d])", json_string_value(id), dup);
             } else {
                 p->id = json_string_value(id);
+                /* on allocation failure fall back to scanning pn */
+                if (c->ids && json_object_set_new(c->ids, p->id, json_integer((json_int_t)i)) != 0) {
+                    json_decref(c->ids);
+                    c->ids = NULL;
+                }
             }
         }
         const char *nid = p->id;
@@ -288,13 +299,24 @@ static void parse_nodes(cctx *c, const json_t *nodes)
 
 /* ---------------------------------------------------------- connections --- */
 
+/* dst = a + sep + b, truncated to cap (cheaper than snprintf on the
+ * compile path, which builds a few of these per connection). */
+static void join3(char *dst, size_t cap, const char *a, const char *sep, const char *b)
+{
+    const char *parts[3] = {a, sep, b};
+    size_t n = 0;
+    for (int i = 0; i < 3; i++)
+        for (const char *q = parts[i]; *q && n + 1 < cap; q++) dst[n++] = *q;
+    dst[n] = '\0';
+}
+
 /* Resolves "node" or "node.port" (or a separate *_port key) to indexes.
  * Returns 0 on success. */
 static int resolve_endpoint(cctx *c, const json_t *conn, const char *key, const char *path,
                             int output, uint32_t *node, uint32_t *port)
 {
     char sub[96];
-    snprintf(sub, sizeof sub, "%s.%s", path, key);
+    join3(sub, sizeof sub, path, ".", key);
     const json_t *v = json_object_get(conn, key);
     if (!json_is_string(v) || !*json_string_value(v)) {
         DIAG(c, RM_EMANIFEST, v ? sub : path, NULL, "connection needs '%s' as a string \"node\" or \"node.port\"", key);
@@ -303,10 +325,13 @@ static int resolve_endpoint(cctx *c, const json_t *conn, const char *key, const 
     const char *s = json_string_value(v);
     const char *dot = strchr(s, '.');
     char id[256];
-    snprintf(id, sizeof id, "%.*s", dot ? (int)(dot - s) : (int)strlen(s), s);
+    size_t id_len = dot ? (size_t)(dot - s) : strlen(s);
+    if (id_len >= sizeof id) id_len = sizeof id - 1;
+    memcpy(id, s, id_len);
+    id[id_len] = '\0';
     const char *port_name = dot ? dot + 1 : NULL;
     char pkey[16];
-    snprintf(pkey, sizeof pkey, "%s_port", key);
+    join3(pkey, sizeof pkey, key, "_", "port");
     const json_t *pv = json_object_get(conn, pkey); /* compatibility: from_port/to_port */
     if (!port_name && json_is_string(pv) && strcmp(json_string_value(pv), "default") != 0)
         port_name = json_string_value(pv);
@@ -716,26 +741,6 @@ static int build(cctx *c, const uint32_t *order, const rm_compile_opts *opts)
         n->is_sink = 1;
         for (size_t e = 0; e < g->n_edges; e++)
             if (g->edges[e].from == i) n->is_sink = 0;
-        /* summary of non-default params, for DOT */
-        rm__buf sum;
-        rm__buf_init(&sum);
-        void *defaults = calloc(1, n->type->config_size ? n->type->config_size : 1);
-        rm__arena tmp = {0};
-        if (defaults) rm__params_defaults(n->type, defaults, &tmp);
-        for (const rm_param_def *pd = n->type->params; pd && pd->name; pd++) {
-            rm__buf v, dv;
-            rm__buf_init(&v);
-            rm__buf_init(&dv);
-            rm__param_value_str(pd, n->config, &v);
-            if (defaults) rm__param_value_str(pd, defaults, &dv);
-            if (v.data && (!dv.data || strcmp(v.data, dv.data) != 0))
-                rm__buf_printf(&sum, "%s%s=%s", sum.len ? "\n" : "", pd->name, v.data);
-            rm__buf_free(&v);
-            rm__buf_free(&dv);
-        }
-        free(defaults);
-        rm__arena_free(&tmp);
-        n->summary = rm__arena_keep(&g->arena, rm__buf_steal(&sum));
     }
     if (rc != 0) return rc;
     g->sources = rm__arena_keep(&g->arena, calloc(g->n_nodes + 1, sizeof(uint32_t)));
@@ -803,6 +808,10 @@ static int add_converter(cctx *c, const char *type_name, json_t *params, const c
     rm_diags_free(tmp);
     json_decref(params);
     if (rc != 0) return -1;
+    if (c->ids && json_object_set_new(c->ids, p->id, json_integer((json_int_t)c->n_pn)) != 0) {
+        json_decref(c->ids); /* fall back to scanning */
+        c->ids = NULL;
+    }
     return (int)c->n_pn++;
 }
 
@@ -957,6 +966,7 @@ int rm_graph_compile(rm_runtime *rt, const rm_manifest *m, const rm_compile_opts
     free(c.mm);
     free(c.pn);
     free(c.pe);
+    json_decref(c.ids);
     if (rc != 0) {
         graph_free(c.g);
         return c.first ? c.first : rc;
@@ -1044,6 +1054,28 @@ static void dot_escape(rm__buf *b, const char *s)
     }
 }
 
+/* Appends the node's non-default params, one "name=value" per line.  Built
+ * only for DOT: formatting every param costs more than compiling the node. */
+static void param_summary(const rm__gnode *n, rm__buf *sum)
+{
+    void *defaults = calloc(1, n->type->config_size ? n->type->config_size : 1);
+    rm__arena tmp = {0};
+    if (defaults) rm__params_defaults(n->type, defaults, &tmp);
+    for (const rm_param_def *pd = n->type->params; pd && pd->name; pd++) {
+        rm__buf v, dv;
+        rm__buf_init(&v);
+        rm__buf_init(&dv);
+        rm__param_value_str(pd, n->config, &v);
+        if (defaults) rm__param_value_str(pd, defaults, &dv);
+        if (v.data && (!dv.data || strcmp(v.data, dv.data) != 0))
+            rm__buf_printf(sum, "%s%s=%s", sum->len ? "\n" : "", pd->name, v.data);
+        rm__buf_free(&v);
+        rm__buf_free(&dv);
+    }
+    free(defaults);
+    rm__arena_free(&tmp);
+}
+
 char *rm_graph_to_dot(const rm_graph *g)
 {
     rm__buf b;
@@ -1060,10 +1092,14 @@ char *rm_graph_to_dot(const rm_graph *g)
         dot_escape(&b, n->id);
         rm__buf_puts(&b, "\\n");
         dot_escape(&b, n->type->name);
-        if (n->summary && *n->summary) {
+        rm__buf sum;
+        rm__buf_init(&sum);
+        param_summary(n, &sum);
+        if (sum.len) {
             rm__buf_puts(&b, "\\n");
-            dot_escape(&b, n->summary);
+            dot_escape(&b, sum.data);
         }
+        rm__buf_free(&sum);
         if (n->segment) rm__buf_printf(&b, "\\n[worker %d]", n->segment);
         rm__buf_puts(&b, "\"");
         if (n->inserted) rm__buf_puts(&b, ", style=\"rounded,dashed\", color=blue, tooltip=\"inserted by the compiler\"");

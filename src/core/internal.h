@@ -177,7 +177,6 @@ typedef struct rm__gnode {
     int inserted;                          /* converter added by the compiler */
     int segment;
     rm__on_error on_error;
-    char *summary;                         /* key params for DOT */
 } rm__gnode;
 
 typedef struct rm__segment {

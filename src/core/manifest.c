@@ -7,6 +7,11 @@
  * error positions; its positions for valid documents come from a second pass
  * with libyaml (JSON is YAML flow syntax), which is best effort: if that pass
  * fails, diagnostics fall back to key paths alone.
+ *
+ * The source map is built lazily, on the first rm_manifest_locate() (that is,
+ * when validation has a problem to report): building it costs more than
+ * parsing, and a valid manifest never needs it.  The manifest keeps a copy of
+ * its text for that.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
@@ -24,18 +29,46 @@
 
 struct rm_manifest {
     json_t *doc;
-    json_t *srcmap; /* path -> [line, column] */
+    _Atomic(json_t *) srcmap; /* path -> [line, column]; built on first locate */
     char *file;
+    char *text; /* the source, for building srcmap */
+    size_t len;
 };
 
 const json_t *rm_manifest_json(const rm_manifest *m) { return m->doc; }
 const char *rm_manifest_file(const rm_manifest *m) { return m->file; }
 
+static json_t *yaml_load(const char *text, size_t len, const char *file, json_t *srcmap,
+                         rm_diags *diags);
+
+/* The source map, built on first use.  Concurrent callers may both build
+ * one; the first to publish wins and the other frees its copy. */
+static json_t *srcmap_get(const rm_manifest *cm)
+{
+    rm_manifest *m = (rm_manifest *)cm; /* the cache is not part of the value */
+    json_t *map = atomic_load_explicit(&m->srcmap, memory_order_acquire);
+    if (map || !m->text) return map;
+    map = json_object();
+    if (!map) return NULL;
+    json_t *doc = yaml_load(m->text, m->len, m->file, map, NULL);
+    if (!doc) json_object_clear(map); /* best effort: fall back to key paths */
+    json_decref(doc);
+    json_t *expected = NULL;
+    if (!atomic_compare_exchange_strong_explicit(&m->srcmap, &expected, map, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
+        json_decref(map);
+        map = expected;
+    }
+    return map;
+}
+
 int rm_manifest_locate(const rm_manifest *m, const char *path, int *line, int *column)
 {
     *line = *column = 0;
-    if (!m || !m->srcmap || !path) return 0;
-    json_t *pos = json_object_get(m->srcmap, path);
+    if (!m || !path) return 0;
+    json_t *map = srcmap_get(m);
+    if (!map) return 0;
+    json_t *pos = json_object_get(map, path);
     if (!pos) return 0;
     *line = (int)json_integer_value(json_array_get(pos, 0));
     *column = (int)json_integer_value(json_array_get(pos, 1));
@@ -46,8 +79,9 @@ void rm_manifest_free(rm_manifest *m)
 {
     if (!m) return;
     json_decref(m->doc);
-    json_decref(m->srcmap);
+    json_decref(atomic_load_explicit(&m->srcmap, memory_order_acquire));
     free(m->file);
+    free(m->text);
     free(m);
 }
 
@@ -75,6 +109,7 @@ static void ydiag(yctx *c, int line, int col, const char *path, const char *fmt,
 
 static void record_pos(yctx *c, const char *path, const yaml_mark_t *mark)
 {
+    if (!c->srcmap) return; /* parsing without positions */
     json_t *pos = json_pack("[ii]", (int)mark->line + 1, (int)mark->column + 1);
     if (pos) json_object_set_new(c->srcmap, path, pos);
 }
@@ -341,7 +376,7 @@ static json_t *yaml_node(yctx *c, yaml_event_t *ev, rm__buf *path, int depth)
 }
 
 /* Parses a YAML stream holding one document.  Returns the tree or NULL after
- * adding a diagnostic.  Positions go into `srcmap`. */
+ * adding a diagnostic.  Positions go into `srcmap` unless it is NULL. */
 static json_t *yaml_load(const char *text, size_t len, const char *file, json_t *srcmap,
                          rm_diags *diags)
 {
@@ -429,12 +464,10 @@ int rm_manifest_load_string(const char *text, size_t len, const char *name,
         return rm__diag_at(diags, name, 0, 0, RM_EPARSE, "", NULL, "the manifest is not valid UTF-8");
     rm_manifest *m = calloc(1, sizeof *m);
     if (!m) return RM_ENOMEM;
-    m->srcmap = json_object();
-    if (name && !(m->file = rm__strdup(name))) {
-        rm_manifest_free(m);
-        return RM_ENOMEM;
-    }
-    if (!m->srcmap) {
+    atomic_init(&m->srcmap, NULL);
+    m->text = rm__strndup(text, len);
+    m->len = len;
+    if (!m->text || (name && !(m->file = rm__strdup(name)))) {
         rm_manifest_free(m);
         return RM_ENOMEM;
     }
@@ -449,11 +482,8 @@ int rm_manifest_load_string(const char *text, size_t len, const char *name,
             return rm__diag_at(diags, name, jerr.line > 0 ? jerr.line : 0,
                                jerr.column > 0 ? jerr.column : 0, RM_EPARSE, "", NULL, msg);
         }
-        json_t *positions = yaml_load(text, len, name, m->srcmap, NULL);
-        if (!positions) json_object_clear(m->srcmap);
-        json_decref(positions);
     } else {
-        m->doc = yaml_load(text, len, name, m->srcmap, diags);
+        m->doc = yaml_load(text, len, name, NULL, diags);
         if (!m->doc) {
             rm_manifest_free(m);
             return RM_EPARSE;

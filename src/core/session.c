@@ -810,6 +810,11 @@ int rm_session_reset(rm_session *s)
 {
     if (s->ended) return RM_ESTATE;
     atomic_fetch_add(&s->epoch, 1);
+    /* Count acks from before the first RESET item is queued: a worker may
+     * ack before this thread gets to wait. */
+    rm__lock(&s->ctl_mu);
+    size_t acks_before = s->reset_acks;
+    rm__unlock(&s->ctl_mu);
     size_t waiting = 0;
     for (size_t i = 0; i < s->n_segs; i++) {
         seg_rt *seg = &s->segs[i];
@@ -823,8 +828,7 @@ int rm_session_reset(rm_session *s)
     }
     if (waiting) {
         rm__lock(&s->ctl_mu);
-        size_t target = s->reset_acks + waiting;
-        while (s->reset_acks < target) rm__cond_wait(&s->ctl_cv, &s->ctl_mu);
+        while (s->reset_acks < acks_before + waiting) rm__cond_wait(&s->ctl_cv, &s->ctl_mu);
         rm__unlock(&s->ctl_mu);
     }
     return status(s);

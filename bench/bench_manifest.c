@@ -1,0 +1,160 @@
+/*
+ * bench_manifest — manifest load + validate + compile of a 100-node graph.
+ *
+ * Generated manifests of 100 math nodes (MultiplyNode / AddNode alternating,
+ * each with a param, every tenth with an `on_error` policy):
+ *   chain  n0 → n1 → … → n99 (99 connections), in JSON and in YAML;
+ *   dag    n(i) → n(i+1) and n(i) → n(i+2) (197 connections, fan-out and
+ *          fan-in at every node), in JSON.
+ * One measurement is rm_graph_load_string(): parse, validate every node,
+ * param and link, negotiate caps, order, assign segments, build the graph,
+ * and free it again.  The parse alone (rm_manifest_load_string) is shown
+ * too.  Variants are interleaved round by round; the table shows medians.
+ */
+#include "bench.h"
+
+#define NODES 100
+
+typedef struct text {
+    char *p;
+    size_t n, cap;
+} text;
+
+static void put(text *t, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static void put(text *t, const char *fmt, ...)
+{
+    for (;;) {
+        va_list ap;
+        va_start(ap, fmt);
+        int k = vsnprintf(t->p ? t->p + t->n : NULL, t->p ? t->cap - t->n : 0, fmt, ap);
+        va_end(ap);
+        if (t->p && (size_t)k < t->cap - t->n) {
+            t->n += (size_t)k;
+            return;
+        }
+        t->cap = (t->cap + (size_t)k + 1) * 2;
+        t->p = realloc(t->p, t->cap);
+        if (!t->p) abort();
+    }
+}
+
+static void json_node(text *t, int i)
+{
+    put(t, "%s\n    {\"id\": \"n%d\", ", i ? "," : "", i);
+    if (i % 2 == 0) put(t, "\"node_type\": \"MultiplyNode\", \"params\": {\"factor\": %.3f}", 1.0 + i / 1000.0);
+    else put(t, "\"node_type\": \"AddNode\", \"params\": {\"addend\": %d}", i);
+    if (i % 10 == 5) put(t, ", \"on_error\": {\"policy\": \"skip\"}");
+    put(t, "}");
+}
+
+static char *gen_json(int dag)
+{
+    text t = {0};
+    put(&t, "{\n  \"version\": \"v1\",\n  \"metadata\": {\"name\": \"bench-%s-100\"},\n  \"nodes\": [",
+        dag ? "dag" : "chain");
+    for (int i = 0; i < NODES; i++) json_node(&t, i);
+    put(&t, "\n  ],\n  \"connections\": [");
+    int first = 1;
+    for (int i = 0; i + 1 < NODES; i++) {
+        put(&t, "%s\n    {\"from\": \"n%d\", \"to\": \"n%d\"}", first ? "" : ",", i, i + 1);
+        first = 0;
+        if (dag && i + 2 < NODES) put(&t, ",\n    {\"from\": \"n%d\", \"to\": \"n%d\"}", i, i + 2);
+    }
+    put(&t, "\n  ]\n}\n");
+    return t.p;
+}
+
+static char *gen_yaml(void)
+{
+    text t = {0};
+    put(&t, "version: v1\nmetadata:\n  name: bench-chain-100\nnodes:\n");
+    for (int i = 0; i < NODES; i++) {
+        put(&t, "  - id: n%d\n", i);
+        if (i % 2 == 0) put(&t, "    node_type: MultiplyNode\n    params:\n      factor: %.3f\n", 1.0 + i / 1000.0);
+        else put(&t, "    node_type: AddNode\n    params:\n      addend: %d\n", i);
+        if (i % 10 == 5) put(&t, "    on_error:\n      policy: skip\n");
+    }
+    put(&t, "connections:\n");
+    for (int i = 0; i + 1 < NODES; i++) put(&t, "  - from: n%d\n    to: n%d\n", i, i + 1);
+    return t.p;
+}
+
+enum { CHAIN_JSON, CHAIN_YAML, DAG_JSON, PARSE_JSON, PARSE_YAML, NV };
+
+/* µs for one load (+ compile unless parse-only) and free. */
+static double time_once(rm_runtime *rt, const char *txt, const char *name, rm_manifest_format fmt, int parse_only)
+{
+    size_t len = strlen(txt);
+    uint64_t t0 = bench_now_ns();
+    int rc;
+    if (parse_only) {
+        rm_manifest *m = NULL;
+        rc = rm_manifest_load_string(txt, len, name, fmt, &m, NULL);
+        rm_manifest_free(m);
+    } else {
+        rm_graph *g = NULL;
+        rc = rm_graph_load_string(rt, txt, len, name, NULL, &g, NULL);
+        rm_graph_unref(g);
+    }
+    uint64_t t1 = bench_now_ns();
+    if (rc != 0) bench_die(name, rc, NULL);
+    return (double)(t1 - t0) / 1000.0;
+}
+
+int main(int argc, char **argv)
+{
+    int quick = bench_quick(argc, argv);
+    const int rounds = quick ? 20 : 301;
+    rm_runtime *rt = bench_runtime();
+    char *chain_json = gen_json(0), *dag_json = gen_json(1), *chain_yaml = gen_yaml();
+    const char *dump = bench_arg(argc, argv, "--dump");
+    if (dump) { /* for docs and debugging: print a generated manifest */
+        puts(strcmp(dump, "yaml") == 0 ? chain_yaml : strcmp(dump, "dag") == 0 ? dag_json : chain_json);
+        return 0;
+    }
+
+    /* every variant must compile cleanly, with the expected graph */
+    rm_graph *g = bench_graph(rt, dag_json, "dag.json");
+    if (rm_graph_node_count(g) != NODES) {
+        fprintf(stderr, "bench_manifest: expected %d nodes, got %zu\n", NODES, rm_graph_node_count(g));
+        return 2;
+    }
+    rm_graph_unref(g);
+    rm_graph_unref(bench_graph(rt, chain_yaml, "chain.yaml"));
+
+    double *v[NV];
+    for (int k = 0; k < NV; k++) v[k] = calloc((size_t)rounds, sizeof(double));
+    for (int r = 0; r < 5; r++) time_once(rt, chain_json, "chain.json", RM_MANIFEST_JSON, 0); /* warm-up */
+    for (int r = 0; r < rounds; r++) {
+        v[CHAIN_JSON][r] = time_once(rt, chain_json, "chain.json", RM_MANIFEST_JSON, 0);
+        v[CHAIN_YAML][r] = time_once(rt, chain_yaml, "chain.yaml", RM_MANIFEST_YAML, 0);
+        v[DAG_JSON][r] = time_once(rt, dag_json, "dag.json", RM_MANIFEST_JSON, 0);
+        v[PARSE_JSON][r] = time_once(rt, chain_json, "chain.json", RM_MANIFEST_JSON, 1);
+        v[PARSE_YAML][r] = time_once(rt, chain_yaml, "chain.yaml", RM_MANIFEST_YAML, 1);
+    }
+    size_t R = (size_t)rounds;
+    const double target = 1000.0;
+    static const char *const names[] = {
+        "manifest load+validate+compile, 100-node chain, JSON",
+        "manifest load+validate+compile, 100-node chain, YAML",
+        "manifest load+validate+compile, 100-node DAG (197 links), JSON",
+    };
+    for (int k = CHAIN_JSON; k <= DAG_JSON; k++) {
+        double m = bench_median(v[k], R);
+        bench_row(names[k], bench_fmt("%.0f us", m), "target <= 1000 us", bench_fmt("%.2f", m / target),
+                  bench_verdict_max(m, target));
+    }
+    bench_row("  of which parsing only, chain JSON / YAML",
+              bench_fmt("%.0f / %.0f us", bench_median(v[PARSE_JSON], R), bench_median(v[PARSE_YAML], R)), "-", "-",
+              "info");
+    for (int k = 0; k < NV; k++) free(v[k]);
+    free(chain_json);
+    free(dag_json);
+    free(chain_yaml);
+    rm_runtime_free(rt);
+    return 0;
+}
