@@ -76,6 +76,15 @@ static void test_multiply_add(void)
     push_json(h, "21");
     CHECK_OUT(h, 0, "42");
     rm_harness_free(h);
+    /* results that JSON cannot hold are errors, not silent pass-through */
+    h = harness("MultiplyNode", "{\"factor\": 10}");
+    CHECK_INT(push_json(h, "1e308"), RM_ENODE);
+    CHECK_CONTAINS(rm_harness_error(h)->message, "the result is not a finite number");
+    rm_harness_free(h);
+    h = harness("MultiplyNode", "{\"factor\": 10}");
+    CHECK_INT(push_json(h, "[1, 1e308]"), RM_ENODE);
+    CHECK_CONTAINS(rm_harness_error(h)->message, "item 1: the result is not a finite number");
+    rm_harness_free(h);
     h = harness("AddNode", "{\"addend\": -0.5}");
     push_json(h, "[1, 2]");
     CHECK_OUT(h, 0, "[0.5,1.5]");
@@ -108,6 +117,7 @@ static void test_calculator(void)
         {"{\"operation\": \"divide\", \"operands\": [1, 0]}", "division by zero", RM_ENODE},
         {"{\"operation\": \"modulo\", \"operands\": [1, 0]}", "modulo by zero", RM_ENODE},
         {"{\"operation\": \"power\", \"operands\": [10, 400]}", "not a finite number", RM_ENODE},
+        {"{\"operation\": \"multiply\", \"operands\": [1e308, 10]}", "not a finite number", RM_ENODE},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         h = harness("CalculatorNode", NULL);
@@ -213,9 +223,14 @@ static void test_text_collector(void)
     got = collect("{\"yield_partial_on_end\": false}", "Done. Unfinished", 4);
     CHECK_STR(got, "Done.");
     free(got);
-    /* markers flush and pass through */
-    got = collect(NULL, "Say this<|text_end|>next", 100);
-    CHECK_STR(got, "Say this|<|text_end|>|next");
+    /* markers flush and pass through, wherever the pieces split them */
+    for (size_t chunk = 1; chunk <= 30; chunk++) {
+        got = collect(NULL, "Say this<|text_end|>next one. <|audio_end|>", chunk);
+        CHECK_STR(got, "Say this|<|text_end|>|next one.|<|audio_end|>");
+        free(got);
+    }
+    got = collect(NULL, "a < b <| c", 1); /* marker-like text that is not one */
+    CHECK_STR(got, "a < b <| c");
     free(got);
     /* other frames pass through untouched */
     rm_harness *h = harness("TextCollectorNode", NULL);

@@ -29,13 +29,13 @@ static int find_op(const char *name)
 static int apply(int op, double a, double b, double *r, const char **why)
 {
     switch (op) {
-    case OP_ADD: *r = a + b; return 0;
-    case OP_SUBTRACT: *r = a - b; return 0;
-    case OP_MULTIPLY: *r = a * b; return 0;
+    case OP_ADD: *r = a + b; break;
+    case OP_SUBTRACT: *r = a - b; break;
+    case OP_MULTIPLY: *r = a * b; break;
     case OP_DIVIDE:
         if (b == 0) return *why = "division by zero", RM_ENODE;
         *r = a / b;
-        return 0;
+        break;
     case OP_POWER: *r = pow(a, b); break;
     case OP_MODULO:
         if (b == 0) return *why = "modulo by zero", RM_ENODE;

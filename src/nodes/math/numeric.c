@@ -9,32 +9,57 @@ json_t *rm__math_number(double x)
     return json_real(x);
 }
 
-json_t *rm__math_map(const json_t *v, double (*fn)(double, double), double arg)
+int rm__math_map(const json_t *v, double (*fn)(double, double), double arg, json_t **out, size_t *bad)
 {
-    if (json_is_number(v)) return rm__math_number(fn(json_number_value(v), arg));
-    if (!json_is_array(v)) return NULL;
+    *out = NULL;
+    if (json_is_number(v)) {
+        double r = fn(json_number_value(v), arg);
+        if (!isfinite(r)) return *bad = 0, RM_ENODE;
+        return (*out = rm__math_number(r)) ? 0 : RM_ENOMEM;
+    }
+    if (!json_is_array(v)) return 0;
     size_t i;
     json_t *item;
     int any = 0;
     json_array_foreach(v, i, item) any |= json_is_number(item);
-    if (!any) return NULL;
-    json_t *out = json_array();
+    if (!any) return 0;
+    json_t *arr = json_array();
+    if (!arr) return RM_ENOMEM;
     json_array_foreach(v, i, item)
     {
-        json_t *x = json_is_number(item) ? rm__math_number(fn(json_number_value(item), arg)) : json_incref(item);
-        if (!x || json_array_append_new(out, x) != 0) {
-            json_decref(out);
-            return NULL;
+        json_t *x;
+        if (json_is_number(item)) {
+            double r = fn(json_number_value(item), arg);
+            if (!isfinite(r)) {
+                json_decref(arr);
+                *bad = i;
+                return RM_ENODE;
+            }
+            x = rm__math_number(r);
+        } else {
+            x = json_incref(item);
+        }
+        if (!x || json_array_append_new(arr, x) != 0) {
+            json_decref(arr);
+            return RM_ENOMEM;
         }
     }
-    return out;
+    *out = arr;
+    return 0;
 }
 
 int rm__math_process_map(rm_node *node, const rm_frame *f, double (*fn)(double, double), double arg)
 {
     if (f->kind != RM_FRAME_JSON) return rm_node_emit(node, 0, f);
-    json_t *v = rm__math_map(f->u.json.value, fn, arg);
-    if (!v) return rm_node_emit(node, 0, f);
+    json_t *v;
+    size_t bad = 0;
+    int rc = rm__math_map(f->u.json.value, fn, arg, &v, &bad);
+    if (rc == RM_ENODE)
+        return json_is_array(f->u.json.value)
+                   ? rm_node_fail(node, rc, "item %zu: the result is not a finite number", bad)
+                   : rm_node_fail(node, rc, "the result is not a finite number");
+    if (rc != 0) return rm_node_fail(node, rc, "out of memory");
+    if (!v) return rm_node_emit(node, 0, f); /* no numbers: pass through */
     rm_frame *out = rm_frame_new_json(v);
     if (!out || rm_frame_copy_props(out, f) != 0) {
         rm_frame_unref(out);

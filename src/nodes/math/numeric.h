@@ -11,9 +11,10 @@
 json_t *rm__math_number(double x);
 
 /* Applies fn to a number, or to each number of an array (other items are
- * kept).  Returns a new reference, or NULL if `v` holds no number (the
- * caller then passes the frame through unchanged). */
-json_t *rm__math_map(const json_t *v, double (*fn)(double x, double arg), double arg);
+ * kept).  Returns 0 with *out a new reference, or *out NULL if `v` holds no
+ * number (the caller passes the frame through); RM_ENODE if a result is not
+ * finite (*bad = the array index); RM_ENOMEM. */
+int rm__math_map(const json_t *v, double (*fn)(double x, double arg), double arg, json_t **out, size_t *bad);
 
 /* process() of the element-wise nodes: json frames with numbers are mapped,
  * everything else passes through. */

@@ -104,36 +104,37 @@ static int emit_text(rm_node *node, text_collector_state *st, const char *s, siz
 }
 
 /* Position just past a sentence ending at boundary char i, 0 if the text at
- * i is not (or not yet known to be) a sentence end. */
-static size_t sentence_end(const text_collector_config *cfg, const text_collector_state *st, size_t i)
+ * i is not (or not yet known to be) a sentence end.  Only buf[0..len) is
+ * known text. */
+static size_t sentence_end(const text_collector_config *cfg, const text_collector_state *st, size_t len, size_t i)
 {
     const char *b = st->buf;
     if (b[i] == '\n') return i + 1;
     size_t j = i + 1;
-    while (j < st->len && (((unsigned char)b[j] < 128 && st->set[(unsigned char)b[j]] && b[j] != '\n') ||
-                           is_closing(b[j])))
+    while (j < len && (((unsigned char)b[j] < 128 && st->set[(unsigned char)b[j]] && b[j] != '\n') || is_closing(b[j])))
         j++;
-    if (j >= st->len) return 0; /* undecided until more text arrives */
+    if (j >= len) return 0; /* undecided until more text arrives */
     if (b[j] != ' ' && b[j] != '\t' && b[j] != '\n' && b[j] != '\r') return 0;
     if (b[i] == '.' || b[j - 1] == '.') {
         size_t k = j;
-        while (k < st->len && (b[k] == ' ' || b[k] == '\t' || b[k] == '\r')) k++;
-        if (k >= st->len) return 0; /* need the next word */
+        while (k < len && (b[k] == ' ' || b[k] == '\t' || b[k] == '\r')) k++;
+        if (k >= len) return 0; /* need the next word */
         if (b[k] >= 'a' && b[k] <= 'z') return 0;
         if (b[i] == '.' && is_abbreviation(cfg, b, i)) return 0;
     }
     return j;
 }
 
-/* Emits every complete sentence and keeps the rest in the buffer. */
-static int drain(rm_node *node, text_collector_state *st)
+/* Emits every complete sentence in buf[0..len) and removes it from the
+ * buffer. */
+static int drain(rm_node *node, text_collector_state *st, size_t len)
 {
     const text_collector_config *cfg = rm_node_config(node);
     size_t start = 0, i = 0;
     int rc = 0;
-    while (i < st->len && rc == 0) {
+    while (i < len && rc == 0) {
         unsigned char ch = (unsigned char)st->buf[i];
-        size_t end = ch < 128 && st->set[ch] ? sentence_end(cfg, st, i) : 0;
+        size_t end = ch < 128 && st->set[ch] ? sentence_end(cfg, st, len, i) : 0;
         if (!end) {
             i++;
             continue;
@@ -144,9 +145,25 @@ static int drain(rm_node *node, text_collector_state *st)
         }
         i = end;
     }
-    memmove(st->buf, st->buf + start, st->len - start);
+    memmove(st->buf, st->buf + start, st->len - start + 1);
     st->len -= start;
     return rc;
+}
+
+/* Length of the longest end of buf that could be the start of a marker
+ * split across input pieces ("…<|text_" + "end|>…"). */
+static size_t marker_prefix(const text_collector_state *st)
+{
+    size_t best = 0;
+    for (size_t m = 0; m < 2; m++) {
+        size_t ml = strlen(markers[m]);
+        for (size_t k = ml - 1; k > best; k--)
+            if (k <= st->len && memcmp(st->buf + st->len - k, markers[m], k) == 0) {
+                best = k;
+                break;
+            }
+    }
+    return best;
 }
 
 static int append(text_collector_state *st, const char *s, size_t n)
@@ -165,11 +182,44 @@ static int append(text_collector_state *st, const char *s, size_t n)
     return 0;
 }
 
-static int emit_rest(rm_node *node, text_collector_state *st)
+/* Emits the unfinished text in buf[0..len) (if yield_partial_on_end) and
+ * removes it. */
+static int emit_rest(rm_node *node, text_collector_state *st, size_t len)
 {
     const text_collector_config *cfg = rm_node_config(node);
-    int rc = cfg->yield_partial_on_end ? emit_text(node, st, st->buf, st->len) : 0;
-    st->len = 0;
+    int rc = cfg->yield_partial_on_end ? emit_text(node, st, st->buf, len) : 0;
+    memmove(st->buf, st->buf + len, st->len - len + 1);
+    st->len -= len;
+    return rc;
+}
+
+/* Handles the buffer: sentences, markers (which flush what precedes them and
+ * pass on as their own frame), and at the end of the stream the rest.  Text
+ * that may be the start of a marker waits for the next piece. */
+static int collect(rm_node *node, text_collector_state *st, int final)
+{
+    int rc = 0;
+    if (!st->buf) return 0; /* no text yet */
+    while (rc == 0) {
+        const char *hit = NULL;
+        size_t which = 0;
+        for (size_t m = 0; m < 2; m++) {
+            const char *h = st->len ? strstr(st->buf, markers[m]) : NULL;
+            if (h && (!hit || h < hit)) hit = h, which = m;
+        }
+        if (!hit) {
+            rc = drain(node, st, final ? st->len : st->len - marker_prefix(st));
+            if (rc == 0 && final) rc = emit_rest(node, st, st->len);
+            return rc;
+        }
+        size_t at = (size_t)(hit - st->buf), ml = strlen(markers[which]);
+        rc = drain(node, st, at);
+        at = (size_t)(strstr(st->buf, markers[which]) - st->buf); /* drain moved the buffer */
+        if (rc == 0) rc = emit_rest(node, st, at);
+        if (rc == 0) rc = emit_text(node, st, markers[which], ml);
+        memmove(st->buf, st->buf + ml, st->len - ml + 1);
+        st->len -= ml;
+    }
     return rc;
 }
 
@@ -189,34 +239,14 @@ static int text_collector_process(rm_node *node, void *state, unsigned port, con
     if (f->kind != RM_FRAME_TEXT) return rm_node_emit(node, 0, f);
     rm_frame_unref(st->last);
     st->last = rm_frame_ref(f);
-    const char *s = f->u.text.data;
-    size_t len = f->u.text.len;
-    int rc = 0;
-    while (len && rc == 0) {
-        /* the earliest marker in what is left */
-        const char *hit = NULL;
-        size_t which = 0;
-        for (size_t m = 0; m < 2; m++) {
-            const char *h = strstr(s, markers[m]);
-            if (h && (size_t)(h - s) < len && (!hit || h < hit)) hit = h, which = m;
-        }
-        size_t take = hit ? (size_t)(hit - s) : len;
-        if (append(st, s, take) != 0) return rm_node_fail(node, RM_ENOMEM, "out of memory");
-        rc = drain(node, st);
-        if (!hit || rc != 0) break;
-        rc = emit_rest(node, st);
-        if (rc == 0) rc = emit_text(node, st, markers[which], strlen(markers[which]));
-        size_t skip = take + strlen(markers[which]);
-        s += skip;
-        len -= skip;
-    }
-    return rc;
+    if (append(st, f->u.text.data, f->u.text.len) != 0) return rm_node_fail(node, RM_ENOMEM, "out of memory");
+    return collect(node, st, 0);
 }
 
 static int text_collector_flush(rm_node *node, void *state)
 {
     text_collector_state *st = state;
-    int rc = emit_rest(node, st);
+    int rc = collect(node, st, 1);
     rm_frame_unref(st->last);
     st->last = NULL;
     return rc;
