@@ -91,6 +91,7 @@ typedef struct run_ctx {
     int audio_error;
 #endif
     int progress_shown;
+    double dropped_audio_s; /* audio the sinks emitted that no output took */
 } run_ctx;
 
 static void clear_progress(run_ctx *c)
@@ -145,6 +146,12 @@ static void on_output(void *user, const char *node, const char *port, const rm_f
         return;
     }
 #endif
+    if (c->streaming && f->kind == RM_FRAME_AUDIO) {
+        /* audio only goes to an audio output; printing a description per
+         * chunk would bury the events */
+        c->dropped_audio_s += f->u.audio.rate ? (double)f->u.audio.frames / f->u.audio.rate : 0;
+        return;
+    }
     print_value(c, node, port, f);
 }
 
@@ -609,6 +616,9 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
 #ifdef RM_CLI_AUDIO
     if (ctx.audio_error && exit_code == EXIT_OK) exit_code = EXIT_IO;
 #endif
+    if (ctx.dropped_audio_s > 0 && g->log_level >= RM_LOG_INFO)
+        fprintf(stderr, "rmedia: info: %.2f s of audio from the sinks was not written (use --output FILE.wav)\n",
+                ctx.dropped_audio_s);
     if (want_metrics || want_table) {
         char *m = rm_session_metrics_json(s);
         if (m && want_metrics) {

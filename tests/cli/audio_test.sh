@@ -87,8 +87,17 @@ expect "f32 raw out" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" --input-format s16l
 [[ $(stat -c %s "$T/f.raw") -eq 64000 ]] || fail "s16 → f32 raw size"
 
 # --------------------------------------------------------- streaming, JSON --
-expect "audio sinks print JSON lines with timestamps" 0 '"timestamp_ms":20.0' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav"
-expect "--chunk-ms" 0 '"frames":221' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" --chunk-ms 10
+expect "audio not written is not printed either" 0 '' '0.50 s of audio from the sinks was not written' -- "$RMEDIA" -v run "$T/pass.yaml" -i "$T/tone.wav"
+[[ ! -s "$T/out" ]] || fail "audio frames were printed as JSON"
+cat >"$T/level.yaml" <<'EOF'
+version: v1
+nodes: [{id: level, node_type: AudioLevel, params: {window_ms: 100}}]
+EOF
+expect "non-audio outputs print as JSON lines with timestamps" 0 '"node":"level","port":"events"' '' -- "$RMEDIA" run "$T/level.yaml" -i "$T/tone.wav" -o "$T/lvl.wav"
+grep -q '"timestamp_ms":100' "$T/out" || fail "events lack timestamps" "$(head -3 "$T/out")"
+[[ $(wc -l <"$T/out") -eq 5 ]] || fail "expected 5 level events for 0.5 s in 100 ms windows" "$(cat "$T/out")"
+expect "--chunk-ms" 0 '' '' -- "$RMEDIA" run "$T/level.yaml" -i "$T/tone.wav" --chunk-ms 10 -o "$T/c10.wav"
+$PY "$T/same.py" "$T/tone.wav" "$T/c10.wav" || fail "10 ms chunks changed the audio"
 expect "--realtime reports per-chunk latency" 0 '' 'realtime: 25 chunks of 20 ms' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" --realtime -o "$T/rt.wav"
 expect "bad --chunk-ms" 2 '' '--chunk-ms must be' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" --chunk-ms 0
 
