@@ -8,7 +8,7 @@ RELEASE  ?= build/release
 SANITIZE ?= build/asan
 PREFIX   ?= /usr/local
 
-.PHONY: all build test test-python demo bench wasm test-wasm install clean bootstrap
+.PHONY: all build test test-release test-python demo bench wasm test-wasm install clean bootstrap
 
 all: build
 
@@ -25,10 +25,14 @@ test: bootstrap
 	@cmake -S . -B $(SANITIZE) -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_FLAGS_DEBUG="-O1 -g" -DRM_SANITIZE=ON >/dev/null
 	@cmake --build $(SANITIZE) -j$(JOBS)
 	@cd $(SANITIZE) && ctest --output-on-failure -j$(JOBS)
-	@$(MAKE) --no-print-directory test-python
+	@$(MAKE) --no-print-directory test-release
 	@$(MAKE) --no-print-directory test-wasm
 
-# The Python package runs against the release build (CPython and ASan do not mix).
+# Suites that need a build without sanitizers: the Python package (CPython
+# and ASan do not mix) and the installed library used from outside the tree.
+test-release: build
+	@cd $(RELEASE) && ctest --output-on-failure -R '^(python|install)$$'
+
 test-python: build
 	@cd $(RELEASE) && ctest --output-on-failure -R '^python$$'
 
