@@ -1,52 +1,42 @@
 /*
- * resample_quick: latency and throughput of AudioResample per quality, next
- * to raw libsoxr with the same settings, measured in the same run.  A quick
- * reference for docs/audio.md; the full benchmark suite lives in `make bench`.
+ * bench_resample — AudioResample throughput per quality, next to raw libsoxr
+ * with the same settings, measured in the same run (issue 3, benchmark 4).
  *
- *   build/release/bench/resample_quick [seconds]      (default 30 s of audio)
+ *   bench_resample [--quick] [--seconds S]        ROW lines for scripts/bench
+ *   bench_resample --tables [--seconds S]         the markdown tables of docs/audio.md
  *
- * Latency (deterministic, from sample counts): 5 s of mono audio pushed in
- * 20 ms chunks; "held back" is input time pushed minus output time emitted
- * after each push (soxr's output is delay-compensated, so this is the
- * latency a live stream sees); "silent" counts the chunks that yielded no
- * output at all.
+ * Throughput: S seconds (default 30) of mono audio pushed in 20 ms chunks
+ * through a one-node session (metrics off), 48k -> 16k and 44.1k -> 16k, at
+ * each quality, with and without low_latency; median of 11 runs (3 with
+ * --quick), as x real time and ns per output sample; raw = soxr_process() on
+ * the same chunks with the same quality and DFT settings.  Runs alternate
+ * node/raw so load drifts hit both.  Each run includes creating the
+ * resampler and draining it at the end.
  *
- * Throughput: `seconds` of mono audio pushed in 20 ms chunks through a
- * one-node session (metrics off), median of 11 runs, as × real time and ns
- * per output sample; raw = soxr_process() on the same chunks with the same
- * quality and DFT settings.  Runs alternate node/raw so load drifts hit both.
- *
- * Per chunk: each 20 ms push timed alone, p50 and p99, node next to raw.
+ * --tables adds the latency table (deterministic, from sample counts: 5 s
+ * pushed in 20 ms chunks; "held back" is input time pushed minus output time
+ * emitted after each push — soxr's output is delay-compensated, so this is
+ * the latency a live stream sees; "silent" counts the chunks that yielded no
+ * output at all) and the per-chunk table (each 20 ms push timed alone, p50
+ * and p99, node next to raw).
  */
-#define _POSIX_C_SOURCE 200809L
+#include "bench.h"
+
 #include <math.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
 
 #include <soxr.h>
-
-#include "remotemedia/remotemedia.h"
 
 #ifndef M_PI
 #define M_PI 3.14159265358979323846
 #endif
 
-static double now_s(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
+static double now_s(void) { return (double)bench_now_ns() * 1e-9; }
 
-static int cmp_d(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
+static int cmp_d(const void *a, const void *b) { return bench_cmp_double(a, b); }
 
-#define RUNS 11 /* timed runs per configuration; the median is reported */
+#define MAX_RUNS 11 /* timed runs per configuration; the median is reported */
+static int RUNS = MAX_RUNS;
+static int tables; /* --tables: markdown for docs/audio.md instead of ROW lines */
 
 static const char *const qualities[] = {"low", "medium", "high", "very_high"};
 static const unsigned long recipes[] = {SOXR_LQ, SOXR_MQ, SOXR_HQ, SOXR_VHQ};
@@ -121,39 +111,50 @@ static void throughput(rm_runtime *rt, uint32_t rate, uint32_t target, int q, in
     size_t total = (size_t)(rate * seconds);
     rm_frame **fs = make_chunks(src, total, chunk, rate, &n);
     float *out = malloc(chunk * sizeof *out * 4 + 65536 * sizeof *out);
-    double tn[RUNS], tr[RUNS];
+    double tn[MAX_RUNS], tr[MAX_RUNS];
     size_t out_frames = 0;
-    for (int run = 0; run < RUNS; run++) {
-        counter c = {0};
-        rm_session *s = open_session(rt, target, q, ll, &c);
-        double t0 = now_s();
-        for (size_t i = 0; i < n; i++) rm_session_push(s, fs[i]);
-        rm_session_end(s);
-        tn[run] = now_s() - t0;
-        out_frames = c.frames;
-        rm_session_close(s);
-
-        soxr_quality_spec_t qs = soxr_quality_spec(recipes[q], 0);
-        soxr_runtime_spec_t rs = soxr_runtime_spec(1);
-        if (ll) rs.log2_min_dft_size = rs.log2_large_dft_size = 8;
-        soxr_t sx = soxr_create(rate, target, 1, NULL, NULL, &qs, &rs);
-        t0 = now_s();
-        for (size_t i = 0; i < n; i++) {
-            size_t idone, odone;
-            soxr_process(sx, src + i * chunk, chunk, &idone, out, chunk * 4 + 65536, &odone);
+    for (int run = 0; run < RUNS; run++)
+        for (int j = 0; j < 2; j++) {
+            if ((run + j) % 2 == 0) { /* node and raw take turns going first */
+                counter c = {0};
+                rm_session *s = open_session(rt, target, q, ll, &c);
+                double t0 = now_s(); /* soxr is created by the first push */
+                for (size_t i = 0; i < n; i++) rm_session_push(s, fs[i]);
+                rm_session_end(s);
+                tn[run] = now_s() - t0;
+                out_frames = c.frames;
+                rm_session_close(s);
+            } else {
+                double t0 = now_s();
+                soxr_quality_spec_t qs = soxr_quality_spec(recipes[q], 0);
+                soxr_runtime_spec_t rs = soxr_runtime_spec(1);
+                if (ll) rs.log2_min_dft_size = rs.log2_large_dft_size = 8;
+                soxr_t sx = soxr_create(rate, target, 1, NULL, NULL, &qs, &rs);
+                for (size_t i = 0; i < n; i++) {
+                    size_t idone, odone;
+                    soxr_process(sx, src + i * chunk, chunk, &idone, out, chunk * 4 + 65536, &odone);
+                }
+                size_t odone;
+                do soxr_process(sx, NULL, 0, NULL, out, chunk * 4 + 65536, &odone);
+                while (odone);
+                tr[run] = now_s() - t0;
+                soxr_delete(sx);
+            }
         }
-        size_t odone;
-        do soxr_process(sx, NULL, 0, NULL, out, chunk * 4 + 65536, &odone);
-        while (odone);
-        tr[run] = now_s() - t0;
-        soxr_delete(sx);
-    }
     qsort(tn, RUNS, sizeof *tn, cmp_d);
     qsort(tr, RUNS, sizeof *tr, cmp_d);
     double audio = (double)(n * chunk) / rate;
-    printf("| %u→%u | %-9s | %-3s | %7.0f× | %6.2f | %7.0f× | %6.2f | %.2f |\n", rate, target, qualities[q],
-           ll ? "on" : "off", audio / tn[RUNS / 2], tn[RUNS / 2] * 1e9 / (double)out_frames, audio / tr[RUNS / 2],
-           tr[RUNS / 2] * 1e9 / (double)out_frames, tn[RUNS / 2] / tr[RUNS / 2]);
+    double node = tn[RUNS / 2], raw = tr[RUNS / 2];
+    if (tables)
+        printf("| %u→%u | %-9s | %-3s | %7.0f× | %6.2f | %7.0f× | %6.2f | %.2f |\n", rate, target, qualities[q],
+               ll ? "on" : "off", audio / node, node * 1e9 / (double)out_frames, audio / raw,
+               raw * 1e9 / (double)out_frames, node / raw);
+    else
+        bench_row(bench_fmt("AudioResample %.1fk -> %.0fk %s%s, mono, 20 ms chunks", rate / 1000.0, target / 1000.0,
+                            qualities[q], ll ? ", low_latency" : ""),
+                  bench_fmt("%.0fx real time, %.2f ns/out sample", audio / node, node * 1e9 / (double)out_frames),
+                  bench_fmt("raw libsoxr %.0fx, %.2f ns/out sample", audio / raw, raw * 1e9 / (double)out_frames),
+                  bench_fmt("%.2f", node / raw), "info (node / raw time)");
     for (size_t i = 0; i < n; i++) rm_frame_unref(fs[i]);
     free(fs);
     free(out);
@@ -199,14 +200,13 @@ static void per_chunk(rm_runtime *rt, uint32_t rate, uint32_t target, int q, int
 
 int main(int argc, char **argv)
 {
-    double seconds = argc > 1 ? atof(argv[1]) : 30;
+    int quick = bench_quick(argc, argv);
+    for (int i = 1; i < argc; i++) tables |= strcmp(argv[i], "--tables") == 0;
+    const char *sec = bench_arg(argc, argv, "--seconds");
+    double seconds = sec ? atof(sec) : quick ? 5 : 30;
     if (!(seconds >= 5)) seconds = 5;
-    rm_runtime *rt = NULL;
-    rm_error err;
-    if (rm_runtime_new(NULL, &rt, &err) != 0) {
-        fprintf(stderr, "%s\n", err.message);
-        return 1;
-    }
+    if (quick) RUNS = 3;
+    rm_runtime *rt = bench_runtime();
     static const uint32_t rates[] = {48000, 44100};
     size_t max = (size_t)(48000 * seconds) + 48000;
     float *src = malloc(max * sizeof *src);
@@ -215,25 +215,31 @@ int main(int argc, char **argv)
         src[i] = (float)(0.3 * sin(2 * M_PI * 440 * (double)i / 48000) + 0.2 * sin(2 * M_PI * 3100 * (double)i / 48000) +
                          0.01 * ((double)rand() / RAND_MAX - 0.5));
 
-    printf("Latency, 20 ms input chunks, 5 s (libsoxr %s)\n\n", soxr_version());
-    printf("| conversion | quality | low_latency | held back mean ms | max ms | chunks without output |\n");
-    printf("|---|---|---|---|---|---|\n");
+    if (tables) {
+        printf("Latency, 20 ms input chunks, 5 s (libsoxr %s)\n\n", soxr_version());
+        printf("| conversion | quality | low_latency | held back mean ms | max ms | chunks without output |\n");
+        printf("|---|---|---|---|---|---|\n");
+        for (int r = 0; r < 2; r++)
+            for (int ll = 0; ll < 2; ll++)
+                for (int q = 0; q < 4; q++) latency(rt, rates[r], 16000, q, ll, src);
+        printf("\nThroughput, %.0f s mono in 20 ms chunks, median of %d\n\n", seconds, RUNS);
+        printf("| conversion | quality | low_latency | node × RT | node ns/out | raw soxr × RT | raw ns/out | node/raw |\n");
+        printf("|---|---|---|---|---|---|---|---|\n");
+    }
     for (int r = 0; r < 2; r++)
         for (int ll = 0; ll < 2; ll++)
-            for (int q = 0; q < 4; q++) latency(rt, rates[r], 16000, q, ll, src);
-
-    printf("\nThroughput, %.0f s mono in 20 ms chunks, median of %d\n\n", seconds, RUNS);
-    printf("| conversion | quality | low_latency | node × RT | node ns/out | raw soxr × RT | raw ns/out | node/raw |\n");
-    printf("|---|---|---|---|---|---|---|---|\n");
-    for (int r = 0; r < 2; r++)
+            for (int q = 0; q < 4; q++) {
+                bench_progress("bench_resample: %u Hz %s%s", rates[r], qualities[q], ll ? " low_latency" : "");
+                throughput(rt, rates[r], 16000, q, ll, src, seconds);
+            }
+    bench_progress_done();
+    if (tables) {
+        printf("\nPer 20 ms chunk, %.0f s, µs on the calling thread\n\n", seconds);
+        printf("| conversion | quality | low_latency | node p50 | node p99 | raw p50 | raw p99 |\n");
+        printf("|---|---|---|---|---|---|---|\n");
         for (int ll = 0; ll < 2; ll++)
-            for (int q = 0; q < 4; q++) throughput(rt, rates[r], 16000, q, ll, src, seconds);
-
-    printf("\nPer 20 ms chunk, %.0f s, µs on the calling thread\n\n", seconds);
-    printf("| conversion | quality | low_latency | node p50 | node p99 | raw p50 | raw p99 |\n");
-    printf("|---|---|---|---|---|---|---|\n");
-    for (int ll = 0; ll < 2; ll++)
-        for (int q = 0; q < 4; q++) per_chunk(rt, 48000, 16000, q, ll, src, seconds);
+            for (int q = 0; q < 4; q++) per_chunk(rt, 48000, 16000, q, ll, src, seconds);
+    }
     free(src);
     rm_runtime_free(rt);
     return 0;
