@@ -20,7 +20,9 @@ interleave with ours and both see the same machine load.  Commands, one per
 line; each answer is one line:
 
   run          one timed run of the chain
-               -> "time TOTAL RESAMPLE VAD CONVERT" (seconds)
+               -> "time TOTAL RESAMPLE VAD CONVERT WALL" (seconds): CPU
+               time of the process (time.process_time) for the total and
+               each step, and the wall-clock time of the whole run
   rss          -> "rss BASE_KIB FIRST_RUN_GROWTH_KIB ALL_RUNS_GROWTH_KIB"
                (peak RSS from /proc/self/status VmHWM, reset through
                /proc/self/clear_refs after set-up, minus VmRSS then)
@@ -97,13 +99,13 @@ def to_s16(y):
 
 def chain(x):
     """The three steps, each timed; returns (output, vad info, stage times)."""
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     y = scipy.signal.resample_poly(x, UP, DOWN, axis=-1)
-    t1 = time.perf_counter()
+    t1 = time.process_time()
     info = vad(y)
-    t2 = time.perf_counter()
+    t2 = time.process_time()
     out = to_s16(y)
-    t3 = time.perf_counter()
+    t3 = time.process_time()
     return out, info, (t1 - t0, t2 - t1, t3 - t2)
 
 
@@ -137,12 +139,12 @@ def main():
         if not cmd:
             continue
         if cmd[0] == "run":
-            t0 = time.perf_counter()
+            w0, t0 = time.perf_counter(), time.process_time()
             last = chain(x)
-            dt = time.perf_counter() - t0
+            dt, wall = time.process_time() - t0, time.perf_counter() - w0
             if first_growth is None:
                 first_growth = status_kib("VmHWM") - base
-            print("time", repr(dt), *(repr(s) for s in last[2]), flush=True)
+            print("time", repr(dt), *(repr(s) for s in last[2]), repr(wall), flush=True)
         elif cmd[0] == "rss":
             all_growth = status_kib("VmHWM") - base
             print("rss", base, first_growth if first_growth is not None else -1, all_growth, flush=True)
