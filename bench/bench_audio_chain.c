@@ -20,19 +20,26 @@
  *     AudioResample at its default quality and for resample_poly.
  *  2. The same work by direct calls on the same data: libsoxr
  *     (soxr_create/soxr_process with the node's quality, I/O and runtime
- *     specs), the VAD's DSP (rm__vad_dsp_frame on the same downmix) and the
- *     same f32 → s16 conversion (rm__audio_convert), one call and 20 ms
- *     chunks; the executor's time / the direct time.
+ *     specs, fed in the node's slices), the VAD's DSP (rm__vad_dsp_frame on
+ *     the same downmix) and the same f32 → s16 conversion
+ *     (rm__audio_convert), one call and 20 ms chunks; the median over rounds
+ *     of executor time / direct time in the same round.  Also libsoxr alone
+ *     (the bound on any speed-up over Python) and in one call over 10 s.
  *  3. Per 20 ms chunk on the calling thread: each rm_session_push() timed
  *     alone, next to a raw soxr_process() of the same chunk (same settings)
- *     and the direct chain on the same chunk, in rotating order; p50 and p99
- *     per 10 s pass, median over passes.  For the stereo 44.1 kHz signal and
- *     for a mono 48 kHz one (a microphone).
+ *     and the direct chain on the same chunk, each as two identical
+ *     instances in rotating order (see per_chunk: the smaller time of the
+ *     two removes the machine's stalls); p50 and p99 per 10 s pass, median
+ *     over passes.  For the stereo 44.1 kHz signal and for a mono 48 kHz
+ *     one (a microphone), default resampler and low_latency.
  *
- * Every timed quantity is the median over rounds; the rounds rotate the
- * order of Python / ours / direct so none always runs first.  Before timing,
- * a verification run checks that the executor's s16 output (one frame and
- * chunks) is bit-identical to the direct calls' output.
+ * Throughput is CPU time (see "timing"), warm: after the cold first runs
+ * the allocator keeps freed memory (see the mallopt() call).  Every timed
+ * quantity is the median over rounds; the rounds rotate the order of
+ * Python / ours / direct so none always runs first.  Before timing, a
+ * verification run checks that the executor's s16 output (one frame and
+ * chunks) is bit-identical to the direct calls' output.  RM_BENCH_VERBOSE=1
+ * prints every round's CPU and wall times and page faults on stderr.
  *
  *   bench_audio_chain [--quick] [--python /usr/bin/python3]
  *                     [--script bench/preprocess_baseline.py] [--manifest examples/preprocess.yaml]
