@@ -141,6 +141,42 @@ static void test_round_trips(void)
     rm_frame_unref(b);
 }
 
+/* A long buffer (vectorised steps and a scalar tail) against the rule
+ * computed here sample by sample: clamp(round(x * 32768)), NaN -> 0, and
+ * the clip count; special values at positions inside the steps and in the
+ * tail. */
+static void test_f32_to_s16_long(void)
+{
+    enum { N = 4103 };
+    static float in[N];
+    static int16_t want[N];
+    double clipped = 0;
+    for (int i = 0; i < N; i++) in[i] = -1.25f + 2.5f * (float)i / (N - 1); /* a ramp past both rails */
+    const int at[] = {3, 8, 13, 100, 2047, N - 5, N - 1};
+    const float special[] = {NAN, INFINITY, -INFINITY, 32767.5f / 32768, -0.0f, 2.5f / 32768, -32768.5f / 32768};
+    for (int k = 0; k < 7; k++) in[at[k]] = special[k];
+    for (int i = 0; i < N; i++) {
+        float y = in[i] * 32768.0f;
+        clipped += y > 32767.0f || y < -32768.0f;
+        want[i] = y != y ? 0 : y >= 32767.0f ? 32767 : y <= -32768.0f ? -32768 : (int16_t)nearbyintf(y);
+    }
+    rm_harness *h = harness_ok(rt, "FormatConverter", "{\"target_format\": \"s16\"}");
+    rm_frame *f = audio_frame(RM_SAMPLE_F32, 16000, 1, N, in);
+    CHECK_INT(rm_harness_push(h, f), 0);
+    const rm_frame *o = rm_harness_output_count(h) == 1 ? rm_harness_output(h, 0) : NULL;
+    CHECK(o != NULL);
+    int bad = 0;
+    for (int i = 0; o && i < N; i++)
+        if (((const int16_t *)o->u.audio.data)[i] != want[i] && bad++ < 5)
+            fprintf(stderr, "  sample %d: f32 %.9g -> s16 %d, want %d\n", i, (double)in[i],
+                    ((const int16_t *)o->u.audio.data)[i], want[i]);
+    CHECK_INT(bad, 0);
+    CHECK_NEAR(harness_stat(h, "clipped_samples", NULL), clipped, 0);
+    CHECK(clipped > 600); /* both rails of the ramp, the infinities */
+    rm_frame_unref(f);
+    rm_harness_free(h);
+}
+
 /* Clipped samples are counted in the stat; the same format passes through. */
 static void test_clip_stat_and_passthrough(void)
 {
@@ -277,6 +313,7 @@ int main(void)
 {
     rt = test_rt();
     RUN(test_f32_to_s16);
+    RUN(test_f32_to_s16_long);
     RUN(test_f32_to_s32);
     RUN(test_s16_to_f32);
     RUN(test_s32_to_f32);

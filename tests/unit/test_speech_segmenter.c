@@ -397,8 +397,8 @@ static void test_bad_input(void)
 
 static void test_example_manifests_compile(void)
 {
-    const char *files[] = {"examples/vad_events.yaml", "examples/utterances.yaml"};
-    for (int i = 0; i < 2; i++) {
+    const char *files[] = {"examples/vad_events.yaml", "examples/utterances.yaml", "examples/preprocess.yaml"};
+    for (int i = 0; i < 3; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/%s", RM_SOURCE_DIR, files[i]);
         rm_graph *g = NULL;

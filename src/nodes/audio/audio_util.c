@@ -4,12 +4,43 @@
 #include <math.h>
 #include <string.h>
 
-/* Each loop is a plain element-wise map so the compiler can vectorise it. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
+/* Each loop is a plain element-wise map so the compiler can vectorise it
+ * (the family is built with -fno-trapping-math, see CMakeLists.txt). */
 
 static size_t f32_to_s16(const float *s, int16_t *d, size_t n)
 {
-    size_t clipped = 0;
-    for (size_t i = 0; i < n; i++) {
+    size_t clipped = 0, i = 0;
+#if defined(__SSE2__)
+    /* The same rule eight samples at a time.  The compiler vectorises the
+     * scalar loop too (with -fno-trapping-math), but without SSE2's
+     * saturating pack it narrows to 16 bits by shuffling and widens the clip
+     * count to 64 bits: 1.0 ns/sample against 0.26 here (1.3 scalar).  NaN → 0 (ordered mask), clamp, round with cvtps2dq (the
+     * current rounding mode, nearest-even by default, as rm__audio_rintf),
+     * pack (in range after the clamp, so the pack's saturation never acts).
+     * Clipped samples are counted in 32-bit lanes, emptied every 2^24 samples. */
+    const __m128 scale = _mm_set1_ps(32768.0f), hi = _mm_set1_ps(32767.0f), lo = _mm_set1_ps(-32768.0f);
+    while (n - i >= 8) {
+        size_t end = n - i > ((size_t)1 << 24) ? i + ((size_t)1 << 24) : n;
+        __m128i count = _mm_setzero_si128();
+        for (; end - i >= 8; i += 8) {
+            __m128 a = _mm_mul_ps(_mm_loadu_ps(s + i), scale);
+            __m128 b = _mm_mul_ps(_mm_loadu_ps(s + i + 4), scale);
+            count = _mm_sub_epi32(count, _mm_castps_si128(_mm_or_ps(_mm_cmpgt_ps(a, hi), _mm_cmplt_ps(a, lo))));
+            count = _mm_sub_epi32(count, _mm_castps_si128(_mm_or_ps(_mm_cmpgt_ps(b, hi), _mm_cmplt_ps(b, lo))));
+            a = _mm_max_ps(_mm_min_ps(_mm_and_ps(a, _mm_cmpord_ps(a, a)), hi), lo);
+            b = _mm_max_ps(_mm_min_ps(_mm_and_ps(b, _mm_cmpord_ps(b, b)), hi), lo);
+            _mm_storeu_si128((__m128i *)(void *)(d + i), _mm_packs_epi32(_mm_cvtps_epi32(a), _mm_cvtps_epi32(b)));
+        }
+        uint32_t c[4];
+        _mm_storeu_si128((__m128i *)(void *)c, count);
+        clipped += (size_t)c[0] + c[1] + c[2] + c[3];
+    }
+#endif
+    for (; i < n; i++) {
         float y = s[i] * 32768.0f;
         clipped += (y > 32767.0f) | (y < -32768.0f);
         d[i] = rm__audio_s16_from_f32(s[i]);

@@ -243,6 +243,9 @@ static void downmix(const rm_frame *f, size_t i, size_t k, float *out)
     const float scale = (fmt == RM_SAMPLE_S16 ? 1.0f / 32768.0f : fmt == RM_SAMPLE_S32 ? 1.0f / 2147483648.0f : 1.0f) / ch;
     if (fmt == RM_SAMPLE_F32 && ch == 1) {
         memcpy(out, (const float *)f->u.audio.data + i, k * sizeof *out);
+    } else if (fmt == RM_SAMPLE_F32 && ch == 2) { /* the common case, vectorised */
+        const float *p = (const float *)f->u.audio.data + i * 2;
+        for (size_t j = 0; j < k; j++) out[j] = (p[2 * j] + p[2 * j + 1]) * scale;
     } else if (fmt == RM_SAMPLE_F32) {
         const float *p = (const float *)f->u.audio.data + i * ch;
         for (size_t j = 0; j < k; j++, p += ch) {
