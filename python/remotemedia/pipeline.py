@@ -311,18 +311,19 @@ class Session:
             raise RemoteMediaError("session has ended: no more input", code="RM_ESTATE", errno=-19,
                                    error_class="validation")
 
-    async def send(self, value: Any, node_id: Optional[str] = None) -> None:
-        """Pushes one input (into every source node, or into `node_id`).
-        Native sessions only queue it (back-pressure when the queue is full);
-        raises NodeError once the session has failed."""
+    async def send(self, value: Any, node_id: Optional[str] = None, port: Optional[str] = None) -> None:
+        """Pushes one input into every source node, or into `node_id` (its
+        input `port`, default the first; KeyError when there is no such
+        node or port).  Native sessions only queue it (back-pressure when
+        the queue is full); raises NodeError once the session has failed."""
         self._check()
         if self._exec is None:
             if node_id is None:
                 self._eng.push(value)
             else:
-                self._eng.push(value, node_id)
+                self._eng.push(value, node_id, port)
         else:
-            await self._loop.run_in_executor(self._exec, self._eng.push, value)
+            await self._loop.run_in_executor(self._exec, self._eng.push, value, node_id, port)
 
     async def end(self) -> None:
         """End of stream: flushes every node and waits until all output is

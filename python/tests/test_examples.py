@@ -19,5 +19,5 @@ def test_quickstart_runs():
     lines = out.stdout.splitlines()
     assert lines[:3] == ["20", "[12, 14, [16, 18]]", "['add', 'multiply'] 3"]
     assert lines[3].endswith("True") and lines[4] == "[0.5 0.5 0.5 0.5]"
-    assert lines[5:10] == ["Hello world.", "How are you?", "Fine", "5", "12"]
+    assert lines[5:10] == ["Hello world.", "How are you?", "Fine", "3", "12"]
     assert lines[10] == "calculator RM_ENODE division by zero"
