@@ -25,6 +25,7 @@
 
 #include <numpy/arrayobject.h>
 #include <string.h>
+#include <structmember.h>
 
 int rmpy_numpy_init(void);
 int rmpy_numpy_init(void)
@@ -353,15 +354,49 @@ static PyObject *view_array(const rm_frame *f, int nd, npy_intp *dims, int typen
 }
 
 static PyObject *empty_args;
+/* Byte offsets of Audio's four __slots__ in its instances (0 = unknown: set
+ * them by attribute name).  Storing into the slots directly saves four
+ * attribute lookups per output frame on the run() hot path. */
+static Py_ssize_t slot_off[4];
+static PyObject *slot_type;
+
+static void find_slots(PyTypeObject *t)
+{
+    PyObject *names[4] = {str_samples, str_sample_rate, str_timestamp_us, str_metadata};
+    slot_type = (PyObject *)t;
+    for (int i = 0; i < 4; i++) {
+        PyObject *d = PyObject_GetAttr((PyObject *)t, names[i]);
+        slot_off[i] = d && Py_IS_TYPE(d, &PyMemberDescr_Type) &&
+                              ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX
+                          ? ((PyMemberDescrObject *)d)->d_member->offset
+                          : 0;
+        Py_XDECREF(d);
+        PyErr_Clear();
+    }
+}
+
+/* Sets attribute i of a fresh Audio; steals `v`.  0 or -1. */
+static int set_slot(PyObject *a, int i, PyObject *v)
+{
+    static PyObject **names[4] = {&str_samples, &str_sample_rate, &str_timestamp_us, &str_metadata};
+    if (!v) return -1;
+    if (slot_off[i]) {
+        PyObject **p = (PyObject **)((char *)a + slot_off[i]);
+        Py_XSETREF(*p, v);
+        return 0;
+    }
+    int rc = PyObject_SetAttr(a, *names[i], v);
+    Py_DECREF(v);
+    return rc;
+}
 
 static PyObject *audio_object(PyObject *samples, const rm_frame *f)
 {
     PyTypeObject *t = (PyTypeObject *)rmpy.audio_type;
+    if (slot_type != (PyObject *)t) find_slots(t);
     if (!empty_args && !(empty_args = PyTuple_New(0))) return NULL;
     PyObject *a = t->tp_new(t, empty_args, NULL); /* skip __init__: values are known good */
     if (!a) return NULL;
-    PyObject *r = PyLong_FromUnsignedLong(f->u.audio.rate);
-    PyObject *ts = f->timestamp_us == RM_TS_NONE ? Py_NewRef(Py_None) : PyLong_FromLongLong(f->timestamp_us);
     PyObject *meta = PyDict_New();
     size_t nm = rm_frame_meta_count(f);
     for (size_t i = 0; meta && i < nm; i++) {
@@ -372,15 +407,11 @@ static PyObject *audio_object(PyObject *samples, const rm_frame *f)
             Py_CLEAR(meta);
         Py_XDECREF(vs);
     }
-    int rc = r && ts && meta && PyObject_SetAttr(a, str_samples, samples) == 0 &&
-                     PyObject_SetAttr(a, str_sample_rate, r) == 0 && PyObject_SetAttr(a, str_timestamp_us, ts) == 0 &&
-                     PyObject_SetAttr(a, str_metadata, meta) == 0
-                 ? 0
-                 : -1;
-    Py_XDECREF(r);
-    Py_XDECREF(ts);
-    Py_XDECREF(meta);
-    if (rc != 0) {
+    /* set_slot steals its value, also on failure: meta is set first so that
+     * nothing leaks when a later step fails */
+    if (set_slot(a, 3, meta) != 0 || set_slot(a, 0, Py_NewRef(samples)) != 0 ||
+        set_slot(a, 1, PyLong_FromUnsignedLong(f->u.audio.rate)) != 0 ||
+        set_slot(a, 2, f->timestamp_us == RM_TS_NONE ? Py_NewRef(Py_None) : PyLong_FromLongLong(f->timestamp_us)) != 0) {
         Py_DECREF(a);
         return NULL;
     }
