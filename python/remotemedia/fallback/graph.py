@@ -615,7 +615,7 @@ class _NodeRT:
     def stat(self, key: str, kind: str, value: float) -> None:
         st = self.stats.get(key)
         if st is None:
-            if len(self.stats) == 16:  # RM__MAX_STATS
+            if len(self.stats) == 8:  # RM__MAX_STATS
                 return
             st = self.stats[key] = [kind, 0.0, 0, 0.0]
         if kind == "set":

@@ -3,14 +3,21 @@ the native runtime is unavailable or runtime_hint="python".
 
 Each node type is a subclass of :class:`FallbackNode` declaring the same name,
 aliases, ports and parameter table as its C twin (a test compares them with
-the native descriptions, so they cannot drift) and implementing
-``process(port, frame)`` / ``flush()`` / ``reset()``.
+the native descriptions, so they cannot drift), the same caps negotiation
+(``negotiate``, the C type's negotiate()) and implementing ``init()`` /
+``process(port, frame)`` / ``flush()`` / ``reset()``; it reports errors by
+raising :class:`NodeFailure` (rm_node_fail) and stats with ``self.stat``
+(rm_node_stat).
 
-Adding a node (e.g. the numpy version of an audio node): write a module here
+Adding a node (e.g. the numpy version of a new C node): write a module here
 with a FallbackNode subclass decorated with :func:`register`, import it at
 the bottom of this file, and add its manifests to the equivalence tests.
-Audio frames carry a :class:`remotemedia.Audio` (``frame.value``); emit new
-frames with ``self.emit(Frame.audio(samples, rate))``.
+Frames are :class:`Frame` objects: audio carries a
+:class:`remotemedia.Audio` (``frame.value``, read-only samples) and the
+frame's timestamp and metadata (``frame.ts``, ``frame.meta``); emit new
+frames with ``self.emit(Frame(kind, value, props))`` (props: the frame whose
+timestamp and metadata the new one keeps, like rm_frame_copy_props).  A node
+type that cannot be written in Python belongs in NATIVE_ONLY_NODES below.
 """
 from __future__ import annotations
 
