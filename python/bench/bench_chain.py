@@ -52,11 +52,11 @@ med = {h: statistics.median(v) for h, v in times.items()}
 for h, v in times.items():
     note(f"bench_chain: {h}: runs {', '.join(f'{s * 1000:.0f}' for s in v)} ms")
 if "native" in med:
-    row("Python: audio chain native (10 s stereo 44.1 kHz, 20 ms chunks → resample 16k → VAD → s16), per run",
+    row("Python: audio chain native (10 s stereo 44.1 kHz, 20 ms chunks -> resample 16k -> VAD -> s16), per run",
         f"{med['native'] * 1000:.1f} ms", "-", f"RTF {med['native'] / SECONDS:.4f}", "info")
     row("Python: same chain, pure-Python fallback, per run", f"{med['python'] * 1000:.0f} ms",
         f"native {med['native'] * 1000:.1f} ms", f"{med['python'] / med['native']:.0f}",
-        f"fallback {med['python'] / med['native']:.0f}× slower (RTF {med['python'] / SECONDS:.3f})")
+        f"fallback {med['python'] / med['native']:.0f}x slower (RTF {med['python'] / SECONDS:.3f})")
 else:
     row("Python: audio chain, pure-Python fallback, per run", f"{med['python'] * 1000:.0f} ms", "-",
         f"RTF {med['python'] / SECONDS:.3f}", "info")

@@ -79,8 +79,8 @@ for hint in (["native"] if rm.is_native_runtime_available() else []) + ["python"
         cpu = 100 * (c1 - c0) / (w1 - w0)
         p50, p99 = statistics.median(lat) / 1000, pct(lat, 99) / 1000
         late = 100.0 * len(lag) / (SESSIONS * CHUNKS)
-        note(f"bench_concurrent: {hint} {name}: CPU {cpu:.0f} %, p50 {p50:.0f} µs, p99 {p99:.0f} µs, "
-             f"max {max(lat) / 1000:.0f} µs, sends behind schedule {late:.1f} %")
+        note(f"bench_concurrent: {hint} {name}: CPU {cpu:.0f} %, p50 {p50:.0f} us, p99 {p99:.0f} us, "
+             f"max {max(lat) / 1000:.0f} us, sends behind schedule {late:.1f} %")
         row(f"Python: {SESSIONS} concurrent real-time sessions, one asyncio loop, {name}, {hint}: CPU / p50 / p99",
-            f"{cpu:.0f} % / {p50:.0f} / {p99:.0f} µs", "real time: 20 ms per chunk", f"{p99 / 20000:.3f}",
+            f"{cpu:.0f} % / {p50:.0f} / {p99:.0f} us", "real time: 20 ms per chunk", f"{p99 / 20000:.3f}",
             "keeps up" if late < 1.0 and p99 < 20000 else f"FALLS BEHIND ({late:.0f} % late)")

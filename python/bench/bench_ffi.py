@@ -3,7 +3,7 @@ float32 chunk (960 samples at 48 kHz), against a Python no-op call taking
 and returning the same chunk.  The chunk goes in and comes back zero-copy, so
 the difference is the fixed cost of a call through the binding: the
 conversion both ways, a session open / push / end / close and the output
-Audio.  Target (issue 5): at most 2 µs added per call.
+Audio.  Target (issue 5): at most 2 us added per call.
 
 The variants run interleaved, round after round, and each row is the median
 over the rounds.
@@ -55,10 +55,10 @@ else:
     note(f"bench_ffi: no-op {base:.0f} ns, C no-op {cnoop:.0f} ns, run_sync {ours:.0f} ns, Graph.run {graph:.0f} ns, "
          f"fallback {fb:.0f} ns, await run {hop:.0f} ns ({N} calls x {ROUNDS} rounds)")
     row("Python: run_sync() of a PassThrough on a 20 ms f32 chunk, added vs a Python no-op call",
-        f"{added:.2f} µs", "target ≤ 2 µs", f"{added / 2.0:.2f}", verdict_max(added, 2.0))
+        f"{added:.2f} us", "target <= 2 us", f"{added / 2.0:.2f}", verdict_max(added, 2.0))
     row("  run_sync() / Python no-op call / C no-op call (_native.noop), per call",
-        f"{ours / 1000:.2f} µs", f"{base:.0f} / {cnoop:.0f} ns", "-", "info")
-    row("  of which the Pipeline wrapper (run_sync − Graph.run)", f"{(ours - graph) / 1000:.2f} µs", "-", "-", "info")
-    row("  await run() (worker-thread hop), per call", f"{hop / 1000:.1f} µs", "-", "-", "info")
-row("Python: run_sync() of a PassThrough, fallback executor, per call", f"{fb / 1000:.1f} µs",
-    f"native {ours / 1000:.2f} µs" if ours else "-", f"{fb / ours:.1f}" if ours else "-", "info")
+        f"{ours / 1000:.2f} us", f"{base:.0f} / {cnoop:.0f} ns", "-", "info")
+    row("  of which the Pipeline wrapper (run_sync - Graph.run)", f"{(ours - graph) / 1000:.2f} us", "-", "-", "info")
+    row("  await run() (worker-thread hop), per call", f"{hop / 1000:.1f} us", "-", "-", "info")
+row("Python: run_sync() of a PassThrough, fallback executor, per call", f"{fb / 1000:.1f} us",
+    f"native {ours / 1000:.2f} us" if ours else "-", f"{fb / ours:.1f}" if ours else "-", "info")

@@ -41,13 +41,13 @@ for _ in range(2 if QUICK else 5):  # interleaved rounds
         lat[h] += asyncio.run(rtt(h, N // 5))
 res = {h: (statistics.median(v) / 1000, pct(v, 99) / 1000) for h, v in lat.items()}
 for h, (p50, p99) in res.items():
-    note(f"bench_stream: {h}: {len(lat[h])} chunks, p50 {p50:.1f} µs, p99 {p99:.1f} µs")
+    note(f"bench_stream: {h}: {len(lat[h])} chunks, p50 {p50:.1f} us, p99 {p99:.1f} us")
 if "native" in res:
     n50, n99 = res["native"]
     f50, f99 = res["python"]
-    row("Python: streaming send → output round trip, 20 ms f32 chunk, native, p50 / p99",
-        f"{n50:.0f} / {n99:.0f} µs", f"fallback {f50:.0f} / {f99:.0f} µs", f"{n50 / f50:.2f}", "info")
+    row("Python: streaming send -> output round trip, 20 ms f32 chunk, native, p50 / p99",
+        f"{n50:.0f} / {n99:.0f} us", f"fallback {f50:.0f} / {f99:.0f} us", f"{n50 / f50:.2f}", "info")
 else:
     f50, f99 = res["python"]
-    row("Python: streaming send → output round trip, 20 ms f32 chunk, fallback, p50 / p99",
-        f"{f50:.0f} / {f99:.0f} µs", "-", "-", "info")
+    row("Python: streaming send -> output round trip, 20 ms f32 chunk, fallback, p50 / p99",
+        f"{f50:.0f} / {f99:.0f} us", "-", "-", "info")
