@@ -29,7 +29,7 @@ import numpy as np
 
 from ...data import Audio
 from ..params import BOOL, ENUM, FLOAT, INT, REQUIRED, RUNTIME, ParamDef
-from . import EFORMAT, EINVAL, ENODE, EPARAM, Caps, FallbackNode, Frame, NodeFailure, register
+from . import EFORMAT, ENODE, EPARAM, Caps, FallbackNode, Frame, NodeFailure, register
 
 ECAPS = "RM_ECAPS"
 AUDIO = ["audio"]
