@@ -1,19 +1,25 @@
-"""FFI overhead: run() of a one-node PassThrough pipeline on a 20 ms float32
-chunk (960 samples at 48 kHz), against a Python no-op call.  The chunk goes
-in and comes back zero-copy, so this is the fixed cost of a call through the
-binding: conversion, a session open/push/end/close and the output array.
+"""FFI overhead: run_sync() of a one-node PassThrough pipeline on a 20 ms
+float32 chunk (960 samples at 48 kHz), against a Python no-op call taking
+and returning the same chunk.  The chunk goes in and comes back zero-copy, so
+the difference is the fixed cost of a call through the binding: the
+conversion both ways, a session open / push / end / close and the output
+Audio.  Target (issue 5): at most 2 us added per call.
 
-Usage: /usr/bin/python3 python/bench/bench_ffi.py [iterations]"""
+The variants run interleaved, round after round, and each row is the median
+over the rounds.
+
+Usage: /usr/bin/python3 python/bench/bench_ffi.py [--quick] [calls per round]"""
 import asyncio
-import sys
+import time
 
 import numpy as np
 
-from _common import per_call_ns
+from _common import QUICK, args, interleaved, note, row, verdict_max
 
 import remotemedia as rm  # noqa: E402
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 20000
+N = int(args()[0]) if args() else (2000 if QUICK else 20000)
+ROUNDS = 3 if QUICK else 15
 chunk = rm.Audio(np.zeros(960, dtype=np.float32), 48000)
 
 
@@ -21,33 +27,38 @@ def noop(x):
     return x
 
 
-rows = []
-base = per_call_ns(lambda: noop(chunk), N)
-rows.append(("python no-op call (baseline)", base))
-if rm.is_native_runtime_available():
+q = rm.Pipeline("ffi", runtime_hint="python").add("PassThrough")
+ours = None
+if not rm.is_native_runtime_available():
+    note("bench_ffi: the native extension is not loaded; only the fallback is measured")
+    base, fb = interleaved([lambda: noop(chunk), lambda: q.run_sync(chunk)], max(N // 10, 200), ROUNDS)
+else:
     from remotemedia import _native
 
-    rows.append(("C no-op call (_native.noop)", per_call_ns(lambda: _native.noop(chunk), N)))
     p = rm.Pipeline("ffi", runtime_hint="native").add("PassThrough")
-    rows.append(("run_sync(chunk)  native PassThrough", per_call_ns(lambda: p.run_sync(chunk), N)))
     g = p._ensure()
     items = [chunk]
-    rows.append(("Graph.run([chunk]) native, no Python wrapper",
-                 per_call_ns(lambda: g.run(items, False, None), N)))
-q = rm.Pipeline("ffi", runtime_hint="python").add("PassThrough")
-rows.append(("run_sync(chunk)  fallback PassThrough", per_call_ns(lambda: q.run_sync(chunk), N // 4)))
+    assert p.run_sync(chunk).samples.ctypes.data == chunk.samples.ctypes.data  # zero copy both ways
+    base, cnoop, ours, graph = interleaved(
+        [lambda: noop(chunk), lambda: _native.noop(chunk), lambda: p.run_sync(chunk),
+         lambda: g.run(items, False, None)], N, ROUNDS)
+    (fb,) = interleaved([lambda: q.run_sync(chunk)], max(N // 10, 200), ROUNDS)
 
+    async def arun(n):
+        t0 = time.perf_counter_ns()
+        for _ in range(n):
+            await p.run(chunk)
+        return (time.perf_counter_ns() - t0) / n
 
-async def arun(pipe, n):
-    import time
-    t0 = time.perf_counter_ns()
-    for _ in range(n):
-        await pipe.run(chunk)
-    return (time.perf_counter_ns() - t0) / n
-
-if rm.is_native_runtime_available():
-    rows.append(("await run(chunk) native (worker thread hop)", asyncio.run(arun(p, N // 10))))
-
-print(f"{'call':48s} {'ns/call':>10s} {'added vs no-op':>16s}")
-for name, ns in rows:
-    print(f"{name:48s} {ns:10.0f} {(ns - base) / 1000:13.2f} µs")
+    hop = asyncio.run(arun(max(N // 10, 200)))
+    added = (ours - base) / 1000.0
+    note(f"bench_ffi: no-op {base:.0f} ns, C no-op {cnoop:.0f} ns, run_sync {ours:.0f} ns, Graph.run {graph:.0f} ns, "
+         f"fallback {fb:.0f} ns, await run {hop:.0f} ns ({N} calls x {ROUNDS} rounds)")
+    row("Python: run_sync() of a PassThrough on a 20 ms f32 chunk, added vs a Python no-op call",
+        f"{added:.2f} us", "target <= 2 us", f"{added / 2.0:.2f}", verdict_max(added, 2.0))
+    row("  run_sync() / Python no-op call / C no-op call (_native.noop), per call",
+        f"{ours / 1000:.2f} us", f"{base:.0f} / {cnoop:.0f} ns", "-", "info")
+    row("  of which the Pipeline wrapper (run_sync - Graph.run)", f"{(ours - graph) / 1000:.2f} us", "-", "-", "info")
+    row("  await run() (worker-thread hop), per call", f"{hop / 1000:.1f} us", "-", "-", "info")
+row("Python: run_sync() of a PassThrough, fallback executor, per call", f"{fb / 1000:.1f} us",
+    f"native {ours / 1000:.2f} us" if ours else "-", f"{fb / ours:.1f}" if ours else "-", "info")

@@ -124,9 +124,9 @@ def native_runtime() -> Any:
 
 def check_python_node_name(name: str, replace: bool) -> None:
     """A Python node type may not shadow a built-in node type."""
-    from .fallback.nodes import BUILTIN_NODES
+    from .fallback.nodes import BUILTIN_NODES, NATIVE_ONLY_NODES
 
-    if name in BUILTIN_NODES:
+    if name in BUILTIN_NODES or name in NATIVE_ONLY_NODES:
         raise ValueError(f"node type {name} is a built-in node type; choose another name")
     if _native is not None and _native.Runtime([], 1).describe(name) is not None:
         raise ValueError(f"node type {name} is a built-in node type; choose another name")

@@ -1,8 +1,8 @@
 """Python node types: ``@remotemedia.node("Name")`` registers a class as a
 node type that runs inside native graphs (and in the fallback executor).
 
-    @remotemedia.node("Gain", doc="Scales audio by a constant")
-    class Gain:
+    @remotemedia.node("Scale", doc="Scales audio by a constant")
+    class Scale:
         gain = remotemedia.Param(float, 1.0, min=0.0, max=10.0, doc="linear factor")
 
         def __init__(self, gain: float):

@@ -198,8 +198,11 @@ class Pipeline:
         if it produced several, None if none), else {sink id: ...}.
         ``as_list=True`` always gives lists.  Raises NodeError / RemoteMediaError."""
         g = self._graph or self._ensure()
-        items = inputs if type(inputs) is list else [] if inputs is None else [inputs]
-        return self._finish(g.run(items, self.enable_metrics, None), as_list)
+        res = g.run(inputs if type(inputs) is list else [] if inputs is None else [inputs], self.enable_metrics, None)
+        if res[1] is None and res[2] is None and self._single_sink and not as_list:
+            outs = res[0]  # the common case inline: run() is a hot path (python/bench/bench_ffi.py)
+            return outs[0][2] if len(outs) == 1 else None if not outs else [o[2] for o in outs]
+        return self._finish(res, as_list)
 
     async def run(self, inputs: Any = None, *, as_list: bool = False) -> Any:
         """Like :meth:`run_sync` on a worker thread (the GIL is released while
@@ -311,18 +314,19 @@ class Session:
             raise RemoteMediaError("session has ended: no more input", code="RM_ESTATE", errno=-19,
                                    error_class="validation")
 
-    async def send(self, value: Any, node_id: Optional[str] = None) -> None:
-        """Pushes one input (into every source node, or into `node_id`).
-        Native sessions only queue it (back-pressure when the queue is full);
-        raises NodeError once the session has failed."""
+    async def send(self, value: Any, node_id: Optional[str] = None, port: Optional[str] = None) -> None:
+        """Pushes one input into every source node, or into `node_id` (its
+        input `port`, default the first; KeyError when there is no such
+        node or port).  Native sessions only queue it (back-pressure when
+        the queue is full); raises NodeError once the session has failed."""
         self._check()
         if self._exec is None:
             if node_id is None:
                 self._eng.push(value)
             else:
-                self._eng.push(value, node_id)
+                self._eng.push(value, node_id, port)
         else:
-            await self._loop.run_in_executor(self._exec, self._eng.push, value)
+            await self._loop.run_in_executor(self._exec, self._eng.push, value, node_id, port)
 
     async def end(self) -> None:
         """End of stream: flushes every node and waits until all output is

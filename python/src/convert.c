@@ -2,22 +2,30 @@
  * Python values <-> frames.
  *
  * numpy -> frame: a C-contiguous, aligned, native-endian float32 / int16 /
- * int32 array of shape (frames,) or (frames, channels) is wrapped, not
- * copied (rm_frame_wrap_audio); the frame holds a reference to the array and
- * drops it, taking the GIL, when the runtime releases the frame.  Any other
- * array is refused with an error that says how to convert it: we never copy
- * behind the caller's back.
+ * int32 array of shape (frames,) or (frames, channels) with a rate (Audio or
+ * (array, rate)) is wrapped, not copied (rm_frame_wrap_audio); the frame
+ * holds a reference to the array and drops it, taking the GIL, when the
+ * runtime releases the frame.  A bare array is a tensor, wrapped the same way
+ * (rm_frame_wrap_tensor; bool, int8/16/32/64, uint8, float16/32/64, up to 8
+ * dimensions) — except what a Python node returns for an audio input, which
+ * is audio at the input's rate.  Any other array is refused with an error
+ * that says how to convert it: we never copy behind the caller's back.
+ * Audio.timestamp_us and Audio.metadata become the frame's timestamp and
+ * metadata.
  *
  * frame -> numpy: audio (and tensor) frames become read-only arrays viewing
  * the frame's memory; the array's base is a FrameRef that holds one frame
  * reference, so the data stays valid as long as the array lives, even after
- * the pipeline and session are gone.
+ * the pipeline and session are gone.  An audio frame's timestamp (None when
+ * it has none) and metadata (a dict of str) come along on the Audio.
  */
 #define NPY_NO_DEPRECATED_API NPY_1_7_API_VERSION
 #define PY_ARRAY_UNIQUE_SYMBOL rmpy_ARRAY_API
 #include "rmpy.h"
 
 #include <numpy/arrayobject.h>
+#include <string.h>
+#include <structmember.h>
 
 int rmpy_numpy_init(void);
 int rmpy_numpy_init(void)
@@ -152,14 +160,116 @@ static rm_frame *array_to_audio(PyObject *obj, PyObject *rate_obj)
     return f;
 }
 
-static PyObject *str_samples, *str_sample_rate;
+static int tensor_dtype(int typenum)
+{
+    switch (typenum) {
+    case NPY_FLOAT32: return RM_DTYPE_F32;
+    case NPY_INT32: return RM_DTYPE_I32;
+    case NPY_FLOAT64: return RM_DTYPE_F64;
+    case NPY_INT64: return RM_DTYPE_I64;
+    case NPY_INT16: return RM_DTYPE_I16;
+    case NPY_INT8: return RM_DTYPE_I8;
+    case NPY_UINT8: return RM_DTYPE_U8;
+    case NPY_FLOAT16: return RM_DTYPE_F16;
+    case NPY_BOOL: return RM_DTYPE_BOOL;
+    default: return -1;
+    }
+}
+
+/* A bare array: a tensor frame wrapping the array's memory. */
+static rm_frame *array_to_tensor(PyArrayObject *a)
+{
+    int dt = tensor_dtype(PyArray_TYPE(a));
+    if (dt < 0 || (PyArray_TYPE(a) == NPY_INT64 && PyArray_ITEMSIZE(a) != 8)) {
+        PyObject *d = PyObject_Str((PyObject *)PyArray_DESCR(a));
+        PyErr_Format(PyExc_TypeError,
+                     "a numpy array of dtype %U cannot be a tensor frame (bool, int8, int16, int32, int64, uint8, "
+                     "float16, float32, float64); for audio pass remotemedia.Audio(samples, sample_rate)",
+                     d ? d : Py_None);
+        Py_XDECREF(d);
+        return NULL;
+    }
+    if (!PyArray_ISNOTSWAPPED(a)) {
+        PyErr_SetString(PyExc_TypeError,
+                        "tensor data is not in native byte order: convert with x.astype(x.dtype.newbyteorder('='))");
+        return NULL;
+    }
+    if (!PyArray_IS_C_CONTIGUOUS(a) || !PyArray_ISALIGNED(a)) {
+        PyErr_SetString(PyExc_ValueError,
+                        "tensor array is not C-contiguous (a strided slice or a transpose?): pass "
+                        "numpy.ascontiguousarray(x); RemoteMedia never copies silently");
+        return NULL;
+    }
+    int nd = PyArray_NDIM(a);
+    if (nd > RM_TENSOR_MAX_DIMS) {
+        PyErr_Format(PyExc_ValueError, "a tensor has at most %d dimensions, got %d", RM_TENSOR_MAX_DIMS, nd);
+        return NULL;
+    }
+    int64_t shape[RM_TENSOR_MAX_DIMS];
+    for (int i = 0; i < nd; i++) shape[i] = (int64_t)PyArray_DIM(a, i);
+    Py_INCREF(a);
+    rm_frame *f = rm_frame_wrap_tensor((rm_dtype)dt, (uint32_t)nd, shape, PyArray_DATA(a), release_pyobject, a);
+    if (!f) {
+        Py_DECREF(a);
+        PyErr_NoMemory();
+    }
+    return f;
+}
+
+static PyObject *str_samples, *str_sample_rate, *str_timestamp_us, *str_metadata;
 
 static int intern_names(void)
 {
     if (str_samples) return 0;
     str_samples = PyUnicode_InternFromString("samples");
     str_sample_rate = PyUnicode_InternFromString("sample_rate");
-    return str_samples && str_sample_rate ? 0 : -1;
+    str_timestamp_us = PyUnicode_InternFromString("timestamp_us");
+    str_metadata = PyUnicode_InternFromString("metadata");
+    return str_samples && str_sample_rate && str_timestamp_us && str_metadata ? 0 : -1;
+}
+
+int rmpy_audio_props(PyObject *audio, rm_frame *f)
+{
+    if (intern_names() != 0) return -1;
+    PyObject *ts = PyObject_GetAttr(audio, str_timestamp_us);
+    if (!ts) return -1;
+    if (ts != Py_None) {
+        long long v = PyLong_AsLongLong(ts);
+        if (v == -1 && PyErr_Occurred()) {
+            PyErr_Clear();
+            PyErr_Format(PyExc_TypeError, "Audio.timestamp_us must be an int (µs) or None, got %.80s",
+                         Py_TYPE(ts)->tp_name);
+            Py_DECREF(ts);
+            return -1;
+        }
+        f->timestamp_us = (int64_t)v;
+    }
+    Py_DECREF(ts);
+    PyObject *meta = PyObject_GetAttr(audio, str_metadata);
+    if (!meta) return -1;
+    int rc = 0;
+    if (meta != Py_None && !PyDict_Check(meta)) {
+        PyErr_Format(PyExc_TypeError, "Audio.metadata must be a dict of str to str, got %.80s",
+                     Py_TYPE(meta)->tp_name);
+        rc = -1;
+    } else if (meta != Py_None) {
+        PyObject *k, *v;
+        Py_ssize_t pos = 0;
+        while (rc == 0 && PyDict_Next(meta, &pos, &k, &v)) {
+            const char *ks = PyUnicode_Check(k) ? PyUnicode_AsUTF8(k) : NULL;
+            const char *vs = PyUnicode_Check(v) ? PyUnicode_AsUTF8(v) : NULL;
+            if (!ks || !vs) {
+                if (!PyErr_Occurred())
+                    PyErr_SetString(PyExc_TypeError, "Audio.metadata must map str to str");
+                rc = -1;
+            } else if (rm_frame_meta_set(f, ks, vs) != 0) {
+                PyErr_NoMemory();
+                rc = -1;
+            }
+        }
+    }
+    Py_DECREF(meta);
+    return rc;
 }
 
 rm_frame *rmpy_to_frame(PyObject *v, const rm_frame *like)
@@ -171,6 +281,10 @@ rm_frame *rmpy_to_frame(PyObject *v, const rm_frame *like)
         rm_frame *f = rate ? array_to_audio(samples, rate) : NULL;
         Py_XDECREF(samples);
         Py_XDECREF(rate);
+        if (f && rmpy_audio_props(v, f) != 0) {
+            rm_frame_unref(f); /* drops the array reference (takes the GIL we hold: re-entrant) */
+            return NULL;
+        }
         return f;
     }
     if (PyUnicode_Check(v)) {
@@ -210,9 +324,7 @@ rm_frame *rmpy_to_frame(PyObject *v, const rm_frame *like)
             Py_XDECREF(rate);
             return f;
         }
-        PyErr_SetString(PyExc_TypeError, "a numpy array needs a sample rate: pass remotemedia.Audio(samples, "
-                                         "sample_rate) or a (samples, sample_rate) tuple");
-        return NULL;
+        return array_to_tensor((PyArrayObject *)v);
     }
     /* everything else travels as JSON */
     PyObject *text = PyObject_CallOneArg(rmpy.json_dumps, v);
@@ -241,20 +353,68 @@ static PyObject *view_array(const rm_frame *f, int nd, npy_intp *dims, int typen
     return arr;
 }
 
-static PyObject *audio_object(PyObject *samples, uint32_t rate)
+static PyObject *empty_args;
+/* Byte offsets of Audio's four __slots__ in its instances (0 = unknown: set
+ * them by attribute name).  Storing into the slots directly saves four
+ * attribute lookups per output frame on the run() hot path. */
+static Py_ssize_t slot_off[4];
+static PyObject *slot_type;
+
+static void find_slots(PyTypeObject *t)
+{
+    PyObject *names[4] = {str_samples, str_sample_rate, str_timestamp_us, str_metadata};
+    slot_type = (PyObject *)t;
+    for (int i = 0; i < 4; i++) {
+        PyObject *d = PyObject_GetAttr((PyObject *)t, names[i]);
+        slot_off[i] = d && Py_IS_TYPE(d, &PyMemberDescr_Type) &&
+                              ((PyMemberDescrObject *)d)->d_member->type == T_OBJECT_EX
+                          ? ((PyMemberDescrObject *)d)->d_member->offset
+                          : 0;
+        Py_XDECREF(d);
+        PyErr_Clear();
+    }
+}
+
+/* Sets attribute i of a fresh Audio; steals `v`.  0 or -1. */
+static int set_slot(PyObject *a, int i, PyObject *v)
+{
+    static PyObject **names[4] = {&str_samples, &str_sample_rate, &str_timestamp_us, &str_metadata};
+    if (!v) return -1;
+    if (slot_off[i]) {
+        PyObject **p = (PyObject **)((char *)a + slot_off[i]);
+        Py_XSETREF(*p, v);
+        return 0;
+    }
+    int rc = PyObject_SetAttr(a, *names[i], v);
+    Py_DECREF(v);
+    return rc;
+}
+
+static PyObject *audio_object(PyObject *samples, const rm_frame *f)
 {
     PyTypeObject *t = (PyTypeObject *)rmpy.audio_type;
-    PyObject *empty = PyTuple_New(0);
-    PyObject *a = empty ? t->tp_new(t, empty, NULL) : NULL; /* skip __init__: values are known good */
-    Py_XDECREF(empty);
+    if (slot_type != (PyObject *)t) find_slots(t);
+    if (!empty_args && !(empty_args = PyTuple_New(0))) return NULL;
+    PyObject *a = t->tp_new(t, empty_args, NULL); /* skip __init__: values are known good */
     if (!a) return NULL;
-    PyObject *r = PyLong_FromUnsignedLong(rate);
-    if (!r || PyObject_SetAttr(a, str_samples, samples) != 0 || PyObject_SetAttr(a, str_sample_rate, r) != 0) {
-        Py_XDECREF(r);
+    PyObject *meta = PyDict_New();
+    size_t nm = rm_frame_meta_count(f);
+    for (size_t i = 0; meta && i < nm; i++) {
+        const char *k, *v;
+        PyObject *vs = NULL;
+        if (rm_frame_meta_at(f, i, &k, &v) != 0 || !(vs = PyUnicode_DecodeUTF8(v, (Py_ssize_t)strlen(v), "replace")) ||
+            PyDict_SetItemString(meta, k, vs) != 0)
+            Py_CLEAR(meta);
+        Py_XDECREF(vs);
+    }
+    /* set_slot steals its value, also on failure: meta is set first so that
+     * nothing leaks when a later step fails */
+    if (set_slot(a, 3, meta) != 0 || set_slot(a, 0, Py_NewRef(samples)) != 0 ||
+        set_slot(a, 1, PyLong_FromUnsignedLong(f->u.audio.rate)) != 0 ||
+        set_slot(a, 2, f->timestamp_us == RM_TS_NONE ? Py_NewRef(Py_None) : PyLong_FromLongLong(f->timestamp_us)) != 0) {
         Py_DECREF(a);
         return NULL;
     }
-    Py_DECREF(r);
     return a;
 }
 
@@ -285,7 +445,7 @@ PyObject *rmpy_from_frame(const rm_frame *f)
         npy_intp dims[2] = {(npy_intp)f->u.audio.frames, (npy_intp)f->u.audio.channels};
         PyObject *arr = view_array(f, f->u.audio.channels == 1 ? 1 : 2, dims, typenum, f->u.audio.data);
         if (!arr) return NULL;
-        PyObject *a = audio_object(arr, f->u.audio.rate);
+        PyObject *a = audio_object(arr, f);
         Py_DECREF(arr);
         return a;
     }

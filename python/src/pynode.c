@@ -132,7 +132,20 @@ static int emit_outputs(rm_node *node, PyObject *list, const rm_frame *in, uint3
             rc = fail_with_exception(node, RM_EFORMAT, what);
             break;
         }
-        if (in) rm_frame_copy_props(frames[k], in);
+        if (in) {
+            /* outputs carry the input's timestamp and metadata, unless an
+             * Audio names its own */
+            rm_frame_copy_props(frames[k], in);
+            if (rmpy.audio_type && PyObject_TypeCheck(item, (PyTypeObject *)rmpy.audio_type) &&
+                rmpy_audio_props(item, frames[k]) != 0) {
+                char what[200];
+                snprintf(what, sizeof what, "%s() of Python node %s returned an Audio with unusable props", method,
+                         PT(node)->t.name);
+                k++;
+                rc = fail_with_exception(node, RM_EFORMAT, what);
+                break;
+            }
+        }
     }
     Py_DECREF(list);
     PyGILState_Release(g);

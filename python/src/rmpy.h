@@ -41,11 +41,15 @@ int rmpy_finalizing(void);
 extern PyTypeObject rmpy_FrameRefType;
 
 /* A new frame (one reference) for a Python value: Audio / (array, rate) ->
- * audio (zero copy for C-contiguous float32/int16/int32), str -> text,
- * bytes/bytearray/memoryview -> binary, other values -> json.  `like` (may
- * be NULL) supplies the sample rate for a bare ndarray returned by a Python
- * node.  NULL with a Python exception set on failure. */
+ * audio (zero copy for C-contiguous float32/int16/int32), a bare ndarray ->
+ * tensor (zero copy), str -> text, bytes/bytearray/memoryview -> binary,
+ * other values -> json.  `like` (may be NULL) makes a bare ndarray audio at
+ * like's rate (what a Python node returns for an audio input).  NULL with a
+ * Python exception set on failure. */
 rm_frame *rmpy_to_frame(PyObject *v, const rm_frame *like);
+/* Applies an Audio's timestamp_us (when not None) and metadata to `f`
+ * (writable).  0, or -1 with an exception set. */
+int rmpy_audio_props(PyObject *audio, rm_frame *f);
 /* A Python value for a frame (borrowed): audio -> Audio whose samples view
  * the frame's memory (the array keeps a frame reference alive).  NULL with
  * an exception set on failure. */

@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include "rmpy.h"
 
+#include <string.h>
+
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -234,16 +236,31 @@ PyObject *rmpy_outputs_list(const rm_outputs *o)
 {
     size_t n = rm_outputs_count(o);
     PyObject *list = PyList_New((Py_ssize_t)n);
+    /* consecutive outputs mostly come from the same node and port: reuse
+     * their str objects */
+    const char *last_id = NULL, *last_port = NULL;
+    PyObject *id_obj = NULL, *port_obj = NULL;
     for (size_t i = 0; list && i < n; i++) {
         const rm_output *x = rm_outputs_at(o, i);
-        PyObject *v = rmpy_from_frame(x->frame);
-        PyObject *t = v ? Py_BuildValue("(ssN)", x->node_id, x->port, v) : NULL;
+        if (!id_obj || strcmp(x->node_id, last_id) != 0) {
+            Py_XSETREF(id_obj, PyUnicode_FromString(x->node_id));
+            last_id = x->node_id;
+        }
+        if (!port_obj || strcmp(x->port, last_port) != 0) {
+            Py_XSETREF(port_obj, PyUnicode_FromString(x->port));
+            last_port = x->port;
+        }
+        PyObject *v = id_obj && port_obj ? rmpy_from_frame(x->frame) : NULL;
+        PyObject *t = v ? PyTuple_Pack(3, id_obj, port_obj, v) : NULL;
+        Py_XDECREF(v);
         if (!t) {
             Py_CLEAR(list);
             break;
         }
         PyList_SET_ITEM(list, (Py_ssize_t)i, t);
     }
+    Py_XDECREF(id_obj);
+    Py_XDECREF(port_obj);
     return list;
 }
 

@@ -46,3 +46,25 @@ def manifest(*nodes, connections=None, name="test"):
     if connections is None:
         connections = [{"from": a["id"], "to": b["id"]} for a, b in zip(ns, ns[1:])]
     return {"version": "v1", "metadata": {"name": name}, "nodes": ns, "connections": connections}
+
+
+REPO = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
+
+
+@pytest.fixture(scope="session")
+def speech_audio(tmp_path_factory):
+    """The VAD test audio of the C tests (tests/audio/gen_vad_audio.py: flite and
+    espeak-ng sentences with known silences, mixed with white/pink noise;
+    deterministic).  Returns load(name) -> float32 array and the labels."""
+    import subprocess
+
+    import numpy as np
+
+    out = tmp_path_factory.mktemp("vad-audio")
+    subprocess.run(["/usr/bin/python3", os.path.join(REPO, "tests", "audio", "gen_vad_audio.py"), str(out)],
+                   check=True)
+
+    def load(name):
+        return np.fromfile(str(out / f"{name}.f32"), dtype="<f4").astype(np.float32)
+
+    return load

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import remotemedia as rm
-from remotemedia.fallback.nodes import builtin_types
+from remotemedia.fallback.nodes import NATIVE_ONLY_FAMILIES, NATIVE_ONLY_NODES, builtin_types
 from conftest import manifest, needs_native
 
 pytestmark = needs_native
@@ -129,14 +129,23 @@ def test_caps_mismatch_diagnostic_matches():
 
 
 def test_fallback_tables_equal_native_descriptions():
+    """Every native node type has a fallback twin with the same description,
+    except the families that cannot exist in pure Python (listed, with the
+    reason, in fallback/nodes NATIVE_ONLY_FAMILIES) and Python nodes."""
     from remotemedia import _backend
 
     rt = _backend.native_runtime()
     for cls in builtin_types():
         native = json.loads(rt.describe(cls.name))
         assert cls.describe() == native, cls.name
-    assert sorted(c.name for c in builtin_types()) == sorted(
-        n for n in rt.node_types() if json.loads(rt.describe(n))["family"] != "python")
+    native = {n: json.loads(rt.describe(n)) for n in rt.node_types()}
+    expected = sorted(n for n, d in native.items() if d["family"] != "python" and d["family"] not in NATIVE_ONLY_FAMILIES)
+    assert sorted(c.name for c in builtin_types()) == expected
+    # the native-only node types (and aliases) are all known to the fallback, which names them in its error
+    for n, d in native.items():
+        if d["family"] in NATIVE_ONLY_FAMILIES:
+            for name in [n, *d.get("aliases", [])]:
+                assert NATIVE_ONLY_NODES.get(name) == d["family"], name
 
 
 def test_audio_bit_exact_multichannel_int16():

@@ -96,8 +96,8 @@ def test_required_param(hint, register):
 
 
 def test_audio_in_audio_out(hint, register):
-    @register("Gain")
-    class Gain:
+    @register("Scale")
+    class Scale:
         gain = rm.Param(float, 0.5)
 
         def process(self, audio):
@@ -105,7 +105,7 @@ def test_audio_in_audio_out(hint, register):
             return audio.samples * np.float32(self.gain)  # bare array: inherits the input's rate
 
     x = np.ones((100, 2), dtype=np.float32)
-    out = rm.Pipeline("g", runtime_hint=hint).add("Gain", gain=0.25).run_sync(rm.Audio(x, 22050))
+    out = rm.Pipeline("g", runtime_hint=hint).add("Scale", gain=0.25).run_sync(rm.Audio(x, 22050))
     assert out.sample_rate == 22050 and out.samples.shape == (100, 2) and np.all(out.samples == 0.25)
 
 
@@ -141,7 +141,7 @@ def test_init_failure(hint, register):
 
 
 @pytest.mark.parametrize("value,what", [(object(), "object"), ({1, 2}, "set"), (float("inf"), "float"),
-                                        (np.zeros(3, dtype=np.float64), "ndarray")])
+                                        (np.zeros(3, dtype=np.complex128), "ndarray")])
 def test_wrong_return_type(hint, register, value, what):
     @register("Wrong")
     class Wrong:

@@ -129,9 +129,40 @@ def test_bad_sample_rates(hint, rate, exc):
         tap(hint).run_sync(rm.Audio(np.zeros(4, np.float32), rate))
 
 
-def test_bare_array_needs_a_rate(hint):
-    with pytest.raises(TypeError, match="needs a sample rate"):
-        tap(hint).run_sync(np.zeros(4, np.float32))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.int32, np.int16, np.int8, np.uint8,
+                                   np.float16, np.bool_])
+def test_bare_array_is_a_tensor_zero_copy(hint, dtype):
+    x = np.arange(24).reshape(2, 3, 4).astype(dtype)
+    out = tap(hint).run_sync(x)
+    assert isinstance(out, np.ndarray) and not isinstance(out, rm.Audio)
+    assert out.dtype == x.dtype and out.shape == (2, 3, 4) and np.array_equal(out, x)
+    assert out.ctypes.data == x.ctypes.data and not out.flags.writeable  # the same memory, read-only
+
+
+def test_tensor_outlives_pipeline_and_input(hint):
+    x = np.arange(1000, dtype=np.float64)
+    addr = x.ctypes.data
+    out = tap(hint).run_sync(x)
+    del x
+    gc.collect()
+    assert out.ctypes.data == addr and out[999] == 999.0
+
+
+@pytest.mark.parametrize("bad,exc,msg", [
+    (np.zeros(4, dtype=np.complex64), TypeError, "cannot be a tensor frame"),
+    (np.zeros(4, dtype=np.uint16), TypeError, "cannot be a tensor frame"),
+    (np.zeros(4, dtype=">f8"), TypeError, "native byte order"),
+    (np.zeros((4, 4), dtype=np.float32).T, ValueError, "not C-contiguous"),
+    (np.zeros((1,) * 9, dtype=np.float32), ValueError, "at most 8 dimensions"),
+])
+def test_bad_tensors_raise(hint, bad, exc, msg):
+    with pytest.raises(exc, match=msg):
+        tap(hint).run_sync(bad)
+
+
+def test_tensor_into_an_audio_node_is_a_frame_kind_error(hint):
+    with pytest.raises(rm.NodeError, match="accepts audio, got a tensor frame"):
+        rm.Pipeline("g", runtime_hint=hint).add("Gain", gain=2.0).run_sync(np.zeros(4, np.float32))
 
 
 def test_failed_conversion_leaks_nothing(hint):

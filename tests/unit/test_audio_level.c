@@ -148,6 +148,18 @@ static void test_bad_input(void)
     CHECK_INT(rm_harness_push(h, f), RM_EFRAMEKIND);
     rm_frame_unref(f);
     rm_harness_free(h);
+    /* NaN or infinity in a window: a clear error, not a failed JSON build */
+    for (int k = 0; k < 2; k++) {
+        h = harness_ok(rt, "AudioLevel", "{\"window_ms\": 10}");
+        f = rm_frame_new_audio(RM_SAMPLE_F32, 8000, 1, 160);
+        for (int i = 0; i < 160; i++) ((float *)f->u.audio.data)[i] = 0.25f;
+        ((float *)f->u.audio.data)[100] = k ? INFINITY : NAN;
+        CHECK_INT(rm_harness_push(h, f), RM_EFORMAT);
+        CHECK_CONTAINS(rm_harness_error(h)->message, "non-finite samples");
+        CHECK_CONTAINS(rm_harness_error(h)->message, "at 10.0 ms");
+        rm_frame_unref(f);
+        rm_harness_free(h);
+    }
 }
 
 int main(void)

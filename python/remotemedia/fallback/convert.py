@@ -39,9 +39,47 @@ def _audio(samples: Any, rate: Any) -> Frame:
     return Frame("audio", Audio(view, int(rate)))
 
 
+_TENSOR_DTYPES = tuple(np.dtype(t) for t in (np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8,
+                                               np.float16, np.float32, np.float64))
+
+
+def _tensor(a: np.ndarray) -> Frame:
+    if a.dtype.newbyteorder("=") not in _TENSOR_DTYPES:
+        raise TypeError(f"a numpy array of dtype {a.dtype} cannot be a tensor frame (bool, int8, int16, int32, "
+                        f"int64, uint8, float16, float32, float64); for audio pass remotemedia.Audio(samples, "
+                        f"sample_rate)")
+    if not a.dtype.isnative:
+        raise TypeError("tensor data is not in native byte order: convert with x.astype(x.dtype.newbyteorder('='))")
+    if not a.flags.c_contiguous or not a.flags.aligned:
+        raise ValueError("tensor array is not C-contiguous (a strided slice or a transpose?): pass "
+                         "numpy.ascontiguousarray(x); RemoteMedia never copies silently")
+    if a.ndim > 8:
+        raise ValueError(f"a tensor has at most 8 dimensions, got {a.ndim}")
+    view = a.view()
+    view.flags.writeable = False
+    return Frame("tensor", view)
+
+
+def _audio_props(f: Frame, a: Audio) -> Frame:
+    """Audio.timestamp_us / metadata onto the frame (rmpy_audio_props)."""
+    ts = getattr(a, "timestamp_us", None)
+    if ts is not None:
+        if isinstance(ts, bool) or not isinstance(ts, (int, np.integer)):
+            raise TypeError(f"Audio.timestamp_us must be an int (µs) or None, got {type(ts).__name__}")
+        f.ts = int(ts)
+    meta = getattr(a, "metadata", None)
+    if meta:
+        if not isinstance(meta, dict):
+            raise TypeError(f"Audio.metadata must be a dict of str to str, got {type(meta).__name__}")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in meta.items()):
+            raise TypeError("Audio.metadata must map str to str")
+        f.meta = dict(f.meta or {}, **meta)
+    return f
+
+
 def to_frame(v: Any, like_rate: Optional[int] = None) -> Frame:
     if isinstance(v, Audio):
-        return _audio(v.samples, v.sample_rate)
+        return _audio_props(_audio(v.samples, v.sample_rate), v)
     if isinstance(v, str):
         v.encode("utf-8")  # same UnicodeEncodeError as the native path for lone surrogates
         return Frame("text", v)
@@ -54,8 +92,7 @@ def to_frame(v: Any, like_rate: Optional[int] = None) -> Frame:
     if isinstance(v, np.ndarray):
         if like_rate:
             return _audio(v, like_rate)
-        raise TypeError("a numpy array needs a sample rate: pass remotemedia.Audio(samples, sample_rate) "
-                        "or a (samples, sample_rate) tuple")
+        return _tensor(v)
     from .._backend import _dumps
 
     return Frame("json", json.loads(_dumps(v)))  # the same normalisation as the JSON frame path
@@ -64,4 +101,6 @@ def to_frame(v: Any, like_rate: Optional[int] = None) -> Frame:
 def from_frame(f: Frame) -> Any:
     if f.kind == "json":
         return json.loads(json.dumps(f.value))  # callers get their own copy, as from native
+    if f.kind == "audio":  # a new Audio viewing the same (read-only) samples, with the frame's props
+        return Audio(f.value.samples, f.value.sample_rate, f.ts, dict(f.meta) if f.meta else {})
     return f.value

@@ -2,21 +2,32 @@
 messages as src/core/graph.c) and runs sessions in pure Python, with the same
 semantics as the native executor: topological order, fan-out and fan-in,
 every source fed by push, sink outputs collected, end of stream flushing in
-topological order, on_error policies fail / skip / retry, reset for barge-in,
-and metrics in the same JSON shape."""
+topological order, on_error policies fail / skip / retry (with the circuit
+breaker), reset for barge-in, and metrics in the same JSON shape.  Compiling
+negotiates caps like the native compiler: audio links whose rate, channel
+count or sample format differ get an AudioResample / ChannelMixer /
+FormatConverter inserted (or a diagnostic when that is not possible)."""
 from __future__ import annotations
 
 import json
-import math
+import logging
+import random
 import threading
 import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Type
 
 from .. import _pynode
-from ..errors import ManifestError, NodeError, RemoteMediaError
+from ..errors import ManifestError, NodeError, RemoteMediaError, RuntimeUnavailableError
 from . import params as P
 from .convert import from_frame, to_frame
-from .nodes import BUILTIN_NODES, KINDS, FallbackNode, Frame, NodeFailure
+from .nodes import (BUILTIN_NODES, KINDS, NATIVE_ONLY_FAMILIES, NATIVE_ONLY_NODES, Caps, FallbackNode, Frame,
+                    NodeFailure)
+
+log = logging.getLogger("remotemedia")
+
+# converter node types the compiler inserts on mismatched audio links
+CONV_CHANNELS, CONV_RATE, CONV_FORMAT = "ChannelMixer", "AudioResample", "FormatConverter"
+_MISSING = object()
 
 _CLASS = {"RM_EINVAL": "validation", "RM_EPARSE": "validation", "RM_EMANIFEST": "validation",
           "RM_ENOTFOUND": "validation", "RM_EPARAM": "validation", "RM_ECAPS": "validation",
@@ -56,15 +67,52 @@ def _valid_id(s: str) -> bool:
 
 
 class NodeSpec:
-    """A compiled node."""
+    """A compiled node (a pnode, then a graph node once built)."""
 
-    def __init__(self, id: str, cls: Type[FallbackNode], config: Dict[str, Any], on_error: Dict[str, Any]):
+    def __init__(self, id: str, cls: Type[FallbackNode], config: Dict[str, Any], on_error: Dict[str, Any],
+                 inserted: bool = False):
         self.id, self.cls, self.config, self.on_error = id, cls, config, on_error
-        self.out_edges: List[List[Tuple[int, int]]] = [[] for _ in cls.output_ports()]
+        self.inserted = inserted
+        self.clear()
+
+    def clear(self) -> None:
+        self.out_edges: List[List[Tuple[int, int, int]]] = [[] for _ in self.cls.output_ports()]  # (to, port, edge)
         self.n_upstream = 0
         self.is_sink = True
-        self.in_kinds: List[Optional[set]] = []
-        self.out_kinds: List[Optional[set]] = []
+        self.in_caps: List[Caps] = []
+        self.in_req: List[Caps] = []
+        self.out_caps: List[Caps] = []
+
+
+class PEdge:
+    """A connection: from node/port to node/port (indexes into the parse-time
+    node list), its manifest path and whether it declared a queue."""
+
+    __slots__ = ("frm", "frm_port", "to", "to_port", "path", "queue")
+
+    def __init__(self, frm: int, frm_port: int, to: int, to_port: int, path: str, queue: bool = False):
+        self.frm, self.frm_port, self.to, self.to_port, self.path, self.queue = frm, frm_port, to, to_port, path, queue
+
+    def key(self) -> Tuple[int, int, int, int]:
+        return (self.frm, self.frm_port, self.to, self.to_port)
+
+
+def _kinds_str(k: Optional[set]) -> str:
+    return "|".join(x for x in KINDS if x in k) if k else "any"
+
+
+def _merge_caps(into: Optional[Caps], add: Caps) -> Caps:
+    """merge_caps(): what several upstream links deliver into one port."""
+    if into is None:
+        return add.copy()
+    into.kinds = None if not into.kinds or not add.kinds else into.kinds | add.kinds
+    if into.rate != add.rate:
+        into.rate = 0
+    if into.channels != add.channels:
+        into.channels = 0
+    if into.format != add.format:
+        into.format = None
+    return into
 
 
 class FallbackGraph:
@@ -125,7 +173,8 @@ class FallbackGraph:
         self.name = name or (self.file.rsplit("/", 1)[-1] if self.file else "pipeline")
         nodes = doc.get("nodes")
         pn: List[Optional[NodeSpec]] = []
-        ids: Dict[str, int] = {}
+        self.ids: Dict[str, int] = {}
+        self.native_only: List[Tuple[str, str, str]] = []  # (node id, type, family)
         if "nodes" not in doc:
             self._diag("RM_EMANIFEST", "", None, "missing required key 'nodes' (a list of nodes)")
         elif not isinstance(nodes, list):
@@ -133,26 +182,41 @@ class FallbackGraph:
         elif not nodes:
             self._diag("RM_EMANIFEST", "nodes", None, "the manifest must contain at least one node")
         else:
-            pn = self._nodes(nodes, ids)
+            pn = self._nodes(nodes, self.ids)
+        if self.native_only:
+            self._refuse_native_only()
         conns = doc.get("connections")
-        edges: List[Tuple[int, int, int, int]] = []
+        pe: List[PEdge] = []
         if conns is not None and not isinstance(conns, list):
             self._diag("RM_EMANIFEST", "connections", None, f"'connections' must be a list, got {_type_name(conns)}")
         elif pn:
-            edges = self._connections(conns or [], pn, ids)
+            pe = self._connections(conns or [], pn, self.ids)
         if self.diags:
             return
-        order = self._topo(pn, edges)  # type: ignore[arg-type]
-        if order is None:
-            return
-        pos = {old: new for new, old in enumerate(order)}
-        self.nodes: List[NodeSpec] = [pn[i] for i in order]  # type: ignore[misc]
-        self.edges = [(pos[a], ap, pos[b], bp) for a, ap, b, bp in edges]
-        for a, ap, b, bp in self.edges:
-            self.nodes[a].out_edges[ap].append((b, bp))
-            self.nodes[a].is_sink = False
-            self.nodes[b].n_upstream += 1
-        self._caps()
+        self.pn: List[NodeSpec] = pn  # type: ignore[assignment]
+        self.pe = pe
+        order = self._topo(self.pn, self.pe)
+        # Build; where audio links differ only in rate, channels or sample
+        # format, insert converters and build again (a converter may need
+        # its own, e.g. a format change ahead of a resampler).
+        npass = 0
+        while order is not None:
+            mm = self._build(order, may_insert=npass < 4)
+            if self.diags or not mm:
+                break
+            self._insert_converters(mm)
+            order = self._topo(self.pn, self.pe)
+            npass += 1
+
+    def _refuse_native_only(self) -> None:
+        nid, t, fam = self.native_only[0]
+        why = NATIVE_ONLY_FAMILIES.get(fam, "it has no pure-Python version")
+        others = "".join(f", '{i}' ({x})" for i, x, _ in self.native_only[1:])
+        raise RuntimeUnavailableError(
+            f"node '{nid}': node type {t} ({fam} family) needs the native runtime: {why}, so the pure-Python "
+            f"fallback cannot run it{(' (also: ' + others[2:] + ')') if others else ''}; build the native "
+            f"extension (python/README.md) and use runtime_hint='auto' or 'native'",
+            code="RM_ENOTSUP", errno=-21, error_class="validation", node_id=nid)
 
     def _nodes(self, nodes: List[Any], ids: Dict[str, int]) -> List[Optional[NodeSpec]]:
         out: List[Optional[NodeSpec]] = []
@@ -185,7 +249,9 @@ class FallbackGraph:
                            f"node_type must be a non-empty string, got {_type_name(t)}")
             else:
                 cls = self.types.get(t)
-                if cls is None:
+                if cls is None and t in NATIVE_ONLY_NODES:
+                    self.native_only.append((nid or path, t, NATIVE_ONLY_NODES[t]))
+                elif cls is None:
                     s = self._suggest(t)
                     if s:
                         self._diag("RM_ENOTFOUND", f"{path}.node_type", nid,
@@ -197,7 +263,7 @@ class FallbackGraph:
             if cls is not None:
                 config = P.parse_params(cls.name, cls.params, n.get("params"), f"{path}.params", nid or path,
                                         self.diags, lambda c, p, nd, m: self._diag_obj(c, p, nd, m))
-            on_error = self._on_error(n.get("on_error"), path, nid)
+            on_error = self._on_error(n.get("on_error", _MISSING), path, nid)
             out.append(NodeSpec(nid, cls, config, on_error) if nid and cls else None)
         return out
 
@@ -206,26 +272,50 @@ class FallbackGraph:
         self.diags.pop()  # parse_params appends it itself
         return d
 
+    @staticmethod
+    def default_on_error() -> Dict[str, Any]:
+        return {"policy": "fail", "max_retries": 3, "base_delay_ms": 100.0, "max_delay_ms": 400.0,
+                "jitter": 0.25, "failure_threshold": 5, "reset_timeout_ms": 60000.0, "success_threshold": 2}
+
     def _on_error(self, v: Any, npath: str, nid: Optional[str]) -> Dict[str, Any]:
-        oe = {"policy": "fail", "max_retries": 3, "base_delay_ms": 100.0, "max_delay_ms": 400.0}
-        if v is None:
+        """parse_on_error(): policy, retry backoff and the circuit breaker."""
+        oe = self.default_on_error()
+        if v is _MISSING:
             return oe
         path = f"{npath}.on_error"
         policy = v.get("policy") if isinstance(v, dict) else v
-        if policy not in ("fail", "skip", "retry"):
+        if not isinstance(policy, str) or policy not in ("fail", "skip", "retry"):
             self._diag("RM_EMANIFEST", path, nid,
                        "on_error must be \"fail\", \"skip\", \"retry\" or a mapping with policy: one of them")
             return oe
         oe["policy"] = policy
-        if isinstance(v, dict):
-            for key, lo, hi in (("max_retries", 0, 100), ("base_delay_ms", 0, 3600e3), ("max_delay_ms", 0, 3600e3)):
-                if key in v:
-                    x = v[key]
-                    if isinstance(x, bool) or not isinstance(x, (int, float)) or x < lo or x > hi:
-                        self._diag("RM_EMANIFEST", f"{path}.{key}", nid,
-                                   f"on_error.{key} must be a number in [{lo:g}, {hi:g}]")
-                    else:
-                        oe[key] = x
+        if not isinstance(v, dict):
+            return oe
+
+        def num(obj: dict, key: str, p: str, lo: float, hi: float) -> None:
+            if key not in obj:
+                return
+            x = obj[key]
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or x < lo or x > hi:
+                self._diag("RM_EMANIFEST", f"{p}.{key}", nid, f"on_error.{key} must be a number in [{lo:g}, {hi:g}]")
+            else:
+                oe[key] = int(x) if key in ("max_retries", "failure_threshold", "success_threshold") else float(x)
+
+        num(v, "max_retries", path, 0, 100)
+        num(v, "base_delay_ms", path, 0, 3600e3)
+        num(v, "max_delay_ms", path, 0, 3600e3)
+        num(v, "jitter", path, 0, 1)
+        if "circuit_breaker" in v:
+            cb = v["circuit_breaker"]
+            cpath = f"{path}.circuit_breaker"
+            if cb is False:
+                oe["failure_threshold"] = 0  # no breaker
+            elif not isinstance(cb, dict):
+                self._diag("RM_EMANIFEST", cpath, nid, "circuit_breaker must be a mapping or false")
+            else:
+                num(cb, "failure_threshold", cpath, 1, 1e6)
+                num(cb, "reset_timeout_ms", cpath, 0, 86400e3)
+                num(cb, "success_threshold", cpath, 1, 1e6)
         return oe
 
     def _endpoint(self, conn: dict, key: str, path: str, output: bool, pn: List[Optional[NodeSpec]],
@@ -257,6 +347,10 @@ class FallbackGraph:
             return None
         ports = spec.cls.output_ports() if output else spec.cls.input_ports()
         if port_name is None:
+            if not ports:
+                self._diag("RM_ENOTFOUND", sub, spec.id,
+                           f"{spec.cls.name} has no {'output' if output else 'input'} ports")
+                return None
             return idx, 0
         names = [p[0] for p in ports]
         if port_name not in names:
@@ -266,10 +360,8 @@ class FallbackGraph:
             return None
         return idx, names.index(port_name)
 
-    def _connections(self, conns: List[Any], pn: List[Optional[NodeSpec]],
-                     ids: Dict[str, int]) -> List[Tuple[int, int, int, int]]:
-        edges: List[Tuple[int, int, int, int]] = []
-        paths: List[str] = []
+    def _connections(self, conns: List[Any], pn: List[Optional[NodeSpec]], ids: Dict[str, int]) -> List[PEdge]:
+        edges: List[PEdge] = []
         for i, c in enumerate(conns):
             path = f"connections[{i}]"
             if not isinstance(c, dict):
@@ -278,30 +370,40 @@ class FallbackGraph:
                 continue
             a = self._endpoint(c, "from", path, True, pn, ids)
             b = self._endpoint(c, "to", path, False, pn, ids)
-            q = c.get("queue")
             ok = a is not None and b is not None
-            if q is not None:
-                pol = q.get("policy", "block") if isinstance(q, dict) else q
-                if pol not in ("block", "drop_oldest", "drop_newest"):
+            if "queue" in c:
+                q = c["queue"]
+                pol = q.get("policy") if isinstance(q, dict) else q
+                if not isinstance(pol, str) and isinstance(q, dict):
+                    pol = "block"
+                if not isinstance(pol, str) or pol not in ("block", "drop_oldest", "drop_newest"):
                     self._diag("RM_EMANIFEST", f"{path}.queue", None,
                                "queue policy must be one of: block, drop_oldest, drop_newest")
                     ok = False
+                elif isinstance(q, dict) and "capacity" in q:
+                    cap = q["capacity"]
+                    if isinstance(cap, bool) or not isinstance(cap, int) or cap < 1 or cap > 1000000:
+                        self._diag("RM_EMANIFEST", f"{path}.queue", None,
+                                   "queue capacity must be an integer in [1, 1000000]")
+                        ok = False
             if not ok:
                 continue
-            e = (a[0], a[1], b[0], b[1])  # type: ignore[index]
-            if e in edges:
-                self._diag("RM_EMANIFEST", path, pn[b[0]].id,  # type: ignore[index,union-attr]
-                           f"duplicate connection (same as {paths[edges.index(e)]})")
+            e = PEdge(a[0], a[1], b[0], b[1], path, "queue" in c)  # type: ignore[index]
+            dup = next((o for o in edges if o.key() == e.key()), None)
+            if dup is not None:
+                self._diag("RM_EMANIFEST", path, pn[e.to].id,  # type: ignore[union-attr]
+                           f"duplicate connection (same as {dup.path})")
                 continue
             edges.append(e)
-            paths.append(path)
         return edges
 
-    def _topo(self, pn: List[NodeSpec], edges: List[Tuple[int, int, int, int]]) -> Optional[List[int]]:
+    def _topo(self, pn: List[NodeSpec], edges: List[PEdge]) -> Optional[List[int]]:
+        """Kahn's algorithm taking the lowest index among ready nodes (the
+        manifest order where it can), as topo_order()."""
         n = len(pn)
         indeg = [0] * n
-        for _, _, b, _ in edges:
-            indeg[b] += 1
+        for e in edges:
+            indeg[e.to] += 1
         done = [False] * n
         order: List[int] = []
         while True:
@@ -310,9 +412,9 @@ class FallbackGraph:
                 break
             done[pick] = True
             order.append(pick)
-            for a, _, b, _ in edges:
-                if a == pick:
-                    indeg[b] -= 1
+            for e in edges:
+                if e.frm == pick:
+                    indeg[e.to] -= 1
         if len(order) == n:
             return order
         start = done.index(False)
@@ -321,9 +423,9 @@ class FallbackGraph:
             seen.add(cur)
             walk.append(cur)
             nxt = cur
-            for a, _, b, _ in edges:
-                if a == cur and not done[b]:
-                    nxt = b
+            for e in edges:
+                if e.frm == cur and not done[e.to]:
+                    nxt = e.to
                     break
             cur = nxt
         cyc = walk[walk.index(cur):]
@@ -331,39 +433,119 @@ class FallbackGraph:
                    + "".join(f"{pn[i].id} → " for i in cyc) + pn[cur].id)
         return None
 
-    def _caps(self) -> None:
-        def kinds_str(k: Optional[set]) -> str:
-            return "|".join(x for x in KINDS if x in k) if k else "any"
-
+    # ------------------------------------------------------------------ caps --
+    def _build(self, order: List[int], may_insert: bool) -> List[Tuple[int, Caps, Caps]]:
+        """Orders the nodes, wires the edges and negotiates caps; returns the
+        audio links (edge index, upstream caps, required caps) that need
+        converters inserted."""
+        pos = {old: new for new, old in enumerate(order)}
+        self.nodes: List[NodeSpec] = [self.pn[i] for i in order]
+        for n in self.nodes:
+            n.clear()
+        self.edges: List[Tuple[int, int, int, int]] = [(pos[e.frm], e.frm_port, pos[e.to], e.to_port)
+                                                        for e in self.pe]
+        for k, (a, ap, b, bp) in enumerate(self.edges):
+            self.nodes[a].out_edges[ap].append((b, bp, k))
+            self.nodes[a].is_sink = False
+            self.nodes[b].n_upstream += 1
         for i, n in enumerate(self.nodes):
-            ins: List[Optional[set]] = []
-            for p, (pname, pk, _) in enumerate(n.cls.input_ports()):
-                merged: Optional[set] = None
-                first = True
+            ins: List[Caps] = []
+            for p in range(len(n.cls.input_ports())):
+                merged: Optional[Caps] = None
                 for a, ap, b, bp in self.edges:
                     if b == i and bp == p:
-                        up = self.nodes[a].out_kinds[ap]
-                        if first:
-                            merged = None if up is None else set(up)
-                        elif merged is None or up is None:
-                            merged = None
-                        else:
-                            merged |= up
-                        first = False
-                ins.append(merged)
-                n.in_kinds.append(set(pk) if pk else None)
-            outs = [set(k) if k else None for _, k, _ in n.cls.output_ports()]
-            if n.cls.same_caps and outs:
-                outs[0] = ins[0] if ins else None
-            n.out_kinds = outs
-        for a, ap, b, bp in self.edges:
-            up, req = self.nodes[a].out_kinds[ap], self.nodes[b].in_kinds[bp]
-            if up and req and not (up & req):
-                A, B = self.nodes[a], self.nodes[b]
-                aport, bport = A.cls.output_ports()[ap][0], B.cls.input_ports()[bp][0]
-                self._diag("RM_ECAPS", "connections", B.id,
-                           f"link {A.id}.{aport} → {B.id}.{bport}: {A.id} ({A.cls.name}) produces "
-                           f"{kinds_str(up)} but {B.id} ({B.cls.name}) port '{bport}' accepts {kinds_str(req)}")
+                        merged = _merge_caps(merged, self.nodes[a].out_caps[ap])
+                ins.append(merged if merged is not None else Caps())
+            in_req = [Caps(k) for _, k, _ in n.cls.input_ports()]
+            outs = [Caps(k) for _, k, _ in n.cls.output_ports()]
+            try:
+                n.cls.negotiate(n.config, ins, in_req, outs)
+            except NodeFailure as exc:
+                self._diag(exc.code, "nodes", n.id, exc.message)
+            n.in_caps, n.in_req, n.out_caps = ins, in_req, outs
+        mm: List[Tuple[int, Caps, Caps]] = []
+        for k in range(len(self.edges)):
+            self._check_link(k, may_insert, mm)
+        return mm
+
+    def _check_link(self, k: int, may_insert: bool, mm: List[Tuple[int, Caps, Caps]]) -> None:
+        a, ap, b, bp = self.edges[k]
+        A, B = self.nodes[a], self.nodes[b]
+        up, req = A.out_caps[ap], B.in_req[bp]
+        aport, bport = A.cls.output_ports()[ap][0], B.cls.input_ports()[bp][0]
+        if up.kinds and req.kinds and not (up.kinds & req.kinds):
+            self._diag("RM_ECAPS", "connections", B.id,
+                       f"link {A.id}.{aport} → {B.id}.{bport}: {A.id} ({A.cls.name}) produces "
+                       f"{_kinds_str(up.kinds)} but {B.id} ({B.cls.name}) port '{bport}' accepts "
+                       f"{_kinds_str(req.kinds)}")
+            return
+        if not up.is_audio_only() or not (req.kinds and "audio" in req.kinds):
+            return
+        d_rate = bool(up.rate and req.rate and up.rate != req.rate)
+        d_ch = bool(up.channels and req.channels and up.channels != req.channels)
+        d_fmt = bool(up.format and req.format and up.format != req.format)
+        if not (d_rate or d_ch or d_fmt):
+            return
+        if may_insert and (not d_rate or CONV_RATE in self.types) and (not d_ch or CONV_CHANNELS in self.types) \
+                and (not d_fmt or CONV_FORMAT in self.types):
+            mm.append((k, up.copy(), req.copy()))
+            return
+        why, fix = [], []
+        if d_rate:
+            why.append(f"rate {up.rate} Hz vs {req.rate} Hz")
+            fix.append(f"an AudioResample node (target_rate: {req.rate})")
+        if d_ch:
+            why.append(f"channels {up.channels} vs {req.channels}")
+            fix.append(f"a ChannelMixer (channels: {req.channels})")
+        if d_fmt:
+            why.append(f"format {up.format} vs {req.format}")
+            fix.append(f"a FormatConverter (target_format: {req.format})")
+        self._diag("RM_ECAPS", "connections", B.id, f"link {A.id}.{aport} → {B.id}.{bport}: audio does not match "
+                                                    f"({', '.join(why)}); insert {' and '.join(fix)} between them")
+
+    def _add_converter(self, type_name: str, params: Dict[str, Any], to_id: str) -> int:
+        cls = self.types[type_name]
+        kind = "resample" if type_name == CONV_RATE else "mix" if type_name == CONV_CHANNELS else "convert"
+        nid = f"{to_id}-{kind}"
+        k = 2
+        while nid in self.ids:
+            nid = f"{to_id}-{kind}-{k}"
+            k += 1
+        tmp: List[Dict[str, Any]] = []
+        config = P.parse_params(cls.name, cls.params, params, "params", nid, tmp,
+                                lambda c, p, nd, m: {"message": m})
+        if tmp:
+            raise RemoteMediaError(f"node '{nid}': cannot configure an inserted {type_name}: {tmp[0]['message']}")
+        self.ids[nid] = len(self.pn)
+        self.pn.append(NodeSpec(nid, cls, config, self.default_on_error(), inserted=True))
+        return len(self.pn) - 1
+
+    def _insert_converters(self, mm: List[Tuple[int, Caps, Caps]]) -> None:
+        for k, up, req in mm:
+            orig = self.pe[k]
+            to_id = self.pn[orig.to].id
+            chain: List[int] = []
+            # mix down before resampling (less work), up after it
+            down = up.channels and req.channels and up.channels > req.channels
+            upmix = up.channels and req.channels and up.channels < req.channels
+            if down:
+                chain.append(self._add_converter(CONV_CHANNELS, {"channels": req.channels}, to_id))
+            if up.rate and req.rate and up.rate != req.rate:
+                chain.append(self._add_converter(CONV_RATE, {"target_rate": req.rate}, to_id))
+            if upmix:
+                chain.append(self._add_converter(CONV_CHANNELS, {"channels": req.channels}, to_id))
+            if up.format and req.format and up.format != req.format:
+                chain.append(self._add_converter(CONV_FORMAT, {"target_format": req.format}, to_id))
+            # from -> chain[0] -> ... -> chain[-1] -> to; a declared queue stays on the link into the target
+            self.pe[k] = PEdge(orig.frm, orig.frm_port, chain[0], 0, orig.path)
+            for i, c in enumerate(chain):
+                last = i + 1 == len(chain)
+                self.pe.append(PEdge(c, 0, orig.to if last else chain[i + 1], orig.to_port if last else 0, orig.path,
+                                     orig.queue and last))
+                cv = self.pn[c]
+                log.debug("[%s] inserted %s (%s) on the link %s → %s: it has %d Hz, %d ch, %s; %s needs %d Hz, "
+                          "%d ch, %s", cv.id, cv.cls.name, cv.config, self.pn[orig.frm].id, to_id, up.rate,
+                          up.channels, up.format or "any", to_id, req.rate, req.channels, req.format or "any")
 
     # ------------------------------------------------------------ properties --
     @property
@@ -411,14 +593,40 @@ _counter_lock = threading.Lock()
 
 
 class _NodeRT:
-    """A node instance in a fallback session, with its metrics."""
+    """A node instance in a fallback session: its metrics, stats, retry
+    staging and circuit breaker."""
 
-    def __init__(self, spec: NodeSpec):
+    def __init__(self, spec: NodeSpec, seed: int):
         self.spec = spec
         self.inst: Optional[FallbackNode] = None
         self.calls = self.frames_in = self.frames_out = self.errors = 0
+        self.retries = self.rejected = 0
         self.times: List[int] = []
         self.init_ns = 0
+        self.stats: Dict[str, List[Any]] = {}  # key -> [kind, value, count, max]
+        self.staging = False
+        self.staged: List[Tuple[int, Frame]] = []
+        self.breaker = "closed"  # closed | open | half_open
+        self.consecutive_failures = 0
+        self.half_open_successes = 0
+        self.opened_at = 0
+        self.rng = random.Random(seed)
+
+    def stat(self, key: str, kind: str, value: float) -> None:
+        st = self.stats.get(key)
+        if st is None:
+            if len(self.stats) == 8:  # RM__MAX_STATS
+                return
+            st = self.stats[key] = [kind, 0.0, 0, 0.0]
+        if kind == "set":
+            st[1] = value
+        elif kind == "add":
+            st[1] += value
+        else:
+            st[1] += value
+            if st[2] == 0 or value > st[3]:
+                st[3] = value
+        st[2] += 1
 
 
 class FallbackSession:
@@ -442,10 +650,12 @@ class FallbackSession:
         self.frames_in = self.frames_out = 0
         self.t_open = time.perf_counter_ns()
         self.t_end = 0
-        self.edge_frames = {e: 0 for e in graph.edges}
-        self.rt = [_NodeRT(n) for n in graph.nodes]
+        self._child = 0  # ns spent in nested calls (exclusive node times, like the native call_node)
+        self.edge_frames = [0] * len(graph.edges)
+        self.rt = [_NodeRT(n, hash((session_id, i))) for i, n in enumerate(graph.nodes)]
+        self._emitters = [self._emitter(i) for i in range(len(self.rt))]
         for i, r in enumerate(self.rt):
-            inst = r.spec.cls(r.spec.id, self.id, dict(r.spec.config), self._emitter(i))
+            inst = r.spec.cls(r.spec.id, self.id, dict(r.spec.config), self._emitters[i], r.stat, r.spec.in_caps)
             t0 = time.perf_counter_ns()
             try:
                 inst.init()
@@ -457,88 +667,186 @@ class FallbackSession:
             r.init_ns = time.perf_counter_ns() - t0
             r.inst = inst
 
+    # ------------------------------------------------------------- delivery --
     def _emitter(self, i: int) -> Callable[[int, Frame], None]:
         def emit(port: int, frame: Frame) -> None:
             if self.failure is not None:
                 raise NodeFailure("RM_ECANCELED", "canceled")
             r = self.rt[i]
+            if r.staging:  # a retried attempt: delivered once it succeeds
+                r.staged.append((port, frame))
+                return
             r.frames_out += 1
             edges = r.spec.out_edges[port]
             if not edges:
                 if r.spec.is_sink:
                     self.frames_out += 1
+                    t0 = time.perf_counter_ns()
                     self.on_output(r.spec.id, r.spec.cls.output_ports()[port][0], frame)
+                    self._child += time.perf_counter_ns() - t0  # the host's time, not the sink's
                 return
-            for b, bp in edges:
-                self.edge_frames[(i, port, b, bp)] += 1
+            for b, bp, k in edges:
+                self.edge_frames[k] += 1
                 self._invoke(b, bp, frame)
                 if self.failure is not None:
                     raise NodeFailure("RM_ECANCELED", "canceled")
         return emit
 
-    def _fail(self, r: _NodeRT, code: str, message: str) -> None:
-        r.errors += 1
-        if self.failure is None:
-            self.failure = make_error(code, message, r.spec.id, self.id)
-
     def _call(self, r: _NodeRT, fn: Callable[[], None]) -> Optional[NodeFailure]:
+        """Calls process/flush; times exclusive time (what downstream nodes
+        called synchronously spend is not counted here)."""
+        saved, self._child = self._child, 0
         t0 = time.perf_counter_ns()
         try:
             fn()
             res = None
         except NodeFailure as exc:
             res = exc
+        except Exception as exc:  # noqa: BLE001 - a bug in a fallback node must not kill the session
+            res = NodeFailure("RM_EINTERNAL", f"internal error in the pure-Python {r.spec.cls.name}: "
+                                              f"{type(exc).__name__}: {exc}")
+        dt = time.perf_counter_ns() - t0
         if self.metrics_on:
             r.calls += 1
-            r.times.append(time.perf_counter_ns() - t0)
+            r.times.append(dt - self._child if dt > self._child else 0)
+        self._child = saved + dt
         return res
+
+    def _fail(self, r: _NodeRT, code: str, message: str) -> None:
+        r.errors += 1
+        if self.failure is None:
+            self.failure = make_error(code, message, r.spec.id, self.id)
+            log.error("[%s] %s (%s)", r.spec.id, message, code)
+
+    def _note_error(self, r: _NodeRT, exc: NodeFailure, what: str) -> None:
+        r.errors += 1
+        log.log(logging.WARNING if r.errors <= 3 else logging.DEBUG, "[%s] %s: %s (%s)", r.spec.id, what,
+                exc.message, exc.code)
 
     def _invoke(self, i: int, port: int, f: Frame) -> None:
         if self.failure is not None:
             return
         r = self.rt[i]
         r.frames_in += 1
-        kinds = r.spec.in_kinds[port]
+        kinds = r.spec.in_req[port].kinds
+        policy = r.spec.on_error["policy"]
         if kinds and f.kind not in kinds:
             want = ", ".join(k for k in KINDS if k in kinds)
             msg = (f"input port '{r.spec.cls.input_ports()[port][0]}' of {r.spec.cls.name} accepts {want}, "
                    f"got a {f.kind} frame")
-            if r.spec.on_error["policy"] == "fail":
+            if policy == "fail":
                 self._fail(r, "RM_EFRAMEKIND", msg)
             else:
-                r.errors += 1
+                self._note_error(r, NodeFailure("RM_EFRAMEKIND", msg), "frame dropped")
             return
-        policy = r.spec.on_error["policy"]
-        attempts = 1 + (r.spec.on_error["max_retries"] if policy == "retry" else 0)
-        for attempt in range(attempts):
-            exc = self._call(r, lambda: r.inst.process(port, f))  # type: ignore[union-attr]
-            if exc is None:
-                return
-            if exc.code == "RM_ECANCELED" and self.failure is not None:
-                return
-            if policy != "retry" or exc.code in _PERMANENT or attempt + 1 == attempts:
-                break
-            delay = min(r.spec.on_error["base_delay_ms"] * 2 ** attempt, r.spec.on_error["max_delay_ms"])
-            time.sleep(delay / 1000.0)
-        if policy == "fail":
-            self._fail(r, exc.code, exc.message)
+        if policy == "retry":
+            return self._invoke_retry(i, r, port, f)
+        exc = self._call(r, lambda: r.inst.process(port, f))  # type: ignore[union-attr]
+        if exc is None:
+            return
+        if exc.code == "RM_ECANCELED" and self.failure is not None:
+            return  # a downstream failure
+        if policy == "skip":
+            self._note_error(r, exc, "frame skipped")
         else:
-            r.errors += 1
+            self._fail(r, exc.code, exc.message)
 
-    def push_frame(self, f: Frame) -> Optional[RemoteMediaError]:
+    def _backoff_s(self, r: _NodeRT, attempt: int) -> float:
+        oe = r.spec.on_error
+        d = min(oe["base_delay_ms"] * 2.0 ** attempt, oe["max_delay_ms"])
+        d *= 1.0 + oe["jitter"] * (2.0 * r.rng.random() - 1.0)
+        return max(d, 0.0) / 1000.0
+
+    def _breaker_result(self, r: _NodeRT, ok: bool) -> None:
+        """breaker_result(): closed -> open after failure_threshold consecutive
+        failures; open rejects frames for reset_timeout_ms, then half_open
+        lets frames through: success_threshold successes close it, one
+        failure opens it again."""
+        oe = r.spec.on_error
+        if not oe["failure_threshold"]:
+            return
+        if ok:
+            r.consecutive_failures = 0
+            if r.breaker == "half_open":
+                r.half_open_successes += 1
+                if r.half_open_successes >= oe["success_threshold"]:
+                    r.breaker = "closed"
+                    log.info("[%s] circuit breaker closed", r.spec.id)
+            return
+        r.consecutive_failures += 1
+        if r.breaker == "half_open" or r.consecutive_failures >= oe["failure_threshold"]:
+            if r.breaker != "open":
+                log.warning("[%s] circuit breaker open after %d consecutive failures; frames are dropped for "
+                            "%.1f s", r.spec.id, r.consecutive_failures, oe["reset_timeout_ms"] / 1000.0)
+            r.breaker = "open"
+            r.opened_at = time.monotonic_ns()
+
+    def _invoke_retry(self, i: int, r: _NodeRT, port: int, f: Frame) -> None:
+        """Retry policy (invoke_retry()): emits of a failed attempt are held
+        back and dropped, so a retried frame reaches downstream nodes exactly
+        once; the circuit breaker drops frames while it is open."""
+        oe = r.spec.on_error
+        if r.breaker == "open":
+            if time.monotonic_ns() - r.opened_at < oe["reset_timeout_ms"] * 1e6:
+                r.rejected += 1
+                return
+            r.breaker = "half_open"
+            r.half_open_successes = 0
+        attempt = 0
+        while True:
+            r.staging = True
+            exc = self._call(r, lambda: r.inst.process(port, f))  # type: ignore[union-attr]
+            r.staging = False
+            if exc is None:
+                break
+            r.staged.clear()
+            if self.failure is not None:
+                return
+            if exc.code in _PERMANENT or attempt >= oe["max_retries"]:
+                break
+            r.retries += 1
+            log.debug("[%s] attempt %d failed (%s); retrying", r.spec.id, attempt + 1, exc.message)
+            time.sleep(self._backoff_s(r, attempt))
+            attempt += 1
+        self._breaker_result(r, exc is None)
+        if exc is not None:
+            self._note_error(r, exc, "frame dropped" if exc.code in _PERMANENT else "retries exhausted, frame dropped")
+            return
+        staged, r.staged = r.staged, []
+        for p, fr in staged:  # deliver what the successful attempt emitted
+            try:
+                self._emitters[i](p, fr)
+            except NodeFailure:
+                break
+
+    # ------------------------------------------------------------------ API --
+    def push_frame(self, f: Frame, node_id: Optional[str] = None, port: Optional[str] = None) \
+            -> Optional[RemoteMediaError]:
+        """rm_session_push (into every source node) or, with node_id,
+        rm_session_push_to (KeyError when there is no such node/port)."""
         if self.ended:
             return make_error("RM_ESTATE", "operation not allowed in this state", None, self.id)
-        if self.failure is None:
+        if self.failure is not None:
+            return self.failure
+        if node_id is not None:
+            idx = next((i for i, r in enumerate(self.rt) if r.spec.id == node_id), None)
+            names = [p[0] for p in self.rt[idx].spec.cls.input_ports()] if idx is not None else []
+            p = (names.index(port) if port in names else -1) if port is not None else 0
+            if idx is None or p < 0 or p >= len(names):
+                raise KeyError(f"no node '{node_id}' with input port '{port if port is not None else '(first)'}'")
             self.frames_in += 1
-            for i, r in enumerate(self.rt):
-                if r.spec.n_upstream == 0 and r.spec.cls.input_ports():
-                    self._invoke(i, 0, f)
-                    if self.failure is not None:
-                        break
+            self._invoke(idx, p, f)
+            return self.failure
+        self.frames_in += 1
+        for i, r in enumerate(self.rt):
+            if r.spec.n_upstream == 0 and r.spec.cls.input_ports():
+                self._invoke(i, 0, f)
+                if self.failure is not None:
+                    break
         return self.failure
 
-    def push(self, value: Any) -> None:
-        err = self.push_frame(to_frame(value))
+    def push(self, value: Any, node_id: Optional[str] = None, port: Optional[str] = None) -> None:
+        err = self.push_frame(to_frame(value), node_id, port)
         if err is not None:
             raise err
 
@@ -556,7 +864,7 @@ class FallbackSession:
                 if r.spec.on_error["policy"] == "fail":
                     self._fail(r, exc.code, exc.message)
                 else:
-                    r.errors += 1
+                    self._note_error(r, exc, "flush failed")
         self.t_end = time.perf_counter_ns()
         return self.failure
 
@@ -569,8 +877,12 @@ class FallbackSession:
         if self.ended:
             raise make_error("RM_ESTATE", "operation not allowed in this state", None, self.id)
         for r in self.rt:
+            r.staged.clear()
             if r.inst is not None:
-                r.inst.reset()
+                try:
+                    r.inst.reset()
+                except NodeFailure as exc:
+                    log.warning("[%s] reset failed: %s", r.spec.id, exc.message)
         if self.failure is not None:
             raise self.failure
 
@@ -587,22 +899,39 @@ class FallbackSession:
     def metrics_dict(self) -> Dict[str, Any]:
         import numpy as np
 
+        def us(ns: float) -> float:
+            return round(ns / 1000.0, 3)  # the native JSON prints %.3f
+
         end = self.t_end or time.perf_counter_ns()
         nm = {}
         for r in self.rt:
-            t = np.asarray(r.times, dtype=np.float64) / 1000.0
-            nm[r.spec.id] = {
+            t = np.asarray(r.times, dtype=np.float64)
+            m: Dict[str, Any] = {
                 "node_type": r.spec.cls.name, "calls": r.calls, "frames_in": r.frames_in,
                 "frames_out": r.frames_out, "errors": r.errors,
-                "total_us": float(t.sum()), "min_us": float(t.min()) if t.size else 0.0,
-                "max_us": float(t.max()) if t.size else 0.0, "mean_us": float(t.mean()) if t.size else 0.0,
-                "p50_us": float(np.percentile(t, 50)) if t.size else 0.0,
-                "p99_us": float(np.percentile(t, 99)) if t.size else 0.0,
-                "init_us": r.init_ns / 1000.0, "worker": 0}
+                "total_us": us(t.sum()), "min_us": us(t.min()) if t.size else 0.0,
+                "max_us": us(t.max()) if t.size else 0.0, "mean_us": us(t.mean()) if t.size else 0.0,
+                "p50_us": us(np.percentile(t, 50)) if t.size else 0.0,
+                "p99_us": us(np.percentile(t, 99)) if t.size else 0.0,
+                "init_us": us(r.init_ns), "worker": 0}
+            if r.spec.inserted:
+                m["inserted"] = True
+            if r.spec.on_error["policy"] == "retry":
+                m.update(retries=r.retries, rejected=r.rejected, circuit=r.breaker)
+            if r.stats:
+                st: Dict[str, Any] = {}
+                for key, (kind, value, count, mx) in r.stats.items():
+                    if kind == "sample":
+                        st[key] = {"count": count, "mean": round(value / count if count else 0.0, 3),
+                                   "max": round(mx, 3)}
+                    else:
+                        st[key] = json.loads("%.6g" % (value if np.isfinite(value) else 0))
+                m["stats"] = st
+            nm[r.spec.id] = m
         d: Dict[str, Any] = {
             "pipeline": self.g.name, "session_id": self.id,
             "status": "failed" if self.failure else "ended" if self.ended else "running",
-            "total_duration_us": (end - self.t_open) / 1000.0, "frames_in": self.frames_in,
+            "total_duration_us": us(end - self.t_open), "frames_in": self.frames_in,
             "frames_out": self.frames_out, "metrics_enabled": self.metrics_on, "executor": "python"}
         if self.failure is not None:
             d["error"] = {"code": self.failure.code, "class": self.failure.error_class,
@@ -610,7 +939,7 @@ class FallbackSession:
         d["node_metrics"] = nm
         d["links"] = [{"from": f"{self.g.nodes[a].id}.{self.g.nodes[a].cls.output_ports()[ap][0]}",
                        "to": f"{self.g.nodes[b].id}.{self.g.nodes[b].cls.input_ports()[bp][0]}",
-                       "frames": self.edge_frames[(a, ap, b, bp)]} for a, ap, b, bp in self.g.edges]
+                       "frames": self.edge_frames[k]} for k, (a, ap, b, bp) in enumerate(self.g.edges)]
         return d
 
     def metrics(self) -> str:
@@ -637,7 +966,7 @@ def python_node_class(info: Any) -> Type[FallbackNode]:
                 raise NodeFailure("RM_ENODE", r)
             self.inst = r[0]
 
-        def _out(self, r: Any, method: str, rate: Optional[int]) -> None:
+        def _out(self, r: Any, method: str, rate: Optional[int], src: Optional[Frame] = None) -> None:
             if isinstance(r, str):
                 raise NodeFailure("RM_ENODE", r)
             frames = []
@@ -645,11 +974,16 @@ def python_node_class(info: Any) -> Type[FallbackNode]:
                 if item is None:
                     continue
                 try:
-                    frames.append(to_frame(item, rate))
+                    f = to_frame(item, rate)
                 except Exception as exc:  # noqa: BLE001 - reported like the native node
                     raise NodeFailure("RM_EFORMAT", f"{method}() of Python node {info.name} returned an "
                                                     f"unusable {type(item).__name__} value: "
                                                     f"{type(exc).__name__}: {exc}") from None
+                if src is not None:  # the input's props, unless an Audio names its own
+                    if f.ts is None:
+                        f.ts = src.ts
+                    f.meta = dict(src.meta or {}, **(f.meta or {})) or None
+                frames.append(f)
             for f in frames:
                 self.emit(f)
 
@@ -659,7 +993,7 @@ def python_node_class(info: Any) -> Type[FallbackNode]:
                 self.last_rate = rate
             value = from_frame(frame)
             self._out(_pynode.invoke(_pynode.OP_PROCESS, self.inst, value, self.session_id, self.node_id),
-                      "process", rate)
+                      "process", rate, frame)
 
         def flush(self) -> None:
             self._out(_pynode.invoke(_pynode.OP_FLUSH, self.inst, None, self.session_id, self.node_id),

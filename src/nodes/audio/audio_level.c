@@ -14,7 +14,9 @@
  * timestamp_ms is the window start, from the first input frame's timestamp
  * plus the sample count.  The event frame carries the same time.  At end of
  * stream, or when the rate or channel count changes, a partial window is
- * reported with its own duration_ms.  Formats f32, s16, s32.
+ * reported with its own duration_ms.  Formats f32, s16, s32.  A window with
+ * NaN or infinite f32 samples is an error (RM_EFORMAT): JSON cannot carry
+ * its level.
  */
 #include <math.h>
 
@@ -87,6 +89,11 @@ static void accumulate(level_state *st, const void *data, rm_sample_format fmt, 
 static int emit_event(rm_node *node, level_state *st)
 {
     size_t samples = st->filled * st->channels;
+    /* JSON has no NaN or infinity (jansson refuses them): name the cause
+     * instead of failing to build the event */
+    if (!isfinite(st->sumsq) || !isfinite(st->peak))
+        return rm_node_fail(node, RM_EFORMAT, "non-finite samples (NaN or infinity) in the window at %.1f ms",
+                            (double)st->start_us / 1000.0);
     json_t *ev = json_pack("{s:f, s:f, s:I, s:f, s:f}", "rms_dbfs", rm__audio_db(sqrt(st->sumsq / (double)samples)),
                            "peak_dbfs", rm__audio_db(st->peak), "clipped_samples", (json_int_t)st->clipped,
                            "timestamp_ms", (double)st->start_us / 1000.0, "duration_ms",

@@ -8,7 +8,7 @@ import math as _m
 from typing import Any, Callable, Optional
 
 from ..params import ENUM, FLOAT, RUNTIME, ParamDef
-from . import EINVAL, ENODE, ENOMEM, FallbackNode, Frame, NodeFailure, register
+from . import EINVAL, ENODE, FallbackNode, Frame, NodeFailure, register
 
 _ANY_IN = [("in", None, "numbers or arrays of numbers (json); anything else passes through")]
 
@@ -18,25 +18,32 @@ def is_number(v: Any) -> bool:
 
 
 def number(x: float) -> Any:
-    """rm__math_number(): None stands for jansson refusing a non-finite real."""
+    """rm__math_number() for a finite x."""
     if x == _m.floor(x) and abs(x) < 9007199254740992.0:
         return int(x)
-    return x if _m.isfinite(x) else None
+    return x
+
+
+_NOT_FINITE = "the result is not a finite number"
 
 
 def math_map(v: Any, fn: Callable[[float], float]) -> Optional[Any]:
-    """rm__math_map(): None when there is nothing to map (or a result is not
-    finite, which the C node also turns into 'pass through unchanged')."""
+    """rm__math_map(): the mapped value, None when there is nothing to map
+    (pass the frame through); a non-finite result raises NodeFailure."""
     if is_number(v):
-        return number(fn(float(v)))
+        r = fn(float(v))
+        if not _m.isfinite(r):
+            raise NodeFailure(ENODE, _NOT_FINITE)
+        return number(r)
     if not isinstance(v, list) or not any(is_number(x) for x in v):
         return None
     out = []
-    for x in v:
+    for i, x in enumerate(v):
         if is_number(x):
-            x = number(fn(float(x)))
-            if x is None:
-                return None
+            r = fn(float(x))
+            if not _m.isfinite(r):
+                raise NodeFailure(ENODE, f"item {i}: {_NOT_FINITE}")
+            x = number(r)
         out.append(x)
     return out
 
@@ -52,7 +59,7 @@ class _MapNode(FallbackNode):
         if frame.kind != "json":
             return self.emit(frame)
         v = math_map(frame.value, self.fn)
-        self.emit(frame if v is None else Frame("json", v))
+        self.emit(frame if v is None else Frame("json", v, frame))
 
 
 @register
@@ -88,16 +95,16 @@ OPS = ["add", "subtract", "multiply", "divide", "power", "modulo"]
 def apply(op: str, a: float, b: float) -> Any:
     """Computes a op b as the C node does; raises NodeFailure."""
     if op == "add":
-        return a + b
-    if op == "subtract":
-        return a - b
-    if op == "multiply":
-        return a * b
-    if op == "divide":
+        r = a + b
+    elif op == "subtract":
+        r = a - b
+    elif op == "multiply":
+        r = a * b
+    elif op == "divide":
         if b == 0:
             raise NodeFailure(ENODE, "division by zero")
-        return a / b
-    if op == "power":
+        r = a / b
+    elif op == "power":
         try:
             r = _m.pow(a, b)
         except (OverflowError, ValueError):
@@ -108,14 +115,7 @@ def apply(op: str, a: float, b: float) -> Any:
         r = _m.fmod(a, b)
     if not _m.isfinite(r):
         raise NodeFailure(ENODE, "result is not a finite number")
-    return r
-
-
-def _result(x: float) -> Any:
-    v = number(x)
-    if v is None:  # jansson refuses non-finite reals: the C node reports it as out of memory
-        raise NodeFailure(ENOMEM, "out of memory")
-    return v
+    return number(r)
 
 
 @register
@@ -138,10 +138,10 @@ class CalculatorNode(FallbackNode):
                                       f"{frame.kind} frame")
         v = frame.value
         if isinstance(v, dict):
-            return self.request(v)
+            return self.request(v, frame)
         op, operand = self.config["operation"], self.config["operand"]
         if is_number(v):
-            return self.emit(Frame("json", _result(apply(op, float(v), operand))))
+            return self.emit(Frame("json", apply(op, float(v), operand), frame))
         if not isinstance(v, list):
             return self.emit(frame)
         out = []
@@ -150,12 +150,12 @@ class CalculatorNode(FallbackNode):
                 out.append(item)
                 continue
             try:
-                out.append(_result(apply(op, float(item), operand)))
+                out.append(apply(op, float(item), operand))
             except NodeFailure as exc:
                 raise NodeFailure(exc.code, f"item {i}: {exc.message}") from None
-        self.emit(Frame("json", out))
+        self.emit(Frame("json", out, frame))
 
-    def request(self, req: dict) -> None:
+    def request(self, req: dict, frame: Frame) -> None:
         op = req.get("operation")
         args = req.get("operands", req.get("args"))
         if not isinstance(op, str):
@@ -170,5 +170,5 @@ class CalculatorNode(FallbackNode):
             raise NodeFailure(EINVAL, f"\"operands\" must hold exactly 2 numbers, got {len(args)}")
         if not is_number(args[0]) or not is_number(args[1]):
             raise NodeFailure(EINVAL, "\"operands\" must be numbers")
-        r = _result(apply(op, float(args[0]), float(args[1])))
-        self.emit(Frame("json", {"result": r, "operation": op, "operands": args}))
+        r = apply(op, float(args[0]), float(args[1]))
+        self.emit(Frame("json", {"result": r, "operation": op, "operands": args}, frame))

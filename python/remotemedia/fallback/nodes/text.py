@@ -196,6 +196,7 @@ class TextCollectorNode(FallbackNode):
 
     def init(self) -> None:
         self.buf = bytearray()
+        self.props: Optional[Frame] = None  # the last text frame: props of emitted sentences
         self.set = decode_boundaries(self.config["boundaries"])
         if not any(self.set):
             raise NodeFailure(EPARAM, f"boundaries '{self.config['boundaries']}' names no boundary character")
@@ -216,8 +217,10 @@ class TextCollectorNode(FallbackNode):
         lowered = bytes(lower(c) & 0xFF for c in word)  # C lowers byte by byte
         return any(lowered == a.encode() for a in self.config["abbreviations"])
 
-    def _sentence_end(self, i: int) -> int:
-        b, n = self.buf, len(self.buf)
+    def _sentence_end(self, n: int, i: int) -> int:
+        """Position just past a sentence ending at boundary byte i, 0 if it is
+        not (or not yet known to be) one; only buf[:n] is known text."""
+        b = self.buf
         if b[i] == 0x0A:
             return i + 1
         j = i + 1
@@ -242,13 +245,14 @@ class TextCollectorNode(FallbackNode):
     def _emit_text(self, s: bytes) -> None:
         s = s.strip(_WS)
         if s:
-            self.emit(Frame("text", s.decode("utf-8", "replace")))
+            self.emit(Frame("text", s.decode("utf-8", "replace"), self.props))
 
-    def _drain(self) -> None:
+    def _drain(self, n: int) -> None:
+        """Emits every complete sentence in buf[:n] and removes it."""
         start = i = 0
         minlen = self.config["min_sentence_length"]
-        while i < len(self.buf):
-            end = self._sentence_end(i) if self._is_boundary(self.buf[i]) else 0
+        while i < n:
+            end = self._sentence_end(n, i) if self._is_boundary(self.buf[i]) else 0
             if not end:
                 i += 1
                 continue
@@ -259,35 +263,61 @@ class TextCollectorNode(FallbackNode):
             i = end
         del self.buf[:start]
 
-    def _emit_rest(self) -> None:
+    def _emit_rest(self, n: int) -> None:
+        """Emits the unfinished text buf[:n] (if yield_partial_on_end) and
+        removes it."""
         if self.config["yield_partial_on_end"]:
-            self._emit_text(bytes(self.buf))
-        self.buf.clear()
+            self._emit_text(bytes(self.buf[:n]))
+        del self.buf[:n]
+
+    def _find_marker(self) -> "tuple[int, int]":
+        """The earliest marker in the buffer (searched like strstr: up to a
+        NUL byte): (position, which), position -1 if none."""
+        nul = self.buf.find(b"\0")
+        stop = nul if nul >= 0 else len(self.buf)
+        hit, which = -1, 0
+        for m, marker in enumerate(MARKERS):
+            h = self.buf.find(marker, 0, stop)
+            if h >= 0 and (hit < 0 or h < hit):
+                hit, which = h, m
+        return hit, which
+
+    def _marker_prefix(self) -> int:
+        """Length of the longest end of the buffer that could be the start of
+        a marker split across pieces ("…<|text_" + "end|>…")."""
+        best = 0
+        for marker in MARKERS:
+            for k in range(len(marker) - 1, best, -1):
+                if k <= len(self.buf) and self.buf.endswith(marker[:k]):
+                    best = k
+                    break
+        return best
+
+    def _collect(self, final: bool) -> None:
+        while True:
+            hit, which = self._find_marker()
+            if hit < 0:
+                self._drain(len(self.buf) if final else len(self.buf) - self._marker_prefix())
+                if final:
+                    self._emit_rest(len(self.buf))
+                return
+            self._drain(hit)
+            at = self._find_marker()[0]  # _drain moved the buffer
+            self._emit_rest(at)
+            self._emit_text(MARKERS[which])
+            del self.buf[:len(MARKERS[which])]
 
     def process(self, port: int, frame: Frame) -> None:
         if frame.kind != "text":
             return self.emit(frame)
-        s = frame.value.encode("utf-8")
-        nul = s.find(b"\0")  # the C node searches markers with strstr
-        while s:
-            hit: Optional[int] = None
-            which = 0
-            for m, marker in enumerate(MARKERS):
-                h = s.find(marker, 0, nul if nul >= 0 else len(s))
-                if h >= 0 and (hit is None or h < hit):
-                    hit, which = h, m
-            take = hit if hit is not None else len(s)
-            self.buf += s[:take]
-            self._drain()
-            if hit is None:
-                break
-            self._emit_rest()
-            self._emit_text(MARKERS[which])
-            s = s[take + len(MARKERS[which]):]
-            nul = s.find(b"\0")
+        self.props = frame
+        self.buf += frame.value.encode("utf-8")
+        self._collect(False)
 
     def flush(self) -> None:
-        self._emit_rest()
+        self._collect(True)
+        self.props = None
 
     def reset(self) -> None:
         self.buf.clear()
+        self.props = None
