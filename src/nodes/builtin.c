@@ -11,10 +11,17 @@ extern const rm_node_type rm__node_add;
 extern const rm_node_type rm__node_calculator;
 extern const rm_node_type rm__node_text_processor;
 extern const rm_node_type rm__node_text_collector;
+#ifdef RM_WITH_SPEECH
+extern const rm_node_type rm__node_speech_to_text;
+extern const rm_node_type rm__node_text_to_speech;
+#endif
 
 static const rm_node_type *const core_nodes[] = {
     &rm__node_passthrough, &rm__node_multiply,       &rm__node_add,
     &rm__node_calculator,  &rm__node_text_processor, &rm__node_text_collector,
+#ifdef RM_WITH_SPEECH
+    &rm__node_speech_to_text, &rm__node_text_to_speech,
+#endif
 };
 
 int rm__register_builtins(rm_runtime *rt, rm_error *err)
