@@ -657,6 +657,44 @@ static void test_stt_bad_grammar_and_keyphrase(void)
     CHECK_INT(open_error("{\"kws_threshold\": 2}", &err), RM_EPARAM);
 }
 
+/* The example manifests run and check themselves. */
+static void test_examples(void)
+{
+    rm_error err;
+    CHECK_INT(chdir(RM_SOURCE_DIR), 0); /* commands.yaml names its grammar relative to the repository */
+    static const struct {
+        const char *file, *input, *expect;
+    } cases[] = {
+        {"examples/speech-roundtrip.yaml", "Turn on the kitchen lights.", "turn on the kitchen lights"},
+        {"examples/commands.yaml", "lights off", "lights off"},
+        {"examples/commands.yaml", "Play music!", "play music"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        rm_diags *d = rm_diags_new();
+        rm_graph *g = NULL;
+        int rc = rm_graph_load_file(rt, cases[i].file, NULL, &g, d);
+        if (rc != 0) {
+            rm_diags_to_error(d, &err);
+            fprintf(stderr, "%s: %s\n", cases[i].file, err.message);
+        }
+        CHECK_INT(rc, 0);
+        rm_diags_free(d);
+        if (!g) continue;
+        rm_frame *in = text_frame(cases[i].input);
+        rm_outputs *out = NULL;
+        CHECK_INT(rm_graph_run(g, (const rm_frame *const *)&in, 1, &out, NULL, &err), 0);
+        const rm_frame *frames[8];
+        size_t n = out ? rm_outputs_of(out, "stt", frames, 8) : 0;
+        const char *text = NULL;
+        for (size_t k = 0; k < n && k < 8; k++)
+            if (frames[k]->kind == RM_FRAME_TEXT) text = frames[k]->u.text.data;
+        CHECK_STR(text, cases[i].expect);
+        rm_outputs_free(out);
+        rm_frame_unref(in);
+        rm_graph_unref(g);
+    }
+}
+
 int main(void)
 {
     rm_error err;
@@ -683,6 +721,7 @@ int main(void)
     RUN(test_stt_wrong_rate);
     RUN(test_stt_bad_models);
     RUN(test_stt_bad_grammar_and_keyphrase);
+    RUN(test_examples);
     sp_audio_free(&kitchen);
     rm_runtime_free(rt);
     return CHECK_DONE();
