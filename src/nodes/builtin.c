@@ -21,6 +21,10 @@ extern const rm_node_type rm__node_audio_level;
 extern const rm_node_type rm__node_vad;
 extern const rm_node_type rm__node_speech_segmenter;
 #endif
+#ifdef RM_WITH_SPEECH
+extern const rm_node_type rm__node_speech_to_text;
+extern const rm_node_type rm__node_text_to_speech;
+#endif
 
 static const rm_node_type *const builtin_nodes[] = {
     &rm__node_passthrough,     &rm__node_multiply,       &rm__node_add,
@@ -29,6 +33,9 @@ static const rm_node_type *const builtin_nodes[] = {
     &rm__node_audio_resample,  &rm__node_format_converter, &rm__node_channel_mixer,
     &rm__node_audio_chunker,   &rm__node_gain,             &rm__node_audio_level,
     &rm__node_vad,             &rm__node_speech_segmenter,
+#endif
+#ifdef RM_WITH_SPEECH
+    &rm__node_speech_to_text,  &rm__node_text_to_speech,
 #endif
 };
 

@@ -1,0 +1,223 @@
+/*
+ * Helpers shared by the speech tests and the speech benchmark: synthesise
+ * with the TextToSpeech node, transcribe with the SpeechToText node (both
+ * through the one-node harness, i.e. the public API), and score transcripts
+ * by word error rate.
+ */
+#ifndef RM_TEST_SPEECH_UTIL_H
+#define RM_TEST_SPEECH_UTIL_H
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "remotemedia/remotemedia.h"
+
+/* Mono f32 audio owned by the caller (free(samples)). */
+typedef struct sp_audio {
+    float *samples;
+    size_t n;
+    unsigned rate;
+} sp_audio;
+
+static inline void sp_audio_free(sp_audio *a)
+{
+    free(a->samples);
+    a->samples = NULL;
+    a->n = 0;
+}
+
+static inline int sp_audio_append(sp_audio *a, const float *x, size_t n)
+{
+    float *p = realloc(a->samples, (a->n + n) * sizeof *p);
+    if (!p) return -1;
+    a->samples = p;
+    if (x) memcpy(p + a->n, x, n * sizeof *p);
+    else memset(p + a->n, 0, n * sizeof *p);
+    a->n += n;
+    return 0;
+}
+
+/* Appends the audio frames of a harness' outputs (f32 or s16). */
+static inline int sp_collect_audio(rm_harness *h, sp_audio *a)
+{
+    for (size_t i = 0; i < rm_harness_output_count(h); i++) {
+        const rm_frame *f = rm_harness_output(h, i);
+        if (f->kind != RM_FRAME_AUDIO) continue;
+        a->rate = f->u.audio.rate;
+        size_t at = a->n;
+        if (sp_audio_append(a, NULL, f->u.audio.frames) != 0) return -1;
+        if (f->u.audio.format == RM_SAMPLE_F32) {
+            memcpy(a->samples + at, f->u.audio.data, f->u.audio.frames * sizeof(float));
+        } else {
+            const int16_t *s = f->u.audio.data;
+            for (size_t k = 0; k < f->u.audio.frames; k++) a->samples[at + k] = s[k] / 32768.0f;
+        }
+    }
+    return 0;
+}
+
+/* Synthesises `text` with TextToSpeech (`params` JSON).  Returns 0 or the
+ * error code (message in err). */
+static inline int sp_synth(rm_runtime *rt, const char *params, const char *text, sp_audio *out, rm_error *err)
+{
+    rm_harness *h;
+    memset(out, 0, sizeof *out);
+    int rc = rm_harness_new(rt, "TextToSpeech", params, &h, err);
+    if (rc != 0) return rc;
+    rm_frame *t = rm_frame_new_text(text, strlen(text));
+    rc = t ? rm_harness_push(h, t) : RM_ENOMEM;
+    rm_frame_unref(t);
+    if (rc == 0) rc = rm_harness_end(h);
+    if (rc != 0 && err) *err = *rm_harness_error(h);
+    if (rc == 0 && sp_collect_audio(h, out) != 0) rc = RM_ENOMEM;
+    rm_harness_free(h);
+    return rc;
+}
+
+/* Pushes `a` (with `pad_ms` of silence before and after) in chunks of
+ * `chunk_ms` into a harness. */
+static inline int sp_push_audio(rm_harness *h, const sp_audio *a, unsigned chunk_ms, unsigned pad_ms)
+{
+    size_t pad = (size_t)a->rate * pad_ms / 1000, chunk = (size_t)a->rate * chunk_ms / 1000;
+    size_t total = a->n + 2 * pad;
+    int rc = 0;
+    for (size_t at = 0; at < total && rc == 0; at += chunk) {
+        size_t n = total - at < chunk ? total - at : chunk;
+        rm_frame *f = rm_frame_new_audio(RM_SAMPLE_F32, a->rate, 1, n);
+        if (!f) return RM_ENOMEM;
+        float *d = f->u.audio.data;
+        for (size_t k = 0; k < n; k++) {
+            size_t s = at + k;
+            d[k] = s >= pad && s - pad < a->n ? a->samples[s - pad] : 0.0f;
+        }
+        f->timestamp_us = (int64_t)((double)at * 1e6 / a->rate);
+        rc = rm_harness_push(h, f);
+        rm_frame_unref(f);
+    }
+    return rc;
+}
+
+/* Joins the text frames a harness emitted on "out", space-separated.
+ * Caller frees. */
+static inline char *sp_transcript(rm_harness *h)
+{
+    size_t len = 0;
+    char *s = calloc(1, 1);
+    for (size_t i = 0; s && i < rm_harness_output_count(h); i++) {
+        const rm_frame *f = rm_harness_output(h, i);
+        if (f->kind != RM_FRAME_TEXT || strcmp(rm_harness_output_port(h, i), "out") != 0) continue;
+        char *p = realloc(s, len + f->u.text.len + 2);
+        if (!p) {
+            free(s);
+            return NULL;
+        }
+        s = p;
+        if (len) s[len++] = ' ';
+        memcpy(s + len, f->u.text.data, f->u.text.len);
+        len += f->u.text.len;
+        s[len] = '\0';
+    }
+    return s;
+}
+
+/* Transcribes `a` with SpeechToText (`params` JSON); returns the transcript
+ * (caller frees) or NULL with *rc set. */
+static inline char *sp_transcribe(rm_runtime *rt, const char *params, const sp_audio *a, int *rc, rm_error *err,
+                           char **metrics)
+{
+    rm_harness *h;
+    if (metrics) *metrics = NULL;
+    *rc = rm_harness_new(rt, "SpeechToText", params, &h, err);
+    if (*rc != 0) return NULL;
+    *rc = sp_push_audio(h, a, 20, 400);
+    if (*rc == 0) *rc = rm_harness_end(h);
+    if (*rc != 0 && err) *err = *rm_harness_error(h);
+    char *text = *rc == 0 ? sp_transcript(h) : NULL;
+    if (metrics) *metrics = rm_harness_metrics_json(h);
+    rm_harness_free(h);
+    return text;
+}
+
+/* Lower-cases and splits into words (letters, digits, apostrophes); returns
+ * the count, fills at most `cap` pointers into `buf` (modified). */
+static inline size_t sp_words(char *buf, char **words, size_t cap)
+{
+    size_t n = 0;
+    char *p = buf;
+    while (*p) {
+        while (*p && !isalnum((unsigned char)*p) && *p != '\'') p++;
+        if (!*p) break;
+        char *w = p;
+        while (*p && (isalnum((unsigned char)*p) || *p == '\'')) {
+            *p = (char)tolower((unsigned char)*p);
+            p++;
+        }
+        if (*p) *p++ = '\0';
+        if (n < cap) words[n] = w;
+        n++;
+    }
+    return n < cap ? n : cap;
+}
+
+/* Word-level edit distance between reference and hypothesis; *ref_words gets
+ * the reference length. */
+static inline size_t sp_word_errors(const char *ref, const char *hyp, size_t *ref_words)
+{
+    char *r = strdup(ref ? ref : ""), *h = strdup(hyp ? hyp : "");
+    char *rw[128], *hw[128];
+    size_t nr = sp_words(r, rw, 128), nh = sp_words(h, hw, 128);
+    size_t d[129][129];
+    for (size_t i = 0; i <= nr; i++) d[i][0] = i;
+    for (size_t j = 0; j <= nh; j++) d[0][j] = j;
+    for (size_t i = 1; i <= nr; i++)
+        for (size_t j = 1; j <= nh; j++) {
+            size_t sub = d[i - 1][j - 1] + (strcmp(rw[i - 1], hw[j - 1]) != 0);
+            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    free(r);
+    free(h);
+    *ref_words = nr;
+    return d[nr][nh];
+}
+
+/* Reads the non-comment, non-empty lines of a file (caller frees each and
+ * the array).  Returns the count, 0 on error. */
+static inline size_t sp_read_lines(const char *path, char ***out)
+{
+    FILE *fp = fopen(path, "r");
+    *out = NULL;
+    if (!fp) return 0;
+    char line[512];
+    size_t n = 0;
+    char **v = NULL;
+    while (fgets(line, sizeof line, fp)) {
+        line[strcspn(line, "\r\n")] = '\0';
+        if (!line[0] || line[0] == '#') continue;
+        char **p = realloc(v, (n + 1) * sizeof *v);
+        if (!p) break;
+        v = p;
+        v[n++] = strdup(line);
+    }
+    fclose(fp);
+    *out = v;
+    return n;
+}
+
+/* A number from a metrics JSON text: the first "key": value after the
+ * first occurrence of `after` (NULL = from the start).  NaN if absent. */
+static inline double sp_metric(const char *json, const char *after, const char *key)
+{
+    const char *p = json;
+    if (!p) return NAN;
+    if (after && !(p = strstr(p, after))) return NAN;
+    char pat[96];
+    snprintf(pat, sizeof pat, "\"%s\":", key);
+    p = strstr(p, pat);
+    return p ? strtod(p + strlen(pat), NULL) : NAN;
+}
+
+#endif
