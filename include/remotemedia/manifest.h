@@ -81,6 +81,13 @@ int rm_manifest_load_string(const char *text, size_t len, const char *name,
                             rm_manifest_format fmt, rm_manifest **out, rm_diags *diags);
 void rm_manifest_free(rm_manifest *m);
 
+/* Sets params.<param> of the node with id `node_id` before compiling (the
+ * CLI's --set NODE.PARAM=VALUE).  `value` is JSON text; a bare word that is
+ * not JSON is taken as a string.  The value is validated by
+ * rm_graph_compile like any other.  RM_ENOTFOUND if there is no such node. */
+int rm_manifest_set_param(rm_manifest *m, const char *node_id, const char *param, const char *value,
+                          rm_error *err);
+
 /* The document as a JSON tree (borrowed, valid while `m` lives). */
 const json_t *rm_manifest_json(const rm_manifest *m);
 /* The file name given at load time, or NULL. */

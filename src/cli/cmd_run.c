@@ -62,6 +62,9 @@ static const char run_help[] =
     "                       report per-chunk latency\n"
     "      --no-progress    never show the progress bar (it shows on a terminal)\n"
 #endif
+    "      --set NODE.PARAM=VALUE  override a node parameter (VALUE is JSON, or a\n"
+    "                       plain word taken as a string); repeatable\n"
+    "      --only NODE[.PORT] print only this sink's outputs; repeatable\n"
     "      --metrics[=FILE] write the run's metrics as JSON to stderr (or FILE)\n"
     "      --table          print a per-node latency table to stderr\n"
     "  -h, --help           show this help\n"
@@ -92,7 +95,22 @@ typedef struct run_ctx {
 #endif
     int progress_shown;
     double dropped_audio_s; /* audio the sinks emitted that no output took */
+    const char *only[16];   /* --only NODE[.PORT]: print just these outputs */
+    int n_only;
 } run_ctx;
+
+/* Whether --only lets this output through. */
+static int selected(const run_ctx *c, const char *node, const char *port)
+{
+    if (!c->n_only) return 1;
+    size_t nl = strlen(node);
+    for (int i = 0; i < c->n_only; i++) {
+        const char *o = c->only[i];
+        if (strncmp(o, node, nl) != 0) continue;
+        if (o[nl] == '\0' || (o[nl] == '.' && !strcmp(o + nl + 1, port))) return 1;
+    }
+    return 0;
+}
 
 static void clear_progress(run_ctx *c)
 {
@@ -104,6 +122,7 @@ static void clear_progress(run_ctx *c)
 
 static void print_value(run_ctx *c, const char *node, const char *port, const rm_frame *f)
 {
+    if (!selected(c, node, port)) return;
     json_t *v = cli_frame_to_json(f);
     json_t *line = v;
     if (c->format == FMT_JSONL || (c->format == FMT_AUTO && (!c->single || c->streaming))) {
@@ -111,6 +130,15 @@ static void print_value(run_ctx *c, const char *node, const char *port, const rm
                          "value", v);
         if (line && f->timestamp_us != RM_TS_NONE)
             json_object_set_new(line, "timestamp_ms", json_real((double)f->timestamp_us / 1000.0));
+        if (line && rm_frame_meta_count(f)) {
+            json_t *meta = json_object();
+            for (size_t i = 0; i < rm_frame_meta_count(f); i++) {
+                const char *k, *val;
+                rm_frame_meta_at(f, i, &k, &val);
+                json_object_set_new(meta, k, json_string(val));
+            }
+            json_object_set_new(line, "meta", meta);
+        }
     }
     char *s = line ? json_dumps(line, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15)) : NULL;
     json_decref(line);
@@ -172,7 +200,8 @@ static int print_batch(run_ctx *c, rm_session *s, rm_graph *g)
         json_t *arr = c->single ? root : json_array();
         for (size_t i = 0; i < rm_outputs_count(o); i++) {
             const rm_output *x = rm_outputs_at(o, i);
-            if (!strcmp(x->node_id, id)) json_array_append_new(arr, cli_frame_to_json(x->frame));
+            if (!strcmp(x->node_id, id) && selected(c, x->node_id, x->port))
+                json_array_append_new(arr, cli_frame_to_json(x->frame));
         }
         if (!c->single) json_object_set_new(root, id, arr);
     }
@@ -377,7 +406,7 @@ static int run_audio(run_ctx *c, rm_session *s, cli_audio_in *in, double chunk_m
 int cmd_run(const cli_globals *g, int argc, char **argv)
 {
     enum { OPT_METRICS = 256, OPT_TABLE, OPT_IN_FMT, OPT_OUT_FMT, OPT_SUBTYPE, OPT_OUT_NODE, OPT_CHUNK,
-           OPT_REALTIME, OPT_NO_PROGRESS };
+           OPT_REALTIME, OPT_NO_PROGRESS, OPT_SET, OPT_ONLY };
     static const struct option opts[] = {
         {"input", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},
@@ -391,13 +420,16 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
         {"chunk-ms", required_argument, NULL, OPT_CHUNK},
         {"realtime", no_argument, NULL, OPT_REALTIME},
         {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+        {"set", required_argument, NULL, OPT_SET},
+        {"only", required_argument, NULL, OPT_ONLY},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *input = NULL, *output = NULL, *metrics_file = NULL, *in_fmt = NULL, *out_fmt = NULL;
     const char *subtype = NULL, *out_node = NULL;
     double chunk_ms = 20;
-    int want_metrics = 0, want_table = 0, realtime = 0, no_progress = 0;
+    int want_metrics = 0, want_table = 0, realtime = 0, no_progress = 0, n_sets = 0;
+    char *sets[64];
     run_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
     ctx.single = 1;
@@ -435,6 +467,14 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
         }
         case OPT_REALTIME: realtime = 1; break;
         case OPT_NO_PROGRESS: no_progress = 1; break;
+        case OPT_SET:
+            if (n_sets == 64) return cli_error("too many --set options"), EXIT_USAGE;
+            sets[n_sets++] = optarg;
+            break;
+        case OPT_ONLY:
+            if (ctx.n_only == 16) return cli_error("too many --only options"), EXIT_USAGE;
+            ctx.only[ctx.n_only++] = optarg;
+            break;
         case 'h': fputs(run_help, stdout); return EXIT_OK;
         default: fputs("Try 'rmedia run --help'.\n", stderr); return EXIT_USAGE;
         }
@@ -528,7 +568,30 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
         copts.input_caps = &in_caps;
     }
 #endif
-    int rc = rm_graph_load_file(rt, manifest, &copts, &graph, d);
+    rm_manifest *mf = NULL;
+    int rc = rm_manifest_load_file(manifest, &mf, d);
+    for (int i = 0; rc == 0 && i < n_sets; i++) {
+        char *eq = strchr(sets[i], '='), *dot = strchr(sets[i], '.');
+        rm_error e;
+        if (!eq || !dot || dot > eq) {
+            cli_error("--set '%s': expected NODE.PARAM=VALUE", sets[i]);
+            exit_code = EXIT_USAGE;
+            rm_manifest_free(mf);
+            goto done;
+        }
+        *eq = *dot = '\0';
+        rc = rm_manifest_set_param(mf, sets[i], dot + 1, eq + 1, &e);
+        *eq = '=';
+        *dot = '.';
+        if (rc != 0) {
+            cli_error("--set %s: %s", sets[i], e.message);
+            exit_code = EXIT_USAGE;
+            rm_manifest_free(mf);
+            goto done;
+        }
+    }
+    if (rc == 0) rc = rm_graph_compile(rt, mf, &copts, &graph, d);
+    rm_manifest_free(mf);
     if (rc != 0) {
         cli_print_diags(d);
         exit_code = rc == RM_EIO ? EXIT_IO : cli_exit_for(rc);
@@ -622,13 +685,13 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
     if (want_metrics || want_table) {
         char *m = rm_session_metrics_json(s);
         if (m && want_metrics) {
-            FILE *mf = metrics_file ? fopen(metrics_file, "w") : stderr;
-            if (!mf) {
+            FILE *mfile = metrics_file ? fopen(metrics_file, "w") : stderr;
+            if (!mfile) {
                 cli_error("cannot write metrics '%s': %s", metrics_file, strerror(errno));
                 if (exit_code == EXIT_OK) exit_code = EXIT_IO;
             } else {
-                fprintf(mf, "%s\n", m);
-                if (mf != stderr) fclose(mf);
+                fprintf(mfile, "%s\n", m);
+                if (mfile != stderr) fclose(mfile);
             }
         }
         if (m && want_table) print_table(m);

@@ -29,6 +29,7 @@
 
 struct rm_manifest {
     json_t *doc;
+    json_t *overrides; /* key paths set by rm_manifest_set_param: no source position */
     _Atomic(json_t *) srcmap; /* path -> [line, column]; built on first locate */
     char *file;
     char *text; /* the source, for building srcmap */
@@ -66,6 +67,7 @@ int rm_manifest_locate(const rm_manifest *m, const char *path, int *line, int *c
 {
     *line = *column = 0;
     if (!m || !path) return 0;
+    if (m->overrides && json_object_get(m->overrides, path)) return 0;
     json_t *map = srcmap_get(m);
     if (!map) return 0;
     json_t *pos = json_object_get(map, path);
@@ -75,10 +77,47 @@ int rm_manifest_locate(const rm_manifest *m, const char *path, int *line, int *c
     return 1;
 }
 
+int rm_manifest_set_param(rm_manifest *m, const char *node_id, const char *param, const char *value,
+                          rm_error *err)
+{
+    if (!node_id || !param || !*param || !value)
+        return rm_error_set(err, RM_EINVAL, NULL, "a parameter override needs NODE.PARAM=VALUE");
+    json_t *nodes = json_object_get(m->doc, "nodes");
+    size_t i;
+    json_t *n;
+    json_array_foreach(nodes, i, n)
+    {
+        if (!json_is_object(n) || !json_is_string(json_object_get(n, "id")) ||
+            strcmp(json_string_value(json_object_get(n, "id")), node_id) != 0)
+            continue;
+        /* JSON text, else a plain word as a string: --set tts.voice=rms */
+        json_t *v = json_loads(value, JSON_DECODE_ANY, NULL);
+        if (!v) v = json_string(value);
+        json_t *params = json_object_get(n, "params");
+        if (!json_is_object(params)) {
+            params = json_object();
+            if (!params || json_object_set_new(n, "params", params) != 0) {
+                json_decref(v);
+                return rm_error_set(err, RM_ENOMEM, node_id, "out of memory");
+            }
+        }
+        char path[256];
+        snprintf(path, sizeof path, "nodes[%zu].params.%s", i, param);
+        if (!m->overrides) m->overrides = json_object();
+        if (!v || !m->overrides || json_object_set_new(params, param, v) != 0 ||
+            json_object_set_new(m->overrides, path, json_true()) != 0)
+            return rm_error_set(err, RM_ENOMEM, node_id, "out of memory");
+        return 0;
+    }
+    return rm_error_set(err, RM_ENOTFOUND, NULL, "no node '%s' in %s (for the override of '%s')", node_id,
+                        m->file ? m->file : "the manifest", param);
+}
+
 void rm_manifest_free(rm_manifest *m)
 {
     if (!m) return;
     json_decref(m->doc);
+    json_decref(m->overrides);
     json_decref(atomic_load_explicit(&m->srcmap, memory_order_acquire));
     free(m->file);
     free(m->text);

@@ -236,7 +236,13 @@ static int deliver(rm_session *s, uint32_t idx, unsigned port, const rm_frame *f
     rm_node *n = &s->nodes[idx];
     if (n->seg->async && n->seg->index != from_seg) {
         rm__item it = {RM__ITEM_FRAME, idx, port, atomic_load(&s->epoch), rm_frame_ref(f)};
-        return enqueue(s, n->seg->index, &it);
+        if (from_seg < 0 || !s->metrics) return enqueue(s, n->seg->index, &it);
+        /* Waiting for room in a full queue is back-pressure from downstream,
+         * not the emitting node's own time. */
+        uint64_t t0 = rm__ticks();
+        int rc = enqueue(s, n->seg->index, &it);
+        s->segs[from_seg].child_ticks += rm__ticks() - t0;
+        return rc;
     }
     return invoke(n, port, f);
 }

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Every manifest in examples/ runs, as its comment says, and does what it
+# promises.  Usage: examples_test.sh RMEDIA SOURCE_DIR
+set -u
+RMEDIA=$1
+SRC=$2
+cd "$SRC" || exit 1
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+failures=0
+count=0
+fail() {
+  echo "FAIL: $1"
+  shift
+  for line in "$@"; do echo "    $line"; done
+  failures=$((failures + 1))
+}
+# check NAME EXPECTED_SUBSTRING -- COMMAND... (stdin from $STDIN)
+check() {
+  local name=$1 want=$2
+  shift 3
+  count=$((count + 1))
+  local out
+  out=$("$@" 2>"$T/err" <<<"${STDIN:-}")
+  local rc=$?
+  if [[ $rc -ne 0 || "$out" != *"$want"* ]]; then
+    fail "$name (exit $rc)" "stdout: ${out:0:500}" "stderr: $(head -c 500 "$T/err")"
+  fi
+}
+
+# every example validates (and `rmedia graph` renders it)
+for m in examples/*.json examples/*.yaml; do
+  count=$((count + 1))
+  "$RMEDIA" validate "$m" >/dev/null 2>"$T/err" || fail "validate $m" "$(cat "$T/err")"
+  "$RMEDIA" graph "$m" >/dev/null 2>"$T/err" || fail "graph $m" "$(cat "$T/err")"
+done
+
+STDIN='[5, 7, 3]' check calculator '[20,24,16]' -- "$RMEDIA" run examples/calculator.json
+STDIN=$'"Dr. Smi"\n"th arrived. It was la"\n"te!"' check sentences '"DR. SMITH ARRIVED."' -- "$RMEDIA" run examples/sentences.yaml -f values
+
+if "$RMEDIA" nodes | grep -q '^VAD '; then
+  # a tone with a burst of noise in the middle: the VAD examples see one burst
+  /usr/bin/python3 - "$T" <<'EOF'
+import math, random, struct, sys, wave
+random.seed(1)
+rate = 22050
+w = wave.open(sys.argv[1] + "/burst.wav", "wb"); w.setnchannels(2); w.setsampwidth(2); w.setframerate(rate)
+frames = []
+for i in range(int(3.0 * rate)):
+    t = i / rate
+    v = 0.0
+    if 1.0 <= t < 2.0:  # speech-like: a buzzy vowel with a syllable rhythm
+        v = 0.3 * math.sin(2 * math.pi * 140 * t) * (0.5 + 0.5 * math.sin(2 * math.pi * 4 * t)) \
+            + 0.15 * math.sin(2 * math.pi * 700 * t) + 0.05 * math.sin(2 * math.pi * 1200 * t)
+    v += random.gauss(0, 0.001)
+    s = int(max(-1, min(1, v)) * 32767)
+    frames.append(struct.pack("<hh", s, s))
+w.writeframes(b"".join(frames)); w.close()
+EOF
+  check preprocess '"node":"events"' -- "$RMEDIA" run examples/preprocess.yaml -i "$T/burst.wav" -o "$T/pre.wav"
+  count=$((count + 1))
+  /usr/bin/python3 -c 'import sys, wave; w = wave.open(sys.argv[1]); assert (w.getframerate(), w.getsampwidth(), w.getnchannels()) == (16000, 2, 2), w.getparams()' \
+    "$T/pre.wav" 2>"$T/err" || fail "preprocess writes 16 kHz s16" "$(cat "$T/err")"
+  check vad_events '"is_speech_start":true' -- "$RMEDIA" run examples/vad_events.yaml -i "$T/burst.wav"
+  check utterances '' -- "$RMEDIA" run examples/utterances.yaml -i "$T/burst.wav" -o "$T/utt.wav"
+fi
+
+if "$RMEDIA" nodes | grep -q '^SpeechToText '; then
+  STDIN='"Turn on the kitchen lights."' check speak '' -- "$RMEDIA" run examples/speak.yaml -o "$T/speech.wav"
+  check transcribe '"value":"turn on the kitchen lights"' -- "$RMEDIA" run examples/transcribe.yaml -i "$T/speech.wav"
+  check transcribe-results '"start_ms"' -- "$RMEDIA" run examples/transcribe.yaml -i "$T/speech.wav" --only stt.results
+  STDIN='"Turn on the kitchen lights."' check voice-loop '"turn on the kitchen lights"' -- "$RMEDIA" run examples/voice-loop.yaml --only stt.out -f values
+  STDIN='"Please call me back in ten minutes."' check voice-loop-8k '"please call me back in ten minutes"' -- \
+    "$RMEDIA" run examples/voice-loop.yaml --only stt.out -f values --set line.target_rate=8000
+  STDIN='"Turn on the kitchen lights."' check speech-roundtrip '"turn on the kitchen lights"' -- "$RMEDIA" run examples/speech-roundtrip.yaml -f values --only stt.out
+  for cmd in "lights on" "lights off" "play music"; do
+    STDIN="\"$cmd\"" check "commands: $cmd" "\"$cmd\"" -- "$RMEDIA" run examples/commands.yaml -f values --only stt.out
+  done
+fi
+
+echo "examples: $count checks, $failures failed"
+[[ $failures -eq 0 ]]
