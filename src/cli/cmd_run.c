@@ -197,6 +197,12 @@ static int print_batch(run_ctx *c, rm_session *s, rm_graph *g)
     json_t *root = c->single ? json_array() : json_object();
     for (size_t k = 0; k < rm_graph_sink_count(g); k++) {
         const char *id = rm_graph_node_id(g, rm_graph_sink(g, k));
+        int wanted = !c->n_only;
+        for (int i = 0; i < c->n_only && !wanted; i++) {
+            size_t nl = strlen(id);
+            wanted = !strncmp(c->only[i], id, nl) && (c->only[i][nl] == '\0' || c->only[i][nl] == '.');
+        }
+        if (!wanted) continue;
         json_t *arr = c->single ? root : json_array();
         for (size_t i = 0; i < rm_outputs_count(o); i++) {
             const rm_output *x = rm_outputs_at(o, i);

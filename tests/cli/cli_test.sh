@@ -97,6 +97,13 @@ $PY -c 'import json,sys; m=json.load(open(sys.argv[1])); assert m["total_duratio
   || fail "metrics file is not the metrics JSON"
 STDIN='[5]' expect "table" 0 '[20]' 'share' -- "$RMEDIA" run --table "$CALC"
 
+STDIN='[5]' exact "--set overrides a param" '[110]' -- "$RMEDIA" run "$CALC" --set add.addend=100
+STDIN='[5]' exact "--set with an alias and JSON" '[25]' -- "$RMEDIA" run "$CALC" --set multiply.multiplier=3 --set add.addend=10
+STDIN='[5]' expect "--set validated like the manifest" 1 '' "parameter 'addend' of AddNode: expected a number, got string \"abc\"" -- "$RMEDIA" run "$CALC" --set add.addend=abc
+STDIN='[5]' expect "--set unknown node" 2 '' "no node 'zz'" -- "$RMEDIA" run "$CALC" --set zz.addend=1
+STDIN='[5]' expect "--set malformed" 2 '' "expected NODE.PARAM=VALUE" -- "$RMEDIA" run "$CALC" --set addend
+STDIN='[1,2]' exact "--only one sink" '{"double":[2,4]}' -- "$RMEDIA" run "$T/fanout.yaml" --only double
+
 # ------------------------------------------------------------ bad inputs --
 STDIN=$'1\n{"a": \n3' expect "invalid JSON input line" 4 '' 'stdin:2: invalid JSON input' -- "$RMEDIA" run "$CALC"
 expect "missing input file" 4 '' "cannot read input '$T/none.json'" -- "$RMEDIA" run "$CALC" -i "$T/none.json"
