@@ -657,6 +657,46 @@ static void test_stt_bad_grammar_and_keyphrase(void)
     CHECK_INT(open_error("{\"kws_threshold\": 2}", &err), RM_EPARAM);
 }
 
+/* Sessions run concurrently: each blocking node has its own worker, so
+ * three round-trip sessions synthesise (taking turns on the flite lock) and
+ * decode (each with its own pooled decoder) at the same time. */
+static void test_concurrent_sessions(void)
+{
+    const char *manifest = "{\"version\":\"v1\",\"nodes\":["
+                           "{\"id\":\"tts\",\"node_type\":\"TextToSpeech\",\"params\":{\"voice\":\"rms\"}},"
+                           "{\"id\":\"stt\",\"node_type\":\"SpeechToText\"}],"
+                           "\"connections\":[{\"from\":\"tts\",\"to\":\"stt\"}]}";
+    static const char *const texts[] = {"Turn on the kitchen lights.", "Please close the front door.",
+                                        "Good morning, how are you today?"};
+    static const char *const expect[] = {"turn on the kitchen lights", "please close the front door",
+                                         "good morning how are you today"};
+    rm_diags *d = rm_diags_new();
+    rm_graph *g = NULL;
+    CHECK_INT(rm_graph_load_string(rt, manifest, strlen(manifest), "t", NULL, &g, d), 0);
+    rm_diags_free(d);
+    if (!g) return;
+    rm_session *s[3] = {0};
+    rm_error err;
+    for (int i = 0; i < 3; i++) CHECK_INT(rm_session_open(g, NULL, &s[i], &err), 0);
+    for (int i = 0; i < 3; i++) {
+        rm_frame *f = text_frame(texts[i]);
+        if (s[i]) CHECK_INT(rm_session_push(s[i], f), 0);
+        rm_frame_unref(f);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!s[i]) continue;
+        CHECK_INT(rm_session_end(s[i]), 0);
+        const rm_frame *out[4];
+        size_t n = rm_outputs_of(rm_session_outputs(s[i]), "stt", out, 4);
+        const char *text = NULL;
+        for (size_t k = 0; k < n && k < 4; k++)
+            if (out[k]->kind == RM_FRAME_TEXT) text = out[k]->u.text.data;
+        CHECK_STR(text, expect[i]);
+        rm_session_close(s[i]);
+    }
+    rm_graph_unref(g);
+}
+
 /* The example manifests run and check themselves. */
 static void test_examples(void)
 {
@@ -721,6 +761,7 @@ int main(void)
     RUN(test_stt_wrong_rate);
     RUN(test_stt_bad_models);
     RUN(test_stt_bad_grammar_and_keyphrase);
+    RUN(test_concurrent_sessions);
     RUN(test_examples);
     sp_audio_free(&kitchen);
     rm_runtime_free(rt);
