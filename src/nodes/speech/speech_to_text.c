@@ -417,7 +417,8 @@ static int warm_up(rm_node *node, stt_state *st)
     if (rc == 0 && ps_end_utt(st->ps) < 0) rc = RM_ENODE;
     if (st->second_pass == PASS_FIRST) ring_free(&st->warm);
     rm_node_stat(node, "second_pass_ms", RM_STAT_SAMPLE, now_ms() - t0);
-    if (rc == RM_ENODE) return rm_node_fail(node, rc, "pocketsphinx failed to decode the warm-up pass: %s", rm__ps_errors());
+    if (rc == RM_ENODE)
+        return rm_node_fail(node, rc, "pocketsphinx failed in the second pass: %s", rm__ps_errors());
     return rc;
 }
 
@@ -749,7 +750,8 @@ static int check_decoder_options(rm_node *node, const char *const *opt, size_t n
                 return rm_node_fail(node, RM_EPARAM, "decoder_options: '%s' is set by the node's own params", opt[i]);
         const arg_t *a = ps_args();
         while (a->name && strcmp(a->name, opt[i]) != 0) a++;
-        if (!a->name) return rm_node_fail(node, RM_EPARAM, "decoder_options: '%s' is not a pocketsphinx option", opt[i]);
+        if (!a->name)
+            return rm_node_fail(node, RM_EPARAM, "decoder_options: '%s' is not a pocketsphinx option", opt[i]);
     }
     return 0;
 }
@@ -860,8 +862,9 @@ static int stt_init(rm_node *node, void *state, const void *config)
         double rate = cmd_ln_float32_r(c, "-samprate");
         int frate = cmd_ln_int32_r(c, "-frate");
         if (rate != STT_RATE || frate <= 0) {
-            rc = rm_node_fail(node, RM_EMODEL, "acoustic model '%s' is for %.0f Hz audio; only 16000 Hz models are supported",
-                              hmm, rate);
+            rc = rm_node_fail(node, RM_EMODEL,
+                              "acoustic model '%s' is for %.0f Hz audio; only 16000 Hz models are supported", hmm,
+                              rate);
         } else {
             st->frame_shift = STT_RATE / (unsigned)frate;
         }
