@@ -670,6 +670,17 @@ static void test_stt_bad_grammar_and_keyphrase(void)
     CHECK_INT(open_error("{\"utterance_mode\": \"sometimes\"}", &err), RM_EPARAM);
     CHECK_CONTAINS(err.message, "vad_events");
     CHECK_INT(open_error("{\"kws_threshold\": 2}", &err), RM_EPARAM);
+    CHECK_INT(open_error("{\"decoder_options\": [\"-no_such_option\", \"1\"]}", &err), RM_EPARAM);
+    CHECK_CONTAINS(err.message, "'-no_such_option' is not a pocketsphinx option");
+    CHECK_INT(open_error("{\"decoder_options\": [\"-hmm\", \"/tmp\"]}", &err), RM_EPARAM);
+    CHECK_CONTAINS(err.message, "acoustic_model"); /* "-hmm is set by the node's own params" */
+    CHECK_INT(open_error("{\"decoder_options\": [\"-beam\"]}", &err), RM_EPARAM);
+    CHECK_CONTAINS(err.message, "pairs");
+    /* a valid option loads (a decoder of its own: the option is part of the key) */
+    CHECK_INT(open_error("{\"decoder_options\": [\"-beam\", \"1e-60\"], \"grammar\": \"" RM_SOURCE_DIR
+                         "/tests/data/commands.gram\"}",
+                         &err),
+              0);
 }
 
 /* Sessions run concurrently: each blocking node has its own worker, so

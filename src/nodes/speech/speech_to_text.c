@@ -747,7 +747,10 @@ static int check_decoder_options(rm_node *node, const char *const *opt, size_t n
     for (size_t i = 0; i < n; i += 2) {
         for (const char *const *m = managed; *m; m++)
             if (!strcmp(opt[i], *m))
-                return rm_node_fail(node, RM_EPARAM, "decoder_options: '%s' is set by the node's own params", opt[i]);
+                return rm_node_fail(node, RM_EPARAM,
+                                    "decoder_options: '%s' is set by the node's own params (acoustic_model, dict, "
+                                    "lm, keyphrase, grammar, utterance_mode)",
+                                    opt[i]);
         const arg_t *a = ps_args();
         while (a->name && strcmp(a->name, opt[i]) != 0) a++;
         if (!a->name)
