@@ -167,21 +167,31 @@ static inline size_t sp_words(char *buf, char **words, size_t cap)
 static inline size_t sp_word_errors(const char *ref, const char *hyp, size_t *ref_words)
 {
     char *r = strdup(ref ? ref : ""), *h = strdup(hyp ? hyp : "");
-    char *rw[128], *hw[128];
-    size_t nr = sp_words(r, rw, 128), nh = sp_words(h, hw, 128);
-    size_t d[129][129];
-    for (size_t i = 0; i <= nr; i++) d[i][0] = i;
-    for (size_t j = 0; j <= nh; j++) d[0][j] = j;
-    for (size_t i = 1; i <= nr; i++)
+    size_t cap_r = strlen(r) / 2 + 1, cap_h = strlen(h) / 2 + 1;
+    char **rw = malloc(cap_r * sizeof *rw), **hw = malloc(cap_h * sizeof *hw);
+    size_t nr = sp_words(r, rw, cap_r), nh = sp_words(h, hw, cap_h);
+    size_t *prev = malloc((nh + 1) * sizeof *prev), *cur = malloc((nh + 1) * sizeof *cur);
+    for (size_t j = 0; j <= nh; j++) prev[j] = j;
+    for (size_t i = 1; i <= nr; i++) {
+        cur[0] = i;
         for (size_t j = 1; j <= nh; j++) {
-            size_t sub = d[i - 1][j - 1] + (strcmp(rw[i - 1], hw[j - 1]) != 0);
-            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
-            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+            size_t sub = prev[j - 1] + (strcmp(rw[i - 1], hw[j - 1]) != 0);
+            size_t del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
         }
+        size_t *t = prev;
+        prev = cur;
+        cur = t;
+    }
+    size_t d = prev[nh];
+    free(prev);
+    free(cur);
+    free(rw);
+    free(hw);
     free(r);
     free(h);
     *ref_words = nr;
-    return d[nr][nh];
+    return d;
 }
 
 /* Reads the non-comment, non-empty lines of a file (caller frees each and

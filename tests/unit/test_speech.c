@@ -250,23 +250,38 @@ static void test_stt_round_trip(void)
     rm_harness_free(h);
 }
 
-/* A second instance reuses the pooled decoder and, with its state reset,
- * gives exactly the same result as the first. */
+/* Later instances reuse the pooled decoder and, with its state reset, give
+ * exactly the same results as the first: same words, times, confidences. */
 static void test_stt_pool_reuse(void)
 {
     char *first = NULL;
-    for (int k = 0; k < 2; k++) {
-        int rc;
+    for (int k = 0; k < 3; k++) {
+        rm_harness *h;
         rm_error err;
-        char *metrics;
-        char *text = sp_transcribe(rt, NULL, &kitchen, &rc, &err, &metrics);
-        CHECK_INT(rc, 0);
-        CHECK_INT((long long)sp_metric(metrics, NULL, "model_reused"), 1);
-        CHECK(sp_metric(metrics, NULL, "model_load_ms") < 50);
-        if (k == 0) first = text;
-        else CHECK_STR(text, first);
-        if (k) free(text);
-        free(metrics);
+        CHECK_INT(rm_harness_new(rt, "SpeechToText", NULL, &h, &err), 0);
+        CHECK_INT(sp_push_audio(h, &kitchen, 20, 400), 0);
+        /* a second utterance adapts the decoder's state further */
+        CHECK_INT(sp_push_audio(h, &kitchen, 20, 600), 0);
+        CHECK_INT(rm_harness_end(h), 0);
+        char *all = calloc(1, 1);
+        size_t len = 0;
+        for (size_t i = 0; i < rm_harness_output_count(h); i++) {
+            char *j = rm_frame_json_dumps(rm_harness_output(h, i));
+            all = realloc(all, len + strlen(j) + 2);
+            len += (size_t)sprintf(all + len, "%s\n", j);
+            free(j);
+        }
+        char *m = rm_harness_metrics_json(h);
+        CHECK_INT((long long)sp_metric(m, NULL, "model_reused"), 1); /* test_stt_round_trip loaded it */
+        CHECK(sp_metric(m, NULL, "model_load_ms") < 50);
+        free(m);
+        CHECK_CONTAINS(all, "\"utterance\":2");
+        if (k == 0) first = all;
+        else {
+            CHECK_STR(all, first);
+            free(all);
+        }
+        rm_harness_free(h);
     }
     free(first);
 }
@@ -655,6 +670,57 @@ static void test_stt_bad_grammar_and_keyphrase(void)
     CHECK_INT(open_error("{\"utterance_mode\": \"sometimes\"}", &err), RM_EPARAM);
     CHECK_CONTAINS(err.message, "vad_events");
     CHECK_INT(open_error("{\"kws_threshold\": 2}", &err), RM_EPARAM);
+    CHECK_INT(open_error("{\"decoder_options\": [\"-no_such_option\", \"1\"]}", &err), RM_EPARAM);
+    CHECK_CONTAINS(err.message, "'-no_such_option' is not a pocketsphinx option");
+    CHECK_INT(open_error("{\"decoder_options\": [\"-hmm\", \"/tmp\"]}", &err), RM_EPARAM);
+    CHECK_CONTAINS(err.message, "acoustic_model"); /* "-hmm is set by the node's own params" */
+    CHECK_INT(open_error("{\"decoder_options\": [\"-beam\"]}", &err), RM_EPARAM);
+    CHECK_CONTAINS(err.message, "pairs");
+    /* a valid option loads (a decoder of its own: the option is part of the key) */
+    CHECK_INT(open_error("{\"decoder_options\": [\"-beam\", \"1e-60\"], \"grammar\": \"" RM_SOURCE_DIR
+                         "/tests/data/commands.gram\"}",
+                         &err),
+              0);
+}
+
+/* Sessions run concurrently: each blocking node has its own worker, so
+ * three round-trip sessions synthesise (taking turns on the flite lock) and
+ * decode (each with its own pooled decoder) at the same time. */
+static void test_concurrent_sessions(void)
+{
+    const char *manifest = "{\"version\":\"v1\",\"nodes\":["
+                           "{\"id\":\"tts\",\"node_type\":\"TextToSpeech\",\"params\":{\"voice\":\"rms\"}},"
+                           "{\"id\":\"stt\",\"node_type\":\"SpeechToText\"}],"
+                           "\"connections\":[{\"from\":\"tts\",\"to\":\"stt\"}]}";
+    static const char *const texts[] = {"Turn on the kitchen lights.", "Please close the front door.",
+                                        "Good morning, how are you today?"};
+    static const char *const expect[] = {"turn on the kitchen lights", "please close the front door",
+                                         "good morning how are you today"};
+    rm_diags *d = rm_diags_new();
+    rm_graph *g = NULL;
+    CHECK_INT(rm_graph_load_string(rt, manifest, strlen(manifest), "t", NULL, &g, d), 0);
+    rm_diags_free(d);
+    if (!g) return;
+    rm_session *s[3] = {0};
+    rm_error err;
+    for (int i = 0; i < 3; i++) CHECK_INT(rm_session_open(g, NULL, &s[i], &err), 0);
+    for (int i = 0; i < 3; i++) {
+        rm_frame *f = text_frame(texts[i]);
+        if (s[i]) CHECK_INT(rm_session_push(s[i], f), 0);
+        rm_frame_unref(f);
+    }
+    for (int i = 0; i < 3; i++) {
+        if (!s[i]) continue;
+        CHECK_INT(rm_session_end(s[i]), 0);
+        const rm_frame *out[4];
+        size_t n = rm_outputs_of(rm_session_outputs(s[i]), "stt", out, 4);
+        const char *text = NULL;
+        for (size_t k = 0; k < n && k < 4; k++)
+            if (out[k]->kind == RM_FRAME_TEXT) text = out[k]->u.text.data;
+        CHECK_STR(text, expect[i]);
+        rm_session_close(s[i]);
+    }
+    rm_graph_unref(g);
 }
 
 /* The example manifests run and check themselves. */
@@ -721,6 +787,7 @@ int main(void)
     RUN(test_stt_wrong_rate);
     RUN(test_stt_bad_models);
     RUN(test_stt_bad_grammar_and_keyphrase);
+    RUN(test_concurrent_sessions);
     RUN(test_examples);
     sp_audio_free(&kitchen);
     rm_runtime_free(rt);

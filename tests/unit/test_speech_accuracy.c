@@ -127,7 +127,8 @@ static void test_keyphrase_commands(void)
             char *hyp = sp_transcribe(rt, params, &a, &rc, &err, NULL);
             CHECK_INT(rc, 0);
             int ok = hyp && strcmp(hyp, expect[c]) == 0;
-            if (!ok) fprintf(stderr, "  keyphrase %s: \"%s\" -> \"%s\"\n", command_voices[v], sentences[c], hyp ? hyp : "");
+            if (!ok)
+                fprintf(stderr, "  keyphrase %s: \"%s\" -> \"%s\"\n", command_voices[v], sentences[c], hyp ? hyp : "");
             if (c < 3) alone++, alone_ok += ok;
             else if (c < 6) inside++, inside_ok += ok;
             else false_alarms += !ok;

@@ -38,10 +38,11 @@
  *
  * Accuracy: the cepstral mean (CMN) starts at the model's value and adapts
  * only when an utterance ends, so the first utterance of a stream is decoded
- * with a mismatched channel.  With cmn_warmup the first utterance that has
- * words is decoded a second time from its recorded audio, with the mean
- * learnt from it (word error rate 9.9% → 6.4% on the test sentences; the
- * first result takes about twice as long).  Keyphrases that share words and
+ * with a mismatched channel.  With second_pass "first" (the default) the
+ * first utterance that has words is decoded a second time from its recorded
+ * audio, with the mean learnt from it (word error rate 9.9% → 6.4% on the
+ * test sentences; the first result takes about twice as long); "always" does
+ * that for every utterance (for files, where latency does not matter).  Keyphrases that share words and
  * fire on the same stretch of audio keep only the best-scoring detection.
  * decoder_options passes further pocketsphinx options through.
  *
@@ -49,7 +50,7 @@
  * sphinx_pool.h).  Stats: model_load_ms (~0.01 when a pooled decoder was
  * reused), model_reused, utterance_ms (decoder time per utterance), rtf
  * (decoder time / utterance audio time), final_ms (end of speech → final
- * result emitted), warmup_ms (the second pass), rejected (unvoiced
+ * result emitted), second_pass_ms (the second decoding), rejected (unvoiced
  * utterances dropped).
  *
  * Blocking node: it runs on its own worker behind a bounded queue.
@@ -84,6 +85,7 @@
 #define STT_IDLE_CYCLE ((uint64_t)STT_RATE * 600)
 
 enum { MODE_SILENCE = 0, MODE_VAD_EVENTS = 1 };
+enum { PASS_OFF = 0, PASS_FIRST = 1, PASS_ALWAYS = 2 };
 
 typedef struct stt_config {
     const char *model_dir;
@@ -97,7 +99,7 @@ typedef struct stt_config {
     int utterance_mode;
     int64_t max_utterance_ms;
     int64_t preroll_ms;
-    int cmn_warmup;
+    int second_pass;
     int64_t min_voiced_ms;
     const char *const *decoder_options;
 } stt_config;
@@ -131,7 +133,8 @@ typedef struct stt_state {
     size_t pcm_cap;
     pcm_ring preroll;       /* vad_events: audio before the utterance */
     pcm_ring warm;          /* the first utterance's audio, for the warm-up */
-    int warmup_pending;     /* cmn_warmup and no utterance re-decoded yet */
+    int second_pass;        /* PASS_* */
+    int warmup_pending;     /* a second pass is due for an utterance with words */
     int replaying;          /* feeding recorded audio a second time */
     rm__voicing voicing;    /* voiced audio in the current utterance */
     unsigned min_voiced_ms;
@@ -377,6 +380,7 @@ static int start_utt(rm_node *node, stt_state *st)
     st->utt_base = st->pos;
     st->utt_proc_ms = 0;
     st->warm.len = st->warm.head = 0;
+    if (st->second_pass == PASS_ALWAYS) st->warmup_pending = 1;
     rm__voicing_reset_counts(&st->voicing);
     free(st->partial);
     st->partial = NULL;
@@ -397,8 +401,8 @@ static int has_words(stt_state *st)
 
 /* The cepstral mean starts at the model's value, which fits neither this
  * microphone nor this voice; pocketsphinx adapts it only when an utterance
- * ends.  So the first utterance with words is decoded again, from its
- * recorded audio, with the mean learnt from it (see docs/speech.md). */
+ * ends.  So the utterance is decoded again, from its recorded audio, with
+ * the mean learnt from it (see docs/speech.md). */
 static int warm_up(rm_node *node, stt_state *st)
 {
     double t0 = now_ms();
@@ -411,9 +415,10 @@ static int warm_up(rm_node *node, stt_state *st)
     if (rc == 0) rc = decode_ring(node, st, &st->warm);
     st->replaying = 0;
     if (rc == 0 && ps_end_utt(st->ps) < 0) rc = RM_ENODE;
-    ring_free(&st->warm);
-    rm_node_stat(node, "warmup_ms", RM_STAT_SET, now_ms() - t0);
-    if (rc == RM_ENODE) return rm_node_fail(node, rc, "pocketsphinx failed to decode the warm-up pass: %s", rm__ps_errors());
+    if (st->second_pass == PASS_FIRST) ring_free(&st->warm);
+    rm_node_stat(node, "second_pass_ms", RM_STAT_SAMPLE, now_ms() - t0);
+    if (rc == RM_ENODE)
+        return rm_node_fail(node, rc, "pocketsphinx failed in the second pass: %s", rm__ps_errors());
     return rc;
 }
 
@@ -742,10 +747,14 @@ static int check_decoder_options(rm_node *node, const char *const *opt, size_t n
     for (size_t i = 0; i < n; i += 2) {
         for (const char *const *m = managed; *m; m++)
             if (!strcmp(opt[i], *m))
-                return rm_node_fail(node, RM_EPARAM, "decoder_options: '%s' is set by the node's own params", opt[i]);
+                return rm_node_fail(node, RM_EPARAM,
+                                    "decoder_options: '%s' is set by the node's own params (acoustic_model, dict, "
+                                    "lm, keyphrase, grammar, utterance_mode)",
+                                    opt[i]);
         const arg_t *a = ps_args();
         while (a->name && strcmp(a->name, opt[i]) != 0) a++;
-        if (!a->name) return rm_node_fail(node, RM_EPARAM, "decoder_options: '%s' is not a pocketsphinx option", opt[i]);
+        if (!a->name)
+            return rm_node_fail(node, RM_EPARAM, "decoder_options: '%s' is not a pocketsphinx option", opt[i]);
     }
     return 0;
 }
@@ -856,8 +865,9 @@ static int stt_init(rm_node *node, void *state, const void *config)
         double rate = cmd_ln_float32_r(c, "-samprate");
         int frate = cmd_ln_int32_r(c, "-frate");
         if (rate != STT_RATE || frate <= 0) {
-            rc = rm_node_fail(node, RM_EMODEL, "acoustic model '%s' is for %.0f Hz audio; only 16000 Hz models are supported",
-                              hmm, rate);
+            rc = rm_node_fail(node, RM_EMODEL,
+                              "acoustic model '%s' is for %.0f Hz audio; only 16000 Hz models are supported", hmm,
+                              rate);
         } else {
             st->frame_shift = STT_RATE / (unsigned)frate;
         }
@@ -866,8 +876,9 @@ static int stt_init(rm_node *node, void *state, const void *config)
     if (rc == 0 && ring_init(&st->preroll, preroll) != 0) rc = rm_node_fail(node, RM_ENOMEM, "out of memory");
     /* the warm-up keeps one utterance: max_utterance_ms, its pre-roll and
      * the decoder VAD's lead-in */
-    st->warmup_pending = cfg->cmn_warmup;
-    if (rc == 0 && cfg->cmn_warmup && ring_init(&st->warm, (size_t)st->max_utt + preroll + STT_RATE) != 0)
+    st->second_pass = cfg->second_pass;
+    st->warmup_pending = cfg->second_pass != PASS_OFF;
+    if (rc == 0 && st->warmup_pending && ring_init(&st->warm, (size_t)st->max_utt + preroll + STT_RATE) != 0)
         rc = rm_node_fail(node, RM_ENOMEM, "out of memory");
     if (rc == 0 && st->mode == MODE_SILENCE) rc = start_utt(node, st);
     free(hmm);
@@ -899,6 +910,7 @@ static int stt_negotiate(const void *config, const rm_caps *in, rm_caps *in_req,
 /* ------------------------------------------------------------- tables --- */
 
 static const char *const mode_values[] = {"silence", "vad_events", NULL};
+static const char *const pass_values[] = {"off", "first", "always", NULL};
 static const char *const keyphrase_aliases[] = {"keyphrases", NULL};
 static const char *const grammar_aliases[] = {"jsgf", NULL};
 
@@ -929,10 +941,11 @@ static const rm_param_def stt_params[] = {
     {.name = "preroll_ms", .type = RM_PARAM_INT, .offset = offsetof(stt_config, preroll_ms),
      .doc = "vad_events: audio before the speech-start event that is decoded with the utterance", .def_num = 300,
      .min = 0, .max = 5000},
-    {.name = "cmn_warmup", .type = RM_PARAM_BOOL, .offset = offsetof(stt_config, cmn_warmup),
-     .doc = "decode the first utterance again with the cepstral mean learnt from it: better accuracy on a new "
-            "voice or microphone, the first result takes about twice as long",
-     .def_num = 1},
+    {.name = "second_pass", .type = RM_PARAM_ENUM, .offset = offsetof(stt_config, second_pass),
+     .doc = "decode again with the cepstral mean learnt from the utterance: off, first (the stream's first "
+            "utterance with words; better accuracy on a new voice or microphone), always (every utterance: best "
+            "accuracy, twice the decoding time and final latency)",
+     .def_str = "first", .enum_values = pass_values},
     {.name = "min_voiced_ms", .type = RM_PARAM_INT, .offset = offsetof(stt_config, min_voiced_ms),
      .doc = "utterances with less voiced (pitched) audio are noise and dropped; 0 keeps everything",
      .def_num = 100, .min = 0, .max = 10000},
