@@ -4,28 +4,16 @@
 set -u
 RMEDIA=$1
 SRC=$2
-cd "$SRC" || exit 1
+source "$(dirname "$0")/lib.sh"
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-failures=0
-count=0
-fail() {
-  echo "FAIL: $1"
-  shift
-  for line in "$@"; do echo "    $line"; done
-  failures=$((failures + 1))
-}
-# check NAME EXPECTED_SUBSTRING -- COMMAND... (stdin from $STDIN)
+cd "$SRC" || exit 1
+
+# check NAME EXPECTED_SUBSTRING -- COMMAND...  (exit 0 and that in stdout)
 check() {
   local name=$1 want=$2
   shift 3
-  count=$((count + 1))
-  local out
-  out=$("$@" 2>"$T/err" <<<"${STDIN:-}")
-  local rc=$?
-  if [[ $rc -ne 0 || "$out" != *"$want"* ]]; then
-    fail "$name (exit $rc)" "stdout: ${out:0:500}" "stderr: $(head -c 500 "$T/err")"
-  fi
+  expect "$name" 0 "$want" '' -- "$@"
 }
 
 # every example validates (and `rmedia graph` renders it)
@@ -78,5 +66,4 @@ if "$RMEDIA" nodes | grep -q '^SpeechToText '; then
   done
 fi
 
-echo "examples: $count checks, $failures failed"
-[[ $failures -eq 0 ]]
+finish examples

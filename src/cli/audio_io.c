@@ -277,16 +277,14 @@ cli_audio_out *cli_audio_out_open(const char *path, const cli_pcm_spec *raw, con
         }
     }
     if (!o->to_stdout) {
-        size_t n = strlen(path) + 32;
         o->path = strdup(path);
-        o->tmp = malloc(n);
+        o->tmp = cli_tmp_name(path);
         if (!o->path || !o->tmp) {
             free(o->path);
             free(o->tmp);
             free(o);
-            return cli_error("out of memory"), NULL;
+            return NULL;
         }
-        snprintf(o->tmp, n, "%s.tmp-%ld", path, (long)getpid());
     }
     return o;
 }
@@ -398,13 +396,7 @@ int cli_audio_out_close(cli_audio_out *o, int commit)
     if (o->sf && sf_close(o->sf) != 0) rc = -1;
     if (o->raw && o->raw != stdout && fclose(o->raw) != 0) rc = -1;
     if (o->raw == stdout && fflush(stdout) != 0) rc = -1;
-    if (!o->to_stdout && o->rate) {
-        if (commit && rc == 0 && rename(o->tmp, o->path) != 0) {
-            cli_error("cannot write '%s': %s", o->path, strerror(errno));
-            rc = -1;
-        }
-        if (!commit || rc != 0) unlink(o->tmp);
-    }
+    if (!o->to_stdout && o->rate && cli_commit_file(o->tmp, o->path, commit && rc == 0) != 0) rc = -1;
     free(o->path);
     free(o->tmp);
     free(o);

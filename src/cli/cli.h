@@ -56,6 +56,11 @@ typedef struct cli_out {
 } cli_out;
 
 int cli_out_open(cli_out *o, const char *path);
+/* The temporary name an output file is written under (caller frees). */
+char *cli_tmp_name(const char *path);
+/* Renames `tmp` to `path` when ok, else (or if that fails) removes it.
+ * Returns 0, or -1 with an error printed. */
+int cli_commit_file(const char *tmp, const char *path, int ok);
 /* Renames into place (commit = 1) or removes the temporary file. Returns 0 or
  * -1 with an error printed. */
 int cli_out_close(cli_out *o, int commit);

@@ -16,6 +16,25 @@
 #define cli_pid() ((long)getpid())
 #endif
 
+char *cli_tmp_name(const char *path)
+{
+    size_t n = strlen(path) + 32;
+    char *tmp = malloc(n);
+    if (tmp) snprintf(tmp, n, "%s.tmp-%ld", path, cli_pid());
+    else cli_error("out of memory");
+    return tmp;
+}
+
+int cli_commit_file(const char *tmp, const char *path, int ok)
+{
+    if (ok && rename(tmp, path) != 0) {
+        cli_error("cannot write '%s': %s", path, strerror(errno));
+        ok = 0;
+    }
+    if (!ok) unlink(tmp);
+    return ok ? 0 : -1;
+}
+
 int cli_out_open(cli_out *o, const char *path)
 {
     memset(o, 0, sizeof *o);
@@ -23,16 +42,13 @@ int cli_out_open(cli_out *o, const char *path)
         o->f = stdout;
         return 0;
     }
-    size_t n = strlen(path) + 32;
     o->path = strdup(path);
-    o->tmp = malloc(n);
+    o->tmp = cli_tmp_name(path);
     if (!o->path || !o->tmp) {
         free(o->path);
         free(o->tmp);
-        cli_error("out of memory");
         return -1;
     }
-    snprintf(o->tmp, n, "%s.tmp-%ld", path, cli_pid());
     o->f = fopen(o->tmp, "wb");
     if (!o->f) {
         cli_error("cannot write '%s': %s", path, strerror(errno));
@@ -62,11 +78,7 @@ int cli_out_close(cli_out *o, int commit)
         if (commit) cli_error("cannot write '%s': %s", o->path, strerror(errno));
         rc = -1;
     }
-    if (commit && rc == 0 && rename(o->tmp, o->path) != 0) {
-        cli_error("cannot write '%s': %s", o->path, strerror(errno));
-        rc = -1;
-    }
-    if (!commit || rc != 0) unlink(o->tmp);
+    if (cli_commit_file(o->tmp, o->path, commit && rc == 0) != 0) rc = -1;
     free(o->path);
     free(o->tmp);
     memset(o, 0, sizeof *o);

@@ -6,31 +6,7 @@ RMEDIA=$1
 PY=/usr/bin/python3
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-failures=0
-count=0
-
-fail() {
-  echo "FAIL: $1"
-  shift
-  for line in "$@"; do echo "    $line"; done
-  failures=$((failures + 1))
-}
-
-# expect NAME EXIT_CODE STDOUT_SUBSTRING STDERR_SUBSTRING -- COMMAND...
-expect() {
-  local name=$1 code=$2 want_out=$3 want_err=$4
-  shift 5
-  count=$((count + 1))
-  "$@" >"$T/out" 2>"$T/err" </dev/null
-  local rc=$?
-  if [[ $rc -ne $code ]]; then
-    fail "$name: exit $rc, expected $code" "stdout: $(head -c 300 "$T/out")" "stderr: $(head -c 600 "$T/err")"
-  elif [[ -n "$want_out" ]] && ! grep -qF -- "$want_out" "$T/out"; then
-    fail "$name: stdout lacks '$want_out'" "stdout: $(head -c 600 "$T/out")"
-  elif [[ -n "$want_err" ]] && ! grep -qF -- "$want_err" "$T/err"; then
-    fail "$name: stderr lacks '$want_err'" "stderr: $(head -c 600 "$T/err")"
-  fi
-}
+source "$(dirname "$0")/../lib.sh"
 
 if ! "$RMEDIA" run --help | grep -q -- '--input-format'; then
   echo "audio: this rmedia has no audio support; skipped"
@@ -129,5 +105,4 @@ expect "output rate mismatch" 4 '' "pipeline produces 22050 Hz/2 ch" -- "$RMEDIA
 expect "unknown --output-node" 2 '' "--output-node: no node 'zz'" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/x.wav" --output-node zz
 ls "$T" | grep -q '\.tmp-' && fail "temporary audio file left behind"
 
-echo "audio: $count checks, $failures failed"
-[[ $failures -eq 0 ]]
+finish audio

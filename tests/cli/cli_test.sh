@@ -8,52 +8,7 @@ PLUGIN=$3
 PY=/usr/bin/python3
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
-failures=0
-count=0
-
-fail() {
-  echo "FAIL: $1"
-  shift
-  for line in "$@"; do echo "    $line"; done
-  failures=$((failures + 1))
-}
-
-# expect NAME EXIT_CODE STDOUT_SUBSTRING STDERR_SUBSTRING -- COMMAND...
-# ('' skips a substring check; stdin comes from $STDIN if set)
-expect() {
-  local name=$1 code=$2 want_out=$3 want_err=$4
-  shift 5
-  count=$((count + 1))
-  local out err rc
-  if [[ -n "${STDIN+x}" ]]; then
-    "$@" >"$T/out" 2>"$T/err" <<<"$STDIN"
-  else
-    "$@" >"$T/out" 2>"$T/err" </dev/null
-  fi
-  rc=$?
-  out=$(cat "$T/out")
-  err=$(cat "$T/err")
-  if [[ $rc -ne $code ]]; then
-    fail "$name: exit $rc, expected $code" "stdout: ${out:0:400}" "stderr: ${err:0:600}"
-  elif [[ -n "$want_out" && "$out" != *"$want_out"* ]]; then
-    fail "$name: stdout lacks '$want_out'" "stdout: ${out:0:600}"
-  elif [[ -n "$want_err" && "$err" != *"$want_err"* ]]; then
-    fail "$name: stderr lacks '$want_err'" "stderr: ${err:0:600}"
-  fi
-}
-
-# exact NAME EXPECTED_STDOUT -- COMMAND...
-exact() {
-  local name=$1 want=$2
-  shift 3
-  count=$((count + 1))
-  local out
-  if [[ -n "${STDIN+x}" ]]; then out=$("$@" 2>"$T/err" <<<"$STDIN"); else out=$("$@" 2>"$T/err" </dev/null); fi
-  local rc=$?
-  if [[ $rc -ne 0 || "$out" != "$want" ]]; then
-    fail "$name: exit $rc" "stdout:   $(printf '%q' "$out")" "expected: $(printf '%q' "$want")" "stderr: $(head -c 600 "$T/err")"
-  fi
-}
+source "$(dirname "$0")/../lib.sh"
 
 CALC=$SRC/examples/calculator.json
 cat >"$T/calc.yaml" <<'EOF'
@@ -192,5 +147,4 @@ expect "plugin that fails to load" 5 '' 'plugin /nonexistent/x.so' -- "$RMEDIA" 
 cp "$CALC" "$T/fake.so"
 expect "a file that is not a shared object" 5 '' "plugin $T/fake.so" -- "$RMEDIA" --plugin "$T/fake.so" nodes
 
-echo "cli: $count checks, $failures failed"
-[[ $failures -eq 0 ]]
+finish cli
