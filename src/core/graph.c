@@ -855,9 +855,12 @@ static int insert_converters(cctx *c)
             const pnode *cv = &c->pn[chain[i]];
             rm__buf v;
             rm__buf_init(&v);
+            /* the one parameter the compiler set on this converter */
+            const char *set = !strcmp(cv->type->name, CONV_RATE) ? "target_rate"
+                            : !strcmp(cv->type->name, CONV_CHANNELS) ? "channels"
+                                                                     : "target_format";
             for (const rm_param_def *pd = cv->type->params; pd && pd->name; pd++)
-                if (!strcmp(pd->name, "target_rate") || !strcmp(pd->name, "channels") ||
-                    !strcmp(pd->name, "target_format")) {
+                if (!strcmp(pd->name, set)) {
                     rm__buf_printf(&v, "%s: ", pd->name);
                     rm__param_value_str(pd, cv->config, &v);
                 }
