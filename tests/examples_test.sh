@@ -58,6 +58,12 @@ if "$RMEDIA" nodes | grep -q '^SpeechToText '; then
   check transcribe '"value":"turn on the kitchen lights"' -- "$RMEDIA" run examples/transcribe.yaml -i "$T/speech.wav"
   check transcribe-results '"start_ms"' -- "$RMEDIA" run examples/transcribe.yaml -i "$T/speech.wav" --only stt.results
   STDIN='"Turn on the kitchen lights."' check voice-loop '"turn on the kitchen lights"' -- "$RMEDIA" run examples/voice-loop.yaml --only stt.out -f values
+  STDIN='"Turn on the kitchen lights."' expect "voice-loop: the inserted resampler is logged" 0 '' \
+    "node 'stt-resample': inserted AudioResample (target_rate: 16000) on the link vad → stt" -- \
+    "$RMEDIA" -vv run examples/voice-loop.yaml --only stt.out -f values
+  count=$((count + 1))
+  "$RMEDIA" graph examples/voice-loop.yaml | grep -q '"stt-resample" \[label=.*style="rounded,dashed"' \
+    || fail "voice-loop: rmedia graph marks the inserted resampler"
   STDIN='"Please call me back in ten minutes."' check voice-loop-8k '"please call me back in ten minutes"' -- \
     "$RMEDIA" run examples/voice-loop.yaml --only stt.out -f values --set line.target_rate=8000
   STDIN='"Turn on the kitchen lights."' check speech-roundtrip '"turn on the kitchen lights"' -- "$RMEDIA" run examples/speech-roundtrip.yaml -f values --only stt.out
