@@ -8,12 +8,31 @@
 #define RM_TEST_SPEECH_UTIL_H
 
 #include <ctype.h>
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "remotemedia/remotemedia.h"
+
+/* Live heap bytes: ASan's allocator count in sanitizer builds (its malloc
+ * replaces glibc's, so mallinfo2 would see nothing), glibc's otherwise. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SP_HEAP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SP_HEAP_ASAN 1
+#endif
+#endif
+#ifdef SP_HEAP_ASAN
+/* From the sanitizer runtime (declared in <sanitizer/allocator_interface.h>,
+ * which GCC does not install). */
+size_t __sanitizer_get_current_allocated_bytes(void);
+#else
+#include <malloc.h>
+#endif
 
 /* Mono f32 audio owned by the caller (free(samples)). */
 typedef struct sp_audio {
@@ -228,6 +247,94 @@ static inline double sp_metric(const char *json, const char *after, const char *
     snprintf(pat, sizeof pat, "\"%s\":", key);
     p = strstr(p, pat);
     return p ? strtod(p + strlen(pat), NULL) : NAN;
+}
+
+/* A stream of `n` sentences (same rate, mono) taken from index `first` on
+ * (wrapping), each followed by a pause; pause j lasts 500 + ((j * 7 + seed *
+ * 3) mod 10) * 100 ms (0.5-1.4 s).  At least `min_ms` long when min_ms > 0
+ * (sentences are added until then; n is ignored), after `lead_ms` of
+ * silence.  speech_ends (optional, room for every sentence) gets the sample
+ * index where each sentence ends, *n_ends their number. */
+static inline void sp_make_stream(const sp_audio *sent, size_t n_sent, size_t first, size_t n, unsigned seed,
+                                  double min_ms, unsigned lead_ms, sp_audio *out, size_t *speech_ends, size_t *n_ends)
+{
+    unsigned rate = sent[0].rate;
+    memset(out, 0, sizeof *out);
+    out->rate = rate;
+    sp_audio_append(out, NULL, (size_t)rate * lead_ms / 1000);
+    *n_ends = 0;
+    for (size_t j = 0; min_ms > 0 ? (double)out->n * 1000.0 / rate < min_ms : j < n; j++) {
+        const sp_audio *a = &sent[(first + j) % n_sent];
+        sp_audio_append(out, a->samples, a->n);
+        if (speech_ends) speech_ends[*n_ends] = out->n;
+        (*n_ends)++;
+        sp_audio_append(out, NULL, (size_t)rate * (500 + ((j * 7 + seed * 3) % 10) * 100) / 1000);
+    }
+}
+
+/* Bytes currently allocated on the heap by the whole process. */
+static inline size_t sp_heap_bytes(void)
+{
+#ifdef SP_HEAP_ASAN
+    return __sanitizer_get_current_allocated_bytes();
+#else
+    struct mallinfo2 mi = mallinfo2();
+    return mi.uordblks + mi.hblkhd;
+#endif
+}
+
+/* 1 when node `node` of a running session has processed every frame sent to
+ * it: its completed calls (counted after each call returns) reach the
+ * frames on the links into it.  Frames already processed cannot be told
+ * from frames still queued any other way from outside.  -1 on error. */
+static inline int sp_node_drained(rm_session *s, const char *node)
+{
+    char *m = rm_session_metrics_json(s);
+    json_t *j = m ? json_loads(m, 0, NULL) : NULL;
+    free(m);
+    if (!j) return -1;
+    json_t *n = json_object_get(json_object_get(j, "node_metrics"), node);
+    double calls = json_number_value(json_object_get(n, "calls")), sent = 0;
+    size_t len = strlen(node), i;
+    json_t *l;
+    json_array_foreach(json_object_get(j, "links"), i, l) {
+        const char *to = json_string_value(json_object_get(l, "to"));
+        if (to && strncmp(to, node, len) == 0 && to[len] == '.') sent += json_number_value(json_object_get(l, "frames"));
+    }
+    int found = n != NULL;
+    json_decref(j);
+    return found ? calls >= sent : -1;
+}
+
+/* Waits (polling every 0.2 ms) until sp_node_drained() or `timeout_s`
+ * passes.  Returns 0 when drained, -1 otherwise. */
+static inline int sp_wait_drained(rm_session *s, const char *node, double timeout_s)
+{
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (;;) {
+        int d = sp_node_drained(s, node);
+        if (d) return d > 0 ? 0 : -1;
+        clock_gettime(CLOCK_MONOTONIC, &t);
+        if ((double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 > timeout_s) return -1;
+        struct timespec nap = {0, 200000};
+        nanosleep(&nap, NULL);
+    }
+}
+
+/* Loads a manifest file and compiles it; on failure prints the
+ * diagnostics and returns NULL. */
+static inline rm_graph *sp_load_graph(rm_runtime *rt, const char *path)
+{
+    rm_diags *d = rm_diags_new();
+    rm_graph *g = NULL;
+    if (rm_graph_load_file(rt, path, NULL, &g, d) != 0) {
+        char *msg = rm_diags_to_string(d);
+        fprintf(stderr, "%s: %s\n", path, msg ? msg : "does not compile");
+        free(msg);
+    }
+    rm_diags_free(d);
+    return g;
 }
 
 #endif

@@ -6,9 +6,12 @@
  * were set from measurements (docs/speech.md) with a margin.  Command
  * spotting with the JSGF grammar tests/data/commands.gram and with
  * keyphrases must recognise every command.  Silence and noise are covered in
- * test_speech.c.
+ * test_speech.c.  The memory test streams minutes of speech and pauses through
+ * examples/transcribe.yaml and bounds the heap's growth (the stand-in for the
+ * hour-long run of bench_speech --long-min 60).
  */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* mallinfo2, through speech_util.h */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -143,7 +146,82 @@ static void test_keyphrase_commands(void)
     CHECK_INT(false_alarms, 0);
 }
 
-/* test_speech_accuracy commands | wer VOICE  (no argument: everything) */
+/* ------------------------------------------------------------ memory --- */
+
+static atomic_size_t stream_texts;
+
+static void count_text(void *user, const char *node_id, const char *port, const rm_frame *f)
+{
+    (void)user;
+    (void)port;
+    if (!strcmp(node_id, "stt") && f->kind == RM_FRAME_TEXT) atomic_fetch_add(&stream_texts, 1);
+}
+
+/* STREAM_MINUTES of speech (four sentences, four voices, 0.5-1.4 s pauses,
+ * cycled) through one transcribe.yaml session in 20 ms chunks, as fast as
+ * the recogniser goes.  At each minute the recogniser is drained, so the
+ * session is in the same state; the heap may not grow by more than
+ * MAX_GROWTH after the first minute (decoder buffers, histograms and queues
+ * have their working size by then), and transcripts must keep coming. */
+#define STREAM_MINUTES 3
+#define MAX_GROWTH (256 * 1024)
+
+static void test_stream_memory(void)
+{
+    static const char *const text[] = {"turn on the kitchen lights", "what is the weather like today",
+                                       "please call my sister tomorrow", "play some music in the living room"};
+    sp_audio sent[4], cyc;
+    rm_error err;
+    for (int i = 0; i < 4; i++) {
+        char params[64];
+        snprintf(params, sizeof params, "{\"voice\": \"%s\"}", command_voices[i]);
+        int rc = sp_synth(rt, params, text[i], &sent[i], &err);
+        CHECK_INT(rc, 0);
+        if (rc != 0) return;
+    }
+    size_t n_ends;
+    sp_make_stream(sent, 4, 0, 0, 0, 60000.0, 0, &cyc, NULL, &n_ends);
+    rm_graph *g = sp_load_graph(rt, RM_SOURCE_DIR "/examples/transcribe.yaml");
+    CHECK(g != NULL);
+    rm_session *s = NULL;
+    rm_session_opts so = {0};
+    so.on_output = count_text;
+    if (g) CHECK_INT(rm_session_open(g, &so, &s, &err), 0);
+    size_t total = (size_t)STREAM_MINUTES * 60 * 16000, heap1 = 0, heap_max = 0, texts_before = 0;
+    for (size_t at = 0, minute = 0; s && at < total; at += 320) {
+        rm_frame *f = rm_frame_new_audio(RM_SAMPLE_F32, 16000, 1, 320);
+        CHECK(f != NULL);
+        if (!f) break;
+        for (size_t k = 0; k < 320; k++) ((float *)f->u.audio.data)[k] = cyc.samples[(at + k) % cyc.n];
+        f->timestamp_us = (int64_t)(at / 16);
+        int rc = rm_session_push(s, f);
+        rm_frame_unref(f);
+        CHECK_INT(rc, 0);
+        if (rc != 0) break;
+        if ((at + 320) / (60 * 16000) == minute) continue;
+        minute = (at + 320) / (60 * 16000);
+        CHECK_INT(sp_wait_drained(s, "stt", 300), 0);
+        size_t heap = sp_heap_bytes(), texts = atomic_load(&stream_texts);
+        fprintf(stderr, "  minute %zu: heap %.1f KB, %zu transcripts\n", minute, (double)heap / 1024,
+                texts - texts_before);
+        CHECK(texts - texts_before >= 15); /* 21 utterances a minute */
+        texts_before = texts;
+        if (minute == 1) heap1 = heap;
+        else if (heap > heap_max) heap_max = heap;
+    }
+    if (s) {
+        CHECK_INT(rm_session_end(s), 0);
+        rm_session_close(s);
+    }
+    fprintf(stderr, "  heap growth after minute 1: %+.1f KB (bound %d KB)\n",
+            ((double)heap_max - (double)heap1) / 1024, MAX_GROWTH / 1024);
+    CHECK(heap_max <= heap1 + MAX_GROWTH);
+    rm_graph_unref(g);
+    sp_audio_free(&cyc);
+    for (int i = 0; i < 4; i++) sp_audio_free(&sent[i]);
+}
+
+/* test_speech_accuracy commands | wer VOICE | memory  (no argument: everything) */
 int main(int argc, char **argv)
 {
     rm_error err;
@@ -151,10 +229,15 @@ int main(int argc, char **argv)
         fprintf(stderr, "runtime: %s\n", err.message);
         return 1;
     }
+    if (argc >= 2 && strcmp(argv[1], "commands") && strcmp(argv[1], "memory") && strcmp(argv[1], "wer")) {
+        fprintf(stderr, "usage: test_speech_accuracy [commands | wer VOICE | memory]\n");
+        return 2;
+    }
     if (argc < 2 || !strcmp(argv[1], "commands")) {
         RUN(test_grammar_commands);
         RUN(test_keyphrase_commands);
     }
+    if (argc < 2 || !strcmp(argv[1], "memory")) RUN(test_stream_memory);
     for (size_t v = 0; v < sizeof voices / sizeof voices[0]; v++) {
         if (argc >= 2 && (strcmp(argv[1], "wer") || argc < 3 || strcmp(argv[2], voices[v].voice))) continue;
         wer_voice = &voices[v];
