@@ -22,13 +22,16 @@
  *  5. concurrent sessions: N transcribe.yaml sessions, each fed its own
  *     ~20 s speech stream (the synthesised sentences in a different order,
  *     with different pauses, after a different lead-in of silence per
- *     session) in 20 ms chunks paced at real time
- *     by one feeder thread, N = 1, 2, 4, 8, … then bisected; a session keeps
- *     up when end of speech → transcript p99 ≤ 1 s, the last transcript
- *     arrives ≤ 1 s after its stream ends, and the feeder held its schedule
- *     (p99 lateness ≤ 50 ms).  Reported per N: p50/p99, tail, the process's
- *     CPU time / wall time (100% = one core) and the whole machine's busy
- *     share (/proc/stat, 100% = every core: the machine is shared).
+ *     session) in 20 ms chunks paced at real time by one feeder thread,
+ *     N = 1, 2, 4, 8, … then bisected.  A session's first utterance is
+ *     decoded twice (second_pass: first), a one-off cost per session: its
+ *     latency is reported on its own (the worst over the sessions).  N
+ *     sessions keep up when, over the other utterances, end of speech →
+ *     transcript p99 ≤ 1 s, the last transcript arrives ≤ 1 s after the
+ *     streams end, and the feeder held its schedule (p99 lateness ≤ 50 ms).
+ *     Reported per N: p50/p99, the first utterances' worst, tail, the
+ *     process's CPU time / wall time (100% = one core) and the whole
+ *     machine's busy share (/proc/stat, 100% = every core: it is shared).
  *
  * All audio is made by the TextToSpeech node at 16 kHz.
  *
@@ -431,6 +434,7 @@ typedef struct trial {
     unsigned n;
     int ok;
     double p50, p99, tail, late_p99, cpu_pct, machine_pct;
+    double first_max; /* worst latency of the sessions' first utterances (decoded twice) */
     size_t utts, missing;
 } trial;
 
@@ -478,11 +482,12 @@ static trial run_trial(rm_graph *g, const sp_audio *sent, size_t n_sent, unsigne
     double wall = (double)(bench_now_ns() - start) / 1e6, cpu = cpu_ms() - c0;
     machine_jiffies(&b1, &j1);
     for (unsigned k = 0; k < n; k++) rm_session_end(ts[k]->s);
-    double *lat = malloc(sizeof(double) * MAX_EVENTS * n);
-    size_t n_lat = 0;
-    r.tail = -INFINITY;
+    double *lat = malloc(sizeof(double) * MAX_EVENTS * n), *first = malloc(sizeof(double) * n);
+    size_t n_lat = 0, n_first = 0;
+    r.tail = r.first_max = -INFINITY;
     for (unsigned k = 0; k < n; k++) {
-        r.missing += tsess_match(ts[k], 0, ts[k]->n_end, lat, &n_lat);
+        r.missing += tsess_match(ts[k], 0, 1, first, &n_first);
+        r.missing += tsess_match(ts[k], 1, ts[k]->n_end, lat, &n_lat);
         r.utts += ts[k]->n_end;
         size_t nt = atomic_load(&ts[k]->n_text);
         if (nt && ts[k]->text_at[nt - 1] - end_at > r.tail) r.tail = ts[k]->text_at[nt - 1] - end_at;
@@ -490,6 +495,7 @@ static trial run_trial(rm_graph *g, const sp_audio *sent, size_t n_sent, unsigne
         free(ts[k]);
         sp_audio_free(&streams[k]);
     }
+    for (size_t i = 0; i < n_first; i++) r.first_max = fmax(r.first_max, first[i]);
     r.p50 = n_lat ? bench_quantile(lat, n_lat, 0.5) : INFINITY;
     r.p99 = n_lat ? bench_quantile(lat, n_lat, 0.99) : INFINITY;
     r.late_p99 = bench_quantile(late, ticks, 0.99);
@@ -497,11 +503,13 @@ static trial run_trial(rm_graph *g, const sp_audio *sent, size_t n_sent, unsigne
     r.machine_pct = j1 > j0 ? 100.0 * (b1 - b0) / (j1 - j0) : NAN;
     r.ok = n_lat > 0 && r.p99 <= 1000.0 && r.tail <= 1000.0 && r.late_p99 <= 50.0;
     fprintf(stderr,
-            "bench_speech: %u sessions: %zu utterances, %zu without transcript, p50 %.0f ms, p99 %.0f ms, "
-            "tail %+.0f ms, feeder late p99 %.1f ms, CPU %.0f%%, machine %.0f%% busy, load %s: %s\n",
-            n, r.utts, r.missing, r.p50, r.p99, r.tail, r.late_p99, r.cpu_pct, r.machine_pct, loadavg(),
+            "bench_speech: %u sessions: %zu utterances, %zu without transcript, p50 %.0f ms, p99 %.0f ms "
+            "(first utterances: worst %.0f ms), tail %+.0f ms, feeder late p99 %.1f ms, CPU %.0f%%, "
+            "machine %.0f%% busy, load %s: %s\n",
+            n, r.utts, r.missing, r.p50, r.p99, r.first_max, r.tail, r.late_p99, r.cpu_pct, r.machine_pct, loadavg(),
             r.ok ? "keeps up" : "falls behind");
     free(lat);
+    free(first);
     free(late);
     free(ts);
     free(streams);
@@ -534,10 +542,11 @@ static void bench_concurrent(rm_graph *g, const sp_audio *sent, size_t n_sent, d
     for (size_t i = 0; i < n_tr; i++) {
         const trial *t = &tr[i];
         bench_row(bench_fmt("%u concurrent transcribe.yaml session%s, %.0f s streams at real time: "
-                            "p50 / p99 end of speech -> transcript, tail, CPU of one core (machine busy)",
+                            "end of speech -> transcript p50 / p99 (first utterances: worst), tail, "
+                            "CPU of one core (machine busy)",
                             t->n, t->n == 1 ? "" : "s", stream_s),
-                  bench_fmt("%.0f / %.0f ms, %+.0f ms, %.0f%% (%.0f%%)", t->p50, t->p99, t->tail, t->cpu_pct,
-                            t->machine_pct),
+                  bench_fmt("%.0f / %.0f ms (%.0f ms), %+.0f ms, %.0f%% (%.0f%%)", t->p50, t->p99, t->first_max,
+                            t->tail, t->cpu_pct, t->machine_pct),
                   "p99 <= 1 s, tail <= 1 s", bench_fmt("%.2f", t->p99 / 1000.0),
                   t->ok ? "keeps up" : bench_fmt("falls behind%s", t->late_p99 > 50 ? " (feeder late)" : ""));
     }

@@ -162,9 +162,13 @@ static void count_text(void *user, const char *node_id, const char *port, const 
  * the recogniser goes.  At each minute the recogniser is drained, so the
  * session is in the same state; the heap may not grow by more than
  * MAX_GROWTH after the first minute (decoder buffers, histograms and queues
- * have their working size by then), and transcripts must keep coming. */
+ * have their working size by then), and transcripts must keep coming.
+ * Measured: +0 KB under ASan, +15 KB in release; over an hour (bench_speech
+ * --long-min 60, release) the heap moved within +630 KB of minute 1's and
+ * ended where it started.  Keeping the audio of each utterance (100+ KB)
+ * would cross the bound within the test's ~40 utterances. */
 #define STREAM_MINUTES 3
-#define MAX_GROWTH (256 * 1024)
+#define MAX_GROWTH (1024 * 1024)
 
 static void test_stream_memory(void)
 {
@@ -177,7 +181,10 @@ static void test_stream_memory(void)
         snprintf(params, sizeof params, "{\"voice\": \"%s\"}", command_voices[i]);
         int rc = sp_synth(rt, params, text[i], &sent[i], &err);
         CHECK_INT(rc, 0);
-        if (rc != 0) return;
+        if (rc != 0) {
+            while (i--) sp_audio_free(&sent[i]);
+            return;
+        }
     }
     size_t n_ends;
     sp_make_stream(sent, 4, 0, 0, 0, 60000.0, 0, &cyc, NULL, &n_ends);
@@ -224,14 +231,14 @@ static void test_stream_memory(void)
 /* test_speech_accuracy commands | wer VOICE | memory  (no argument: everything) */
 int main(int argc, char **argv)
 {
+    if (argc >= 2 && strcmp(argv[1], "commands") && strcmp(argv[1], "memory") && strcmp(argv[1], "wer")) {
+        fprintf(stderr, "usage: test_speech_accuracy [commands | wer VOICE | memory]\n");
+        return 2;
+    }
     rm_error err;
     if (rm_runtime_new(NULL, &rt, &err) != 0) {
         fprintf(stderr, "runtime: %s\n", err.message);
         return 1;
-    }
-    if (argc >= 2 && strcmp(argv[1], "commands") && strcmp(argv[1], "memory") && strcmp(argv[1], "wer")) {
-        fprintf(stderr, "usage: test_speech_accuracy [commands | wer VOICE | memory]\n");
-        return 2;
     }
     if (argc < 2 || !strcmp(argv[1], "commands")) {
         RUN(test_grammar_commands);
