@@ -350,8 +350,7 @@ static void bench_ttfa(rm_runtime *rt, int quick)
         if (rm_session_open(g, &so, &s, &err) != 0) die_err("rm_session_open", &err);
         rm_frame *f = rm_frame_new_text(text, strlen(text));
         double t0 = now_ms();
-        rm_session_push(s, f);
-        rm_session_end(s);
+        if (rm_session_push(s, f) != 0 || rm_session_end(s) != 0) die_err("TextToSpeech", rm_session_error(s));
         total[r] = now_ms() - t0;
         ttfa[r] = atomic_load(&first) - t0;
         rm_frame_unref(f);

@@ -55,6 +55,12 @@ fi
 
 if "$RMEDIA" nodes | grep -q '^SpeechToText '; then
   STDIN='"Turn on the kitchen lights."' check speak '' -- "$RMEDIA" run examples/speak.yaml -o "$T/speech.wav"
+  # text that is not UTF-8 never reaches the synthesiser: the input line is
+  # rejected by name and no WAV file is left behind
+  STDIN=$'"Turn on the \xff lights."' expect "speak: invalid UTF-8" 4 '' "stdin:1: invalid JSON input: unable to decode byte 0xff" -- \
+    "$RMEDIA" run examples/speak.yaml -o "$T/bad-speech.wav"
+  count=$((count + 1))
+  ! ls "$T" | grep -q 'bad-speech' || fail "speak: invalid UTF-8 left a file: $(ls "$T")"
   check transcribe '"value":"turn on the kitchen lights"' -- "$RMEDIA" run examples/transcribe.yaml -i "$T/speech.wav"
   check transcribe-results '"start_ms"' -- "$RMEDIA" run examples/transcribe.yaml -i "$T/speech.wav" --only stt.results
   STDIN='"Turn on the kitchen lights."' check voice-loop '"turn on the kitchen lights"' -- "$RMEDIA" run examples/voice-loop.yaml --only stt.out -f values

@@ -73,6 +73,16 @@ def test_error_types(hint):
                               runtime_hint=hint)
 
 
+def test_text_that_is_not_utf8(hint):
+    """A str with a lone surrogate (e.g. from os.fsdecode of a bad file name)
+    cannot become a UTF-8 text frame: both executors raise before running."""
+    p = rm.Pipeline.from_dict(manifest(("t", "TextProcessorNode", {"operations": ["uppercase"]})),
+                              runtime_hint=hint)
+    with pytest.raises(UnicodeEncodeError):
+        p.run_sync("bad \udcff text")
+    assert p.run_sync("good text")["results"]["uppercase"] == "GOOD TEXT"
+
+
 def test_outputs_shape(hint):
     m = manifest(("a", "PassThrough", None), ("b", "AddNode", {"addend": 1}), ("c", "AddNode", {"addend": 2}),
                  connections=[{"from": "a", "to": "b"}, {"from": "a", "to": "c"}])
