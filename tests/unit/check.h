@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "remotemedia/remotemedia.h"
+
 static int check_failures;
 
 #define CHECK(cond)                                                                  \
@@ -69,5 +71,21 @@ static int check_failures;
     } while (0)
 
 #define CHECK_DONE() (check_failures ? 1 : 0)
+
+/* A runtime with the built-in node types only (RMEDIA_PLUGIN_PATH is
+ * ignored, so the environment cannot change a test) that logs `level` and
+ * more severe.  Returns NULL, with the reason on stderr, on failure; the
+ * caller frees it with rm_runtime_free(). */
+static inline rm_runtime *check_runtime_new(rm_log_level level)
+{
+    rm_runtime_opts o;
+    rm_runtime_opts_init(&o);
+    o.flags = RM_RUNTIME_NO_ENV_PLUGINS;
+    o.log_level = level;
+    rm_runtime *rt = NULL;
+    rm_error e;
+    if (rm_runtime_new(&o, &rt, &e) != 0) fprintf(stderr, "rm_runtime_new: %s\n", e.message);
+    return rt;
+}
 
 #endif

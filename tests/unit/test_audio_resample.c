@@ -478,19 +478,57 @@ static void copy_out(void *user, const char *node_id, const char *port, const rm
     k->frames += f->u.audio.frames;
 }
 
-static void test_session_recycled(void)
+/* A one-node session of `params` delivering to k (capacity `cap` frames);
+ * NULL when the graph does not compile. */
+static rm_session *sink_session(const char *params, sink *k, size_t cap, rm_graph **g)
 {
-    const char *m = "{\"version\":\"v1\",\"nodes\":[{\"id\":\"r\",\"node_type\":\"AudioResample\","
-                    "\"params\":{\"target_rate\":16000,\"low_latency\":true}}],\"connections\":[]}";
-    rm_graph *g = NULL;
-    CHECK_INT(rm_graph_load_string(rt, m, strlen(m), "t", NULL, &g, NULL), 0);
-    if (!g) return;
-    sink k = {.cap = 20000, .ts_ok = 1};
-    k.data = malloc(k.cap * sizeof(float));
-    rm_session_opts o = {.on_output = copy_out, .output_user = &k};
+    char m[300];
+    snprintf(m, sizeof m,
+             "{\"version\":\"v1\",\"nodes\":[{\"id\":\"r\",\"node_type\":\"AudioResample\",\"params\":%s}],"
+             "\"connections\":[]}",
+             params);
+    *g = NULL;
+    CHECK_INT(rm_graph_load_string(rt, m, strlen(m), "t", NULL, g, NULL), 0);
+    if (!*g) return NULL;
+    *k = (sink){.cap = cap, .ts_ok = 1};
+    k->data = malloc(cap * sizeof(float));
+    rm_session_opts o = {.on_output = copy_out, .output_user = k};
     rm_session *s = NULL;
     rm_error err;
-    CHECK_INT(rm_session_open(g, &o, &s, &err), 0);
+    CHECK_INT(rm_session_open(*g, &o, &s, &err), 0);
+    if (!s) {
+        free(k->data);
+        k->data = NULL;
+    }
+    return s;
+}
+
+/* k holds exactly what the harness gives for a 440 Hz sine of `n` mono
+ * frames at `rate` through `params`, with continuous timestamps; frees
+ * k's data. */
+static void check_same_as_harness(sink *k, const char *params, uint32_t rate, size_t n)
+{
+    rm_harness *h = run_sine(params, rate, 1, n, n, 440, 0.5);
+    collected ref;
+    collect_f32(h, "out", &ref);
+    CHECK_INT(k->frames, ref.frames);
+    CHECK(k->frames == ref.frames && memcmp(k->data, ref.data, k->frames * sizeof(float)) == 0);
+    CHECK(k->ts_ok);
+    free(ref.data);
+    free(k->data);
+    rm_harness_free(h);
+}
+
+static void test_session_recycled(void)
+{
+    const char *params = "{\"target_rate\": 16000, \"low_latency\": true}";
+    rm_graph *g;
+    sink k;
+    rm_session *s = sink_session(params, &k, 20000, &g);
+    if (!s) {
+        rm_graph_unref(g);
+        return;
+    }
     rm_frame *all = sine_frame(44100, 1, 44100, 0, 440, 0.5);
     for (size_t p = 0; p < 44100; p += 882) {
         rm_frame *f = audio_frame(RM_SAMPLE_F32, 44100, 1, 882, (const float *)all->u.audio.data + p);
@@ -500,16 +538,8 @@ static void test_session_recycled(void)
     CHECK_INT(rm_session_end(s), 0);
     rm_session_close(s);
     rm_graph_unref(g);
-    rm_harness *h = run_sine("{\"target_rate\": 16000, \"low_latency\": true}", 44100, 1, 44100, 44100, 440, 0.5);
-    collected ref;
-    collect_f32(h, "out", &ref);
-    CHECK_INT(k.frames, ref.frames);
-    CHECK(k.frames == ref.frames && memcmp(k.data, ref.data, k.frames * sizeof(float)) == 0);
-    CHECK(k.ts_ok);
-    free(ref.data);
-    free(k.data);
+    check_same_as_harness(&k, params, 44100, 44100);
     rm_frame_unref(all);
-    rm_harness_free(h);
 }
 
 /* rm_session_reset (barge-in) drops what the resampler holds: the stream
@@ -521,20 +551,13 @@ static void test_reset(void)
     static const char *const params[] = {"{\"target_rate\":16000}",
                                          "{\"target_rate\":16000,\"source_rate\":48000,\"channels\":1}"};
     for (int p = 0; p < 2; p++) {
-        char m[300];
-        snprintf(m, sizeof m,
-                 "{\"version\":\"v1\",\"nodes\":[{\"id\":\"r\",\"node_type\":\"AudioResample\",\"params\":%s}],"
-                 "\"connections\":[]}",
-                 params[p]);
-        rm_graph *g = NULL;
-        CHECK_INT(rm_graph_load_string(rt, m, strlen(m), "t", NULL, &g, NULL), 0);
-        if (!g) return;
-        sink k = {.cap = 40000, .ts_ok = 1};
-        k.data = malloc(k.cap * sizeof(float));
-        rm_session_opts o = {.on_output = copy_out, .output_user = &k};
-        rm_session *s = NULL;
-        rm_error err;
-        CHECK_INT(rm_session_open(g, &o, &s, &err), 0);
+        rm_graph *g;
+        sink k;
+        rm_session *s = sink_session(params[p], &k, 40000, &g);
+        if (!s) {
+            rm_graph_unref(g);
+            return;
+        }
         rm_frame *noise = sine_frame(48000, 1, 4800, 0, 3000, 0.9);
         CHECK_INT(rm_session_push(s, noise), 0);
         CHECK_INT(rm_session_reset(s), 0);
@@ -545,17 +568,9 @@ static void test_reset(void)
         CHECK_INT(rm_session_end(s), 0);
         rm_session_close(s);
         rm_graph_unref(g);
-        rm_harness *h = run_sine("{\"target_rate\": 16000}", 48000, 1, 48000, 48000, 440, 0.5);
-        collected ref;
-        collect_f32(h, "out", &ref);
-        CHECK_INT(k.frames, ref.frames);
-        CHECK(k.frames == ref.frames && memcmp(k.data, ref.data, k.frames * sizeof(float)) == 0);
-        CHECK(k.ts_ok);
-        free(ref.data);
-        free(k.data);
+        check_same_as_harness(&k, "{\"target_rate\": 16000}", 48000, 48000);
         rm_frame_unref(all);
         rm_frame_unref(noise);
-        rm_harness_free(h);
     }
 }
 

@@ -74,11 +74,7 @@ static void test_schema(void)
 
 int main(void)
 {
-    rm_runtime_opts o;
-    rm_runtime_opts_init(&o);
-    o.flags = RM_RUNTIME_NO_ENV_PLUGINS;
-    rm_error e;
-    if (rm_runtime_new(&o, &rt, &e) != 0) return 1;
+    if (!(rt = check_runtime_new(RM_LOG_WARN))) return 1;
     RUN(test_describe_multiply);
     RUN(test_every_type_describes);
     RUN(test_schema);

@@ -514,12 +514,8 @@ static void test_graph_introspection(void)
 
 int main(void)
 {
-    rm_runtime_opts o;
-    rm_runtime_opts_init(&o);
-    o.flags = RM_RUNTIME_NO_ENV_PLUGINS;
-    o.log_level = RM_LOG_ERROR;
     rm_error e;
-    if (rm_runtime_new(&o, &rt, &e) != 0) return 1;
+    if (!(rt = check_runtime_new(RM_LOG_ERROR))) return 1;
     rm_runtime_register(rt, &doubler, &e);
     rm_runtime_register(rt, &tally, &e);
     rm_runtime_register(rt, &slow, &e);

@@ -8,16 +8,7 @@
 #include "check.h"
 #include "remotemedia/remotemedia.h"
 
-static rm_runtime *new_runtime(void)
-{
-    rm_runtime_opts o;
-    rm_runtime_opts_init(&o);
-    o.flags = RM_RUNTIME_NO_ENV_PLUGINS;
-    rm_runtime *rt = NULL;
-    rm_error e;
-    rm_runtime_new(&o, &rt, &e);
-    return rt;
-}
+static rm_runtime *new_runtime(void) { return check_runtime_new(RM_LOG_WARN); }
 
 static void test_example_plugin_runs(void)
 {

@@ -97,11 +97,7 @@ static void test_reset_on_pool(void)
 
 int main(void)
 {
-    rm_runtime_opts ro;
-    rm_runtime_opts_init(&ro);
-    ro.flags = RM_RUNTIME_NO_ENV_PLUGINS;
-    rm_error err = {0};
-    if (rm_runtime_new(&ro, &rt, &err) != 0) return 1;
+    if (!(rt = check_runtime_new(RM_LOG_WARN))) return 1;
     rm_diags *d = rm_diags_new();
     if (rm_graph_load_string(rt, manifest, sizeof manifest - 1, "reset.yaml", NULL, &graph, d) != 0) {
         char *msg = rm_diags_to_string(d);

@@ -303,22 +303,42 @@ static void test_end_of_stream_ends_speech(void)
     free(a.x);
 }
 
+/* A session of a one-node graph with a default VAD, outputs collected;
+ * NULL if it cannot be opened. */
+static rm_session *vad_session(rm_graph **g)
+{
+    const char *m = "{\"version\":\"v1\",\"metadata\":{\"name\":\"t\"},\"nodes\":[{\"id\":\"vad\",\"node_type\":\"VAD\"}],"
+                    "\"connections\":[]}";
+    rm_session *s = NULL;
+    rm_error err;
+    *g = NULL;
+    CHECK_INT(rm_graph_load_string(rt, m, strlen(m), "t", NULL, g, NULL), 0);
+    if (*g) CHECK_INT(rm_session_open(*g, NULL, &s, &err), 0);
+    return s;
+}
+
+/* Pushes samples [at, at + n) of `a` as one f32 frame. */
+static void push_range(rm_session *s, const vt_audio *a, size_t at, size_t n)
+{
+    rm_frame *f = vt_chunk(a, at, n, RM_SAMPLE_F32, 1);
+    CHECK_INT(rm_session_push(s, f), 0);
+    rm_frame_unref(f);
+}
+
 static void test_reset_drops_speech_in_progress(void)
 {
     if (!have_audio) return;
     vt_audio a;
     if (vt_load("white20", 16000, &a) != 0) return;
-    const char *m = "{\"version\":\"v1\",\"metadata\":{\"name\":\"t\"},\"nodes\":[{\"id\":\"vad\",\"node_type\":\"VAD\"}],"
-                    "\"connections\":[]}";
     rm_graph *g;
-    rm_session *s;
-    rm_error err;
-    CHECK_INT(rm_graph_load_string(rt, m, strlen(m), "t", NULL, &g, NULL), 0);
-    CHECK_INT(rm_session_open(g, NULL, &s, &err), 0);
+    rm_session *s = vad_session(&g);
+    if (!s) {
+        rm_graph_unref(g);
+        free(a.x);
+        return;
+    }
     size_t mid = (size_t)(truth.utt[0][0] + 1000) * 16, end = (size_t)truth.utt[1][1] * 16 + 8000;
-    rm_frame *f = vt_chunk(&a, 0, mid, RM_SAMPLE_F32, 1);
-    CHECK_INT(rm_session_push(s, f), 0);
-    rm_frame_unref(f);
+    push_range(s, &a, 0, mid);
     const rm_outputs *o = rm_session_outputs(s);
     size_t before = rm_outputs_count(o);
     vt_segs segs = {0};
@@ -327,9 +347,7 @@ static void test_reset_drops_speech_in_progress(void)
     CHECK_INT(segs.starts, 1); /* the first utterance began */
     CHECK_INT(segs.ends, 0);
     CHECK_INT(rm_session_reset(s), 0); /* barge-in: what is in progress is dropped without an event */
-    f = vt_chunk(&a, mid, end - mid, RM_SAMPLE_F32, 1);
-    CHECK_INT(rm_session_push(s, f), 0);
-    rm_frame_unref(f);
+    push_range(s, &a, mid, end - mid);
     CHECK_INT(rm_session_end(s), 0);
     memset(&segs, 0, sizeof segs);
     for (size_t i = before; i < rm_outputs_count(o); i++)
@@ -351,25 +369,22 @@ static void test_runtime_threshold(void)
     if (!have_audio) return;
     vt_audio a;
     if (vt_load("white20", 16000, &a) != 0) return;
-    const char *m = "{\"version\":\"v1\",\"metadata\":{\"name\":\"t\"},\"nodes\":[{\"id\":\"vad\",\"node_type\":\"VAD\"}],"
-                    "\"connections\":[]}";
     rm_graph *g;
-    rm_session *s;
+    rm_session *s = vad_session(&g);
     rm_error err;
-    CHECK_INT(rm_graph_load_string(rt, m, strlen(m), "t", NULL, &g, NULL), 0);
-    CHECK_INT(rm_session_open(g, NULL, &s, &err), 0);
+    if (!s) {
+        rm_graph_unref(g);
+        free(a.x);
+        return;
+    }
     /* threshold 1: no frame reaches it (the probability stops at 0.9997) */
     CHECK_INT(rm_session_set_param(s, "vad", "threshold", "1.0", &err), 0);
     size_t half = a.n / 2;
-    rm_frame *f = vt_chunk(&a, 0, half, RM_SAMPLE_F32, 1);
-    CHECK_INT(rm_session_push(s, f), 0);
-    rm_frame_unref(f);
+    push_range(s, &a, 0, half);
     const rm_outputs *o = rm_session_outputs(s);
     CHECK_INT(rm_outputs_count(o), 1); /* the audio only */
     CHECK_INT(rm_session_set_param(s, "vad", "threshold", "0.5", &err), 0);
-    f = vt_chunk(&a, half, a.n - half, RM_SAMPLE_F32, 1);
-    CHECK_INT(rm_session_push(s, f), 0);
-    rm_frame_unref(f);
+    push_range(s, &a, half, a.n - half);
     CHECK_INT(rm_session_end(s), 0);
     CHECK(rm_outputs_count(o) > 3); /* the second half's utterances */
     CHECK(rm_session_set_param(s, "vad", "frame_ms", "10", &err) != 0); /* fixed at start */

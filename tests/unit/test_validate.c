@@ -340,12 +340,7 @@ static void test_all_problems_in_one_pass(void)
 
 int main(void)
 {
-    rm_runtime_opts o;
-    rm_runtime_opts_init(&o);
-    o.flags = RM_RUNTIME_NO_ENV_PLUGINS;
-    o.log_level = RM_LOG_ERROR;
-    rm_error e;
-    if (rm_runtime_new(&o, &rt, &e) != 0) return 1;
+    if (!(rt = check_runtime_new(RM_LOG_ERROR))) return 1;
     RUN(test_valid);
     RUN(test_version);
     RUN(test_nodes);
