@@ -1,5 +1,4 @@
-# Type stubs of the C extension (python/src/*.c).  Internal: use the
-# remotemedia package API.
+# Type stubs of the C extension (python/src/*.c); internal, use the package API.
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 LOG_ERROR: int
