@@ -43,15 +43,25 @@ bad:
 /* ------------------------------------------------------------- validate --- */
 
 static const char validate_help[] =
-    "Usage: rmedia validate MANIFEST...\n"
+    "Usage: rmedia validate [--strict] MANIFEST...\n"
     "\n"
     "Checks each manifest completely: syntax, version, node ids, node types,\n"
     "every parameter against its node type, connections and ports, cycles and\n"
     "the data types on each link.  Prints every problem as\n"
-    "FILE:LINE:COLUMN: error: ... and exits 1 if any manifest is invalid.\n";
+    "FILE:LINE:COLUMN: error: ... and exits 1 if any manifest is invalid.\n"
+    "Unknown keys (typos such as 'conections') are warnings.\n"
+    "  --strict   treat warnings as errors (exit 1)\n";
 
 int cmd_validate(const cli_globals *g, int argc, char **argv)
 {
+    /* --strict: warnings (unknown keys) fail too; taken out before the
+     * shared option parser sees the arguments */
+    int strict = 0, k = 1;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--strict")) strict = 1;
+        else argv[k++] = argv[i];
+    }
+    argc = k;
     int rc = simple_opts(argc, argv, validate_help, NULL, NULL);
     if (rc >= 0) return rc;
     if (optind >= argc) {
@@ -65,7 +75,14 @@ int cmd_validate(const cli_globals *g, int argc, char **argv)
         rm_diags *d = rm_diags_new();
         rm_graph *graph;
         int r = rm_graph_load_file(rt, argv[i], NULL, &graph, d);
-        if (r == 0) {
+        size_t warnings = rm_diags_count_severity(d, RM_DIAG_WARNING);
+        if (r == 0 && strict && warnings) {
+            cli_print_diags(d);
+            fprintf(stderr, "%s: %zu warning%s (--strict)\n", argv[i], warnings, warnings == 1 ? "" : "s");
+            rm_graph_unref(graph);
+            exit_code = EXIT_INVALID;
+        } else if (r == 0) {
+            cli_print_diags(d); /* warnings */
             printf("%s: ok (%zu nodes, %zu sources, %zu sinks)\n", argv[i], rm_graph_node_count(graph),
                    rm_graph_source_count(graph), rm_graph_sink_count(graph));
             rm_graph_unref(graph);

@@ -65,6 +65,7 @@ static const char run_help[] =
     "      --set NODE.PARAM=VALUE  override a node parameter (VALUE is JSON, or a\n"
     "                       plain word taken as a string); repeatable\n"
     "      --only NODE[.PORT] print only this sink's outputs; repeatable\n"
+    "      --strict         treat manifest warnings (unknown keys) as errors\n"
     "      --metrics[=FILE] write the run's metrics as JSON to stderr (or FILE)\n"
     "      --table          print a per-node latency table to stderr\n"
     "  -h, --help           show this help\n"
@@ -195,6 +196,13 @@ static int print_batch(run_ctx *c, rm_session *s, rm_graph *g)
         return c->write_error ? -1 : 0;
     }
     json_t *root = c->single ? json_array() : json_object();
+    /* one array per wanted sink, indexed by node; one pass over the outputs */
+    json_t **by_node = calloc(rm_graph_node_count(g) + 1, sizeof *by_node);
+    if (!root || !by_node) {
+        json_decref(root);
+        free(by_node);
+        return -1;
+    }
     for (size_t k = 0; k < rm_graph_sink_count(g); k++) {
         const char *id = rm_graph_node_id(g, rm_graph_sink(g, k));
         int wanted = !c->n_only;
@@ -204,13 +212,16 @@ static int print_batch(run_ctx *c, rm_session *s, rm_graph *g)
         }
         if (!wanted) continue;
         json_t *arr = c->single ? root : json_array();
-        for (size_t i = 0; i < rm_outputs_count(o); i++) {
-            const rm_output *x = rm_outputs_at(o, i);
-            if (!strcmp(x->node_id, id) && selected(c, x->node_id, x->port))
-                json_array_append_new(arr, cli_frame_to_json(x->frame));
-        }
+        by_node[rm_graph_sink(g, k)] = arr;
         if (!c->single) json_object_set_new(root, id, arr);
     }
+    for (size_t i = 0; i < rm_outputs_count(o); i++) {
+        const rm_output *x = rm_outputs_at(o, i);
+        int idx = rm_graph_node_index(g, x->node_id);
+        if (idx >= 0 && by_node[idx] && selected(c, x->node_id, x->port))
+            json_array_append_new(by_node[idx], cli_frame_to_json(x->frame));
+    }
+    free(by_node);
     char *text = json_dumps(root, JSON_COMPACT | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
     json_decref(root);
     int rc = text && fputs(text, c->out) >= 0 && fputc('\n', c->out) >= 0 ? 0 : -1;
@@ -412,7 +423,7 @@ static int run_audio(run_ctx *c, rm_session *s, cli_audio_in *in, double chunk_m
 int cmd_run(const cli_globals *g, int argc, char **argv)
 {
     enum { OPT_METRICS = 256, OPT_TABLE, OPT_IN_FMT, OPT_OUT_FMT, OPT_SUBTYPE, OPT_OUT_NODE, OPT_CHUNK,
-           OPT_REALTIME, OPT_NO_PROGRESS, OPT_SET, OPT_ONLY };
+           OPT_REALTIME, OPT_NO_PROGRESS, OPT_SET, OPT_ONLY, OPT_STRICT };
     static const struct option opts[] = {
         {"input", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},
@@ -428,13 +439,14 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
         {"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
         {"set", required_argument, NULL, OPT_SET},
         {"only", required_argument, NULL, OPT_ONLY},
+        {"strict", no_argument, NULL, OPT_STRICT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *input = NULL, *output = NULL, *metrics_file = NULL, *in_fmt = NULL, *out_fmt = NULL;
     const char *subtype = NULL, *out_node = NULL;
     double chunk_ms = 20;
-    int want_metrics = 0, want_table = 0, realtime = 0, no_progress = 0, n_sets = 0;
+    int want_metrics = 0, want_table = 0, realtime = 0, no_progress = 0, n_sets = 0, strict = 0;
     char *sets[64];
     run_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -481,6 +493,7 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
             if (ctx.n_only == 16) return cli_error("too many --only options"), EXIT_USAGE;
             ctx.only[ctx.n_only++] = optarg;
             break;
+        case OPT_STRICT: strict = 1; break;
         case 'h': fputs(run_help, stdout); return EXIT_OK;
         default: fputs("Try 'rmedia run --help'.\n", stderr); return EXIT_USAGE;
         }
@@ -601,6 +614,12 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
     if (rc != 0) {
         cli_print_diags(d);
         exit_code = rc == RM_EIO ? EXIT_IO : cli_exit_for(rc);
+        goto done;
+    }
+    cli_print_diags(d); /* warnings */
+    if (strict && rm_diags_count_severity(d, RM_DIAG_WARNING)) {
+        cli_error("--strict: the manifest has warnings");
+        exit_code = EXIT_INVALID;
         goto done;
     }
     ctx.single = rm_graph_sink_count(graph) == 1;

@@ -13,6 +13,7 @@ typedef struct diag_impl {
 struct rm_diags {
     diag_impl *items;
     size_t n, cap;
+    int full; /* RM_MANIFEST_MAX_DIAGS reached: the rest are dropped */
 };
 
 rm_diags *rm_diags_new(void) { return calloc(1, sizeof(rm_diags)); }
@@ -27,6 +28,7 @@ void rm_diags_clear(rm_diags *d)
         free(d->items[i].message);
     }
     d->n = 0;
+    d->full = 0;
 }
 
 void rm_diags_free(rm_diags *d)
@@ -39,15 +41,33 @@ void rm_diags_free(rm_diags *d)
 
 size_t rm_diags_count(const rm_diags *d) { return d ? d->n : 0; }
 
+size_t rm_diags_count_severity(const rm_diags *d, rm_diag_severity sev)
+{
+    size_t k = 0;
+    for (size_t i = 0; d && i < d->n; i++) k += d->items[i].pub.severity == sev;
+    return k;
+}
+
+int rm__diags_full(const rm_diags *d) { return d && d->full; }
+
 const rm_diag *rm_diags_at(const rm_diags *d, size_t i)
 {
     return d && i < d->n ? &d->items[i].pub : NULL;
 }
 
-int rm__diag_at(rm_diags *d, const char *file, int line, int col, int code, const char *path,
-                const char *node_id, const char *msg)
+static int add(rm_diags *d, rm_diag_severity sev, const char *file, int line, int col, int code,
+               const char *path, const char *node_id, const char *msg)
 {
-    if (!d) return code;
+    if (!d || d->full) return code;
+    if (d->n == RM_MANIFEST_MAX_DIAGS) {
+        /* a client's manifest with a million bad keys gets a bounded answer */
+        d->full = 1;
+        sev = RM_DIAG_ERROR;
+        line = col = 0;
+        path = "";
+        node_id = NULL;
+        msg = "too many problems; only the first ones are shown";
+    }
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8;
         diag_impl *p = realloc(d->items, cap * sizeof *p);
@@ -75,25 +95,48 @@ int rm__diag_at(rm_diags *d, const char *file, int line, int col, int code, cons
     x->pub.path = x->path;
     x->pub.node_id = x->node_id;
     x->pub.message = x->message;
+    x->pub.severity = sev;
     d->n++;
     return code;
 }
 
-int rm__diag(rm_diags *d, const rm_manifest *m, int code, const char *path, const char *node_id,
-             const char *fmt, ...)
+int rm__diag_at(rm_diags *d, const char *file, int line, int col, int code, const char *path,
+                const char *node_id, const char *msg)
 {
+    return add(d, RM_DIAG_ERROR, file, line, col, code, path, node_id, msg);
+}
+
+static int vdiag(rm_diags *d, rm_diag_severity sev, const rm_manifest *m, int code, const char *path,
+                 const char *node_id, const char *fmt, va_list ap)
+{
+    if (!d || d->full) return code; /* skip the source-map lookup too */
     char msg[1024];
-    va_list ap;
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
     int line = 0, col = 0;
     const char *file = NULL;
     if (m) {
         file = rm_manifest_file(m);
         if (path) rm_manifest_locate(m, path, &line, &col);
     }
-    return rm__diag_at(d, file, line, col, code, path, node_id, msg);
+    return add(d, sev, file, line, col, code, path, node_id, msg);
+}
+
+void rm__warn(rm_diags *d, const rm_manifest *m, const char *path, const char *node_id, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vdiag(d, RM_DIAG_WARNING, m, 0, path, node_id, fmt, ap);
+    va_end(ap);
+}
+
+int rm__diag(rm_diags *d, const rm_manifest *m, int code, const char *path, const char *node_id,
+             const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = vdiag(d, RM_DIAG_ERROR, m, code, path, node_id, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 int rm_diag_format(const rm_diag *x, char *buf, size_t cap)
@@ -105,7 +148,7 @@ int rm_diag_format(const rm_diag *x, char *buf, size_t cap)
         if (x->line > 0) rm__buf_printf(&b, ":%d:%d", x->line, x->column);
         rm__buf_puts(&b, ": ");
     }
-    rm__buf_puts(&b, "error: ");
+    rm__buf_puts(&b, x->severity == RM_DIAG_WARNING ? "warning: " : "error: ");
     if (x->node_id) rm__buf_printf(&b, "node '%s': ", x->node_id);
     rm__buf_puts(&b, x->message);
     if (x->path && *x->path) rm__buf_printf(&b, " (at %s)", x->path);
@@ -141,13 +184,19 @@ void rm_diags_to_error(const rm_diags *d, rm_error *err)
         rm_error_set(err, RM_EMANIFEST, NULL, "invalid manifest");
         return;
     }
+    size_t errors = rm_diags_count_severity(d, RM_DIAG_ERROR);
     const rm_diag *x = &d->items[0].pub;
+    for (size_t i = 0; i < d->n; i++)
+        if (d->items[i].pub.severity == RM_DIAG_ERROR) {
+            x = &d->items[i].pub;
+            break;
+        }
     char msg[sizeof err->message];
     rm_diag_format(x, msg, sizeof msg);
-    if (d->n > 1) {
+    if (errors > 1) {
         size_t len = strlen(msg);
-        snprintf(msg + len, sizeof msg - len, " (and %zu more problem%s)", d->n - 1,
-                 d->n > 2 ? "s" : "");
+        snprintf(msg + len, sizeof msg - len, " (and %zu more problem%s)", errors - 1,
+                 errors > 2 ? "s" : "");
     }
-    rm_error_set(err, x->code, x->node_id, "%s", msg);
+    rm_error_set(err, x->code ? x->code : RM_EMANIFEST, x->node_id, "%s", msg);
 }

@@ -120,6 +120,7 @@ static int find_pnode(const cctx *c, const char *id)
 
 static const char *closest_id(const cctx *c, const char *id)
 {
+    if (rm__diags_full(c->d)) return NULL; /* O(nodes) per call: only while reported */
     const char *best = NULL;
     unsigned best_d = 3;
     for (size_t i = 0; i < c->n_pn; i++) {
@@ -130,6 +131,45 @@ static const char *closest_id(const cctx *c, const char *id)
     /* a one-letter id is "close" to every other one-letter id: no hint */
     return best && best_d < strlen(id) ? best : NULL;
 }
+
+/* Warns about a key the manifest format does not know (kept for
+ * compatibility: the original SDK ignored unknown keys), with the closest
+ * known key when one is near (`conections:` → `connections`). */
+static void check_keys(cctx *c, const json_t *obj, const char *const *known, const char *path,
+                       const char *node, const char *what)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)obj, key, v)
+    {
+        if (rm__diags_full(c->d)) return;
+        const char *const *k = known;
+        while (*k && strcmp(*k, key) != 0) k++;
+        if (*k) continue;
+        const char *best = NULL;
+        unsigned best_d = 3;
+        for (k = known; *k; k++) {
+            unsigned d = rm__edit_distance(key, *k);
+            if (d < best_d) best_d = d, best = *k;
+        }
+        if (best && best_d >= strlen(key)) best = NULL;
+        rm__buf sub;
+        rm__buf_init(&sub);
+        rm__buf_printf(&sub, "%s%s%.200s", path, *path ? "." : "", key);
+        if (best)
+            rm__warn(c->d, c->m, sub.data ? sub.data : path, node, "unknown %s key '%.200s' is ignored; did you mean '%s'?",
+                     what, key, best);
+        else
+            rm__warn(c->d, c->m, sub.data ? sub.data : path, node, "unknown %s key '%.200s' is ignored", what, key);
+        rm__buf_free(&sub);
+    }
+}
+
+/* Keys of the v1 format, with those the original SDK defined and ignored. */
+static const char *const top_keys[] = {"version", "metadata", "nodes", "connections", "runtime", "capabilities", NULL};
+static const char *const node_keys[] = {"id", "node_type", "params", "on_error", "is_streaming", "capabilities",
+                                        "host", "runtime_hint", "execution", "input_types", "output_types", NULL};
+static const char *const conn_keys[] = {"from", "to", "from_port", "to_port", "queue", NULL};
 
 /* ------------------------------------------------------------- on_error --- */
 
@@ -234,9 +274,12 @@ static void parse_nodes(cctx *c, const json_t *nodes)
             DIAG(c, RM_EMANIFEST, path, NULL, "node has no 'id'");
         } else if (!json_is_string(id) || !valid_id(json_string_value(id))) {
             DIAG(c, RM_EMANIFEST, sub, NULL,
-                 "node id must be a non-empty string of letters, digits, '_' or '-' (got %s%s%s)",
+                 "node id must be a non-empty string of letters, digits, '_' or '-' (got %s%.40s%s)",
                  json_is_string(id) ? "\"" : json_type_name(id),
                  json_is_string(id) ? json_string_value(id) : "", json_is_string(id) ? "\"" : "");
+        } else if (json_string_length(id) > RM_MANIFEST_MAX_ID) {
+            DIAG(c, RM_EMANIFEST, sub, NULL, "node id \"%.40s…\" is %zu bytes long; at most %d are allowed",
+                 json_string_value(id), json_string_length(id), RM_MANIFEST_MAX_ID);
         } else {
             int dup = find_pnode(c, json_string_value(id));
             if (dup >= 0) {
@@ -261,6 +304,7 @@ static void parse_nodes(cctx *c, const json_t *nodes)
             }
         }
         const char *nid = p->id;
+        check_keys(c, n, node_keys, path, nid, "node");
         const json_t *type = json_object_get(n, "node_type");
         snprintf(sub, sizeof sub, "%s.node_type", path);
         if (!type) {
@@ -274,10 +318,10 @@ static void parse_nodes(cctx *c, const json_t *nodes)
             if (!p->type) {
                 const char *s = rm_runtime_suggest_node_type(c->rt, tn);
                 if (s)
-                    DIAG(c, RM_ENOTFOUND, sub, nid, "unknown node type '%s'; did you mean '%s'?", tn, s);
+                    DIAG(c, RM_ENOTFOUND, sub, nid, "unknown node type '%.100s'; did you mean '%s'?", tn, s);
                 else
                     DIAG(c, RM_ENOTFOUND, sub, nid,
-                         "unknown node type '%s' (run 'rmedia nodes' for the list, or load a plugin)", tn);
+                         "unknown node type '%.100s' (run 'rmedia nodes' for the list, or load a plugin)", tn);
             }
         }
         if (p->type) {
@@ -408,11 +452,55 @@ static int parse_queue(cctx *c, const json_t *q, const char *path, pedge *e)
     return 0;
 }
 
+/* Open-addressing set of edges (indexes into c->pe), for finding duplicate
+ * connections in linear time. */
+typedef struct edge_set {
+    uint32_t *slots; /* edge index + 1; 0 = empty */
+    size_t mask;
+} edge_set;
+
+static size_t edge_hash(const pedge *e)
+{
+    uint64_t h = ((uint64_t)e->from << 32 | e->from_port) * 0x9E3779B97F4A7C15ull;
+    h ^= ((uint64_t)e->to << 32 | e->to_port) * 0xC2B2AE3D27D4EB4Full;
+    return (size_t)(h ^ (h >> 29));
+}
+
+static int same_link(const pedge *a, const pedge *b)
+{
+    return a->from == b->from && a->from_port == b->from_port && a->to == b->to && a->to_port == b->to_port;
+}
+
+/* The edge equal to `e`, or NULL and in *slot the free slot for it. */
+static const pedge *edge_set_find(const edge_set *set, const pedge *all, const pedge *e, size_t *slot)
+{
+    for (size_t i = edge_hash(e) & set->mask;; i = (i + 1) & set->mask) {
+        if (!set->slots[i]) {
+            *slot = i;
+            return NULL;
+        }
+        if (same_link(&all[set->slots[i] - 1], e)) return &all[set->slots[i] - 1];
+    }
+}
+
 static void parse_connections(cctx *c, const json_t *conns)
 {
     size_t n = json_array_size(conns);
     c->pe = calloc(n ? n : 1, sizeof *c->pe);
-    if (!c->pe) {
+    edge_set set = {NULL, 0};
+    size_t cap = 16;
+    while (cap < 2 * n) cap *= 2;
+    set.slots = calloc(cap, sizeof *set.slots);
+    set.mask = cap - 1;
+    /* links per output port, for RM_MANIFEST_MAX_FANOUT */
+    size_t *port_base = calloc(c->n_pn + 1, sizeof *port_base);
+    for (size_t i = 0; port_base && i < c->n_pn; i++)
+        port_base[i + 1] = port_base[i] + (c->pn[i].type ? rm_node_type_n_outputs(c->pn[i].type) : 0);
+    uint32_t *fanout = port_base ? calloc(port_base[c->n_pn] + 1, sizeof *fanout) : NULL;
+    if (!c->pe || !set.slots || !fanout) {
+        free(set.slots);
+        free(port_base);
+        free(fanout);
         c->first = RM_ENOMEM;
         return;
     }
@@ -425,6 +513,7 @@ static void parse_connections(cctx *c, const json_t *conns)
                  json_type_name(conn));
             continue;
         }
+        check_keys(c, conn, conn_keys, path, NULL, "connection");
         pedge e;
         memset(&e, 0, sizeof e);
         snprintf(e.path, sizeof e.path, "%s", path);
@@ -433,83 +522,161 @@ static void parse_connections(cctx *c, const json_t *conns)
         const json_t *q = json_object_get(conn, "queue");
         if (q && parse_queue(c, q, path, &e) != 0) ok = 0;
         if (!ok) continue;
-        for (size_t j = 0; j < c->n_pe; j++) {
-            const pedge *o = &c->pe[j];
-            if (o->from == e.from && o->from_port == e.from_port && o->to == e.to && o->to_port == e.to_port) {
-                DIAG(c, RM_EMANIFEST, path, c->pn[e.to].id, "duplicate connection (same as %s)", o->path);
-                ok = 0;
-                break;
-            }
+        size_t slot;
+        const pedge *o = edge_set_find(&set, c->pe, &e, &slot);
+        if (o) {
+            DIAG(c, RM_EMANIFEST, path, c->pn[e.to].id, "duplicate connection (same as %s)", o->path);
+            continue;
         }
-        if (ok) c->pe[c->n_pe++] = e;
+        uint32_t *fo = &fanout[port_base[e.from] + e.from_port];
+        if (++*fo > RM_MANIFEST_MAX_FANOUT) {
+            if (*fo == RM_MANIFEST_MAX_FANOUT + 1)
+                DIAG(c, RM_EMANIFEST, path, c->pn[e.from].id,
+                     "more than %d connections from output '%s' of '%s'", RM_MANIFEST_MAX_FANOUT,
+                     rm_node_type_output(c->pn[e.from].type, e.from_port)->name, c->pn[e.from].id);
+            continue;
+        }
+        set.slots[slot] = (uint32_t)c->n_pe + 1;
+        c->pe[c->n_pe++] = e;
     }
+    free(set.slots);
+    free(port_base);
+    free(fanout);
 }
 
 /* ---------------------------------------------------------------- order --- */
 
+/* Edges grouped by source node (CSR): the edges out of node i are
+ * list[start[i] .. start[i+1]), in manifest order. */
+typedef struct adjacency {
+    uint32_t *start, *list;
+} adjacency;
+
+static int adjacency_build(adjacency *a, size_t n, const pedge *pe, size_t n_pe, int by_target)
+{
+    a->start = calloc(n + 1, sizeof *a->start);
+    a->list = calloc(n_pe ? n_pe : 1, sizeof *a->list);
+    uint32_t *fill = calloc(n + 1, sizeof *fill);
+    if (!a->start || !a->list || !fill) {
+        free(fill);
+        return RM_ENOMEM;
+    }
+#define KEY(e) (by_target ? pe[e].to : pe[e].from)
+    for (size_t e = 0; e < n_pe; e++) a->start[KEY(e) + 1]++;
+    for (size_t i = 0; i < n; i++) a->start[i + 1] += a->start[i];
+    for (size_t e = 0; e < n_pe; e++) a->list[a->start[KEY(e)] + fill[KEY(e)]++] = (uint32_t)e;
+#undef KEY
+    free(fill);
+    return 0;
+}
+
+static void adjacency_free(adjacency *a)
+{
+    free(a->start);
+    free(a->list);
+}
+
+/* Min-heap of node indexes: the ready node with the lowest manifest index
+ * goes first. */
+static void heap_push(uint32_t *h, size_t *n, uint32_t v)
+{
+    size_t i = (*n)++;
+    while (i > 0 && h[(i - 1) / 2] > v) {
+        h[i] = h[(i - 1) / 2];
+        i = (i - 1) / 2;
+    }
+    h[i] = v;
+}
+
+static uint32_t heap_pop(uint32_t *h, size_t *n)
+{
+    uint32_t top = h[0], last = h[--*n];
+    size_t i = 0;
+    for (;;) {
+        size_t k = 2 * i + 1;
+        if (k >= *n) break;
+        if (k + 1 < *n && h[k + 1] < h[k]) k++;
+        if (h[k] >= last) break;
+        h[i] = h[k];
+        i = k;
+    }
+    h[i] = last;
+    return top;
+}
+
 /* Kahn's algorithm, taking the lowest manifest index among ready nodes, so
- * the order is deterministic and follows the manifest where it can. */
+ * the order is deterministic and follows the manifest where it can;
+ * O((nodes + links) log nodes).  On a cycle the order is completed with the
+ * nodes left over (in manifest order), so the rest can still be checked. */
 static int topo_order(cctx *c, uint32_t *order)
 {
     size_t n = c->n_pn;
+    adjacency adj = {NULL, NULL};
     uint32_t *indeg = calloc(n ? n : 1, sizeof *indeg);
+    uint32_t *heap = calloc(n ? n : 1, sizeof *heap);
     char *done = calloc(n ? n : 1, 1);
-    if (!indeg || !done) {
+    if (!indeg || !heap || !done || adjacency_build(&adj, n, c->pe, c->n_pe, 0) != 0) {
         free(indeg);
+        free(heap);
         free(done);
+        adjacency_free(&adj);
         return RM_ENOMEM;
     }
     for (size_t e = 0; e < c->n_pe; e++) indeg[c->pe[e].to]++;
-    size_t k = 0;
-    for (;;) {
-        size_t pick = n;
-        for (size_t i = 0; i < n; i++)
-            if (!done[i] && indeg[i] == 0) {
-                pick = i;
-                break;
-            }
-        if (pick == n) break;
+    size_t k = 0, hn = 0;
+    for (size_t i = 0; i < n; i++)
+        if (indeg[i] == 0) heap_push(heap, &hn, (uint32_t)i);
+    while (hn) {
+        uint32_t pick = heap_pop(heap, &hn);
         done[pick] = 1;
-        order[k++] = (uint32_t)pick;
-        for (size_t e = 0; e < c->n_pe; e++)
-            if (c->pe[e].from == pick) indeg[c->pe[e].to]--;
+        order[k++] = pick;
+        for (uint32_t j = adj.start[pick]; j < adj.start[pick + 1]; j++) {
+            uint32_t to = c->pe[adj.list[j]].to;
+            if (--indeg[to] == 0) heap_push(heap, &hn, to);
+        }
     }
     int rc = 0;
     if (k < n) {
-        /* Walk from a node left over until a node repeats: that is a cycle. */
-        size_t start = 0;
-        while (done[start]) start++;
+        /* Every node left over has a predecessor left over: walking
+         * backwards from one must repeat a node, and that closes a cycle. */
+        adjacency in = {NULL, NULL};
         uint32_t *walk = calloc(n + 1, sizeof *walk);
         char *seen = calloc(n, 1);
         rm__buf msg;
         rm__buf_init(&msg);
-        if (walk && seen) {
+        if (walk && seen && adjacency_build(&in, n, c->pe, c->n_pe, 1) == 0) {
+            size_t start = 0;
+            while (done[start]) start++;
             size_t len = 0, cur = start;
             while (!seen[cur]) {
                 seen[cur] = 1;
                 walk[len++] = (uint32_t)cur;
-                size_t next = cur;
-                for (size_t e = 0; e < c->n_pe; e++)
-                    if (c->pe[e].from == cur && !done[c->pe[e].to]) {
-                        next = c->pe[e].to;
+                for (uint32_t j = in.start[cur]; j < in.start[cur + 1]; j++)
+                    if (!done[c->pe[in.list[j]].from]) {
+                        cur = c->pe[in.list[j]].from;
                         break;
                     }
-                cur = next;
             }
             size_t from = 0;
             while (walk[from] != cur) from++;
-            for (size_t i = from; i < len; i++) rm__buf_printf(&msg, "%s → ", c->pn[walk[i]].id);
+            /* walk[from..len) runs against the links: print it forwards */
             rm__buf_puts(&msg, c->pn[cur].id);
+            for (size_t i = len; i-- > from;) rm__buf_printf(&msg, " → %s", c->pn[walk[i]].id);
         }
+        adjacency_free(&in);
         DIAG(c, RM_ECYCLE, "connections", NULL, "the graph contains a cycle: %s",
              msg.data ? msg.data : "?");
         rm__buf_free(&msg);
         free(walk);
         free(seen);
+        for (size_t i = 0; i < n; i++)
+            if (!done[i]) order[k++] = (uint32_t)i;
         rc = RM_ECYCLE;
     }
     free(indeg);
+    free(heap);
     free(done);
+    adjacency_free(&adj);
     return rc;
 }
 
@@ -616,15 +783,20 @@ static void check_link(cctx *c, const rm_graph *g, const rm__gedge *e)
     rm__buf_free(&fix);
 }
 
-static int negotiate(cctx *c, rm_graph *g, const rm_compile_opts *opts)
+/* Edges into node i: in_list[in_start[i] .. in_start[i+1]), in edge order. */
+typedef struct in_edges {
+    uint32_t *start, *list;
+} in_edges;
+
+static int negotiate(cctx *c, rm_graph *g, const in_edges *in, const rm_compile_opts *opts)
 {
     for (size_t i = 0; i < g->n_nodes; i++) {
         rm__gnode *n = &g->nodes[i];
         for (unsigned p = 0; p < n->n_in; p++) {
             int first = 1;
-            for (size_t e = 0; e < g->n_edges; e++) {
-                const rm__gedge *ge = &g->edges[e];
-                if (ge->to != i || ge->to_port != p) continue;
+            for (uint32_t j = in->start[i]; j < in->start[i + 1]; j++) {
+                const rm__gedge *ge = &g->edges[in->list[j]];
+                if (ge->to_port != p) continue;
                 merge_caps(&n->in_caps[p], &g->nodes[ge->from].out_caps[ge->from_port], first);
                 first = 0;
             }
@@ -645,7 +817,7 @@ static int negotiate(cctx *c, rm_graph *g, const rm_compile_opts *opts)
 
 /* ------------------------------------------------------------- segments --- */
 
-static int assign_segments(rm_graph *g)
+static int assign_segments(rm_graph *g, const in_edges *in)
 {
     g->segments = calloc(g->n_nodes + 1, sizeof *g->segments);
     if (!g->segments) return RM_ENOMEM;
@@ -656,9 +828,8 @@ static int assign_segments(rm_graph *g)
         rm__queue_policy policy = (n->type->flags & RM_NODE_BLOCKING) ? RM__QUEUE_BLOCK : RM__QUEUE_NONE;
         size_t capacity = 0; /* 0: the session's default capacity */
         int seg = 0;
-        for (size_t e = 0; e < g->n_edges; e++) {
-            const rm__gedge *ge = &g->edges[e];
-            if (ge->to != i) continue;
+        for (uint32_t j = in->start[i]; j < in->start[i + 1]; j++) {
+            const rm__gedge *ge = &g->edges[in->list[j]];
             if (ge->policy != RM__QUEUE_NONE) policy = ge->policy, capacity = ge->capacity;
             if (g->nodes[ge->from].segment > seg) seg = g->nodes[ge->from].segment;
         }
@@ -701,8 +872,7 @@ static int build(cctx *c, const uint32_t *order, const rm_compile_opts *opts)
         ge->index = (uint32_t)e;
     }
     free(pos);
-    int rc = 0;
-    for (size_t i = 0; i < g->n_nodes && rc == 0; i++) {
+    for (size_t i = 0; i < g->n_nodes; i++) {
         const pnode *p = &c->pn[order[i]];
         rm__gnode *n = &g->nodes[i];
         n->type = p->type;
@@ -717,32 +887,31 @@ static int build(cctx *c, const uint32_t *order, const rm_compile_opts *opts)
         n->out_caps = rm__arena_keep(&g->arena, calloc(n->n_out + 1, sizeof(rm_caps)));
         n->out_edges = rm__arena_keep(&g->arena, calloc(n->n_out + 1, sizeof(uint32_t *)));
         n->n_out_edges = rm__arena_keep(&g->arena, calloc(n->n_out + 1, sizeof(uint32_t)));
-        if (!n->id || !n->in_caps || !n->in_req || !n->out_caps || !n->out_edges || !n->n_out_edges) {
-            rc = RM_ENOMEM;
-            break;
-        }
-        for (unsigned port = 0; port < n->n_out; port++) {
-            uint32_t cnt = 0;
-            for (size_t e = 0; e < g->n_edges; e++)
-                if (g->edges[e].from == i && g->edges[e].from_port == port) cnt++;
-            n->out_edges[port] = rm__arena_keep(&g->arena, calloc(cnt + 1, sizeof(uint32_t)));
-            if (!n->out_edges[port]) {
-                rc = RM_ENOMEM;
-                break;
-            }
-            for (size_t e = 0; e < g->n_edges; e++)
-                if (g->edges[e].from == i && g->edges[e].from_port == port)
-                    n->out_edges[port][n->n_out_edges[port]++] = (uint32_t)e;
-        }
-        for (size_t e = 0; e < g->n_edges; e++) {
-            if (g->edges[e].to == i) n->n_upstream++;
-        }
-        n->is_source = n->n_upstream == 0;
+        if (!n->id || !n->in_caps || !n->in_req || !n->out_caps || !n->out_edges || !n->n_out_edges)
+            return RM_ENOMEM;
         n->is_sink = 1;
-        for (size_t e = 0; e < g->n_edges; e++)
-            if (g->edges[e].from == i) n->is_sink = 0;
     }
-    if (rc != 0) return rc;
+    /* links per output port, upstream counts, sinks: one pass over the edges */
+    for (size_t e = 0; e < g->n_edges; e++) {
+        const rm__gedge *ge = &g->edges[e];
+        g->nodes[ge->from].n_out_edges[ge->from_port]++;
+        g->nodes[ge->from].is_sink = 0;
+        g->nodes[ge->to].n_upstream++;
+    }
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        rm__gnode *n = &g->nodes[i];
+        n->is_source = n->n_upstream == 0;
+        for (unsigned port = 0; port < n->n_out; port++) {
+            n->out_edges[port] = rm__arena_keep(&g->arena, calloc(n->n_out_edges[port] + 1, sizeof(uint32_t)));
+            if (!n->out_edges[port]) return RM_ENOMEM;
+            n->n_out_edges[port] = 0; /* refilled below */
+        }
+    }
+    for (size_t e = 0; e < g->n_edges; e++) {
+        rm__gnode *a = &g->nodes[g->edges[e].from];
+        unsigned port = g->edges[e].from_port;
+        a->out_edges[port][a->n_out_edges[port]++] = (uint32_t)e;
+    }
     g->sources = rm__arena_keep(&g->arena, calloc(g->n_nodes + 1, sizeof(uint32_t)));
     g->sinks = rm__arena_keep(&g->arena, calloc(g->n_nodes + 1, sizeof(uint32_t)));
     if (!g->sources || !g->sinks) return RM_ENOMEM;
@@ -750,9 +919,32 @@ static int build(cctx *c, const uint32_t *order, const rm_compile_opts *opts)
         if (g->nodes[i].is_source) g->sources[g->n_sources++] = (uint32_t)i;
         if (g->nodes[i].is_sink) g->sinks[g->n_sinks++] = (uint32_t)i;
     }
-    rc = negotiate(c, g, opts);
-    if (rc != 0) return rc;
-    return assign_segments(g);
+    in_edges in;
+    in.start = calloc(g->n_nodes + 1, sizeof *in.start);
+    in.list = calloc(g->n_edges + 1, sizeof *in.list);
+    uint32_t *fill = calloc(g->n_nodes + 1, sizeof *fill);
+    int rc = in.start && in.list && fill ? 0 : RM_ENOMEM;
+    if (rc == 0) {
+        for (size_t e = 0; e < g->n_edges; e++) in.start[g->edges[e].to + 1]++;
+        for (size_t i = 0; i < g->n_nodes; i++) in.start[i + 1] += in.start[i];
+        for (size_t e = 0; e < g->n_edges; e++) {
+            uint32_t to = g->edges[e].to;
+            in.list[in.start[to] + fill[to]++] = (uint32_t)e;
+        }
+        rc = negotiate(c, g, &in, opts);
+    }
+    if (rc == 0) rc = assign_segments(g, &in);
+    if (rc == 0 && g->n_segments - 1 > RM_MANIFEST_MAX_WORKERS) {
+        DIAG(c, RM_EMANIFEST, "nodes", NULL,
+             "the pipeline needs %zu worker threads (one per blocking node or queued connection that "
+             "starts a segment); at most %d are allowed",
+             g->n_segments - 1, RM_MANIFEST_MAX_WORKERS);
+        rc = c->first;
+    }
+    free(in.start);
+    free(in.list);
+    free(fill);
+    return rc;
 }
 
 /* Drops what build() made, keeping configs and ids in the arena. */
@@ -875,9 +1067,28 @@ static int insert_converters(cctx *c)
     return 0;
 }
 
+/* Node ids in sorted order, for rm_graph_node_index() in O(log n). */
+static int cmp_id_entry(const void *a, const void *b)
+{
+    return strcmp(((const rm__id_entry *)a)->id, ((const rm__id_entry *)b)->id);
+}
+
+static int index_ids(rm_graph *g)
+{
+    g->by_id = calloc(g->n_nodes + 1, sizeof *g->by_id);
+    if (!g->by_id) return RM_ENOMEM;
+    for (size_t i = 0; i < g->n_nodes; i++) {
+        g->by_id[i].id = g->nodes[i].id;
+        g->by_id[i].index = (uint32_t)i;
+    }
+    qsort(g->by_id, g->n_nodes, sizeof *g->by_id, cmp_id_entry);
+    return 0;
+}
+
 static void graph_free(rm_graph *g)
 {
     if (!g) return;
+    free(g->by_id);
     free(g->nodes);
     free(g->edges);
     free(g->segments);
@@ -911,11 +1122,24 @@ int rm_graph_compile(rm_runtime *rt, const rm_manifest *m, const rm_compile_opts
     if (!version)
         DIAG(&c, RM_EMANIFEST, "", NULL, "missing required key 'version' (use version: \"v1\")");
     else if (!json_is_string(version) || strcmp(json_string_value(version), "v1") != 0) {
-        char *v = json_dumps(version, JSON_ENCODE_ANY | JSON_COMPACT);
+        /* quote a few bytes only: the value is the client's and may be huge */
+        rm__buf v;
+        rm__buf_init(&v);
+        if (json_is_string(version)) {
+            char head[41];
+            snprintf(head, sizeof head, "%s", json_string_value(version));
+            rm__buf_json_str(&v, head);
+            if (json_string_length(version) > 40) rm__buf_puts(&v, "…");
+        } else if (json_is_number(version)) {
+            rm__buf_printf(&v, "%.17g", json_number_value(version));
+        } else {
+            rm__buf_puts(&v, json_type_name(version));
+        }
         DIAG(&c, RM_EMANIFEST, "version", NULL, "unsupported manifest version %s (supported: \"v1\")",
-             v ? v : "?");
-        free(v);
+             v.data ? v.data : "?");
+        rm__buf_free(&v);
     }
+    check_keys(&c, doc, top_keys, "", NULL, "top-level");
     const json_t *meta = json_object_get(doc, "metadata");
     const char *name = NULL;
     if (meta && !json_is_object(meta))
@@ -935,20 +1159,37 @@ int rm_graph_compile(rm_runtime *rt, const rm_manifest *m, const rm_compile_opts
         DIAG(&c, RM_EMANIFEST, "nodes", NULL, "'nodes' must be a list, got %s", json_type_name(nodes));
     else if (json_array_size(nodes) == 0)
         DIAG(&c, RM_EMANIFEST, "nodes", NULL, "the manifest must contain at least one node");
+    else if (json_array_size(nodes) > RM_MANIFEST_MAX_NODES)
+        DIAG(&c, RM_EMANIFEST, "nodes", NULL, "the manifest has %zu nodes; at most %d are allowed",
+             json_array_size(nodes), RM_MANIFEST_MAX_NODES);
     else
         parse_nodes(&c, nodes);
 
     const json_t *conns = json_object_get(doc, "connections");
     if (conns && !json_is_array(conns) && !json_is_null(conns))
         DIAG(&c, RM_EMANIFEST, "connections", NULL, "'connections' must be a list, got %s", json_type_name(conns));
+    else if (json_array_size(conns) > RM_MANIFEST_MAX_CONNECTIONS)
+        DIAG(&c, RM_EMANIFEST, "connections", NULL, "the manifest has %zu connections; at most %d are allowed",
+             json_array_size(conns), RM_MANIFEST_MAX_CONNECTIONS);
     else if (c.pn && c.first != RM_ENOMEM)
         parse_connections(&c, json_is_array(conns) ? conns : NULL);
 
     int rc = c.first;
     uint32_t *order = NULL;
-    if (rc == 0) {
-        order = calloc(c.n_pn, sizeof *order);
-        rc = order ? topo_order(&c, order) : RM_ENOMEM;
+    /* Order (and find cycles) over the links that are valid, also when
+     * something else is wrong: a cycle and other problems are all reported. */
+    if (c.pn && c.pe && c.first != RM_ENOMEM) {
+        order = calloc(c.n_pn ? c.n_pn : 1, sizeof *order);
+        int trc = order ? topo_order(&c, order) : RM_ENOMEM;
+        if (trc == RM_ECYCLE && rc == 0) {
+            /* A check-only build, to report what else is wrong (caps);
+             * mismatches a converter would fix are not errors here. */
+            c.may_insert = 1;
+            build(&c, order, opts);
+            reset_build(c.g);
+            c.n_mm = 0;
+        }
+        if (rc == 0) rc = trc;
     }
     /* Build; where audio links differ only in rate, channels or sample
      * format, insert converters and build again (a converter may need its
@@ -965,6 +1206,7 @@ int rm_graph_compile(rm_runtime *rt, const rm_manifest *m, const rm_compile_opts
         if (rc == 0) rc = order ? topo_order(&c, order) : RM_ENOMEM;
     }
     if (rc == 0 && !c.g->name) rc = RM_ENOMEM;
+    if (rc == 0) rc = index_ids(c.g);
     free(order);
     free(c.mm);
     free(c.pn);
@@ -1027,8 +1269,15 @@ int rm_graph_node_inserted(const rm_graph *g, size_t i) { return i < g->n_nodes 
 
 int rm_graph_node_index(const rm_graph *g, const char *id)
 {
-    for (size_t i = 0; id && i < g->n_nodes; i++)
-        if (strcmp(g->nodes[i].id, id) == 0) return (int)i;
+    if (!id) return -1;
+    size_t lo = 0, hi = g->n_nodes;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int d = strcmp(g->by_id[mid].id, id);
+        if (d == 0) return (int)g->by_id[mid].index;
+        if (d < 0) lo = mid + 1;
+        else hi = mid;
+    }
     return -1;
 }
 

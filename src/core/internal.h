@@ -96,6 +96,14 @@ int rm__diag(rm_diags *d, const rm_manifest *m, int code, const char *path, cons
     ;
 int rm__diag_at(rm_diags *d, const char *file, int line, int col, int code, const char *path,
                 const char *node_id, const char *msg);
+/* Adds a warning (RM_DIAG_WARNING): accepted, but probably a mistake. */
+void rm__warn(rm_diags *d, const rm_manifest *m, const char *path, const char *node_id, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 5, 6)))
+#endif
+    ;
+/* True once RM_MANIFEST_MAX_DIAGS diagnostics are kept: skip costly hints. */
+int rm__diags_full(const rm_diags *d);
 
 /* -------------------------------------------------------------- params --- */
 
@@ -185,6 +193,11 @@ typedef struct rm__segment {
     size_t capacity;
 } rm__segment;
 
+typedef struct rm__id_entry {
+    const char *id;
+    uint32_t index;
+} rm__id_entry;
+
 struct rm_graph {
     atomic_uint refs;
     rm_runtime *rt;
@@ -198,6 +211,7 @@ struct rm_graph {
     uint32_t *sources, *sinks;
     size_t n_segments; /* segment 0 runs on the pushing thread */
     rm__segment *segments;
+    rm__id_entry *by_id; /* ids sorted, for rm_graph_node_index */
     rm__arena arena;
 };
 

@@ -24,8 +24,8 @@
 
 #include "internal.h"
 
-#define RM__MAX_MANIFEST_BYTES (16u << 20)
-#define RM__MAX_DEPTH 64
+#define RM__MAX_MANIFEST_BYTES RM_MANIFEST_MAX_BYTES
+#define RM__MAX_DEPTH RM_MANIFEST_MAX_DEPTH
 
 struct rm_manifest {
     json_t *doc;
@@ -129,6 +129,8 @@ void rm_manifest_free(rm_manifest *m)
 typedef struct yctx {
     yaml_parser_t parser;
     json_t *anchors;
+    json_t *sizes; /* anchor -> values under it, counted as expanded */
+    size_t values; /* values so far, aliases expanded (bounded: alias bombs) */
     json_t *srcmap;
     rm_diags *diags; /* NULL in the position-only pass */
     const char *file;
@@ -319,6 +321,12 @@ static json_t *yaml_mapping(yctx *c, rm__buf *path, int depth)
             yaml_event_delete(&kev);
             break;
         }
+        if (memchr(kev.data.scalar.value, '\0', kev.data.scalar.length)) {
+            ydiag(c, (int)kev.start_mark.line + 1, (int)kev.start_mark.column + 1, path->data ? path->data : "",
+                  "a key contains a NUL character (\"\\0\"), which is not allowed in a manifest");
+            yaml_event_delete(&kev);
+            break;
+        }
         char *key = rm__strndup((const char *)kev.data.scalar.value, kev.data.scalar.length);
         int is_merge = kev.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && key && strcmp(key, "<<") == 0;
         yaml_mark_t kmark = kev.start_mark;
@@ -375,8 +383,20 @@ static json_t *yaml_node(yctx *c, yaml_event_t *ev, rm__buf *path, int depth)
     }
     json_t *v = NULL;
     const yaml_char_t *anchor = NULL;
+    size_t before = c->values;
+    if (ev->type != YAML_ALIAS_EVENT && ++c->values > RM_MANIFEST_MAX_VALUES) {
+        ydiag(c, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1, p,
+              "the manifest holds more than %d values", RM_MANIFEST_MAX_VALUES);
+        return NULL;
+    }
     switch (ev->type) {
     case YAML_SCALAR_EVENT:
+        if (memchr(ev->data.scalar.value, '\0', ev->data.scalar.length)) {
+            /* a C string would end there: "AddNode\0junk" must not run as AddNode */
+            ydiag(c, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1, p,
+                  "a string contains a NUL character (\"\\0\"), which is not allowed in a manifest");
+            return NULL;
+        }
         record_pos(c, p, &ev->start_mark);
         v = yaml_scalar(ev);
         anchor = ev->data.scalar.anchor;
@@ -402,6 +422,16 @@ static json_t *yaml_node(yctx *c, yaml_event_t *ev, rm__buf *path, int depth)
                   "unknown YAML alias '*%s'", (const char *)ev->data.alias.anchor);
             return NULL;
         }
+        /* The tree shares the aliased value, but whatever walks it later
+         * (validation, nodes reading JSON params, error messages) sees it
+         * expanded: count it so, and stop an alias bomb here. */
+        json_int_t size = json_integer_value(json_object_get(c->sizes, (const char *)ev->data.alias.anchor));
+        if (size > RM_MANIFEST_MAX_VALUES || (c->values += (size_t)size) > RM_MANIFEST_MAX_VALUES) {
+            ydiag(c, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1, p,
+                  "YAML aliases expand the manifest to more than %d values (at alias '*%.40s')",
+                  RM_MANIFEST_MAX_VALUES, (const char *)ev->data.alias.anchor);
+            return NULL;
+        }
         record_pos(c, p, &ev->start_mark);
         return json_incref(target);
     }
@@ -410,7 +440,10 @@ static json_t *yaml_node(yctx *c, yaml_event_t *ev, rm__buf *path, int depth)
               "unexpected YAML event");
         return NULL;
     }
-    if (v && anchor) json_object_set(c->anchors, (const char *)anchor, v);
+    if (v && anchor) {
+        json_object_set(c->anchors, (const char *)anchor, v);
+        json_object_set_new(c->sizes, (const char *)anchor, json_integer((json_int_t)(c->values - before)));
+    }
     return v;
 }
 
@@ -425,8 +458,10 @@ static json_t *yaml_load(const char *text, size_t len, const char *file, json_t 
     c.diags = diags;
     c.file = file;
     c.anchors = json_object();
-    if (!c.anchors || !yaml_parser_initialize(&c.parser)) {
+    c.sizes = json_object();
+    if (!c.anchors || !c.sizes || !yaml_parser_initialize(&c.parser)) {
         json_decref(c.anchors);
+        json_decref(c.sizes);
         return NULL;
     }
     yaml_parser_set_input_string(&c.parser, (const unsigned char *)text, len);
@@ -459,6 +494,7 @@ static json_t *yaml_load(const char *text, size_t len, const char *file, json_t 
     rm__buf_free(&path);
     yaml_parser_delete(&c.parser);
     json_decref(c.anchors);
+    json_decref(c.sizes);
     if (c.failed) {
         json_decref(doc);
         return NULL;
@@ -469,6 +505,99 @@ static json_t *yaml_load(const char *text, size_t len, const char *file, json_t 
         return NULL;
     }
     return doc;
+}
+
+/* ---------------------------------------------------------------- limits --- */
+
+/* One step of the key path, kept on the C stack while walking: the path text
+ * is only built when there is a problem to report. */
+typedef struct walk_step {
+    const struct walk_step *up;
+    const char *key; /* mapping key, or NULL for a list index */
+    size_t index;
+} walk_step;
+
+typedef struct walk {
+    rm_manifest *m;
+    rm_diags *d;
+    size_t values;
+    int rc;
+} walk;
+
+static void step_path(const walk_step *st, rm__buf *b)
+{
+    if (!st) return;
+    step_path(st->up, b);
+    if (st->key) rm__buf_printf(b, "%s%s", b->len ? "." : "", st->key);
+    else rm__buf_printf(b, "[%zu]", st->index);
+}
+
+static void walk_fail(walk *w, const walk_step *st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static void walk_fail(walk *w, const walk_step *st, const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    rm__buf b;
+    rm__buf_init(&b);
+    rm__buf_puts(&b, "");
+    step_path(st, &b);
+    w->rc = rm__diag(w->d, w->m, RM_EMANIFEST, b.data ? b.data : "", NULL, "%s", msg);
+    rm__buf_free(&b);
+}
+
+/* Checks RM_MANIFEST_MAX_{DEPTH,VALUES,STRING,ITEMS}; stops at the first
+ * problem.  Recursion is bounded by the depth limit, the walk by the value
+ * limit (YAML aliases were counted as expanded while parsing). */
+static void walk_value(walk *w, const json_t *v, const walk_step *st, int depth)
+{
+    if (w->rc) return;
+    if (++w->values > RM_MANIFEST_MAX_VALUES) {
+        walk_fail(w, st, "the manifest holds more than %d values", RM_MANIFEST_MAX_VALUES);
+        return;
+    }
+    if (depth > RM_MANIFEST_MAX_DEPTH) {
+        walk_fail(w, st, "nesting deeper than %d levels", RM_MANIFEST_MAX_DEPTH);
+        return;
+    }
+    size_t n = json_is_object(v) ? json_object_size(v) : json_is_array(v) ? json_array_size(v) : 0;
+    /* nodes and connections have their own limits (graph.c) */
+    int listed = depth == 1 && st && st->key && (!strcmp(st->key, "nodes") || !strcmp(st->key, "connections"));
+    if (n > RM_MANIFEST_MAX_ITEMS && !listed) {
+        walk_fail(w, st, "%s has %zu items; at most %d are allowed", json_is_object(v) ? "a mapping" : "a list", n,
+                  RM_MANIFEST_MAX_ITEMS);
+        return;
+    }
+    if (json_is_string(v) && json_string_length(v) > RM_MANIFEST_MAX_STRING) {
+        walk_fail(w, st, "a string of %zu bytes; at most %u are allowed", json_string_length(v),
+                  RM_MANIFEST_MAX_STRING);
+        return;
+    }
+    if (json_is_array(v)) {
+        for (size_t i = 0; i < n && !w->rc; i++) {
+            walk_step sub = {st, NULL, i};
+            walk_value(w, json_array_get(v, i), &sub, depth + 1);
+        }
+    } else if (json_is_object(v)) {
+        const char *k;
+        json_t *x;
+        json_object_foreach((json_t *)v, k, x)
+        {
+            walk_step sub = {st, k, 0};
+            if (strlen(k) > RM_MANIFEST_MAX_STRING) {
+                walk_fail(w, st, "a key of %zu bytes; at most %u are allowed", strlen(k), RM_MANIFEST_MAX_STRING);
+                return;
+            }
+            walk_value(w, x, &sub, depth + 1);
+            if (w->rc) return;
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ load --- */
@@ -495,7 +624,7 @@ int rm_manifest_load_string(const char *text, size_t len, const char *name,
     if (!text) return rm__diag_at(diags, name, 0, 0, RM_EINVAL, "", NULL, "no manifest text");
     if (len > RM__MAX_MANIFEST_BYTES)
         return rm__diag_at(diags, name, 0, 0, RM_ELIMIT, "", NULL,
-                           "the manifest is larger than 16 MiB");
+                           "the manifest is larger than 16 MiB (RM_MANIFEST_MAX_BYTES)");
     if (memchr(text, '\0', len))
         return rm__diag_at(diags, name, 0, 0, RM_EPARSE, "", NULL,
                            "the manifest contains a NUL byte (binary file?)");
@@ -527,6 +656,12 @@ int rm_manifest_load_string(const char *text, size_t len, const char *name,
             rm_manifest_free(m);
             return RM_EPARSE;
         }
+    }
+    walk w = {m, diags, 0, 0};
+    walk_value(&w, m->doc, NULL, 0);
+    if (w.rc) {
+        rm_manifest_free(m);
+        return w.rc;
     }
     *out = m;
     return 0;

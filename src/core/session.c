@@ -9,6 +9,13 @@
  * pool.  End of stream travels like a frame: a node flushes once every
  * upstream link has delivered its end, so flushes happen in topological order
  * on every thread.
+ *
+ * Stack depth: a chain of N nodes in one segment would nest N calls.  Past
+ * RM__MAX_SYNC_DEPTH nested deliveries on a thread, a delivery is put on the
+ * segment's explicit work stack instead and run once the call at that depth
+ * returns, in the same depth-first order the nested calls would have used
+ * (every node sees its frames in the same order).  Graphs up to that depth
+ * never touch the work stack; deeper ones use bounded C stack.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -24,6 +31,11 @@
 
 #define RM__MAX_STATS 8
 #define RM__STRAND_BUDGET 64
+/* Nested synchronous deliveries per thread before the work stack takes over.
+ * A level costs a few hundred bytes of C stack (more under ASan, and a node's
+ * own frame on top): 64 levels stay far below the smallest thread stacks we
+ * run on (pool threads, wasm's 1 MiB). */
+#define RM__MAX_SYNC_DEPTH 64
 
 enum { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };
 
@@ -31,6 +43,14 @@ typedef struct staged {
     unsigned port;
     rm_frame *frame;
 } staged;
+
+/* A delivery deferred past RM__MAX_SYNC_DEPTH (frame, or end of stream). */
+typedef struct deferred {
+    rm__item_kind kind; /* RM__ITEM_FRAME or RM__ITEM_EOS */
+    uint32_t node;
+    unsigned port;
+    rm_frame *frame; /* owned */
+} deferred;
 
 typedef struct stat_slot {
     const char *key;
@@ -47,6 +67,10 @@ typedef struct seg_rt {
     rm__task task;         /* pool strand */
     uint64_t child_ticks;  /* time spent in callees, for exclusive timing */
     uint64_t cur_epoch;
+    /* run on this segment's thread only */
+    unsigned depth;        /* nested synchronous deliveries */
+    deferred *work;        /* explicit work stack past RM__MAX_SYNC_DEPTH */
+    size_t n_work, cap_work;
 #ifndef RM_SINGLE_THREAD
     pthread_t thread;
     int started;
@@ -124,6 +148,8 @@ struct rm_session {
 
 static int invoke(rm_node *n, unsigned port, const rm_frame *f);
 static void node_eos(rm_node *n);
+static void run_deferred(rm_session *s, seg_rt *seg, size_t base);
+static int defer(seg_rt *seg, rm__item_kind kind, uint32_t idx, unsigned port, const rm_frame *f);
 
 /* ---------------------------------------------------------------- errors --- */
 
@@ -229,6 +255,50 @@ static int enqueue(rm_session *s, int segment, rm__item *item)
     return rc;
 }
 
+/* Puts a delivery on the segment's work stack (see the top of the file). */
+static int defer(seg_rt *seg, rm__item_kind kind, uint32_t idx, unsigned port, const rm_frame *f)
+{
+    if (seg->n_work == seg->cap_work) {
+        size_t cap = seg->cap_work ? seg->cap_work * 2 : 64;
+        deferred *p = realloc(seg->work, cap * sizeof *p);
+        if (!p) return RM_ENOMEM;
+        seg->work = p;
+        seg->cap_work = cap;
+    }
+    deferred *d = &seg->work[seg->n_work++];
+    d->kind = kind;
+    d->node = idx;
+    d->port = port;
+    d->frame = f ? rm_frame_ref(f) : NULL;
+    return 0;
+}
+
+static void reverse_work(seg_rt *seg, size_t from)
+{
+    for (size_t i = from, j = seg->n_work; i + 1 < j; i++, j--) {
+        deferred t = seg->work[i];
+        seg->work[i] = seg->work[j - 1];
+        seg->work[j - 1] = t;
+    }
+}
+
+/* Runs the deliveries deferred above `base`, depth first: what one of them
+ * defers in turn runs before its later siblings, as nested calls would. */
+static void run_deferred(rm_session *s, seg_rt *seg, size_t base)
+{
+    reverse_work(seg, base); /* the first deferred on top */
+    while (seg->n_work > base) {
+        deferred d = seg->work[--seg->n_work];
+        size_t mark = seg->n_work;
+        seg->depth++;
+        if (d.kind == RM__ITEM_EOS) node_eos(&s->nodes[d.node]);
+        else invoke(&s->nodes[d.node], d.port, d.frame); /* a failure is in s->failed */
+        seg->depth--;
+        rm_frame_unref(d.frame);
+        reverse_work(seg, mark);
+    }
+}
+
 /* Delivers a frame to node `idx`, from the thread of segment `from_seg`
  * (-1 = the host). */
 static int deliver(rm_session *s, uint32_t idx, unsigned port, const rm_frame *f, int from_seg)
@@ -244,7 +314,14 @@ static int deliver(rm_session *s, uint32_t idx, unsigned port, const rm_frame *f
         s->segs[from_seg].child_ticks += rm__ticks() - t0;
         return rc;
     }
-    return invoke(n, port, f);
+    seg_rt *seg = n->seg;
+    if (seg->depth >= RM__MAX_SYNC_DEPTH) return defer(seg, RM__ITEM_FRAME, idx, port, f);
+    size_t base = seg->n_work;
+    seg->depth++;
+    int rc = invoke(n, port, f);
+    seg->depth--;
+    if (seg->n_work > base) run_deferred(s, seg, base);
+    return rc;
 }
 
 static void deliver_eos(rm_session *s, uint32_t idx, int from_seg)
@@ -255,7 +332,14 @@ static void deliver_eos(rm_session *s, uint32_t idx, int from_seg)
         enqueue(s, n->seg->index, &it);
         return;
     }
+    seg_rt *seg = n->seg;
+    /* if the work stack cannot grow, nest (an end of stream is never lost) */
+    if (seg->depth >= RM__MAX_SYNC_DEPTH && defer(seg, RM__ITEM_EOS, idx, 0, NULL) == 0) return;
+    size_t base = seg->n_work;
+    seg->depth++;
     node_eos(n);
+    seg->depth--;
+    if (seg->n_work > base) run_deferred(s, seg, base);
 }
 
 static int output(rm_node *n, unsigned port, const rm_frame *f)
@@ -630,8 +714,11 @@ void rm_session_close(rm_session *s)
         if (n->inited && n->gn->type->fini) n->gn->type->fini(n->state);
         free(n->state);
     }
-    for (size_t i = 0; s->segs && i < s->n_segs; i++)
+    for (size_t i = 0; s->segs && i < s->n_segs; i++) {
         if (s->segs[i].async) rm__queue_destroy(&s->segs[i].q);
+        for (size_t k = 0; k < s->segs[i].n_work; k++) rm_frame_unref(s->segs[i].work[k].frame);
+        free(s->segs[i].work);
+    }
     for (size_t i = 0; i < s->outputs.n; i++) rm_frame_unref(s->outputs.items[i].frame);
     free(s->outputs.items);
     free(s->nodes);

@@ -44,7 +44,9 @@ static void test_valid(void)
 
 static void test_version(void)
 {
-    EXPECT(HEAD "nodes: [{id: a, node_type: PassThrough}]\n" "version2: x\n", 0, 0, "");
+    /* an unknown key is accepted, with a warning naming the closest key */
+    EXPECT(HEAD "nodes: [{id: a, node_type: PassThrough}]\n" "version2: x\n", 1, 0,
+           "p.yaml:4:11: warning: unknown top-level key 'version2' is ignored; did you mean 'version'?");
     EXPECT("version: v2\nnodes: [{id: a, node_type: PassThrough}]\n", 1, RM_EMANIFEST,
            "p.yaml:1:10: error: unsupported manifest version \"v2\"");
     EXPECT("nodes: [{id: a, node_type: PassThrough}]\n", 1, RM_EMANIFEST, "missing required key 'version'");
