@@ -10,6 +10,13 @@
  * param and link, negotiate caps, order, assign segments, build the graph,
  * and free it again.  The parse alone (rm_manifest_load_string) is shown
  * too.  Variants are interleaved round by round; the table shows medians.
+ *
+ * Scaling (what a server accepting client manifests cares about): load +
+ * validate + compile of a linear YAML chain of 20000, 50000 and 100000
+ * AddNodes (what `rmedia validate` does), and running 100000 unconnected
+ * nodes over one input (compile, open, push, end, outputs grouped by sink
+ * as `rmedia run` prints them).  Cost per node must stay flat: the ratio
+ * row compares µs per node at 100000 with 20000 nodes.
  */
 #include "bench.h"
 
@@ -105,6 +112,93 @@ static double time_once(rm_runtime *rt, const char *txt, const char *name, rm_ma
     return (double)(t1 - t0) / 1000.0;
 }
 
+/* ------------------------------------------------------------- scaling --- */
+
+static char *gen_big(int n, int connected)
+{
+    text t = {0};
+    put(&t, "version: v1\nnodes:\n");
+    for (int i = 0; i < n; i++) put(&t, "  - {id: n%d, node_type: AddNode, params: {addend: 1}}\n", i);
+    if (connected) {
+        put(&t, "connections:\n");
+        for (int i = 0; i + 1 < n; i++) put(&t, "  - {from: n%d, to: n%d}\n", i, i + 1);
+    }
+    return t.p;
+}
+
+static double secs_since(uint64_t t0) { return (double)(bench_now_ns() - t0) / 1e9; }
+
+/* `rmedia validate`: load, validate and compile (seconds). */
+static double time_validate(rm_runtime *rt, const char *txt)
+{
+    uint64_t t0 = bench_now_ns();
+    rm_graph *g = NULL;
+    int rc = rm_graph_load_string(rt, txt, strlen(txt), "big.yaml", NULL, &g, NULL);
+    rm_graph_unref(g);
+    if (rc != 0) bench_die("big.yaml", rc, NULL);
+    return secs_since(t0);
+}
+
+/* `rmedia run` without the printing: compile, one input through every
+ * source, end, then every output found by its sink (seconds). */
+static double time_run(rm_runtime *rt, const char *txt, int n)
+{
+    uint64_t t0 = bench_now_ns();
+    rm_graph *g = NULL;
+    int rc = rm_graph_load_string(rt, txt, strlen(txt), "flat.yaml", NULL, &g, NULL);
+    if (rc != 0) bench_die("flat.yaml", rc, NULL);
+    rm_frame *in = rm_frame_new_json_text("1", 1, NULL, 0);
+    const rm_frame *ins[1] = {in};
+    rm_outputs *o = NULL;
+    rm_error err;
+    rc = rm_graph_run(g, ins, 1, &o, NULL, &err);
+    if (rc != 0) bench_die("run", rc, &err);
+    size_t *per_sink = calloc(rm_graph_node_count(g), sizeof *per_sink);
+    for (size_t i = 0; i < rm_outputs_count(o); i++) {
+        int idx = rm_graph_node_index(g, rm_outputs_at(o, i)->node_id);
+        if (idx >= 0) per_sink[idx]++;
+    }
+    size_t got = 0;
+    for (size_t k = 0; k < rm_graph_sink_count(g); k++) got += per_sink[rm_graph_sink(g, k)];
+    if (got != (size_t)n) {
+        fprintf(stderr, "bench_manifest: expected %d outputs, got %zu\n", n, got);
+        exit(2);
+    }
+    free(per_sink);
+    rm_outputs_free(o);
+    rm_frame_unref(in);
+    rm_graph_unref(g);
+    return secs_since(t0);
+}
+
+static void scaling(rm_runtime *rt, int quick)
+{
+    static const int sizes[] = {20000, 50000, 100000};
+    const int rounds = quick ? 1 : 3;
+    double per_node[3];
+    for (int k = 0; k < 3; k++) {
+        int n = quick ? sizes[k] / 10 : sizes[k];
+        char *txt = gen_big(n, 1);
+        double v[3];
+        for (int r = 0; r < rounds; r++) v[r] = time_validate(rt, txt);
+        double m = bench_median(v, (size_t)rounds);
+        per_node[k] = m * 1e6 / n;
+        bench_row(bench_fmt("validate a linear YAML chain, %d nodes", n), bench_fmt("%.2f s", m),
+                  "-", "-", bench_fmt("info (%.1f us/node)", per_node[k]));
+        free(txt);
+    }
+    double ratio = per_node[2] / per_node[0];
+    bench_row("  cost per node, largest vs smallest chain (linear = 1)", bench_fmt("%.2f", ratio), "target <= 2",
+              bench_fmt("%.2f", ratio / 2), bench_verdict_max(ratio, 2));
+    int n = quick ? 10000 : 100000;
+    char *txt = gen_big(n, 0);
+    double v[3];
+    for (int r = 0; r < rounds; r++) v[r] = time_run(rt, txt, n);
+    bench_row(bench_fmt("run %d unconnected nodes, one input (compile, run, group outputs)", n),
+              bench_fmt("%.2f s", bench_median(v, (size_t)rounds)), "-", "-", "info");
+    free(txt);
+}
+
 int main(int argc, char **argv)
 {
     int quick = bench_quick(argc, argv);
@@ -152,6 +246,7 @@ int main(int argc, char **argv)
               bench_fmt("%.0f / %.0f us", bench_median(v[PARSE_JSON], R), bench_median(v[PARSE_YAML], R)), "-", "-",
               "info");
     for (int k = 0; k < NV; k++) free(v[k]);
+    scaling(rt, quick);
     free(chain_json);
     free(dag_json);
     free(chain_yaml);

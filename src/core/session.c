@@ -299,9 +299,29 @@ static void run_deferred(rm_session *s, seg_rt *seg, size_t base)
     }
 }
 
+/* A delivery at the nesting limit: the call at depth RM__MAX_SYNC_DEPTH
+ * runs what its subtree deferred; deeper ones defer. */
+static int deliver_deep(rm_session *s, seg_rt *seg, uint32_t idx, unsigned port, const rm_frame *f)
+{
+    if (seg->depth >= RM__MAX_SYNC_DEPTH) return defer(seg, RM__ITEM_FRAME, idx, port, f);
+    size_t base = seg->n_work;
+    seg->depth++;
+    int rc = invoke(&s->nodes[idx], port, f);
+    seg->depth--;
+    if (seg->n_work > base) run_deferred(s, seg, base);
+    return rc;
+}
+
+#if defined(__GNUC__)
+#define RM__HOT_INLINE static inline __attribute__((always_inline))
+#else
+#define RM__HOT_INLINE static inline
+#endif
+
 /* Delivers a frame to node `idx`, from the thread of segment `from_seg`
- * (-1 = the host). */
-static int deliver(rm_session *s, uint32_t idx, unsigned port, const rm_frame *f, int from_seg)
+ * (-1 = the host).  Inlined into rm_node_emit: the per-node hot path is
+ * emit → invoke → process. */
+RM__HOT_INLINE int deliver(rm_session *s, uint32_t idx, unsigned port, const rm_frame *f, int from_seg)
 {
     rm_node *n = &s->nodes[idx];
     if (n->seg->async && n->seg->index != from_seg) {
@@ -315,12 +335,10 @@ static int deliver(rm_session *s, uint32_t idx, unsigned port, const rm_frame *f
         return rc;
     }
     seg_rt *seg = n->seg;
-    if (seg->depth >= RM__MAX_SYNC_DEPTH) return defer(seg, RM__ITEM_FRAME, idx, port, f);
-    size_t base = seg->n_work;
+    if (__builtin_expect(seg->depth >= RM__MAX_SYNC_DEPTH - 1, 0)) return deliver_deep(s, seg, idx, port, f);
     seg->depth++;
     int rc = invoke(n, port, f);
     seg->depth--;
-    if (seg->n_work > base) run_deferred(s, seg, base);
     return rc;
 }
 

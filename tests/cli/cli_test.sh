@@ -99,6 +99,72 @@ done
 expect "validate several files" 1 'calculator.json: ok' '' -- "$RMEDIA" validate "$CALC" "$T/many.yaml"
 expect "validate missing file" 4 '' 'cannot open manifest' -- "$RMEDIA" validate "$T/absent.yaml"
 
+# Typos in keys: accepted with a located warning and a "did you mean";
+# --strict makes warnings fail (validate and run).
+cat >"$T/typo.yaml" <<'EOF'
+version: v1
+nodes:
+  - {id: a, node_type: AddNode, parms: {addend: 1}}
+conections:
+  - {from: a, to: a}
+EOF
+expect "validate warns about typos and is ok" 0 "typo.yaml: ok (1 nodes" \
+  "$T/typo.yaml:5:3: warning: unknown top-level key 'conections' is ignored; did you mean 'connections'? (at conections)" \
+  -- "$RMEDIA" validate "$T/typo.yaml"
+grep -qF "$T/typo.yaml:3:40: warning: node 'a': unknown node key 'parms' is ignored; did you mean 'params'? (at nodes[0].parms)" "$T/err" \
+  || fail "validate: node key warning" "$(cat "$T/err")"
+expect "validate --strict fails on warnings" 1 '' "typo.yaml: 2 warnings (--strict)" -- "$RMEDIA" validate --strict "$T/typo.yaml"
+expect "validate --strict on a clean manifest" 0 "calculator.json: ok" '' -- "$RMEDIA" validate --strict "$CALC"
+STDIN='[5]' expect "run warns about typos and runs" 0 '[5]' "warning: unknown top-level key 'conections'" -- "$RMEDIA" run "$T/typo.yaml"
+STDIN='[5]' expect "run --strict fails on warnings" 1 '' "--strict: the manifest has warnings" -- "$RMEDIA" run --strict "$T/typo.yaml"
+[[ ! -s "$T/out" ]] || fail "run --strict ran the pipeline" "$(cat "$T/out")"
+
+# A cycle is reported together with the other problems of the file.
+cat >"$T/cycle.yaml" <<'EOF'
+version: v1
+nodes:
+  - {id: a, node_type: PassThrough}
+  - {id: b, node_type: PassThrough}
+  - {id: t, node_type: TextProcessorNode}
+  - {id: r, node_type: AudioResample, params: {target_rate: 16000}}
+  - {id: c, node_type: AddNode}
+connections:
+  - {from: a, to: b}
+  - {from: b, to: a}
+  - {from: t, to: r}
+EOF
+expect "a cycle does not hide other errors" 1 '' "2 problems" -- "$RMEDIA" validate "$T/cycle.yaml"
+for want in "error: the graph contains a cycle: a → b → a" "error: node 'r': link t.out → r.in: t (TextProcessorNode) produces json"; do
+  grep -qF -- "$want" "$T/err" || fail "cycle with other errors" "missing: $want" "got: $(cat "$T/err")"
+done
+sed -i 's/node_type: AddNode}/node_type: AddNode, params: {addend: x}}/' "$T/cycle.yaml"
+expect "a cycle and a bad param" 1 '' "error: the graph contains a cycle: a → b → a" -- "$RMEDIA" validate "$T/cycle.yaml"
+grep -qF "parameter 'addend' of AddNode: expected a number" "$T/err" || fail "cycle with a bad param" "$(cat "$T/err")"
+
+# What a remote client could send: a YAML alias bomb as the version, a NUL
+# escape in a node type, a chain deeper than any C stack.
+$PY - "$T" <<'PYEOF'
+import sys
+t = sys.argv[1]
+parts = ["k0: &a0 [x, x, x, x, x, x, x, x, x, x]"]
+parts += ["k%d: &a%d [%s]" % (i, i, ", ".join(["*a%d" % (i - 1)] * 10)) for i in range(1, 10)]
+open(t + "/bomb.yaml", "w").write("version: {%s}\nnodes: [{id: a, node_type: PassThrough}]\n" % ", ".join(parts))
+with open(t + "/deep.yaml", "w") as f:
+    f.write("version: v1\nnodes:\n")
+    for i in range(20000):
+        f.write("  - {id: n%d, node_type: AddNode, params: {addend: 1}}\n" % i)
+    f.write("connections:\n")
+    for i in range(19999):
+        f.write("  - {from: n%d, to: n%d}\n" % (i, i + 1))
+PYEOF
+expect "YAML alias bomb" 1 '' "bomb.yaml:1:" -- "$RMEDIA" validate "$T/bomb.yaml"
+grep -qF "error: YAML aliases expand the manifest to more than 4000000 values" "$T/err" || fail "alias bomb message" "$(head -c 600 "$T/err")"
+printf 'version: v1\nnodes: [{id: a, node_type: "AddNode\\0junk"}]\n' >"$T/nul.yaml"
+STDIN='[1]' expect "NUL in a YAML string" 1 '' \
+  "nul.yaml:2:28: error: a string contains a NUL character (\"\\0\"), which is not allowed in a manifest (at nodes[0].node_type)" \
+  -- "$RMEDIA" run "$T/nul.yaml"
+STDIN='[1]' exact "a chain of 20000 nodes runs" '[20001]' -- "$RMEDIA" run "$T/deep.yaml"
+
 # --------------------------------------------------------- introspection --
 expect "nodes" 0 'MultiplyNode' '' -- "$RMEDIA" nodes
 expect "nodes --json" 0 '"name": "TextCollectorNode"' '' -- "$RMEDIA" nodes --json

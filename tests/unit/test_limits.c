@@ -507,6 +507,26 @@ static void test_node_index(void)
     free(t.p);
 }
 
+/* Every number a manifest can set that could size a buffer has a range:
+ * the only unbounded numeric parameters are operands of arithmetic. */
+static void test_numeric_params_are_bounded(void)
+{
+    static const char *const operands[] = {"AddNode.addend", "CalculatorNode.operand", "MultiplyNode.factor", NULL};
+    for (size_t i = 0; i < rm_runtime_node_type_count(rt); i++) {
+        const rm_node_type *t = rm_runtime_node_type_at(rt, i);
+        for (const rm_param_def *p = t->params; p && p->name; p++) {
+            if (p->type != RM_PARAM_INT && p->type != RM_PARAM_FLOAT) continue;
+            if (!(p->min == 0 && p->max == 0)) continue;
+            char name[160];
+            snprintf(name, sizeof name, "%s.%s", t->name, p->name);
+            int known = 0;
+            for (const char *const *o = operands; *o; o++) known |= !strcmp(*o, name);
+            if (!known) fprintf(stderr, "unbounded numeric parameter %s\n", name);
+            CHECK(known);
+        }
+    }
+}
+
 int main(void)
 {
     rt = check_runtime_new(RM_LOG_ERROR);
@@ -529,6 +549,7 @@ int main(void)
     RUN(test_yaml_nul);
     RUN(test_unknown_key_warnings);
     RUN(test_node_index);
+    RUN(test_numeric_params_are_bounded);
     rm_runtime_free(rt);
     return CHECK_DONE();
 }
