@@ -13,7 +13,10 @@ typedef struct diag_impl {
 struct rm_diags {
     diag_impl *items;
     size_t n, cap;
-    int full; /* RM_MANIFEST_MAX_DIAGS reached: the rest are dropped */
+    /* RM_MANIFEST_MAX_DIAGS errors (warnings) kept: the rest are dropped,
+     * counted apart so that a flood of warnings cannot hide an error */
+    size_t n_err, n_warn;
+    int full, warn_full;
 };
 
 rm_diags *rm_diags_new(void) { return calloc(1, sizeof(rm_diags)); }
@@ -27,8 +30,8 @@ void rm_diags_clear(rm_diags *d)
         free(d->items[i].node_id);
         free(d->items[i].message);
     }
-    d->n = 0;
-    d->full = 0;
+    d->n = d->n_err = d->n_warn = 0;
+    d->full = d->warn_full = 0;
 }
 
 void rm_diags_free(rm_diags *d)
@@ -58,15 +61,17 @@ const rm_diag *rm_diags_at(const rm_diags *d, size_t i)
 static int add(rm_diags *d, rm_diag_severity sev, const char *file, int line, int col, int code,
                const char *path, const char *node_id, const char *msg)
 {
-    if (!d || d->full) return code;
-    if (d->n == RM_MANIFEST_MAX_DIAGS) {
+    int warn = sev == RM_DIAG_WARNING;
+    if (!d || (warn ? d->warn_full : d->full)) return code;
+    if ((warn ? d->n_warn : d->n_err) == RM_MANIFEST_MAX_DIAGS) {
         /* a client's manifest with a million bad keys gets a bounded answer */
-        d->full = 1;
-        sev = RM_DIAG_ERROR;
+        if (warn) d->warn_full = 1;
+        else d->full = 1;
         line = col = 0;
         path = "";
         node_id = NULL;
-        msg = "too many problems; only the first ones are shown";
+        msg = warn ? "too many warnings; only the first ones are shown"
+                   : "too many problems; only the first ones are shown";
     }
     if (d->n == d->cap) {
         size_t cap = d->cap ? d->cap * 2 : 8;
@@ -97,6 +102,8 @@ static int add(rm_diags *d, rm_diag_severity sev, const char *file, int line, in
     x->pub.message = x->message;
     x->pub.severity = sev;
     d->n++;
+    if (warn) d->n_warn++;
+    else d->n_err++;
     return code;
 }
 
@@ -109,7 +116,7 @@ int rm__diag_at(rm_diags *d, const char *file, int line, int col, int code, cons
 static int vdiag(rm_diags *d, rm_diag_severity sev, const rm_manifest *m, int code, const char *path,
                  const char *node_id, const char *fmt, va_list ap)
 {
-    if (!d || d->full) return code; /* skip the source-map lookup too */
+    if (!d || (sev == RM_DIAG_WARNING ? d->warn_full : d->full)) return code; /* skip the lookup too */
     char msg[1024];
     vsnprintf(msg, sizeof msg, fmt, ap);
     int line = 0, col = 0;

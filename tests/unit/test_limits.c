@@ -378,6 +378,25 @@ static void test_max_diags(void)
     CHECK_CONTAINS(d, "error: too many problems; only the first ones are shown");
     free(d);
     free(t.p);
+
+    /* a flood of warnings is capped apart and does not hide an error */
+    t = (text){0};
+    put(&t, "{\"version\":\"v1\",\"nodes\":[");
+    for (int i = 0; i < 500; i++) put(&t, "%s{\"id\":\"n%d\",\"node_type\":\"PassThrough\",\"typo\":1}", i ? "," : "", i);
+    put(&t, ",{\"id\":\"bad\",\"node_type\":\"NoSuchNode\"}]}");
+    rm_diags *dl = rm_diags_new();
+    rm_graph *g = NULL;
+    CHECK_INT(rm_graph_load_string(rt, t.p, t.n, "w.json", NULL, &g, dl), RM_ENOTFOUND);
+    CHECK_INT(rm_diags_count_severity(dl, RM_DIAG_WARNING), RM_MANIFEST_MAX_DIAGS + 1);
+    CHECK_INT(rm_diags_count_severity(dl, RM_DIAG_ERROR), 1);
+    rm_error e;
+    rm_diags_to_error(dl, &e);
+    CHECK_CONTAINS(e.message, "node 'bad': unknown node type 'NoSuchNode'");
+    char *all = rm_diags_to_string(dl);
+    CHECK_CONTAINS(all, "warning: too many warnings; only the first ones are shown");
+    free(all);
+    rm_diags_free(dl);
+    free(t.p);
 }
 
 /* ------------------------------------------------------------------ YAML --- */

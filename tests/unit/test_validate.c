@@ -135,6 +135,18 @@ static void test_cycles(void)
            1, RM_ECYCLE, "the graph contains a cycle: b → c → b");
     EXPECT(HEAD "nodes: [{id: a, node_type: PassThrough}]\nconnections: [{from: a, to: a}]\n", 1, RM_ECYCLE,
            "cycle: a → a");
+    /* a cycle does not hide the file's other problems, nor they the cycle */
+    EXPECT(HEAD "nodes: [{id: a, node_type: PassThrough}, {id: b, node_type: PassThrough}, "
+                "{id: t, node_type: TextProcessorNode}, {id: r, node_type: AudioResample, params: {target_rate: 16000}}]\n"
+                "connections: [{from: a, to: b}, {from: b, to: a}, {from: t, to: r}]\n",
+           2, RM_ECYCLE, "error: node 'r': link t.out → r.in: t (TextProcessorNode) produces json");
+    EXPECT(HEAD "nodes: [{id: a, node_type: PassThrough}, {id: b, node_type: AddNode, params: {addend: x}}]\n"
+                "connections: [{from: a, to: b}, {from: b, to: a}]\n",
+           2, RM_EPARAM, "error: the graph contains a cycle: a → b → a");
+    /* a node only downstream of a cycle is not part of the one printed (was "z → z") */
+    EXPECT(HEAD "nodes: [{id: a, node_type: PassThrough}, {id: b, node_type: PassThrough}, {id: z, node_type: PassThrough}]\n"
+                "connections: [{from: a, to: b}, {from: b, to: z}, {from: b, to: a}]\n",
+           1, RM_ECYCLE, "the graph contains a cycle: a → b → a (at connections)");
 }
 
 static void test_port_types(void)
