@@ -315,7 +315,7 @@ static void parse_nodes(cctx *c, const json_t *nodes)
             const char *tn = json_string_value(type);
             p->type = rm_runtime_find_node_type(c->rt, tn);
             if (!p->type) {
-                const char *s = rm_runtime_suggest_node_type(c->rt, tn);
+                const char *s = rm__diags_full(c->d) ? NULL : rm_runtime_suggest_node_type(c->rt, tn);
                 if (s)
                     DIAG(c, RM_ENOTFOUND, sub, nid, "unknown node type '%.100s'; did you mean '%s'?", tn, s);
                 else

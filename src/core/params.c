@@ -352,6 +352,11 @@ int rm__params_parse(const rm_node_type *t, const json_t *params, void *config,
         {
             snprintf(sub, sizeof sub, "%s.%s", path, key);
             const rm_param_def *p = rm__param_find(t, key);
+            if (!p && rm__diags_full(d)) {
+                /* nothing more is reported: skip the hint's cost */
+                if (!first) first = RM_EPARAM;
+                continue;
+            }
             if (!p) {
                 char names[512];
                 param_names(t, names, sizeof names);
