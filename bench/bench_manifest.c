@@ -183,8 +183,8 @@ static void scaling(rm_runtime *rt, int quick)
         for (int r = 0; r < rounds; r++) v[r] = time_validate(rt, txt);
         double m = bench_median(v, (size_t)rounds);
         per_node[k] = m * 1e6 / n;
-        bench_row(bench_fmt("validate a linear YAML chain, %d nodes", n), bench_fmt("%.2f s", m),
-                  "-", "-", bench_fmt("info (%.1f us/node)", per_node[k]));
+        bench_row(bench_fmt("validate a linear YAML chain, %d nodes", n),
+                  bench_fmt("%.2f s (%.1f us/node)", m, per_node[k]), "-", "-", "info");
         free(txt);
     }
     double ratio = per_node[2] / per_node[0];
