@@ -107,6 +107,15 @@ BAD = [
                           {"from": "a", "to": "b"}]),
     manifest(("a", "AddNode", None), on_error=None) if False else
     {"version": "v1", "nodes": [{"id": "a", "node_type": "AddNode", "on_error": "explode"}]},
+    # a cycle does not hide a caps error; a node downstream of a cycle is not
+    # printed as one; a bad version is quoted briefly
+    manifest(("a", "PassThrough", None), ("b", "PassThrough", None), ("t", "TextProcessorNode", None),
+             ("r", "AudioResample", {"target_rate": 16000}),
+             connections=[{"from": "a", "to": "b"}, {"from": "b", "to": "a"}, {"from": "t", "to": "r"}]),
+    manifest(("a", "PassThrough", None), ("b", "PassThrough", None), ("z", "PassThrough", None),
+             connections=[{"from": "a", "to": "b"}, {"from": "b", "to": "z"}, {"from": "b", "to": "a"}]),
+    {"version": "v" + "é" * 30, "nodes": [{"id": "a", "node_type": "PassThrough"}]},
+    {"version": {"k": [1, 2]}, "nodes": [{"id": "a", "node_type": "PassThrough"}]},
 ]
 
 

@@ -1125,14 +1125,21 @@ int rm_graph_compile(rm_runtime *rt, const rm_manifest *m, const rm_compile_opts
         rm__buf v;
         rm__buf_init(&v);
         if (json_is_string(version)) {
+            const char *str = json_string_value(version);
+            size_t k = json_string_length(version);
+            if (k > 40) /* 40 bytes, not cutting a UTF-8 character */
+                for (k = 40; k > 0 && ((unsigned char)str[k] & 0xC0) == 0x80; k--) {}
             char head[41];
-            snprintf(head, sizeof head, "%s", json_string_value(version));
+            memcpy(head, str, k);
+            head[k] = '\0';
             rm__buf_json_str(&v, head);
-            if (json_string_length(version) > 40) rm__buf_puts(&v, "…");
-        } else if (json_is_number(version)) {
-            rm__buf_printf(&v, "%.17g", json_number_value(version));
-        } else {
+            if (k < json_string_length(version)) rm__buf_puts(&v, "…");
+        } else if (json_is_object(version) || json_is_array(version)) {
             rm__buf_puts(&v, json_type_name(version));
+        } else {
+            char *d = json_dumps(version, JSON_ENCODE_ANY | JSON_COMPACT); /* a scalar: short */
+            rm__buf_puts(&v, d ? d : "?");
+            free(d);
         }
         DIAG(&c, RM_EMANIFEST, "version", NULL, "unsupported manifest version %s (supported: \"v1\")",
              v.data ? v.data : "?");

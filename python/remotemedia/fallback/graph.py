@@ -48,6 +48,23 @@ def make_error(code: str, message: str, node_id: Optional[str], session_id: str)
     return RemoteMediaError(message, **kw)  # type: ignore[arg-type]
 
 
+def _brief(v: Any) -> str:
+    """A bad value as the native compiler quotes it: a string's first 40
+    bytes, a scalar's JSON, a collection's kind (a client's value may be
+    huge)."""
+    if isinstance(v, str):
+        b = v.encode("utf-8")
+        if len(b) <= 40:
+            return json.dumps(v, ensure_ascii=False)
+        k = 40
+        while k > 0 and (b[k] & 0xC0) == 0x80:
+            k -= 1
+        return json.dumps(b[:k].decode("utf-8"), ensure_ascii=False) + "…"
+    if isinstance(v, (dict, list)):
+        return _type_name(v)
+    return json.dumps(v, separators=(",", ":"))
+
+
 def _type_name(v: Any) -> str:
     if isinstance(v, dict):
         return "a mapping"
@@ -160,8 +177,7 @@ class FallbackGraph:
             self._diag("RM_EMANIFEST", "", None, "missing required key 'version' (use version: \"v1\")")
         elif version != "v1":
             self._diag("RM_EMANIFEST", "version", None,
-                       f"unsupported manifest version {json.dumps(version, separators=(',', ':'))} "
-                       f"(supported: \"v1\")")
+                       f"unsupported manifest version {_brief(version)} (supported: \"v1\")")
         meta = doc.get("metadata")
         name = None
         if "metadata" in doc and not isinstance(meta, dict):
@@ -191,11 +207,18 @@ class FallbackGraph:
             self._diag("RM_EMANIFEST", "connections", None, f"'connections' must be a list, got {_type_name(conns)}")
         elif pn:
             pe = self._connections(conns or [], pn, self.ids)
-        if self.diags:
-            return
+        # Order (and find cycles) over the valid links also when something
+        # else is wrong: a cycle and the other problems are all reported.
+        had_errors = bool(self.diags)
         self.pn: List[NodeSpec] = pn  # type: ignore[assignment]
         self.pe = pe
-        order = self._topo(self.pn, self.pe)
+        order = self._topo(self.pn, self.pe) if pn else None
+        if had_errors or not pn:
+            return
+        if order is None:
+            # a check-only build of the rest (caps); converters would fix mismatches
+            self._build(self._full_order, may_insert=True)
+            return
         # Build; where audio links differ only in rate, channels or sample
         # format, insert converters and build again (a converter may need
         # its own, e.g. a format change ahead of a resampler).
@@ -417,20 +440,18 @@ class FallbackGraph:
                     indeg[e.to] -= 1
         if len(order) == n:
             return order
+        # Every node left over has a predecessor left over: walking backwards
+        # from one repeats a node, and that closes a cycle (as topo_order()).
         start = done.index(False)
         walk, seen, cur = [], set(), start
         while cur not in seen:
             seen.add(cur)
             walk.append(cur)
-            nxt = cur
-            for e in edges:
-                if e.frm == cur and not done[e.to]:
-                    nxt = e.to
-                    break
-            cur = nxt
+            cur = next(e.frm for e in edges if e.to == cur and not done[e.frm])
         cyc = walk[walk.index(cur):]
-        self._diag("RM_ECYCLE", "connections", None, "the graph contains a cycle: "
-                   + "".join(f"{pn[i].id} → " for i in cyc) + pn[cur].id)
+        self._diag("RM_ECYCLE", "connections", None, "the graph contains a cycle: " + pn[cur].id
+                   + "".join(f" → {pn[i].id}" for i in reversed(cyc)))
+        self._full_order = order + [i for i in range(n) if not done[i]]
         return None
 
     # ------------------------------------------------------------------ caps --
@@ -454,7 +475,9 @@ class FallbackGraph:
                 merged: Optional[Caps] = None
                 for a, ap, b, bp in self.edges:
                     if b == i and bp == p:
-                        merged = _merge_caps(merged, self.nodes[a].out_caps[ap])
+                        # a node later in the order (a cycle's check-only build) is not negotiated yet
+                        up = self.nodes[a].out_caps
+                        merged = _merge_caps(merged, up[ap] if ap < len(up) else Caps())
                 ins.append(merged if merged is not None else Caps())
             in_req = [Caps(k) for _, k, _ in n.cls.input_ports()]
             outs = [Caps(k) for _, k, _ in n.cls.output_ports()]
