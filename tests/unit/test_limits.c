@@ -325,6 +325,23 @@ static void test_max_string_and_items(void)
     }
 }
 
+/* The text itself: 16 MiB (padded with spaces) load, a byte more does not. */
+static void test_max_bytes(void)
+{
+    text t = {0};
+    put(&t, "{\"version\":\"v1\",\"nodes\":[{\"id\":\"a\",\"node_type\":\"PassThrough\"}]}");
+    size_t body = t.n;
+    t.p = realloc(t.p, RM_MANIFEST_MAX_BYTES + 2);
+    memset(t.p + body, ' ', RM_MANIFEST_MAX_BYTES + 1 - body);
+    t.n = RM_MANIFEST_MAX_BYTES;
+    t.p[t.n] = '\0';
+    EXPECT_LIMIT(t, 0, "");
+    t.n = RM_MANIFEST_MAX_BYTES + 1;
+    t.p[t.n] = '\0';
+    EXPECT_LIMIT(t, RM_ELIMIT, "big.json: error: the manifest is larger than 16 MiB");
+    free(t.p);
+}
+
 /* Nesting: 64 levels in JSON (as in YAML) are fine, 65 are not. */
 static void test_max_depth(void)
 {
@@ -561,6 +578,7 @@ int main(void)
     RUN(test_max_fanout);
     RUN(test_max_id);
     RUN(test_max_string_and_items);
+    RUN(test_max_bytes);
     RUN(test_max_depth);
     RUN(test_max_workers);
     RUN(test_max_diags);
