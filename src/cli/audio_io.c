@@ -174,9 +174,12 @@ static void pipe_fill(pipe_buf *p, sf_count_t end)
             p->data = d;
             p->cap = cap;
         }
-        size_t n = fread(p->data + p->len, 1, p->cap - p->len, p->f);
-        if (n == 0) p->eof = 1;
-        p->len += n;
+        /* read(), not fread(): live audio must not wait for a full buffer */
+        ssize_t n;
+        do n = read(fileno(p->f), p->data + p->len, p->cap - p->len);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0) p->eof = 1;
+        else p->len += (size_t)n;
     }
 }
 
@@ -299,8 +302,7 @@ cli_audio_in *cli_audio_in_open_pipe(const char *name, FILE *f, const void *pre,
     static SF_VIRTUAL_IO vio = {pipe_filelen, pipe_seek, pipe_read, pipe_write, pipe_tell};
     in->sf = sf_open_virtual(&vio, SFM_READ, &in->info, p);
     if (!in->sf) {
-        if (ferror(f)) cli_error("cannot read input '%s': %s", name, strerror(errno));
-        else cli_error("'%s' is not a readable audio stream: %s", name, sf_strerror(NULL));
+        cli_error("'%s' is not a readable audio stream: %s", name, sf_strerror(NULL));
         cli_audio_in_close(in);
         return NULL;
     }

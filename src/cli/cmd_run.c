@@ -366,7 +366,7 @@ typedef struct reader {
     FILE *f;
     char *buf;
     size_t cap, pos, len, max;
-    int eof;
+    int eof, err;
 } reader;
 
 /* Buffers at least `want` bytes after pos (if the input has them); -1 on
@@ -388,9 +388,16 @@ static int reader_fill(reader *r, size_t want)
             r->buf = b;
             r->cap = cap;
         }
-        size_t n = fread(r->buf + r->len, 1, r->cap - r->len, r->f);
-        if (n == 0) r->eof = 1;
-        r->len += n;
+        /* read(), not fread(): a pipe's line must not wait for a full buffer */
+        ssize_t n;
+        do n = read(fileno(r->f), r->buf + r->len, r->cap - r->len);
+        while (n < 0 && errno == EINTR);
+        if (n <= 0) {
+            r->eof = 1;
+            r->err = n < 0;
+        } else {
+            r->len += (size_t)n;
+        }
     }
     return 0;
 }
@@ -412,15 +419,15 @@ static int reader_line(reader *r, char **line, size_t *len)
         scanned = r->len - r->pos;
         if (scanned > r->max) return -2;
         if (r->eof) {
-            if (scanned == 0) return ferror(r->f) ? -1 : 0;
+            if (scanned == 0) return r->err ? -1 : 0;
             *line = r->buf + r->pos;
             *len = scanned;
             r->pos = r->len;
             (*line)[*len] = '\0';
             return 1;
         }
-        if (reader_fill(r, scanned + 65536) != 0) return -1;
-        if (ferror(r->f)) return -1;
+        if (reader_fill(r, scanned + 1) != 0) return -1;
+        if (r->err) return -1;
     }
 }
 
@@ -499,7 +506,7 @@ static int read_json_start(reader *r, const char *src, json_start *js)
     for (;;) { /* first non-blank byte */
         while (i < r->len && strchr(" \t\r\n", r->buf[i])) i++;
         if (i < r->len || r->eof) break;
-        if (reader_fill(r, r->len - r->pos + 65536) != 0) return cli_error("out of memory"), EXIT_IO;
+        if (reader_fill(r, r->len - r->pos + 1) != 0) return cli_error("out of memory"), EXIT_IO;
         if (r->len - r->pos > r->max) break;
     }
     if (i >= r->len || r->buf[i] != '[') return 0; /* lines */
@@ -1083,7 +1090,17 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
         }
     } else if (in && !in_fmt) {
         rd.max = max_input;
-        if (reader_fill(&rd, 4) == 0 && rd.len >= 4 && cli_is_audio_magic(rd.buf, 4)) {
+        /* read only as far as the bytes could still be a magic number, so
+         * a short first JSON line is not held up */
+        static const char *const magics[] = {"RIFF", "RF64", "FORM", "fLaC", "OggS"};
+        int could = 1;
+        while (could && rd.len < 4 && !rd.eof) {
+            if (reader_fill(&rd, rd.len + 1) != 0) break;
+            could = 0;
+            for (size_t k = 0; k < sizeof magics / sizeof magics[0]; k++)
+                could |= !memcmp(rd.buf, magics[k], rd.len < 4 ? rd.len : 4);
+        }
+        if (rd.len >= 4 && cli_is_audio_magic(rd.buf, 4)) {
             apipe = in;
             in = NULL;
             audio_in = 1;

@@ -124,7 +124,7 @@ void cli_print_diags(const rm_diags *d)
 #else
             fprintf(stderr, "  note: %s is not in this build: it was built without the %s nodes\n", type, fam);
 #endif
-        } else if (!strstr(x->message, "did you mean") && globals && !globals->n_plugins && !globals->n_plugin_dirs) {
+        } else if (globals && !globals->n_plugins && !globals->n_plugin_dirs) {
 #ifdef __wasi__
             fprintf(stderr, "  note: no plugin is loaded, and the wasm build cannot load plugins\n");
 #else
