@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sndfile.h>
@@ -129,6 +130,8 @@ int cli_is_audio_path(const char *path)
 {
     if (!path || !strcmp(path, "-")) return 0;
     if (major_for(path)) return 1;
+    struct stat st; /* never read from a FIFO here: its bytes would be lost */
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) return 0;
     FILE *f = fopen(path, "rb");
     if (!f) return 0;
     unsigned char m[4] = {0};

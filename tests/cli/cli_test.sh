@@ -2,7 +2,7 @@
 # CLI integration tests: run the real rmedia binary and check output, stderr
 # and exit codes.  Usage: cli_test.sh RMEDIA SOURCE_DIR EXAMPLE_PLUGIN
 set -u
-RMEDIA=$1
+RMEDIA=$(realpath "$1")
 SRC=$2
 PLUGIN=$3
 PY=/usr/bin/python3
@@ -229,6 +229,33 @@ assert len(starts) == 1 and len(docs) == 1, (starts, docs)
 EOF
 else
   fail "cannot build the long-name plugin" "$(cat "$T/cc.err")"
+fi
+
+# ---------------------------------------------------- speech in the CLI --
+if "$RMEDIA" nodes | grep -q '^SpeechToText' && command -v flite >/dev/null; then
+  flite -voice slt -t "turn on the kitchen lights" -o "$T/slt.wav"
+  # the transcript layout of `make demo` and the README
+  expect "--format transcript" 0 '' '' -- "$RMEDIA" run "$SRC/examples/transcribe.yaml" -i "$T/slt.wav" --format transcript
+  grep -Eq '^\[ +[0-9]+\.[0-9]{2} s – +[0-9]+\.[0-9]{2} s\]  [a-z].*   \(confidence [01]\.[0-9]{2}\)$' "$T/out" \
+    || fail "transcript layout" "$(cat "$T/out")"
+  [[ $(wc -l <"$T/out") -eq 1 ]] || fail "one transcript line per utterance" "$(cat "$T/out")"
+  expect "--format transcript from the results port" 0 'kitchen' '' -- "$RMEDIA" run "$SRC/examples/transcribe.yaml" -i "$T/slt.wav" --format transcript --only stt.results
+  # meta.start_ms and results' start_ms are both numbers
+  "$RMEDIA" run "$SRC/examples/transcribe.yaml" -i "$T/slt.wav" -f jsonl >"$T/stt.jsonl" 2>"$T/err"
+  $PY - "$T/stt.jsonl" <<'EOF' || fail "meta.start_ms and results start_ms have different types" "$(head -c 600 "$T/stt.jsonl")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+meta = [l["meta"] for l in lines if l["port"] == "out"]
+res = [l["value"] for l in lines if l["port"] == "results"]
+assert meta and res
+for m, r in zip(meta, res):
+    assert isinstance(m["start_ms"], (int, float)) and isinstance(r["start_ms"], (int, float)), (m, r)
+    assert m["start_ms"] == r["start_ms"]
+EOF
+  # a relative grammar path is taken from the manifest's folder, from any directory
+  count=$((count + 1))
+  out=$(cd "$T" && printf '"lights off"\n' | "$RMEDIA" run "$SRC/examples/commands.yaml" -f values 2>&1 | head -1)
+  [[ "$out" == '"lights off"' ]] || fail "commands.yaml run from another directory" "$out"
 fi
 
 finish cli
