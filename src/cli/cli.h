@@ -47,6 +47,10 @@ int cli_already_logged(const char *node_id, const char *text);
 /* The candidate closest to `word` if it is a plausible typo of it, else
  * NULL (for "did you mean"). */
 const char *cli_suggest(const char *word, const char *const *cands, size_t n);
+/* In the wasm build, after an error opening `path`: a note that WASI
+ * reaches only preopened directories, when `path` is absolute or goes up
+ * with "..".  Nothing elsewhere. */
+void cli_path_note(const char *path);
 /* Exit code for an rm_* error code. */
 int cli_exit_for(int code);
 

@@ -1067,6 +1067,7 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
         src = input;
         if (!in) {
             cli_error("cannot read input '%s': %s", input, strerror(errno));
+            cli_path_note(input);
             free(metrics_arg);
             return EXIT_IO;
         }
@@ -1200,6 +1201,7 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
 #endif
     {
         if (cli_out_open(&out, output) != 0) {
+            cli_path_note(output);
             exit_code = EXIT_IO;
             goto done;
         }

@@ -93,6 +93,21 @@ void cli_diag_override(const char *path, const char *label)
     }
 }
 
+void cli_path_note(const char *path)
+{
+#ifdef __wasi__
+    /* A WASI program sees only the directories its runtime preopens. */
+    if (path && (path[0] == '/' || !strncmp(path, "../", 3) || strstr(path, "/../") || !strcmp(path, "..")))
+        fprintf(stderr,
+                "  note: the wasm build reaches only the directories the WASI runtime preopens (the current "
+                "directory under tests/wasm/run-wasi.mjs; 'wasmtime --dir DIR' or node's preopens add others); "
+                "'%s' lies outside them unless its directory is preopened\n",
+                path);
+#else
+    (void)path;
+#endif
+}
+
 void cli_print_diags(const rm_diags *d)
 {
     for (size_t i = 0; i < rm_diags_count(d); i++) {
@@ -114,6 +129,7 @@ void cli_print_diags(const rm_diags *d)
         } else {
             fprintf(stderr, "%s\n", buf);
         }
+        if (x->message && !strncmp(x->message, "cannot open manifest", 20)) cli_path_note(x->file);
         /* Why a node type is unknown, when the CLI can tell. */
         char type[128];
         if (!x->message || sscanf(x->message, "unknown node type '%127[^']'", type) != 1) continue;
