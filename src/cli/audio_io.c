@@ -298,7 +298,7 @@ cli_audio_in *cli_audio_in_open_pipe(const char *name, FILE *f, const void *pre,
         free(in), free(p), free(data);
         return cli_error("out of memory"), NULL;
     }
-    memcpy(data, pre, n_pre);
+    if (n_pre) memcpy(data, pre, n_pre);
     *p = (pipe_buf){.f = f, .data = data, .cap = n_pre > 65536 ? n_pre : 65536, .len = n_pre};
     in->path = name;
     in->pipe = p;

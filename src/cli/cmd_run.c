@@ -1109,7 +1109,8 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
         }
     }
     if (apipe) {
-        ain = cli_audio_in_open_pipe(strcmp(input, "-") ? input : "stdin", apipe, rd.buf, rd.len - rd.pos);
+        ain = cli_audio_in_open_pipe(strcmp(input, "-") ? input : "stdin", apipe, rd.buf ? rd.buf + rd.pos : "",
+                                     rd.len - rd.pos);
         if (!ain) {
             free(rd.buf);
             free(metrics_arg);
