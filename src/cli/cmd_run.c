@@ -752,10 +752,51 @@ static const char **manifest_ids(const rm_manifest *mf, size_t *n)
     return ids;
 }
 
+/* Whether manifest key `key` names `spelling` (a parameter's name or alias)
+ * as written or in camelCase (source_rate → sourceRate). */
+static int spells(const char *key, const char *spelling)
+{
+    if (!strcmp(key, spelling)) return 1;
+    for (; *spelling; spelling++, key++) {
+        if (*spelling == '_' && spelling[1]) {
+            spelling++;
+            if (*key != (spelling[0] >= 'a' && spelling[0] <= 'z' ? spelling[0] - 'a' + 'A' : spelling[0])) return 0;
+        } else if (*key != *spelling) {
+            return 0;
+        }
+    }
+    return *key == '\0';
+}
+
+static const rm_param_def *param_named(const rm_node_type *t, const char *key)
+{
+    for (const rm_param_def *p = t && t->params ? t->params : NULL; p && p->name; p++) {
+        if (spells(key, p->name)) return p;
+        for (const char *const *a = p->aliases; a && *a; a++)
+            if (spells(key, *a)) return p;
+    }
+    return NULL;
+}
+
+/* The key under which node `index` of the manifest already sets the same
+ * parameter as `key` (another spelling: "multiplier" for "factor"), so that
+ * --set replaces it instead of setting it twice; else `key`. */
+static const char *existing_spelling(rm_runtime *rt, const rm_manifest *mf, size_t index, const char *key)
+{
+    const json_t *node = json_array_get(json_object_get(rm_manifest_json(mf), "nodes"), index);
+    const rm_node_type *t = rm_runtime_find_node_type(rt, json_string_value(json_object_get(node, "node_type")));
+    const rm_param_def *want = param_named(t, key);
+    const char *k;
+    const json_t *v;
+    if (want)
+        json_object_foreach((json_t *)json_object_get(node, "params"), k, v) if (param_named(t, k) == want) return k;
+    return key;
+}
+
 /* Applies --set NODE.PARAM=VALUE; returns 0 or an exit code (message
  * printed).  Each override's key path is registered so that a problem with
  * its value is reported against the command line. */
-static int apply_sets(rm_manifest *mf, char **sets, int n_sets, char paths[][160])
+static int apply_sets(rm_runtime *rt, rm_manifest *mf, char **sets, int n_sets, char paths[][200])
 {
     size_t n_ids;
     const char **ids = manifest_ids(mf, &n_ids);
@@ -770,7 +811,12 @@ static int apply_sets(rm_manifest *mf, char **sets, int n_sets, char paths[][160
         *eq = *dot = '\0';
         rm_error e;
         rm_error_clear(&e);
-        int rc = rm_manifest_set_param(mf, sets[i], dot + 1, eq + 1, &e);
+        const char *key = dot + 1;
+        for (size_t k = 0; k < n_ids; k++)
+            if (ids[k] && !strcmp(ids[k], sets[i])) key = existing_spelling(rt, mf, k, dot + 1);
+        char keybuf[128];
+        snprintf(keybuf, sizeof keybuf, "%s", key); /* set_param may replace the old key */
+        int rc = rm_manifest_set_param(mf, sets[i], keybuf, eq + 1, &e);
         if (rc == RM_ENOTFOUND) {
             const char *best = cli_suggest(sets[i], ids, n_ids);
             if (best) cli_error("--set %s.%s=%s: no node '%s' in the manifest; did you mean '%s'?", sets[i], dot + 1,
@@ -782,7 +828,7 @@ static int apply_sets(rm_manifest *mf, char **sets, int n_sets, char paths[][160
             code = EXIT_USAGE;
         }
         for (size_t k = 0; rc == 0 && k < n_ids; k++)
-            if (ids[k] && !strcmp(ids[k], sets[i])) snprintf(paths[i], 160, "nodes[%zu].params.%s", k, dot + 1);
+            if (ids[k] && !strcmp(ids[k], sets[i])) snprintf(paths[i], 200, "nodes[%zu].params.%s", k, keybuf);
         *eq = '=';
         *dot = '.';
         if (rc == 0 && paths[i][0]) cli_diag_override(paths[i], sets[i]);
@@ -902,7 +948,7 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
     size_t max_input = DEFAULT_MAX_INPUT;
     int want_metrics = 0, want_table = 0, realtime = 0, no_progress = 0, n_sets = 0;
     char *sets[64];
-    static char set_paths[64][160];
+    static char set_paths[64][200];
     memset(set_paths, 0, sizeof set_paths);
     run_ctx ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -1146,7 +1192,7 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
     rm_manifest *mf = NULL;
     int rc = rm_manifest_load_file(manifest, &mf, d);
     if (rc == 0) {
-        exit_code = apply_sets(mf, sets, n_sets, set_paths);
+        exit_code = apply_sets(rt, mf, sets, n_sets, set_paths);
         if (exit_code != EXIT_OK) {
             rm_manifest_free(mf);
             goto done;

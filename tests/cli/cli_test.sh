@@ -170,6 +170,8 @@ STDIN='[1]' expect "--only an unknown port" 2 '' "double has no output port 'ot'
 STDIN='[5]' expect "--set unknown node: did you mean" 2 '' "no node 'ad' in the manifest; did you mean 'add'?" -- "$RMEDIA" run "$CALC" --set ad.addend=1
 STDIN='[5]' expect "--set error names the option, not the file" 1 '' "rmedia: error: --set add.addend=abc: parameter 'addend'" -- "$RMEDIA" run "$CALC" --set add.addend=abc
 grep -q "calculator.json" "$T/err" && fail "--set error points into the file" "$(cat "$T/err")"
+STDIN='[5]' exact "--set by name replaces the file's alias spelling" '[25]' -- "$RMEDIA" run "$CALC" --set multiply.factor=3
+STDIN='[5]' expect "--set unknown parameter names the option" 1 '' "rmedia: error: --set multiply.Factr=3: unknown parameter 'Factr'" -- "$RMEDIA" run "$CALC" --set multiply.Factr=3
 # a node type from a plugin that is not loaded
 expect "unknown node type suggests --plugin" 1 '' "load it with 'rmedia --plugin FILE.so" -- "$RMEDIA" validate "$T/clamp.yaml"
 # shortest numbers that read back the same
