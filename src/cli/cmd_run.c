@@ -328,13 +328,21 @@ static void print_table(const char *metrics)
     double total = 0;
     const char *id;
     json_t *nm;
-    json_object_foreach(nodes, id, nm) total += json_number_value(json_object_get(nm, "total_us"));
-    fprintf(stderr, "\n%-20s %-20s %8s %10s %10s %10s %7s\n", "node", "type", "calls", "p50 µs", "p99 µs",
-            "total ms", "share");
+    int wid = 20, wtype = 20; /* columns as wide as their longest entry */
+    json_object_foreach(nodes, id, nm)
+    {
+        total += json_number_value(json_object_get(nm, "total_us"));
+        const char *type = json_string_value(json_object_get(nm, "node_type"));
+        if ((int)strlen(id) > wid) wid = (int)strlen(id);
+        if (type && (int)strlen(type) > wtype) wtype = (int)strlen(type);
+    }
+    /* "µs" is one column but two bytes: pad those headers by one more */
+    fprintf(stderr, "\n%-*s %-*s %8s %11s %11s %10s %7s\n", wid, "node", wtype, "type", "calls", "p50 µs",
+            "p99 µs", "total ms", "share");
     json_object_foreach(nodes, id, nm)
     {
         double t = json_number_value(json_object_get(nm, "total_us"));
-        fprintf(stderr, "%-20s %-20s %8lld %10.1f %10.1f %10.3f %6.1f%%\n", id,
+        fprintf(stderr, "%-*s %-*s %8lld %10.1f %10.1f %10.3f %6.1f%%\n", wid, id, wtype,
                 json_string_value(json_object_get(nm, "node_type")),
                 (long long)json_integer_value(json_object_get(nm, "calls")),
                 json_number_value(json_object_get(nm, "p50_us")), json_number_value(json_object_get(nm, "p99_us")),
