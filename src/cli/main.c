@@ -108,6 +108,17 @@ void cli_path_note(const char *path)
 #endif
 }
 
+/* Whether the diagnostic's "did you mean 'X'" is close enough to `type` to
+ * be a typo of it (then a plugin is not the likely cause). */
+static int plausible_typo(const char *message, const char *type)
+{
+    const char *dym = strstr(message, "did you mean '");
+    char best[128];
+    if (!dym || sscanf(dym, "did you mean '%127[^']'", best) != 1) return 0;
+    const char *cand[] = {best};
+    return cli_suggest(type, cand, 1) != NULL;
+}
+
 void cli_print_diags(const rm_diags *d)
 {
     for (size_t i = 0; i < rm_diags_count(d); i++) {
@@ -140,7 +151,7 @@ void cli_print_diags(const rm_diags *d)
 #else
             fprintf(stderr, "  note: %s is not in this build: it was built without the %s nodes\n", type, fam);
 #endif
-        } else if (globals && !globals->n_plugins && !globals->n_plugin_dirs) {
+        } else if (globals && !globals->n_plugins && !globals->n_plugin_dirs && !plausible_typo(x->message, type)) {
 #ifdef __wasi__
             fprintf(stderr, "  note: no plugin is loaded, and the wasm build cannot load plugins\n");
 #else

@@ -174,6 +174,8 @@ STDIN='[5]' exact "--set by name replaces the file's alias spelling" '[25]' -- "
 STDIN='[5]' expect "--set unknown parameter names the option" 1 '' "rmedia: error: --set multiply.Factr=3: unknown parameter 'Factr'" -- "$RMEDIA" run "$CALC" --set multiply.Factr=3
 # a node type from a plugin that is not loaded
 expect "unknown node type suggests --plugin" 1 '' "load it with 'rmedia --plugin FILE.so" -- "$RMEDIA" validate "$T/clamp.yaml"
+expect "a plain typo gets no plugin note" 1 '' "did you mean 'MultiplyNode'" -- "$RMEDIA" validate "$T/many.yaml"
+grep -q 'note:' "$T/err" && fail "plugin note on a typo" "$(cat "$T/err")"
 # shortest numbers that read back the same
 STDIN='[0.1]' exact "reals print in the shortest exact form" '[0.30000000000000004]' -- "$RMEDIA" run "$CALC" --set multiply.multiplier=1 --set add.addend=0.2
 cat >"$T/real.yaml" <<'EOF'
