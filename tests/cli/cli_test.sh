@@ -118,6 +118,14 @@ expect "graph" 0 '"multiply" -> "add"' '' -- "$RMEDIA" graph "$CALC"
 expect "graph to file" 0 '' '' -- "$RMEDIA" graph "$CALC" -o "$T/g.dot"
 grep -q digraph "$T/g.dot" || fail "graph -o did not write DOT"
 expect "graph of invalid manifest" 1 '' 'unsupported manifest version' -- "$RMEDIA" graph "$T/many.yaml"
+# what `rmedia graph --help` and the README tell the user to run works:
+# scripts/bootstrap installs graphviz
+count=$((count + 1))
+if ! command -v dot >/dev/null; then
+  fail "dot (graphviz) is missing: scripts/bootstrap installs it"
+elif ! "$RMEDIA" graph "$SRC/examples/calculator.json" | dot -Tsvg >"$T/g.svg" 2>"$T/err" || ! grep -q '<svg' "$T/g.svg"; then
+  fail "rmedia graph | dot -Tsvg" "$(cat "$T/err")"
+fi
 
 # ------------------------------------------------------------------- help --
 expect "help" 0 'Exit codes:' '' -- "$RMEDIA" --help
