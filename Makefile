@@ -32,9 +32,10 @@ test: bootstrap
 	@$(MAKE) --no-print-directory test-wasm
 
 # Suites that need a build without sanitizers: the Python package (CPython
-# and ASan do not mix) and the installed library used from outside the tree.
+# and ASan do not mix), the installed library used from outside the tree, and
+# `make demo` itself.
 test-release: build
-	@cd $(RELEASE) && ctest --output-on-failure -R '^(python|install)$$'
+	@cd $(RELEASE) && ctest --output-on-failure -R '^(python|install|demo)$$'
 
 test-python: build
 	@cd $(RELEASE) && ctest --output-on-failure -R '^python$$'
