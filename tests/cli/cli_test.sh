@@ -243,6 +243,17 @@ else
   fail "cannot build the long-name plugin" "$(cat "$T/cc.err")"
 fi
 
+# ------------------------------------------- a synthesiser piped in (#11) --
+if command -v espeak-ng >/dev/null && "$RMEDIA" nodes | grep -q '^VAD'; then
+  for how in "--input-format audio" ""; do
+    count=$((count + 1))
+    espeak-ng --stdout "hello there, this is a test" | "$RMEDIA" run "$SRC/examples/vad_events.yaml" $how >"$T/out" 2>"$T/err"
+    rc=$?
+    ((rc == 0)) && grep -q '"is_speech_end":true' "$T/out" \
+      || fail "espeak-ng --stdout | rmedia run vad_events.yaml ${how:-(detected)}: exit $rc" "$(cat "$T/err")"
+  done
+fi
+
 # ---------------------------------------------------- speech in the CLI --
 if "$RMEDIA" nodes | grep -q '^SpeechToText' && command -v flite >/dev/null; then
   flite -voice slt -t "turn on the kitchen lights" -o "$T/slt.wav"
