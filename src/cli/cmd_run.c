@@ -858,7 +858,7 @@ static int check_only(const run_ctx *c, rm_graph *graph)
         const char *o = c->only[i], *dot = strchr(o, '.');
         snprintf(node, sizeof node, "%.*s", dot ? (int)(dot - o) : (int)strlen(o), o);
         int idx = rm_graph_node_index(graph, node), is_sink = 0;
-        for (size_t k = 0; k < n_sinks && k < 256; k++) is_sink |= !strcmp(sinks[k], node);
+        for (size_t k = 0; k < n_sinks; k++) is_sink |= !strcmp(rm_graph_node_id(graph, rm_graph_sink(graph, k)), node);
         if (!is_sink) {
             const char *best = cli_suggest(node, sinks, n_sinks < 256 ? n_sinks : 256);
             char list[512] = "";
