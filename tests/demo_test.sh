@@ -5,7 +5,8 @@
 set -u
 BUILD=$(realpath "$1")
 SRC=$2
-out=$(make -s -C "$SRC" demo RELEASE="$BUILD" 2>&1)
+# a make of its own, not a sub-make of `make test` (its jobserver is not ours)
+out=$(env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s --no-print-directory -C "$SRC" demo RELEASE="$BUILD" 2>&1)
 rc=$?
 fail() { echo "demo: FAIL: $1"; echo "$out" | head -60; exit 1; }
 ((rc == 0)) || fail "make demo exited $rc"
