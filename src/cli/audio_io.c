@@ -289,6 +289,25 @@ cli_audio_in *cli_audio_in_open(const char *path, const cli_pcm_spec *raw)
     return check_opened(in);
 }
 
+/* A WAV written to a pipe cannot go back to fill in its sizes: some writers
+ * leave them 0 (others write the largest size, which libsndfile takes as
+ * "read to the end").  A 0 data size on a pipe is read as the latter. */
+static void patch_streamed_wav(pipe_buf *p)
+{
+    pipe_fill(p, 4096);
+    if (p->len < 12 || memcmp(p->data, "RIFF", 4) || memcmp(p->data + 8, "WAVE", 4)) return;
+    for (size_t off = 12; off + 8 <= p->len;) {
+        uint32_t size = (uint32_t)p->data[off + 4] | (uint32_t)p->data[off + 5] << 8 |
+                        (uint32_t)p->data[off + 6] << 16 | (uint32_t)p->data[off + 7] << 24;
+        if (!memcmp(p->data + off, "data", 4)) {
+            if (size == 0) memset(p->data + off + 4, 0xff, 4);
+            if (size == 0 && !memcmp(p->data + 4, "\0\0\0\0", 4)) memset(p->data + 4, 0xff, 4);
+            return;
+        }
+        off += 8 + (size_t)size + (size & 1);
+    }
+}
+
 cli_audio_in *cli_audio_in_open_pipe(const char *name, FILE *f, const void *pre, size_t n_pre)
 {
     cli_audio_in *in = calloc(1, sizeof *in);
@@ -302,6 +321,7 @@ cli_audio_in *cli_audio_in_open_pipe(const char *name, FILE *f, const void *pre,
     *p = (pipe_buf){.f = f, .data = data, .cap = n_pre > 65536 ? n_pre : 65536, .len = n_pre};
     in->path = name;
     in->pipe = p;
+    patch_streamed_wav(p);
     static SF_VIRTUAL_IO vio = {pipe_filelen, pipe_seek, pipe_read, pipe_write, pipe_tell};
     in->sf = sf_open_virtual(&vio, SFM_READ, &in->info, p);
     if (!in->sf) {

@@ -130,6 +130,8 @@ pcm = open(f"{d}/tone.wav", "rb").read()[44:]
 hdr = b"RIFF" + struct.pack("<I", 0x7ffff024) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 2, 22050, 22050 * 4, 4, 16) \
       + b"data" + struct.pack("<I", 0x7ffff000)
 open(f"{d}/stream.wav", "wb").write(hdr + pcm)
+hdr0 = b"RIFF" + struct.pack("<I", 0) + hdr[8:40] + struct.pack("<I", 0)  # sizes left 0
+open(f"{d}/stream0.wav", "wb").write(hdr0 + pcm)
 EOF
 count=$((count + 1))
 cat "$T/stream.wav" | "$RMEDIA" run "$T/pass.yaml" --input-format audio -o "$T/s1.wav" 2>"$T/err" \
@@ -137,7 +139,7 @@ cat "$T/stream.wav" | "$RMEDIA" run "$T/pass.yaml" --input-format audio -o "$T/s
 expect "streamed WAV header in a file" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/stream.wav" -o "$T/s0.wav"
 $PY "$T/same.py" "$T/tone.wav" "$T/s0.wav" || fail "streamed WAV file: samples differ"
 "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/t.aiff" 2>/dev/null
-for f in stream.wav t.flac t.aiff; do
+for f in stream.wav stream0.wav t.flac t.aiff; do
   count=$((count + 1))
   rm -f "$T/s2.wav"
   cat "$T/$f" | "$RMEDIA" run "$T/pass.yaml" -o "$T/s2.wav" 2>"$T/err" \
