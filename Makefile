@@ -1,12 +1,15 @@
 # RemoteMedia — the two commands a newcomer needs:
 #   make demo   set up, build and run the main example
 #   make test   set up, build and run every test (ASan + UBSan, leak check)
-# Other targets: build, bench, wasm, install, clean.
+# Other targets: build, bench, wasm, install (PREFIX=...), clean.
+# `make demo` builds quietly (the log goes to build/release/demo-build.log);
+# V=1 shows the build output.
 
 JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
 RELEASE  ?= build/release
 SANITIZE ?= build/asan
 PREFIX   ?= /usr/local
+V        ?= 0
 
 .PHONY: all build test test-release test-python demo bench wasm test-wasm install clean bootstrap
 
@@ -29,14 +32,24 @@ test: bootstrap
 	@$(MAKE) --no-print-directory test-wasm
 
 # Suites that need a build without sanitizers: the Python package (CPython
-# and ASan do not mix) and the installed library used from outside the tree.
+# and ASan do not mix), the installed library used from outside the tree, and
+# `make demo` itself.
 test-release: build
-	@cd $(RELEASE) && ctest --output-on-failure -R '^(python|install)$$'
+	@cd $(RELEASE) && ctest --output-on-failure -R '^(python|install|demo)$$'
 
 test-python: build
 	@cd $(RELEASE) && ctest --output-on-failure -R '^python$$'
 
-demo: build
+# Only the targets the demo runs (the CLI and its library), quietly.
+demo: bootstrap
+	@cmake -S . -B $(RELEASE) -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+ifeq ($(V),1)
+	@cmake --build $(RELEASE) -j$(JOBS) --target rmedia
+else
+	@echo "Building rmedia (quietly; V=1 shows the build, log: $(RELEASE)/demo-build.log)"
+	@cmake --build $(RELEASE) -j$(JOBS) --target rmedia >$(RELEASE)/demo-build.log 2>&1 || \
+	  { tail -40 $(RELEASE)/demo-build.log; echo "make demo: the build failed (full log: $(RELEASE)/demo-build.log)"; exit 1; }
+endif
 	@scripts/demo $(RELEASE)
 
 bench: build
@@ -52,8 +65,10 @@ test-wasm: wasm
 	if [ ! -x $$native ]; then $(MAKE) --no-print-directory build || exit 1; native=$(RELEASE)/rmedia; fi; \
 	tests/wasm/run.sh build/wasm $$native
 
+# The installed rmedia finds its library through its runpath ($$ORIGIN/../lib),
+# so any PREFIX works without LD_LIBRARY_PATH or ldconfig.
 install: build
-	@cmake --install $(RELEASE)
+	@cmake --install $(RELEASE) --prefix $(PREFIX)
 
 clean:
 	rm -rf build

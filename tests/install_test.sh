@@ -13,6 +13,13 @@ CFLAGS=$(pkg-config --cflags remotemedia)
 LIBS=$(pkg-config --libs remotemedia)
 [[ "$(pkg-config --modversion remotemedia)" == "$("$BUILD/rmedia" version | awk '{print $2}')" ]] \
   || { echo "pkg-config version differs from rmedia's"; exit 1; }
+# the installed rmedia runs from any prefix without LD_LIBRARY_PATH or
+# ldconfig (runpath $ORIGIN/../lib), and uses the installed library
+out=$(cd "$T" && echo '[5, 7, 3]' | env -u LD_LIBRARY_PATH "$T/prefix/bin/rmedia" run "$SRC/examples/calculator.json" 2>&1) \
+  || { echo "installed rmedia does not run: $out"; exit 1; }
+[[ "$out" == "[20,24,16]" ]] || { echo "installed rmedia printed: $out"; exit 1; }
+lib=$(realpath "$(env -u LD_LIBRARY_PATH ldd "$T/prefix/bin/rmedia" | awk '/libremotemedia/ {print $3}')")
+[[ "$lib" == "$T/prefix/lib/"* ]] || { echo "installed rmedia loads the library from '$lib', not the prefix"; exit 1; }
 # every public header compiles on its own, as C11 with warnings as errors
 for h in "$T"/prefix/include/remotemedia/*.h; do
   printf '#include <remotemedia/%s>\nint main(void) { return 0; }\n' "$(basename "$h")" >"$T/h.c"
@@ -42,4 +49,4 @@ C
 cc -std=c11 -Wall -Wextra -Werror "$T/prog.c" -o "$T/prog" $CFLAGS $LIBS
 n=$(LD_LIBRARY_PATH="$T/prefix/lib" "$T/prog")
 [[ "$n" -ge 6 ]] || { echo "installed library lists $n node types"; exit 1; }
-echo "install: headers, pkg-config, out-of-tree plugin and program OK"
+echo "install: rmedia from the prefix, headers, pkg-config, out-of-tree plugin and program OK"

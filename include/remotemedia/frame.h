@@ -206,6 +206,15 @@ size_t rm_frame_payload_size(const rm_frame *f);
 /* Serialises a json frame to compact JSON text; caller frees with free().
  * Works for text frames too (a JSON string).  NULL for other kinds. */
 char *rm_frame_json_dumps(const rm_frame *f);
+/* jansson's json_dumps(v, flags) with every real in the shortest form that
+ * reads back as the same double ("0.15", not "0.14999999999999999"; an
+ * integral real keeps ".0").  Any JSON_REAL_PRECISION in `flags` is
+ * ignored.  Caller frees with free(); NULL on failure.  Thread-safe. */
+char *rm_json_dumps(const json_t *v, size_t flags);
+/* Formats `x` with the fewest significant digits (at most 17) that read back
+ * as `x`, like snprintf ("%g" style: "0.15", "1e-07", "200").  Returns what
+ * snprintf returns. */
+int rm_format_double(double x, char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

@@ -74,6 +74,9 @@ typedef enum rm_param_type {
 
 #define RM_PARAM_REQUIRED 0x1u /* the manifest must set it                    */
 #define RM_PARAM_RUNTIME 0x2u  /* may change while a session runs             */
+/* A STRING naming a file: a relative value in a manifest loaded from a file
+ * is taken from the manifest's folder, not the current directory. */
+#define RM_PARAM_PATH 0x4u
 
 /*
  * One parameter.  Arrays of parameters end with an entry whose name is NULL.
@@ -101,7 +104,7 @@ typedef struct rm_param_def {
     double min, max;
     const char *const *enum_values;
     const char *const *aliases;
-    unsigned flags; /* RM_PARAM_REQUIRED | RM_PARAM_RUNTIME */
+    unsigned flags; /* RM_PARAM_REQUIRED | RM_PARAM_RUNTIME | RM_PARAM_PATH */
 } rm_param_def;
 
 /* ------------------------------------------------------------ instances --- */

@@ -31,7 +31,8 @@ class ManifestError(RemoteMediaError):
 
     def __init__(self, message: str, diagnostics: Optional[List[Dict[str, Any]]] = None,
                  code: str = "RM_EMANIFEST"):
-        super().__init__(message, code=code, errno=-5, error_class="validation")
+        # the native runtime's text is one line per problem, each ending in "\n"
+        super().__init__(message.rstrip("\n"), code=code, errno=-5, error_class="validation")
         self.diagnostics: List[Dict[str, Any]] = list(diagnostics or [])
 
 

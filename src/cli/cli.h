@@ -33,8 +33,24 @@ void cli_error(const char *fmt, ...)
     __attribute__((format(printf, 1, 2)))
 #endif
     ;
-/* Prints compile diagnostics to stderr. */
+/* Prints compile diagnostics to stderr, each with a note where the CLI can
+ * tell more (a node type left out of this build, a plugin not loaded); a
+ * diagnostic at a path registered with cli_diag_override() is printed as
+ * an error of that --set option instead of a place in the file. */
 void cli_print_diags(const rm_diags *d);
+/* `path` ("nodes[1].params.addend") was set by "--set LABEL".  Both strings
+ * must outlive the printing. */
+void cli_diag_override(const char *path, const char *label);
+/* True if the logger has just printed this error of node `node_id` (NULL:
+ * none): the session logs a node's failure as it happens. */
+int cli_already_logged(const char *node_id, const char *text);
+/* The candidate closest to `word` if it is a plausible typo of it, else
+ * NULL (for "did you mean"). */
+const char *cli_suggest(const char *word, const char *const *cands, size_t n);
+/* In the wasm build, after an error opening `path`: a note that WASI
+ * reaches only preopened directories, when `path` is absolute or goes up
+ * with "..".  Nothing elsewhere. */
+void cli_path_note(const char *path);
 /* Exit code for an rm_* error code. */
 int cli_exit_for(int code);
 

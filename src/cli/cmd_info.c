@@ -40,10 +40,26 @@ bad:
     return EXIT_USAGE;
 }
 
+/* Loads and compiles a manifest file, or standard input for "-" (shown as
+ * "stdin" in diagnostics; JSON or YAML told apart by content). */
+static int load_graph(rm_runtime *rt, const char *path, rm_graph **graph, rm_diags *d)
+{
+    if (strcmp(path, "-") != 0) return rm_graph_load_file(rt, path, NULL, graph, d);
+    size_t len = 0;
+    char *text = cli_read_all(stdin, &len);
+    if (!text) {
+        cli_error("cannot read the manifest from standard input");
+        return RM_EIO;
+    }
+    int rc = rm_graph_load_string(rt, text, len, "stdin", NULL, graph, d);
+    free(text);
+    return rc;
+}
+
 /* ------------------------------------------------------------- validate --- */
 
 static const char validate_help[] =
-    "Usage: rmedia validate [--strict] MANIFEST...\n"
+    "Usage: rmedia validate [--strict] MANIFEST...   ('-' reads a manifest from stdin)\n"
     "\n"
     "Checks each manifest completely: syntax, version, node ids, node types,\n"
     "every parameter against its node type, connections and ports, cycles and\n"
@@ -74,22 +90,23 @@ int cmd_validate(const cli_globals *g, int argc, char **argv)
     for (int i = optind; i < argc; i++) {
         rm_diags *d = rm_diags_new();
         rm_graph *graph;
-        int r = rm_graph_load_file(rt, argv[i], NULL, &graph, d);
+        int r = load_graph(rt, argv[i], &graph, d);
+        const char *name = strcmp(argv[i], "-") ? argv[i] : "stdin";
         size_t warnings = rm_diags_count_severity(d, RM_DIAG_WARNING);
         if (r == 0 && strict && warnings) {
             cli_print_diags(d);
-            fprintf(stderr, "%s: %zu warning%s (--strict)\n", argv[i], warnings, warnings == 1 ? "" : "s");
+            fprintf(stderr, "%s: %zu warning%s (--strict)\n", name, warnings, warnings == 1 ? "" : "s");
             rm_graph_unref(graph);
             exit_code = EXIT_INVALID;
         } else if (r == 0) {
             cli_print_diags(d); /* warnings */
-            printf("%s: ok (%zu nodes, %zu sources, %zu sinks)\n", argv[i], rm_graph_node_count(graph),
+            printf("%s: ok (%zu nodes, %zu sources, %zu sinks)\n", name, rm_graph_node_count(graph),
                    rm_graph_source_count(graph), rm_graph_sink_count(graph));
             rm_graph_unref(graph);
         } else {
             cli_print_diags(d);
             size_t n = rm_diags_count(d);
-            fprintf(stderr, "%s: %zu problem%s\n", argv[i], n, n == 1 ? "" : "s");
+            fprintf(stderr, "%s: %zu problem%s\n", name, n, n == 1 ? "" : "s");
             int e = r == RM_EIO ? EXIT_IO : cli_exit_for(r);
             if (exit_code == EXIT_OK || e == EXIT_INVALID) exit_code = e;
         }
@@ -116,6 +133,13 @@ int cmd_nodes(const cli_globals *g, int argc, char **argv)
     rm_runtime *rt = cli_runtime(g, &exit_code);
     if (!rt) return exit_code;
     size_t n = rm_runtime_node_type_count(rt);
+    int wname = 4, wfam = 6; /* columns as wide as their longest entry */
+    for (size_t i = 0; i < n; i++) {
+        const rm_node_type *t = rm_runtime_node_type_at(rt, i);
+        int a = (int)strlen(t->name), b = t->family ? (int)strlen(t->family) : 0;
+        if (a > wname) wname = a;
+        if (b > wfam) wfam = b;
+    }
     if (json) fputs("[", stdout);
     for (size_t i = 0; i < n; i++) {
         const rm_node_type *t = rm_runtime_node_type_at(rt, i);
@@ -124,7 +148,7 @@ int cmd_nodes(const cli_globals *g, int argc, char **argv)
             printf("%s%s", i ? ",\n" : "\n", s ? s : "null");
             free(s);
         } else {
-            printf("%-26s %-7s %s\n", t->name, t->family ? t->family : "", t->doc ? t->doc : "");
+            printf("%-*s  %-*s  %s\n", wname, t->name, wfam, t->family ? t->family : "", t->doc ? t->doc : "");
         }
     }
     if (json) fputs("\n]\n", stdout);
@@ -173,8 +197,9 @@ static void print_ports(const char *title, const json_t *ports)
 static void print_number(const json_t *v)
 {
     double x = json_number_value(v);
+    char buf[40];
     if (x == floor(x) && fabs(x) < 1e15) printf("%lld", (long long)x);
-    else printf("%g", x);
+    else if (rm_format_double(x, buf, sizeof buf) > 0) fputs(buf, stdout);
 }
 
 static void print_params(const json_t *params)
@@ -188,7 +213,7 @@ static void print_params(const json_t *params)
     json_t *p;
     json_array_foreach(params, i, p)
     {
-        char *def = json_dumps(json_object_get(p, "default"), JSON_ENCODE_ANY | JSON_COMPACT);
+        char *def = rm_json_dumps(json_object_get(p, "default"), JSON_ENCODE_ANY | JSON_COMPACT);
         printf("  %-22s %-12s", json_string_value(json_object_get(p, "name")),
                json_string_value(json_object_get(p, "type")));
         if (json_is_true(json_object_get(p, "required"))) printf(" required");
@@ -310,7 +335,7 @@ int cmd_schema(const cli_globals *g, int argc, char **argv)
 /* ---------------------------------------------------------------- graph --- */
 
 static const char graph_help[] =
-    "Usage: rmedia graph MANIFEST [-o FILE]\n"
+    "Usage: rmedia graph MANIFEST [-o FILE]   ('-' reads the manifest from stdin)\n"
     "\n"
     "Prints the compiled pipeline as a Graphviz DOT graph: nodes with their type\n"
     "and non-default parameters, links with ports and data types, queues and\n"
@@ -332,7 +357,7 @@ int cmd_graph(const cli_globals *g, int argc, char **argv)
     if (!rt) return exit_code;
     rm_diags *d = rm_diags_new();
     rm_graph *graph;
-    rc = rm_graph_load_file(rt, argv[optind], NULL, &graph, d);
+    rc = load_graph(rt, argv[optind], &graph, d);
     if (rc != 0) {
         cli_print_diags(d);
         rm_diags_free(d);

@@ -5,10 +5,74 @@
  * that validate manifests, so they cannot drift.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
+
+/* ------------------------------------------------- shortest JSON numbers --- */
+
+int rm_format_double(double x, char *buf, size_t cap)
+{
+    /* The fewest significant digits (15, 16 or 17; 17 always suffice) that
+     * read back as the same double: 0.15, not 0.14999999999999999. */
+    int n = 0;
+    for (int prec = 15; prec <= 17; prec++) {
+        n = snprintf(buf, cap, "%.*g", prec, x);
+        if (n < 0 || (size_t)n >= cap || strtod(buf, NULL) == x) break;
+    }
+    return n;
+}
+
+char *rm_json_dumps(const json_t *v, size_t flags)
+{
+    /* jansson prints every real with one precision; 17 digits read back
+     * exactly, so each real token is then rewritten in its shortest form.
+     * The scan only tells numbers from strings; jansson wrote the text. */
+    flags &= ~(size_t)JSON_REAL_PRECISION(31);
+    char *text = json_dumps(v, flags | JSON_REAL_PRECISION(17));
+    if (!text) return NULL;
+    char *w = text;
+    for (const char *r = text; *r;) {
+        if (*r == '"') { /* copy a string token */
+            *w++ = *r++;
+            while (*r && *r != '"') {
+                if (*r == '\\' && r[1]) *w++ = *r++;
+                *w++ = *r++;
+            }
+            if (*r) *w++ = *r++;
+            continue;
+        }
+        if (*r != '-' && (*r < '0' || *r > '9')) {
+            *w++ = *r++;
+            continue;
+        }
+        size_t len = strspn(r, "-+.eE0123456789");
+        if (len < 64 && strcspn(r, ".eE") < len) { /* a real */
+            char tok[64], out[40];
+            memcpy(tok, r, len);
+            tok[len] = '\0';
+            int n = rm_format_double(strtod(tok, NULL), out, sizeof out);
+            /* keep it a real to JSON readers: "200.0", as jansson writes it */
+            if (n > 0 && strcspn(out, ".en") == (size_t)n && n + 2 < (int)sizeof out) {
+                memcpy(out + n, ".0", 3);
+                n += 2;
+            }
+            if (n > 0 && (size_t)n <= len) { /* never longer than the 17-digit form */
+                memcpy(w, out, (size_t)n);
+                w += n;
+                r += len;
+                continue;
+            }
+        }
+        memmove(w, r, len);
+        w += len;
+        r += len;
+    }
+    *w = '\0';
+    return text;
+}
 
 static json_t *kinds_json(uint32_t kinds)
 {
@@ -76,7 +140,7 @@ char *rm_node_type_describe_json(const rm_node_type *t)
                              (t->flags & RM_NODE_BLOCKING) != 0, "inputs", ports_json(t, 0), "outputs",
                              ports_json(t, 1), "params", params);
     if (root && t->example) json_object_set_new(root, "example", json_string(t->example));
-    char *s = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+    char *s = root ? rm_json_dumps(root, JSON_INDENT(2)) : NULL;
     json_decref(root);
     return s;
 }
@@ -209,7 +273,7 @@ char *rm_runtime_manifest_schema(const rm_runtime *rt)
     }
     json_object_set_new(json_object_get(node, "properties"), "node_type", json_pack("{s:o}", "enum", names));
     json_object_set_new(node, "allOf", all_of);
-    char *s = json_dumps(root, JSON_INDENT(2));
+    char *s = rm_json_dumps(root, JSON_INDENT(2));
     json_decref(root);
     return s;
 }

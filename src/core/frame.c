@@ -509,7 +509,7 @@ int64_t rm_frame_audio_duration_us(const rm_frame *f)
 char *rm_frame_json_dumps(const rm_frame *f)
 {
     if (f->kind == RM_FRAME_JSON)
-        return json_dumps(f->u.json.value, JSON_COMPACT | JSON_ENCODE_ANY);
+        return rm_json_dumps(f->u.json.value, JSON_COMPACT | JSON_ENCODE_ANY);
     if (f->kind == RM_FRAME_TEXT) {
         json_t *s = json_stringn(f->u.text.data, f->u.text.len);
         char *out = s ? json_dumps(s, JSON_ENCODE_ANY) : NULL;

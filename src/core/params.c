@@ -330,6 +330,24 @@ static void param_names(const rm_node_type *t, char *buf, size_t cap)
     if (!t->params || !t->params->name) snprintf(buf, cap, "none");
 }
 
+/* A relative path parameter is taken from the folder of the manifest file
+ * (RM_PARAM_PATH), so a manifest runs the same from any directory.  Returns
+ * 0 or RM_ENOMEM. */
+static int resolve_path(const rm_param_def *p, void *config, rm__arena *arena, const rm_manifest *m)
+{
+    const char **slot = SLOT(config, p, const char *);
+    const char *file = m ? rm_manifest_file(m) : NULL;
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    if (!*slot || !**slot || **slot == '/' || !slash) return 0;
+    size_t dir = (size_t)(slash - file) + 1, len = strlen(*slot);
+    char *full = rm__arena_keep(arena, malloc(dir + len + 1));
+    if (!full) return RM_ENOMEM;
+    memcpy(full, file, dir);
+    memcpy(full + dir, *slot, len + 1);
+    *slot = full;
+    return 0;
+}
+
 int rm__params_parse(const rm_node_type *t, const json_t *params, void *config,
                      rm__arena *arena, rm_diags *d, const rm_manifest *m, const char *path,
                      const char *node_id)
@@ -384,6 +402,8 @@ int rm__params_parse(const rm_node_type *t, const json_t *params, void *config,
             }
             set_by[idx] = key;
             int rc = rm__param_set(p, v, config, arena, msg, sizeof msg);
+            if (rc == 0 && (p->flags & RM_PARAM_PATH) && p->type == RM_PARAM_STRING)
+                rc = resolve_path(p, config, arena, m);
             if (rc == RM_ENOMEM) {
                 free(set_by);
                 return rc;
@@ -434,7 +454,7 @@ void rm__param_value_str(const rm_param_def *p, const void *config, rm__buf *out
     case RM_PARAM_STRING_LIST: list_str(*CSLOT(config, p, const char *const *), out); break;
     case RM_PARAM_JSON: {
         const json_t *j = *CSLOT(config, p, const json_t *);
-        char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        char *s = j ? rm_json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         rm__buf_puts(out, s ? s : "null");
         free(s);
         break;

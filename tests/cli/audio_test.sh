@@ -103,6 +103,74 @@ expect "unwritable audio output" 4 '' "cannot write '/nonexistent/x.wav'" -- "$R
 expect "bad subtype" 2 '' "unknown --output-subtype 'u8'" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/x.wav" --output-subtype u8
 expect "output rate mismatch" 4 '' "pipeline produces 22050 Hz/2 ch" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" --output-format s16le:16000:1 -o "$T/x.raw"
 expect "unknown --output-node" 2 '' "--output-node: no node 'zz'" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/x.wav" --output-node zz
+# ---------------------------------------------------- rough edges (#11) --
+# audio extensions this build cannot write are refused, listing what it can
+expect "unwritable audio extension" 2 '' "cannot write audio as '$T/x.m4a': this build writes .wav, .flac" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/x.m4a"
+[[ ! -e "$T/x.m4a" ]] || fail "something was written into x.m4a"
+if "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/x.m4a" 2>&1 | grep -q '\.mp3'; then
+  expect "mp3 out (libsndfile has it)" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/t.mp3"
+  expect "mp3 in" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/t.mp3" -o "$T/mp3.wav"
+  $PY -c 'import sys; d = open(sys.argv[1], "rb").read(); assert d[:4] == b"RIFF" and len(d) > 40000' "$T/mp3.wav" || fail "mp3 round trip"
+else
+  expect "mp3 refused where libsndfile lacks it" 2 '' "cannot write audio as" -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/t.mp3"
+fi
+# audio into a pipeline whose sources take no audio
+cat >"$T/calc.yaml" <<'EOF'
+version: v1
+nodes: [{id: m, node_type: MultiplyNode}, {id: a, node_type: AddNode}]
+connections: [{from: m, to: a}]
+EOF
+expect "audio into a pipeline that takes none" 4 '' "the input is audio but no source node of $T/calc.yaml takes audio (sources: m (MultiplyNode))" -- "$RMEDIA" run "$T/calc.yaml" -i "$T/tone.wav"
+# audio files on stdin: a streamed WAV header (length unknown, 0x7ffff000 as
+# espeak-ng and others write it), FLAC, OGG, AIFF; found without --input-format
+$PY - "$T" <<'EOF'
+import struct, sys
+d = sys.argv[1]
+pcm = open(f"{d}/tone.wav", "rb").read()[44:]
+hdr = b"RIFF" + struct.pack("<I", 0x7ffff024) + b"WAVEfmt " + struct.pack("<IHHIIHH", 16, 1, 2, 22050, 22050 * 4, 4, 16) \
+      + b"data" + struct.pack("<I", 0x7ffff000)
+open(f"{d}/stream.wav", "wb").write(hdr + pcm)
+hdr0 = b"RIFF" + struct.pack("<I", 0) + hdr[8:40] + struct.pack("<I", 0)  # sizes left 0
+open(f"{d}/stream0.wav", "wb").write(hdr0 + pcm)
+EOF
+count=$((count + 1))
+cat "$T/stream.wav" | "$RMEDIA" run "$T/pass.yaml" --input-format audio -o "$T/s1.wav" 2>"$T/err" \
+  && $PY "$T/same.py" "$T/tone.wav" "$T/s1.wav" || fail "streamed WAV on stdin (--input-format audio)" "$(cat "$T/err")"
+expect "streamed WAV header in a file" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/stream.wav" -o "$T/s0.wav"
+$PY "$T/same.py" "$T/tone.wav" "$T/s0.wav" || fail "streamed WAV file: samples differ"
+"$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/t.aiff" 2>/dev/null
+for f in stream.wav stream0.wav t.flac t.aiff; do
+  count=$((count + 1))
+  rm -f "$T/s2.wav"
+  cat "$T/$f" | "$RMEDIA" run "$T/pass.yaml" -o "$T/s2.wav" 2>"$T/err" \
+    && $PY "$T/same.py" "$T/tone.wav" "$T/s2.wav" || fail "$f on stdin, detected by its first bytes" "$(cat "$T/err")"
+done
+count=$((count + 1))
+cat "$T/t.ogg" | "$RMEDIA" run "$T/level.yaml" -o "$T/s3.wav" >"$T/out" 2>"$T/err" && [[ $(wc -l <"$T/out") -eq 5 ]] \
+  || fail "OGG on stdin" "$(cat "$T/err")"
+cat "$T/t.flac" >"$T/fifo.in" && rm "$T/fifo.in" && mkfifo "$T/fifo.in"
+timeout 120 bash -c 'cat "$1" >"$2"' _ "$T/t.flac" "$T/fifo.in" &
+expect "FLAC from a FIFO path" 0 '' '' -- timeout 120 "$RMEDIA" run "$T/pass.yaml" -i "$T/fifo.in" -o "$T/s4.wav"
+wait
+$PY "$T/same.py" "$T/tone.wav" "$T/s4.wav" || fail "FLAC from a FIFO: samples differ"
+printf 'RIFFxxxxWAVEjunk' | "$RMEDIA" run "$T/pass.yaml" >"$T/out" 2>"$T/err"; rc=$?
+count=$((count + 1))
+[[ $rc -eq 4 ]] && grep -q "'stdin' is not a readable audio stream" "$T/err" || fail "corrupt audio on stdin: exit $rc" "$(cat "$T/err")"
+# the audio's sample type is kept: f32 in → f32 out, s16 in → s16 out
+expect "f32 file" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/f32.wav" --output-subtype f32
+expect "f32 in" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/f32.wav" -o "$T/f32b.wav"
+cat >"$T/fmt.py" <<'EOF'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+i = d.index(b"fmt ")
+tag, = struct.unpack("<H", d[i + 8:i + 10]); bits, = struct.unpack("<H", d[i + 22:i + 24])
+print({(3, 32): "f32", (1, 16): "s16", (1, 24): "s24", (1, 32): "s32"}.get((tag, bits), f"{tag}/{bits}"))
+EOF
+[[ $($PY "$T/fmt.py" "$T/f32b.wav") == f32 ]] || fail "f32 input gave $($PY "$T/fmt.py" "$T/f32b.wav") output"
+[[ $($PY "$T/fmt.py" "$T/copy.wav") == s16 ]] || fail "s16 input gave $($PY "$T/fmt.py" "$T/copy.wav") output"
+expect "--output-subtype still wins" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/f32.wav" -o "$T/s24.wav" --output-subtype s24
+[[ $($PY "$T/fmt.py" "$T/s24.wav") == s24 ]] || fail "--output-subtype s24 gave $($PY "$T/fmt.py" "$T/s24.wav")"
+
 ls "$T" | grep -q '\.tmp-' && fail "temporary audio file left behind"
 
 finish audio

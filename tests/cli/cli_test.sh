@@ -2,7 +2,7 @@
 # CLI integration tests: run the real rmedia binary and check output, stderr
 # and exit codes.  Usage: cli_test.sh RMEDIA SOURCE_DIR EXAMPLE_PLUGIN
 set -u
-RMEDIA=$1
+RMEDIA=$(realpath "$1")
 SRC=$2
 PLUGIN=$3
 PY=/usr/bin/python3
@@ -184,6 +184,14 @@ expect "graph" 0 '"multiply" -> "add"' '' -- "$RMEDIA" graph "$CALC"
 expect "graph to file" 0 '' '' -- "$RMEDIA" graph "$CALC" -o "$T/g.dot"
 grep -q digraph "$T/g.dot" || fail "graph -o did not write DOT"
 expect "graph of invalid manifest" 1 '' 'unsupported manifest version' -- "$RMEDIA" graph "$T/many.yaml"
+# what `rmedia graph --help` and the README tell the user to run works:
+# scripts/bootstrap installs graphviz
+count=$((count + 1))
+if ! command -v dot >/dev/null; then
+  fail "dot (graphviz) is missing: scripts/bootstrap installs it"
+elif ! "$RMEDIA" graph "$SRC/examples/calculator.json" | dot -Tsvg >"$T/g.svg" 2>"$T/err" || ! grep -q '<svg' "$T/g.svg"; then
+  fail "rmedia graph | dot -Tsvg" "$(cat "$T/err")"
+fi
 
 # ------------------------------------------------------------------- help --
 expect "help" 0 'Exit codes:' '' -- "$RMEDIA" --help
@@ -212,5 +220,131 @@ expect "plugin node without the plugin" 1 '' "unknown node type 'ClampNode'" -- 
 expect "plugin that fails to load" 5 '' 'plugin /nonexistent/x.so' -- "$RMEDIA" --plugin /nonexistent/x.so nodes
 cp "$CALC" "$T/fake.so"
 expect "a file that is not a shared object" 5 '' "plugin $T/fake.so" -- "$RMEDIA" --plugin "$T/fake.so" nodes
+
+# ------------------------------------------------------- rough edges (#11) --
+expect "unknown command: did you mean" 2 '' "unknown command 'runn'; did you mean 'run'?" -- "$RMEDIA" runn "$CALC"
+STDIN='[5]' expect "global option after the command" 0 '[20]' 'session' -- "$RMEDIA" run "$CALC" -vv
+STDIN='[-3]' exact "--plugin after the command" '[0]' -- "$RMEDIA" run "$T/clamp.yaml" --plugin "$PLUGIN"
+STDIN='[5]' exact "a --set value that looks like a global option is kept" '[3]' -- "$RMEDIA" run "$CALC" --set add.addend=-7
+expect "version --help" 0 'Usage: rmedia version' '' -- "$RMEDIA" version --help
+expect "version with an argument" 2 '' 'version takes no arguments' -- "$RMEDIA" version extra
+STDIN=$(cat "$CALC") expect "validate - reads stdin" 0 'stdin: ok (2 nodes' '' -- "$RMEDIA" validate -
+STDIN=$'version: v1\nnodes: [{id: a, node_type: Nope}]' expect "validate - names stdin" 1 '' 'stdin:2:' -- "$RMEDIA" validate -
+STDIN='[5]' expect "--metrics FILE without '='" 0 '[20]' '' -- "$RMEDIA" run "$CALC" --metrics "$T/m2.json"
+$PY -c 'import json,sys; assert "add" in json.load(open(sys.argv[1]))["node_metrics"]' "$T/m2.json" 2>/dev/null \
+  || fail "--metrics FILE did not write the metrics to FILE"
+STDIN='[5]' expect "--metrics before the manifest still runs it" 0 '[20]' '"node_metrics"' -- "$RMEDIA" run --metrics "$CALC"
+# every runtime node error is printed once
+STDIN='[{"operation":"divide","operands":[1,0]}]' expect "node error" 3 '' 'division by zero' -- "$RMEDIA" run "$T/div.yaml"
+[[ $(grep -c 'division by zero' "$T/err") -eq 1 ]] || fail "node error printed $(grep -c 'division by zero' "$T/err") times" "$(cat "$T/err")"
+# --only and --set typos
+STDIN='[1]' expect "--only a node that is no sink" 2 '' "--only doubel: no sink 'doubel'; did you mean 'double'?" -- "$RMEDIA" run "$T/fanout.yaml" --only doubel
+STDIN='[1]' expect "--only an inner node" 2 '' "node 'src' is not a sink" -- "$RMEDIA" run "$T/fanout.yaml" --only src
+STDIN='[1]' expect "--only an unknown port" 2 '' "double has no output port 'ot'; did you mean 'out'?" -- "$RMEDIA" run "$T/fanout.yaml" --only double.ot
+STDIN='[5]' expect "--set unknown node: did you mean" 2 '' "no node 'ad' in the manifest; did you mean 'add'?" -- "$RMEDIA" run "$CALC" --set ad.addend=1
+STDIN='[5]' expect "--set error names the option, not the file" 1 '' "rmedia: error: --set add.addend=abc: parameter 'addend'" -- "$RMEDIA" run "$CALC" --set add.addend=abc
+grep -q "calculator.json" "$T/err" && fail "--set error points into the file" "$(cat "$T/err")"
+STDIN='[5]' exact "--set by name replaces the file's alias spelling" '[25]' -- "$RMEDIA" run "$CALC" --set multiply.factor=3
+STDIN='[5]' expect "--set unknown parameter names the option" 1 '' "rmedia: error: --set multiply.Factr=3: unknown parameter 'Factr'" -- "$RMEDIA" run "$CALC" --set multiply.Factr=3
+# a node type from a plugin that is not loaded
+expect "unknown node type suggests --plugin" 1 '' "load it with 'rmedia --plugin FILE.so" -- "$RMEDIA" validate "$T/clamp.yaml"
+expect "a plain typo gets no plugin note" 1 '' "did you mean 'MultiplyNode'" -- "$RMEDIA" validate "$T/many.yaml"
+grep -q 'note:' "$T/err" && fail "plugin note on a typo" "$(cat "$T/err")"
+# shortest numbers that read back the same
+STDIN='[0.1]' exact "reals print in the shortest exact form" '[0.30000000000000004]' -- "$RMEDIA" run "$CALC" --set multiply.multiplier=1 --set add.addend=0.2
+cat >"$T/real.yaml" <<'EOF'
+version: v1
+nodes: [{id: add, node_type: AddNode, params: {addend: 0.15}}]
+EOF
+expect "graph shows 0.15" 0 'addend=0.15' '' -- "$RMEDIA" graph "$T/real.yaml"
+"$RMEDIA" schema | grep -q '99999999\|00000000001' && fail "schema prints a number with round-off digits" "$("$RMEDIA" schema | grep -m3 '99999999\|00000000001')"
+"$RMEDIA" nodes --json | grep -q '99999999\|00000000001' && fail "nodes --json prints a number with round-off digits"
+# input size limit
+$PY -c 'print("[" + ",".join(["1"] * 2000) + "]"); print(5)' >"$T/big.jsonl"
+expect "an input line over --max-input-bytes" 4 '' "stdin:1: input line is too large: more than 1024 bytes" -- bash -c "\"$RMEDIA\" run \"$CALC\" --max-input-bytes 1k <\"$T/big.jsonl\""
+$PY -c 'import sys; sys.stdout.write("[\n" + ",\n".join(["1"] * 2000) + "\n]\n")' >"$T/bigarray.json"
+expect "a whole array over --max-input-bytes" 4 '' "input is too large: a JSON array is read whole" -- "$RMEDIA" run "$CALC" --max-input-bytes 2k -i "$T/bigarray.json"
+expect "the same array under the limit" 0 '[12,12' '' -- "$RMEDIA" run "$CALC" --max-input-bytes 1M -i "$T/bigarray.json"
+$PY -c 'import sys; sys.stdout.write("[" + "1," * (9 << 20) + "1]\n")' >"$T/huge.json"
+expect "the default limit (16M)" 4 '' "stdin:1: input line is too large: more than 16777216 bytes" -- bash -c "\"$RMEDIA\" run \"$CALC\" <\"$T/huge.json\""
+rm -f "$T/huge.json"
+expect "bad --max-input-bytes" 2 '' "--max-input-bytes must be a size" -- "$RMEDIA" run "$CALC" --max-input-bytes 0
+# outputs are written as they come, not held to the end of the run
+STDIN='[{"operation":"add","operands":[1,2]},{"operation":"divide","operands":[1,0]}]' expect "outputs before a failure are printed" 3 '3' '' -- "$RMEDIA" run "$T/div.yaml" -f values
+$PY - "$RMEDIA" "$CALC" <<'EOF' || fail "JSON-lines outputs are not streamed"
+import select, subprocess, sys
+p = subprocess.Popen([sys.argv[1], "run", sys.argv[2]], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+for x, want in ((5, "20"), (7, "24")):
+    p.stdin.write(f"{x}\n"); p.stdin.flush()
+    # the output must arrive while the input is still open (generous bound: not a timing test)
+    r, _, _ = select.select([p.stdout], [], [], 60)
+    assert r and p.stdout.readline().strip() == want
+p.stdin.close(); assert p.wait() == 0
+EOF
+# `nodes` columns line up even with a long plugin node name
+cat >"$T/long.c" <<'EOF'
+#include <remotemedia/plugin.h>
+static int pass(rm_node *n, void *s, unsigned p, const rm_frame *f) { (void)s; (void)p; return rm_node_emit(n, 0, f); }
+static const rm_node_type t = {.abi_version = RM_NODE_ABI_VERSION, .name = "AVeryLongPluginNodeTypeNameForColumns",
+                               .family = "plugin", .doc = "long", .process = pass};
+static const rm_node_type *const types[] = {&t, NULL};
+RM_PLUGIN_EXPORT const rm_plugin_info *rm_plugin_entry(void);
+RM_PLUGIN_EXPORT const rm_plugin_info *rm_plugin_entry(void)
+{
+    static const rm_plugin_info info = {RM_NODE_ABI_VERSION, "long", "1", types};
+    return &info;
+}
+EOF
+if cc -std=c11 -shared -fPIC -I"$SRC/include" -o "$T/long.so" "$T/long.c" 2>"$T/cc.err"; then
+  "$RMEDIA" --plugin "$T/long.so" nodes >"$T/nodes.txt"
+  $PY - "$T/nodes.txt" <<'EOF' || fail "nodes columns are not aligned" "$(head -5 "$T/nodes.txt")"
+import re, sys
+rows = open(sys.argv[1]).read().split("\n\n")[0].splitlines()
+# the family and the doc columns start at the same offset in every row
+starts = {re.match(r"\S+\s+", l).end() for l in rows}
+docs = {re.match(r"\S+\s+\S+\s+", l).end() for l in rows}
+assert len(starts) == 1 and len(docs) == 1, (starts, docs)
+EOF
+else
+  fail "cannot build the long-name plugin" "$(cat "$T/cc.err")"
+fi
+
+# ------------------------------------------- a synthesiser piped in (#11) --
+if command -v espeak-ng >/dev/null && "$RMEDIA" nodes | grep -q '^VAD'; then
+  for how in "--input-format audio" ""; do
+    count=$((count + 1))
+    espeak-ng --stdout "hello there, this is a test" | "$RMEDIA" run "$SRC/examples/vad_events.yaml" $how >"$T/out" 2>"$T/err"
+    rc=$?
+    ((rc == 0)) && grep -q '"is_speech_end":true' "$T/out" \
+      || fail "espeak-ng --stdout | rmedia run vad_events.yaml ${how:-(detected)}: exit $rc" "$(cat "$T/err")"
+  done
+fi
+
+# ---------------------------------------------------- speech in the CLI --
+if "$RMEDIA" nodes | grep -q '^SpeechToText' && command -v flite >/dev/null; then
+  flite -voice slt -t "turn on the kitchen lights" -o "$T/slt.wav"
+  # the transcript layout of `make demo` and the README
+  expect "--format transcript" 0 '' '' -- "$RMEDIA" run "$SRC/examples/transcribe.yaml" -i "$T/slt.wav" --format transcript
+  grep -Eq '^\[ +[0-9]+\.[0-9]{2} s – +[0-9]+\.[0-9]{2} s\]  [a-z].*   \(confidence [01]\.[0-9]{2}\)$' "$T/out" \
+    || fail "transcript layout" "$(cat "$T/out")"
+  [[ $(wc -l <"$T/out") -eq 1 ]] || fail "one transcript line per utterance" "$(cat "$T/out")"
+  expect "--format transcript from the results port" 0 'kitchen' '' -- "$RMEDIA" run "$SRC/examples/transcribe.yaml" -i "$T/slt.wav" --format transcript --only stt.results
+  # meta.start_ms and results' start_ms are both numbers
+  "$RMEDIA" run "$SRC/examples/transcribe.yaml" -i "$T/slt.wav" -f jsonl >"$T/stt.jsonl" 2>"$T/err"
+  $PY - "$T/stt.jsonl" <<'EOF' || fail "meta.start_ms and results start_ms have different types" "$(head -c 600 "$T/stt.jsonl")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1])]
+meta = [l["meta"] for l in lines if l["port"] == "out"]
+res = [l["value"] for l in lines if l["port"] == "results"]
+assert meta and res
+for m, r in zip(meta, res):
+    assert isinstance(m["start_ms"], (int, float)) and isinstance(r["start_ms"], (int, float)), (m, r)
+    assert m["start_ms"] == r["start_ms"]
+EOF
+  # a relative grammar path is taken from the manifest's folder, from any directory
+  count=$((count + 1))
+  out=$(cd "$T" && printf '"lights off"\n' | "$RMEDIA" run "$SRC/examples/commands.yaml" -f values 2>&1 | head -1)
+  [[ "$out" == '"lights off"' ]] || fail "commands.yaml run from another directory" "$out"
+fi
 
 finish cli

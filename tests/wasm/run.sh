@@ -114,6 +114,35 @@ for t in PassThrough MultiplyNode AddNode CalculatorNode TextProcessorNode TextC
 done
 check graph 0 "$tmp/empty.in" -- graph tests/wasm/calculator.yaml
 
+# wasm_only NAME WANT_RC STDERR_TEXT -- ARGS...: what only the wasm build
+# says (native rmedia has no sandbox and all node families).
+wasm_only() {
+    local name=$1 want=$2 text=$3 w=$tmp/$1.wasm rc
+    shift 4
+    cases=$((cases + 1))
+    node "${node_flags[@]}" "$here/run-wasi.mjs" --dir "$tmp" "$wasm" "$@" <"$tmp/empty.in" >"$w.out" 2>"$w.err"
+    rc=$?
+    if ((rc != want)) || ! grep -qF -- "$text" "$w.err"; then
+        echo "test-wasm: FAIL $name: exit $rc (expected $want), stderr: $(head -c 600 "$w.err")" >&2
+        failures=$((failures + 1))
+    else
+        echo "test-wasm: ok   $name"
+    fi
+}
+# A node type left out of the wasm build says so, not "did you mean".
+wasm_only speech-not-in-wasm 1 "note: TextToSpeech is not in the wasm build: speech nodes are native only" \
+    -- validate examples/speak.yaml
+wasm_only audio-not-in-wasm 1 "note: VAD is not in the wasm build: audio nodes are native only" \
+    -- validate examples/vad_events.yaml
+# Absolute and ../ paths outside the preopened directories: the error says why.
+wasm_only absolute-path 4 "reaches only the directories the WASI runtime preopens" \
+    -- validate "$root/examples/calculator.json"
+wasm_only parent-path 4 "reaches only the directories the WASI runtime preopens" \
+    -- validate ../calculator.json
+# ... and inside a preopened directory an absolute path works.
+cp examples/calculator.json "$tmp/calc.json"
+wasm_only absolute-preopened 0 "" -- validate "$tmp/calc.json"
+
 if ((failures)); then
     echo "test-wasm: FAILED: $failures of $cases cases differ between native and wasm32-wasi" >&2
     exit 1
