@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -16,8 +17,18 @@
 #define cli_pid() ((long)getpid())
 #endif
 
+/* Regular files are written beside their final name and renamed into place,
+ * so a failed run leaves nothing half-written.  Anything else that already
+ * exists (/dev/null, a FIFO, a terminal) is written in place: renaming a
+ * temporary file onto it would replace the device node itself. */
 char *cli_tmp_name(const char *path)
 {
+    struct stat st;
+    if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
+        char *same = strdup(path);
+        if (!same) cli_error("out of memory");
+        return same;
+    }
     size_t n = strlen(path) + 32;
     char *tmp = malloc(n);
     if (tmp) snprintf(tmp, n, "%s.tmp-%ld", path, cli_pid());
@@ -27,6 +38,7 @@ char *cli_tmp_name(const char *path)
 
 int cli_commit_file(const char *tmp, const char *path, int ok)
 {
+    if (!strcmp(tmp, path)) return ok ? 0 : -1; /* written in place */
     if (ok && rename(tmp, path) != 0) {
         cli_error("cannot write '%s': %s", path, strerror(errno));
         ok = 0;

@@ -53,6 +53,26 @@ expect "flac → wav" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/t.flac" -o 
 $PY "$T/same.py" "$T/tone.wav" "$T/t3.wav" || fail "wav → flac → wav is not lossless"
 expect "flac → ogg" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/t.flac" -o "$T/t.ogg"
 expect "ogg → wav (f32)" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/t.ogg" -o "$T/t2.wav" --output-subtype f32
+# An output that exists and is not a regular file (/dev/null, a FIFO) is
+# written in place: renaming the temporary file onto it would replace the
+# device node (this once turned /dev/null into a regular file).
+mkfifo "$T/json.fifo"
+if mknod "$T/null.wav" c 1 3 2>/dev/null; then   # a private /dev/null (needs root)
+  expect "-o a character device (audio)" 0 '' '' -- "$RMEDIA" run "$T/pass.yaml" -i "$T/tone.wav" -o "$T/null.wav"
+  [[ -c "$T/null.wav" ]] || fail "-o a character device: the device node was replaced by a file"
+fi
+cat "$T/json.fifo" >"$T/fifo.json" &
+reader=$!
+count=$((count + 1))
+echo '[1, 2]' | "$RMEDIA" run "$T/pass.yaml" -o "$T/json.fifo" >/dev/null 2>&1 || fail "-o FIFO (json) failed"
+if [[ -p "$T/json.fifo" ]]; then
+  wait $reader
+  [[ $(cat "$T/fifo.json") == "[1,2]" ]] || fail "-o FIFO (json)" "$(cat "$T/fifo.json")"
+else
+  kill $reader 2>/dev/null; wait $reader 2>/dev/null
+  fail "-o FIFO (json): the FIFO was replaced by a file"
+fi
+ls "$T" | grep -q 'fifo.tmp-' && fail "-o FIFO left a temporary file"
 [[ -s "$T/t.ogg" && -s "$T/t2.wav" ]] || fail "ogg outputs missing"
 count=$((count + 1))
 if ! "$RMEDIA" run "$T/pass.yaml" --input-format s16le:16000:1 --output-format s16le <"$T/tone.raw" >"$T/copy.raw" 2>"$T/err" ||
