@@ -94,7 +94,7 @@ rm_runtime *cli_runtime(const cli_globals *g, int *exit_code)
     rm_runtime *rt;
     rm_error err;
     rm_error_clear(&err);
-    int rc = rm_runtime_new(&opts, &rt, &err);
+    int rc = rm_runtime_new_with_builtins(&opts, &rt, &err);
     for (int i = 0; rc == 0 && i < g->n_plugin_dirs; i++) rc = rm_runtime_load_plugin_dirs(rt, g->plugin_dirs[i], &err);
     for (int i = 0; rc == 0 && i < g->n_plugins; i++) rc = rm_runtime_load_plugin(rt, g->plugins[i], &err);
     if (rc != 0) {
