@@ -276,6 +276,10 @@ class Server:
         if wait:
             self.wait_ready()
 
+    @staticmethod
+    def address_of(server):
+        return server.address
+
     # -- lifecycle
     def wait_ready(self, timeout=90):
         import grpc
