@@ -67,6 +67,11 @@ rm_runtime *rm_host_runtime(const rm_host *h);
 /* Open streams right now (for gauges). Thread-safe. */
 size_t rm_host_active_streams(const rm_host *h);
 
+/* Runs fn(arg) once on a control thread, for a transport's own blocking
+ * work (compiling a request's manifest, writing a large reply).  Returns 0,
+ * or RM_ENOMEM (fn is then not called). */
+int rm_host_submit(rm_host *h, void (*fn)(void *arg), void *arg);
+
 /* Parses and compiles manifest text (JSON or YAML, detected from the content)
  * with the checks and messages of `rmedia validate`.  On failure `err` holds
  * the first problem (code, node id, "name:line:col: ..." text) and `all_diags`

@@ -21,6 +21,7 @@ static const char usage[] =
     "  inspect NODE        show a node type's ports and parameters\n"
     "  schema              print the JSON Schema of manifests\n"
     "  graph MANIFEST      print the pipeline as a Graphviz DOT graph\n"
+    "  serve               serve pipelines over gRPC (remotemedia.v1)\n"
     "  version             print version and build features\n"
     "  help [COMMAND]      show help for a command\n"
     "\n"
@@ -125,6 +126,9 @@ static int cmd_help(const cli_globals *g, int argc, char **argv)
     if (!strcmp(argv[1], "inspect")) return cmd_inspect(g, 2, args);
     if (!strcmp(argv[1], "schema")) return cmd_schema(g, 2, args);
     if (!strcmp(argv[1], "graph")) return cmd_graph(g, 2, args);
+#ifdef RM_CLI_GRPC
+    if (!strcmp(argv[1], "serve")) return cmd_serve(g, 2, args);
+#endif
     if (!strcmp(argv[1], "version") || !strcmp(argv[1], "help")) {
         fputs(usage, stdout);
         return EXIT_OK;
@@ -191,6 +195,14 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "inspect")) return cmd_inspect(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "schema")) return cmd_schema(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "graph")) return cmd_graph(&g, sub_argc, sub_argv);
+#ifdef RM_CLI_GRPC
+    if (!strcmp(cmd, "serve")) return cmd_serve(&g, sub_argc, sub_argv);
+#else
+    if (!strcmp(cmd, "serve")) {
+        cli_error("this rmedia was built without the gRPC server (RM_WITH_GRPC=OFF)");
+        return EXIT_ENV;
+    }
+#endif
     if (!strcmp(cmd, "version")) return cmd_version();
     if (!strcmp(cmd, "help")) return cmd_help(&g, sub_argc, sub_argv);
     cli_error("unknown command '%s' (see 'rmedia --help')", cmd);

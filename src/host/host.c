@@ -620,6 +620,8 @@ void rm_host_free(rm_host *h)
 
 rm_runtime *rm_host_runtime(const rm_host *h) { return h->rt; }
 
+int rm_host_submit(rm_host *h, void (*fn)(void *arg), void *arg) { return submit(h, fn, arg) ? RM_ENOMEM : 0; }
+
 size_t rm_host_active_streams(const rm_host *h)
 {
     pthread_mutex_lock((pthread_mutex_t *)&h->mu);
