@@ -347,7 +347,7 @@ class Server:
         rc = self.stop()
         text = self.log_text()
         self.kill()
-        assert rc == 0, "rmedia serve exited %s:\n%s" % (rc, text[-6000:])
+        assert rc == 0, "rmedia serve exited %s:\n%s" % (rc, sanitizer_report(text))
 
     def log_text(self):
         try:
@@ -395,6 +395,17 @@ class Server:
 
     def fd_count(self):
         return len(os.listdir("/proc/%d/fd" % self.proc.pid))
+
+
+def sanitizer_report(log, limit=8000):
+    """The interesting part of a server log: from the first sanitizer or
+    fatal message on, else its end."""
+    for mark in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:", "malloc():", "Assertion"):
+        i = log.find(mark)
+        if i >= 0:  # without the request log lines that interleave with it
+            lines = [x for x in log[i:].splitlines() if not x.startswith("rmedia serve: ")]
+            return "\n".join(lines)[:limit]
+    return log[-limit:]
 
 
 # --------------------------------------------------------------- requests --

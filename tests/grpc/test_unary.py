@@ -273,10 +273,13 @@ def test_invalid_json_payload(server, pb):
 
 
 def test_node_execution_error(server, pb):
-    # an input the node refuses at run time: a string into MultiplyNode
-    e = err(r.execute(server, r.load_manifest_file(CALC), {"multiply": r.text_buffer("five")}))
-    assert e.error_type in (pb.common.ERROR_TYPE_NODE_EXECUTION, pb.common.ERROR_TYPE_VALIDATION)
-    assert e.message
+    # a failure at run time (rmedia run: "node 'c': division by zero"):
+    # NODE_EXECUTION naming the node
+    m = r.simple_manifest(("c", "CalculatorNode", {}))
+    e = err(r.execute(server, m, {"c": r.json_buffer({"operation": "divide", "operands": [1, 0]})}))
+    assert e.error_type == pb.common.ERROR_TYPE_NODE_EXECUTION
+    assert e.failing_node_id == "c"
+    assert "division by zero" in e.message
 
 
 def test_server_survives_every_error(server):
