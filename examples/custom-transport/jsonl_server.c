@@ -163,19 +163,24 @@ static void on_writable(void *user)
 static void on_closed(void *user, rm_stream_end why, const rm_error *err, const char *metrics_json)
 {
     conn *c = user;
+    /* closed before the client can read "closed" and open the next one */
+    pthread_mutex_lock(&c->lock);
+    c->closed = 1;
+    pthread_cond_broadcast(&c->cond);
+    pthread_mutex_unlock(&c->lock);
     json_t *msg = json_pack("{s:s}", "closed", rm_stream_end_name(why));
     json_t *metrics = metrics_json ? json_loads(metrics_json, 0, NULL) : NULL;
     if (metrics) json_object_set_new(msg, "metrics", metrics);
     if (err && err->message[0]) json_object_set_new(msg, "error", json_string(err->message));
     send_json(c, msg);
-    pthread_mutex_lock(&c->lock);
-    c->closed = 1;
-    pthread_mutex_unlock(&c->lock);
 }
 
 static void op_open(conn *c, json_t *req)
 {
-    if (c->stream && !c->closed) {
+    pthread_mutex_lock(&c->lock);
+    int ended = c->closed;
+    pthread_mutex_unlock(&c->lock);
+    if (c->stream && !ended) {
         send_error(c, "a stream is already open on this connection", NULL);
         return;
     }

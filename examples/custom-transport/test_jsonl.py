@@ -33,6 +33,7 @@ class Client:
     def __init__(self):
         self.s = socket.socket(socket.AF_UNIX)
         self.s.connect(path)
+        self.s.settimeout(60)  # a missing reply fails the test instead of hanging it
         self.f = self.s.makefile("rw")
 
     def send(self, **msg):
