@@ -103,6 +103,7 @@ struct rm_stream {
     rm_stream_callbacks cb;
     pthread_mutex_t mu;  /* held while a callback runs: cancel waits for it */
     pthread_mutex_t ctl; /* serialises session end and teardown */
+    pthread_mutex_t seq_mu; /* a push and its count are one step for stream_output */
     atomic_int state;
     atomic_int reported; /* on_closed called (or suppressed by free) */
     atomic_int suppress; /* outputs are dropped */
@@ -132,13 +133,15 @@ static void report_end(rm_stream *st, rm_stream_end why, const rm_error *err, co
 {
     int expect = 0;
     if (!atomic_compare_exchange_strong(&st->reported, &expect, 1)) return;
-    pthread_mutex_lock(&st->mu); /* waits for an on_output in progress */
-    atomic_store(&st->suppress, 1);
-    pthread_mutex_unlock(&st->mu);
     pthread_mutex_lock(&st->h->mu);
     st->h->active--;
     pthread_mutex_unlock(&st->h->mu);
+    /* under st->mu: waits for an on_output in progress, and rm_stream_free
+     * waits for this callback */
+    pthread_mutex_lock(&st->mu);
+    atomic_store(&st->suppress, 1);
     if (st->cb.on_closed) st->cb.on_closed(st->cb.user, why, err, metrics ? metrics : "{}");
+    pthread_mutex_unlock(&st->mu);
 }
 
 static int queue_has_room(rm_stream *st)
@@ -164,8 +167,10 @@ static void stream_output(void *user, const char *node_id, const char *port, con
     if (atomic_load_explicit(&st->suppress, memory_order_relaxed)) return;
     /* Inputs are taken in push order: the one being processed now is the
      * last taken (pushed minus still queued). */
+    pthread_mutex_lock(&st->seq_mu);
     uint64_t pushed = atomic_load(&st->n_pushed);
     size_t queued = rm_session_queued(st->s, NULL, NULL);
+    pthread_mutex_unlock(&st->seq_mu);
     uint64_t taken = pushed > queued ? pushed - queued : 0;
     uint64_t seq = taken ? atomic_load_explicit(&st->seqs[(taken - 1) % SEQ_RING], memory_order_relaxed) : 0;
     pthread_mutex_lock(&st->mu);
@@ -193,6 +198,7 @@ static void stream_destroy(rm_stream *st)
     rm_graph_unref(st->g);
     pthread_mutex_destroy(&st->mu);
     pthread_mutex_destroy(&st->ctl);
+    pthread_mutex_destroy(&st->seq_mu);
     free(st);
 }
 
@@ -222,6 +228,7 @@ int rm_stream_open(rm_host *h, rm_graph *g, const char *id, const rm_stream_call
     if (cb) st->cb = *cb;
     pthread_mutex_init(&st->mu, NULL);
     pthread_mutex_init(&st->ctl, NULL);
+    pthread_mutex_init(&st->seq_mu, NULL);
     char idbuf[32];
     if (!id) {
         snprintf(idbuf, sizeof idbuf, "stream-%u", atomic_fetch_add(&h->stream_counter, 1) + 1);
@@ -241,6 +248,7 @@ int rm_stream_open(rm_host *h, rm_graph *g, const char *id, const rm_stream_call
         rm_graph_unref(st->g);
         pthread_mutex_destroy(&st->mu);
         pthread_mutex_destroy(&st->ctl);
+        pthread_mutex_destroy(&st->seq_mu);
         free(st);
         return rc;
     }
@@ -375,10 +383,14 @@ int rm_stream_push(rm_stream *st, const char *node_id, const char *port, rm_fram
         rc = rm_error_set(err, RM_EAGAIN, node_id, "input queue of node '%s' is full (%zu frames)", node_id, q);
         goto out;
     }
+    /* The queue has room (checked above; only this thread adds to it), so
+     * the push does not wait while seq_mu is held. */
+    pthread_mutex_lock(&st->seq_mu);
     uint64_t i = atomic_load(&st->n_pushed);
     atomic_store_explicit(&st->seqs[i % SEQ_RING], seq, memory_order_relaxed);
     rc = rm_session_push_to(st->s, node_id, port && *port ? port : NULL, frame);
     atomic_store(&st->n_pushed, i + 1);
+    pthread_mutex_unlock(&st->seq_mu);
     atomic_store_explicit(&st->last_push_ns, now_ns(), memory_order_relaxed);
     if (rc != 0) {
         const rm_error *se = rm_session_error(st->s);
@@ -445,15 +457,16 @@ void rm_stream_free(rm_stream *st)
 {
     if (!st) return;
     rm_host *h = st->h;
-    /* no callback after this returns */
+    /* no callback after this returns: taking st->mu waits for one in
+     * progress (on_output, on_writable or on_closed) */
     if (!atomic_exchange(&st->reported, 1)) {
-        pthread_mutex_lock(&st->mu);
-        atomic_store(&st->suppress, 1);
-        pthread_mutex_unlock(&st->mu);
         pthread_mutex_lock(&h->mu);
         h->active--;
         pthread_mutex_unlock(&h->mu);
     }
+    pthread_mutex_lock(&st->mu);
+    atomic_store(&st->suppress, 1);
+    pthread_mutex_unlock(&st->mu);
     int expect = ST_OPEN;
     atomic_compare_exchange_strong(&st->state, &expect, ST_ENDED); /* a pending close keeps running */
     pthread_mutex_lock(&h->mu);

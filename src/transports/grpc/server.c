@@ -839,9 +839,13 @@ static void scall_release_stream(scall *c)
     if (st) rm_stream_free(st); /* waits for a callback in progress: no lock held */
 }
 
-static void scall_maybe_free(scall *c)
+/* Frees the call once nothing refers to it.  `end_open`: the open task
+ * (a control thread) is done with it — cleared in the same critical
+ * section as the check, so the CQ thread cannot free it in between. */
+static void scall_maybe_free_ex(scall *c, int end_open)
 {
     pthread_mutex_lock(&c->mu);
+    if (end_open) c->opening = 0;
     int done = c->close_done && (c->status_done || !c->status_started) && !c->recv_pending && !c->sending &&
                !c->opening && (c->st_freed || !c->st) && !c->freeing;
     if (done) c->freeing = 1; /* called from the CQ and control threads: free once */
@@ -866,6 +870,8 @@ static void scall_maybe_free(scall *c)
     call_finished(s);
     free(c);
 }
+
+static void scall_maybe_free(scall *c) { scall_maybe_free_ex(c, 0); }
 
 static void stream_sent(tag *t, int ok)
 {
@@ -947,11 +953,10 @@ static void open_task(void *arg)
                           : rmg_error_type(&err, validation),
                    err.node_id, err.message);
         pthread_mutex_lock(&c->mu);
-        c->opening = 0;
         c->stop_reading = 1;
         pthread_mutex_unlock(&c->mu);
         finish(c, GRPC_STATUS_OK, err.message);
-        scall_maybe_free(c);
+        scall_maybe_free_ex(c, 1);
         return;
     }
     snprintf(c->session_id, sizeof c->session_id, "%s", rm_stream_id(st));
@@ -965,7 +970,6 @@ static void open_task(void *arg)
     send_response(c, &r);
     pthread_mutex_lock(&c->mu);
     c->st = st;
-    c->opening = 0;
     int gone = c->dead || c->close_done;
     int half = c->half_closed;
     pthread_mutex_unlock(&c->mu);
@@ -979,7 +983,7 @@ static void open_task(void *arg)
     } else {
         post_recv(c);
     }
-    scall_maybe_free(c);
+    scall_maybe_free_ex(c, 1);
 }
 
 static void handle_init(scall *c, Remotemedia__V1__StreamInit *init)
