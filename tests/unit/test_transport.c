@@ -237,7 +237,7 @@ static void test_stream_close(void)
     CHECK_STR(rm_stream_id(st), "s1");
     CHECK_INT(rm_host_active_streams(h), 1);
     for (int i = 0; i < 3; i++) {
-        char num[8];
+        char num[16];
         snprintf(num, sizeof num, "%d", i);
         CHECK(rm_stream_writable(st));
         CHECK_INT(rm_stream_push(st, "multiply", NULL, rm_frame_new_json_text(num, strlen(num), NULL, 0),
