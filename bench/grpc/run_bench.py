@@ -172,7 +172,7 @@ try:
                 "load average %s" % (n, res["p50_us"] / 1e3, res["p99_us"] / 1e3, res["samples"], cost[-1],
                                      open("/proc/loadavg").read().split()[0]))
             return res["samples"] > 0 and res["p99_us"] <= 20000, res
-        steps = [25, 50, 100] if QUICK else [50, 100, 200, 300, 400, 600]
+        steps = [25, 50, 100] if QUICK else [25, 50, 100, 200, 300, 400, 600]
         best, best_res = 0, None
         for n in steps:
             ok, res = holds(n)
