@@ -139,8 +139,10 @@ static void report_end(rm_stream *st, rm_stream_end why, const rm_error *err, co
     /* under st->mu: waits for an on_output in progress, and rm_stream_free
      * waits for this callback */
     pthread_mutex_lock(&st->mu);
-    atomic_store(&st->suppress, 1);
-    if (st->cb.on_closed) st->cb.on_closed(st->cb.user, why, err, metrics ? metrics : "{}");
+    /* rm_stream_free may have come first (it sets suppress under st->mu):
+     * then the transport is gone and must not be called */
+    int gone = atomic_exchange(&st->suppress, 1);
+    if (!gone && st->cb.on_closed) st->cb.on_closed(st->cb.user, why, err, metrics ? metrics : "{}");
     pthread_mutex_unlock(&st->mu);
 }
 
