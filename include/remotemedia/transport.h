@@ -142,6 +142,9 @@ typedef enum rm_stream_end {
 
 const char *rm_stream_end_name(rm_stream_end why); /* "closed", "canceled", … */
 
+/* The callbacks of one stream never run at the same time (the stream's lock
+ * serialises them), and must not call rm_stream_close/cancel/free of that
+ * stream. */
 typedef struct rm_stream_callbacks {
     /* An output of sink `node_id` on `port`.  `frame` is borrowed (ref it to
      * keep it).  `input_seq` is the sequence given to rm_stream_push for the
@@ -177,9 +180,12 @@ int rm_stream_open_async(rm_host *h, rm_graph *g, const char *id, const rm_strea
 
 /* Pushes `frame` (takes the reference, also on failure) into `node_id`'s
  * input `port` (NULL = first).  `seq` is reported back with the outputs it
- * causes.  Errors: RM_ENOTFOUND (unknown node or port: err names it),
- * RM_ELIMIT (frame above max_frame_bytes), RM_ESTATE (after close or cancel),
- * or the session's error once it has failed.  Never waits while
+ * causes.  Errors (the stream goes on after each): RM_ENOTFOUND (unknown
+ * node or port: err names it and lists what exists), RM_EFRAMEKIND (the port
+ * does not take this kind of frame), RM_ELIMIT (frame above
+ * max_frame_bytes), RM_EAGAIN (the input queue is full: the caller ignored
+ * rm_stream_writable), RM_ESTATE (after close or cancel); or the session's
+ * error once a node has failed it.  Never waits while
  * rm_stream_writable() is true.  Calls to push, close and cancel of one stream
  * must not run concurrently. */
 int rm_stream_push(rm_stream *st, const char *node_id, const char *port, rm_frame *frame, uint64_t seq,
