@@ -47,7 +47,7 @@ typedef struct rm_host rm_host;
 
 typedef struct rm_host_opts {
     unsigned pool_threads;    /* threads running stream sessions; 0 = one per CPU   */
-    unsigned control_threads; /* threads for blocking work (mostly waiting); 0 = 16   */
+    unsigned control_threads; /* threads for blocking work (mostly waiting); 0 = 4    */
     size_t max_sessions;      /* open streams at once; 0 = unlimited               */
     size_t max_frame_bytes;   /* payload bytes of one pushed frame; 0 = unlimited   */
     uint64_t idle_timeout_ms; /* a stream with no push for this long is closed; 0 = never */

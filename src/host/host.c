@@ -578,9 +578,9 @@ int rm_host_new(rm_runtime *rt, const rm_host_opts *opts, rm_host **out, rm_erro
     if (!h) return rm_error_set(err, RM_ENOMEM, NULL, "out of memory");
     h->rt = rt;
     if (opts) h->opts = *opts;
-    /* they mostly wait (a unary run, a flush behind a slow model), so enough
-     * of them that slow sessions do not hold up opening others */
-    if (!h->opts.control_threads) h->opts.control_threads = 16;
+    /* they mostly wait (a unary run, a flush behind a slow model); more of
+     * them cost memory per thread (allocator caches) */
+    if (!h->opts.control_threads) h->opts.control_threads = 4;
     pthread_mutex_init(&h->mu, NULL);
     pthread_cond_init(&h->cv, NULL);
     pthread_cond_init(&h->idle_cv, NULL);
