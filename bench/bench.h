@@ -159,7 +159,7 @@ static inline rm_runtime *bench_runtime(void)
     o.flags = RM_RUNTIME_NO_ENV_PLUGINS;
     rm_runtime *rt;
     rm_error err = {0};
-    int rc = rm_runtime_new(&o, &rt, &err);
+    int rc = rm_runtime_new_with_builtins(&o, &rt, &err);
     if (rc != 0) bench_die("rm_runtime_new", rc, &err);
     return rt;
 }

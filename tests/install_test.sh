@@ -40,7 +40,7 @@ int main(void)
 {
     rm_runtime *rt;
     rm_error err;
-    if (rm_runtime_new(NULL, &rt, &err) != 0) return 1;
+    if (rm_runtime_new_with_builtins(NULL, &rt, &err) != 0) return 1;
     printf("%zu\n", rm_runtime_node_type_count(rt));
     rm_runtime_free(rt);
     return 0;

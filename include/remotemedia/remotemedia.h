@@ -7,6 +7,7 @@
  *   rm_session  (session.h)  one running instance; push, end, outputs, metrics
  *   rm_frame    (frame.h)    refcounted zero-copy data
  *   rm_node_type (node.h)    how to write a node
+ *   nodes.h                  the built-in node families a host registers
  */
 #ifndef REMOTEMEDIA_H
 #define REMOTEMEDIA_H
@@ -18,6 +19,7 @@
 #include "log.h"
 #include "manifest.h"
 #include "node.h"
+#include "nodes.h"
 #include "plugin.h"
 #include "runtime.h"
 #include "session.h"

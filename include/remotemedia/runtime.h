@@ -3,7 +3,8 @@
  *
  * A runtime is the explicit context every graph is compiled against; there
  * are no mutable globals.  Create one per process (or per host object), add
- * node types (built-ins are added unless RM_RUNTIME_NO_BUILTINS), then compile
+ * node types (the registry starts empty; the built-in families are added by
+ * the host through remotemedia/nodes.h), then compile
  * graphs.  Registration and plugin loading must finish before graphs are
  * compiled; after that the runtime is read-only and safe to share between
  * threads.  Free the runtime after every graph compiled against it.
@@ -23,7 +24,9 @@ extern "C" {
 
 typedef struct rm_runtime rm_runtime;
 
-#define RM_RUNTIME_NO_BUILTINS 0x1u   /* start with an empty registry            */
+/* Accepted for source compatibility and ignored: the registry always starts
+ * empty now (remotemedia/nodes.h adds the built-in families). */
+#define RM_RUNTIME_NO_BUILTINS 0x1u
 #define RM_RUNTIME_NO_ENV_PLUGINS 0x2u /* ignore RMEDIA_PLUGIN_PATH               */
 
 /* Environment variable with a ':'-separated list of plugin directories. */
@@ -39,8 +42,10 @@ typedef struct rm_runtime_opts {
 /* Fills `opts` with defaults (stderr logger, level WARN, no flags). */
 void rm_runtime_opts_init(rm_runtime_opts *opts);
 
-/* Creates a runtime.  `opts` may be NULL for defaults.  Plugins found through
- * RMEDIA_PLUGIN_PATH are loaded; a plugin that fails to load is an error. */
+/* Creates a runtime with an empty registry (no node family: hosts register
+ * theirs, see remotemedia/nodes.h and rm_runtime_new_with_builtins).  `opts`
+ * may be NULL for defaults.  Plugins found through RMEDIA_PLUGIN_PATH are
+ * loaded; a plugin that fails to load is an error. */
 int rm_runtime_new(const rm_runtime_opts *opts, rm_runtime **out, rm_error *err);
 /* Frees the runtime and unloads plugins.  NULL is ignored. */
 void rm_runtime_free(rm_runtime *rt);
@@ -85,7 +90,8 @@ rm_log_level rm_runtime_log_level(const rm_runtime *rt);
 
 /* The library version, "MAJOR.MINOR.PATCH". */
 const char *rm_version(void);
-/* Build features as a space-separated list, e.g. "threads audio speech". */
+/* Build features as a space-separated list, e.g. "threads audio speech".
+ * Defined with the node families (src/nodes/builtin.c), not in the core. */
 const char *rm_build_features(void);
 
 #ifdef __cplusplus

@@ -91,6 +91,15 @@ rm_graph *rm_session_graph(const rm_session *s); /* borrowed */
  * another thread while the session runs (values are then approximate). */
 char *rm_session_metrics_json(const rm_session *s);
 
+/* Frames pushed by the host into `node_id` (NULL = the source nodes) that
+ * are queued and not yet taken by the thread that runs that node: with a pool,
+ * or when the node sits behind a boundary queue.  0 when pushes to it run on
+ * the calling thread.  `capacity` (may be NULL) receives the queue's capacity:
+ * with the block policy a push waits while `queued == capacity`, so a host
+ * that must never wait (a network event loop) pushes only while there is
+ * room.  Thread-safe; the value is a snapshot. */
+size_t rm_session_queued(const rm_session *s, const char *node_id, size_t *capacity);
+
 /* Frees the session.  If it was not ended, queued frames are dropped and
  * nodes are not flushed.  NULL is ignored. */
 void rm_session_close(rm_session *s);

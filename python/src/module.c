@@ -116,7 +116,7 @@ static int runtime_init(rmpy_Runtime *self, PyObject *args, PyObject *kw)
     opts.log_level = (rm_log_level)level;
     rm_error err;
     rm_error_clear(&err);
-    if (rm_runtime_new(&opts, &self->rt, &err) != 0) {
+    if (rm_runtime_new_with_builtins(&opts, &self->rt, &err) != 0) {
         Py_DECREF(list);
         rmpy_raise_error(&err, NULL);
         return -1;

@@ -60,6 +60,7 @@ int cmd_nodes(const cli_globals *g, int argc, char **argv);
 int cmd_inspect(const cli_globals *g, int argc, char **argv);
 int cmd_schema(const cli_globals *g, int argc, char **argv);
 int cmd_graph(const cli_globals *g, int argc, char **argv);
+int cmd_serve(const cli_globals *g, int argc, char **argv); /* cmd_serve.c, RM_WITH_GRPC */
 
 /* ----------------------------------------------------------------- io --- */
 

@@ -21,6 +21,7 @@ static const char usage[] =
     "  inspect NODE        show a node type's ports and parameters\n"
     "  schema              print the JSON Schema of manifests\n"
     "  graph MANIFEST      print the pipeline as a Graphviz DOT graph\n"
+    "  serve               serve pipelines over gRPC (remotemedia.v1)\n"
     "  version             print version and build features\n"
     "  help [COMMAND]      show help for a command\n"
     "\n"
@@ -257,7 +258,7 @@ rm_runtime *cli_runtime(const cli_globals *g, int *exit_code)
     rm_runtime *rt;
     rm_error err;
     rm_error_clear(&err);
-    int rc = rm_runtime_new(&opts, &rt, &err);
+    int rc = rm_runtime_new_with_builtins(&opts, &rt, &err);
     for (int i = 0; rc == 0 && i < g->n_plugin_dirs; i++) rc = rm_runtime_load_plugin_dirs(rt, g->plugin_dirs[i], &err);
     for (int i = 0; rc == 0 && i < g->n_plugins; i++) rc = rm_runtime_load_plugin(rt, g->plugins[i], &err);
     if (rc != 0) {
@@ -289,7 +290,7 @@ static int cmd_version(int argc, char **argv)
     return EXIT_OK;
 }
 
-static const char *const commands[] = {"run", "validate", "nodes", "inspect", "schema", "graph", "version", "help"};
+static const char *const commands[] = {"run", "validate", "nodes", "inspect", "schema", "graph", "serve", "version", "help"};
 
 static int unknown_command(const char *cmd)
 {
@@ -382,6 +383,9 @@ static int cmd_help(const cli_globals *g, int argc, char **argv)
     if (!strcmp(argv[1], "inspect")) return cmd_inspect(g, 2, args);
     if (!strcmp(argv[1], "schema")) return cmd_schema(g, 2, args);
     if (!strcmp(argv[1], "graph")) return cmd_graph(g, 2, args);
+#ifdef RM_CLI_GRPC
+    if (!strcmp(argv[1], "serve")) return cmd_serve(g, 2, args);
+#endif
     if (!strcmp(argv[1], "version")) return cmd_version(2, args);
     if (!strcmp(argv[1], "help")) {
         fputs(usage, stdout);
@@ -451,6 +455,14 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "inspect")) return cmd_inspect(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "schema")) return cmd_schema(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "graph")) return cmd_graph(&g, sub_argc, sub_argv);
+#ifdef RM_CLI_GRPC
+    if (!strcmp(cmd, "serve")) return cmd_serve(&g, sub_argc, sub_argv);
+#else
+    if (!strcmp(cmd, "serve")) {
+        cli_error("this rmedia was built without the gRPC server (RM_WITH_GRPC=OFF)");
+        return EXIT_ENV;
+    }
+#endif
     if (!strcmp(cmd, "version")) return cmd_version(sub_argc, sub_argv);
     if (!strcmp(cmd, "help")) return cmd_help(&g, sub_argc, sub_argv);
     return unknown_command(cmd);

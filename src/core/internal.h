@@ -81,8 +81,6 @@ void rm__log(const rm_runtime *rt, rm_log_level level, const char *node_id, cons
     ;
 void rm__vlog(const rm_runtime *rt, rm_log_level level, const char *node_id, const char *fmt,
               va_list ap);
-/* Registers the built-in node types compiled into this build. */
-int rm__register_builtins(rm_runtime *rt, rm_error *err);
 
 /* ---------------------------------------------------------- diagnostics --- */
 

@@ -32,26 +32,6 @@ struct rm_runtime {
 
 const char *rm_version(void) { return RM_VERSION_STRING; }
 
-const char *rm_build_features(void)
-{
-    return ""
-#ifdef RM_SINGLE_THREAD
-           "single-thread"
-#else
-           "threads"
-#endif
-#ifndef RM_NO_PLUGINS
-           " plugins"
-#endif
-#ifdef RM_WITH_AUDIO
-           " audio"
-#endif
-#ifdef RM_WITH_SPEECH
-           " speech"
-#endif
-        ;
-}
-
 static void default_log(void *user, rm_log_level level, const char *node_id, const char *msg)
 {
     RM__UNUSED(user);
@@ -108,9 +88,10 @@ int rm_runtime_new(const rm_runtime_opts *opts, rm_runtime **out, rm_error *err)
     rt->log_fn = opts->log_fn ? opts->log_fn : default_log;
     rt->log_user = opts->log_user;
     rt->log_level = opts->log_level;
+    /* The registry starts empty: the core knows no node family.  Hosts add
+     * theirs (remotemedia/nodes.h); RM_RUNTIME_NO_BUILTINS has no effect. */
     int rc = 0;
-    if (!(opts->flags & RM_RUNTIME_NO_BUILTINS)) rc = rm__register_builtins(rt, err);
-    if (rc == 0 && !(opts->flags & RM_RUNTIME_NO_ENV_PLUGINS)) {
+    if (!(opts->flags & RM_RUNTIME_NO_ENV_PLUGINS)) {
         const char *env = getenv(RM_PLUGIN_PATH_ENV);
         if (env && *env) rc = rm_runtime_load_plugin_dirs(rt, env, err);
     }

@@ -951,6 +951,20 @@ int rm_session_reset(rm_session *s)
     return status(s);
 }
 
+size_t rm_session_queued(const rm_session *s, const char *node_id, size_t *capacity)
+{
+    if (capacity) *capacity = 0;
+    int idx = node_id ? rm_graph_node_index(s->g, node_id) : (s->g->n_sources ? (int)s->g->sources[0] : -1);
+    if (idx < 0) return 0;
+    seg_rt *seg = s->nodes[idx].seg;
+    if (!seg->async) return 0;
+    rm__lock(&seg->q.mu);
+    size_t n = seg->q.frames;
+    if (capacity) *capacity = seg->q.capacity;
+    rm__unlock(&seg->q.mu);
+    return n;
+}
+
 int rm_session_set_param(rm_session *s, const char *node_id, const char *param,
                          const char *json_value, rm_error *err)
 {

@@ -1,9 +1,13 @@
 /*
- * The node types compiled into this build.  Each family is switched on or
- * off by the build (RM_WITH_AUDIO, RM_WITH_SPEECH), so small and wasm builds
- * carry only what they need.
+ * The node types compiled into this build (remotemedia/nodes.h).  Each family
+ * is switched on or off by the build (RM_WITH_AUDIO, RM_WITH_SPEECH), so small
+ * and wasm builds carry only what they need.  The core never calls this:
+ * hosts do, so the core builds and is tested with no family.
  */
+#include <stdlib.h>
+
 #include "../core/internal.h"
+#include "remotemedia/nodes.h"
 
 extern const rm_node_type rm__node_passthrough;
 extern const rm_node_type rm__node_multiply;
@@ -39,11 +43,58 @@ static const rm_node_type *const builtin_nodes[] = {
 #endif
 };
 
-int rm__register_builtins(rm_runtime *rt, rm_error *err)
+int rm_register_builtin_nodes(rm_runtime *rt, rm_error *err)
 {
     for (size_t i = 0; i < RM__ARRAY_LEN(builtin_nodes); i++) {
         int rc = rm_runtime_register(rt, builtin_nodes[i], err);
         if (rc != 0) return rc;
     }
     return 0;
+}
+
+int rm_runtime_new_with_builtins(const rm_runtime_opts *opts, rm_runtime **out, rm_error *err)
+{
+    rm_runtime_opts o;
+    if (opts) o = *opts;
+    else rm_runtime_opts_init(&o);
+    /* Built-ins first, then the environment's plugins: a plugin may not
+     * replace a built-in type. */
+    unsigned flags = o.flags;
+    o.flags |= RM_RUNTIME_NO_ENV_PLUGINS;
+    *out = NULL;
+    rm_runtime *rt = NULL;
+    int rc = rm_runtime_new(&o, &rt, err);
+    if (rc == 0) rc = rm_register_builtin_nodes(rt, err);
+    if (rc == 0 && !(flags & RM_RUNTIME_NO_ENV_PLUGINS)) {
+        const char *env = getenv(RM_PLUGIN_PATH_ENV);
+        if (env && *env) rc = rm_runtime_load_plugin_dirs(rt, env, err);
+    }
+    if (rc != 0) {
+        rm_runtime_free(rt);
+        return rc;
+    }
+    *out = rt;
+    return 0;
+}
+
+/* Library features, including the families this build carries (here rather
+ * than in the core, which does not know them). */
+const char *rm_build_features(void)
+{
+    return ""
+#ifdef RM_SINGLE_THREAD
+           "single-thread"
+#else
+           "threads"
+#endif
+#ifndef RM_NO_PLUGINS
+           " plugins"
+#endif
+#ifdef RM_WITH_AUDIO
+           " audio"
+#endif
+#ifdef RM_WITH_SPEECH
+           " speech"
+#endif
+        ;
 }

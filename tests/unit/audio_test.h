@@ -25,7 +25,7 @@ static inline rm_runtime *test_rt(void)
     o.flags = RM_RUNTIME_NO_ENV_PLUGINS;
     rm_runtime *rt = NULL;
     rm_error err;
-    if (rm_runtime_new(&o, &rt, &err) != 0) {
+    if (rm_runtime_new_with_builtins(&o, &rt, &err) != 0) {
         fprintf(stderr, "runtime: %s\n", err.message);
         exit(2);
     }

@@ -84,7 +84,7 @@ static inline rm_runtime *check_runtime_new(rm_log_level level)
     o.log_level = level;
     rm_runtime *rt = NULL;
     rm_error e;
-    if (rm_runtime_new(&o, &rt, &e) != 0) fprintf(stderr, "rm_runtime_new: %s\n", e.message);
+    if (rm_runtime_new_with_builtins(&o, &rt, &e) != 0) fprintf(stderr, "rm_runtime_new: %s\n", e.message);
     return rt;
 }
 

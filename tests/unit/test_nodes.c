@@ -288,7 +288,7 @@ int main(void)
     o.flags = RM_RUNTIME_NO_ENV_PLUGINS;
     o.log_fn = quiet;
     rm_error e;
-    if (rm_runtime_new(&o, &rt, &e) != 0) return 1;
+    if (rm_runtime_new_with_builtins(&o, &rt, &e) != 0) return 1;
     RUN(test_passthrough);
     RUN(test_multiply_add);
     RUN(test_calculator);

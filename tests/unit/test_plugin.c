@@ -62,7 +62,7 @@ static void test_plugin_path(void)
     setenv(RM_PLUGIN_PATH_ENV, "/nonexistent-dir:" RM_TEST_PLUGIN_DIR, 1);
     rm_runtime *rt = NULL;
     rm_error e;
-    CHECK_INT(rm_runtime_new(NULL, &rt, &e), RM_EPLUGIN);
+    CHECK_INT(rm_runtime_new_with_builtins(NULL, &rt, &e), RM_EPLUGIN);
     CHECK(rt == NULL);
     CHECK_CONTAINS(e.message, RM_TEST_PLUGIN_DIR);
     unsetenv(RM_PLUGIN_PATH_ENV);

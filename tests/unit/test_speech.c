@@ -764,7 +764,7 @@ static void test_examples(void)
 int main(void)
 {
     rm_error err;
-    if (rm_runtime_new(NULL, &rt, &err) != 0) {
+    if (rm_runtime_new_with_builtins(NULL, &rt, &err) != 0) {
         fprintf(stderr, "runtime: %s\n", err.message);
         return 1;
     }

@@ -236,7 +236,7 @@ int main(int argc, char **argv)
         return 2;
     }
     rm_error err;
-    if (rm_runtime_new(NULL, &rt, &err) != 0) {
+    if (rm_runtime_new_with_builtins(NULL, &rt, &err) != 0) {
         fprintf(stderr, "runtime: %s\n", err.message);
         return 1;
     }

@@ -418,7 +418,7 @@ static void test_example_manifests_compile(void)
 int main(void)
 {
     rm_error err;
-    if (rm_runtime_new(NULL, &rt, &err) != 0) return 1;
+    if (rm_runtime_new_with_builtins(NULL, &rt, &err) != 0) return 1;
     have_audio = vt_generate() == 0 && vt_load_truth(&truth, "labels.txt") == 0;
     CHECK(have_audio);
     RUN(test_vad_pipeline);

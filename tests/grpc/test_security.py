@@ -1,0 +1,169 @@
+"""Bearer tokens on both services (env and file), the health service open,
+unknown metadata ignored; TLS and mutual TLS with certificates made here
+with openssl."""
+import os
+import subprocess
+
+import grpc
+import pytest
+
+import rmgrpc as r
+
+CALC = os.path.join(r.ROOT, "examples", "calculator.json")
+
+
+def calc(server, token):
+    return r.execute(server, r.load_manifest_file(CALC), {"multiply": r.json_buffer(1)}, token=token)
+
+
+def stream(server, token, extra=()):
+    reqs = [r.init_request(r.simple_manifest(("p", "PassThrough", {}))),
+            r.chunk_request("p", r.json_buffer(1), 0), r.control_request("close")]
+    md = list(server.metadata(token)) + list(extra)
+    return list(server.stream_stub().StreamPipeline(iter(reqs), metadata=md, timeout=60))
+
+
+def expect_unauth(fn):
+    with pytest.raises(grpc.RpcError) as e:
+        fn()
+    assert e.value.code() == grpc.StatusCode.UNAUTHENTICATED, e.value
+
+
+@pytest.fixture(scope="module", params=["env", "file"])
+def authed(request, tmp_path_factory):
+    if request.param == "env":
+        s = r.Server(env={"REMOTEMEDIA_AUTH_TOKENS": "tok-one,tok-two"}, token="tok-two")
+    else:
+        path = str(tmp_path_factory.mktemp("auth") / "tokens")
+        with open(path, "w") as f:
+            f.write("tok-one\ntok-two\n")
+        s = r.Server(args=["--auth-token-file", path], token="tok-one")
+    yield s
+    s.close()
+
+
+def test_unary_missing_token(authed):
+    expect_unauth(lambda: calc(authed, None))
+
+
+def test_unary_wrong_token(authed):
+    expect_unauth(lambda: calc(authed, "tok-three"))
+    expect_unauth(lambda: authed.exec_stub().ExecutePipeline(
+        r.stubs().execution.ExecuteRequest(), metadata=[("authorization", "tok-one")], timeout=30))  # no "Bearer"
+
+
+def test_unary_right_token(authed):
+    assert calc(authed, authed.token).WhichOneof("outcome") == "result"
+
+
+def test_get_version_needs_token(authed, pb):
+    stub = authed.exec_stub()
+    expect_unauth(lambda: stub.GetVersion(pb.execution.VersionRequest(), timeout=30))
+    v = stub.GetVersion(pb.execution.VersionRequest(), metadata=authed.metadata(), timeout=30)
+    assert v.version_info.runtime_version
+
+
+def test_stream_missing_and_wrong_token(authed):
+    expect_unauth(lambda: stream(authed, None))
+    expect_unauth(lambda: stream(authed, "nope"))
+
+
+def test_stream_right_token_and_extra_metadata(authed):
+    out = stream(authed, authed.token, extra=[("x-client", "legacy-client/1.0"), ("x-preview-features", "a,b")])
+    assert [x.WhichOneof("response") for x in out][0] == "ready"
+    assert out[-1].WhichOneof("response") == "closed"
+
+
+def test_unary_extra_metadata_ignored(authed):
+    resp = authed.exec_stub().ExecutePipeline(
+        r.stubs().execution.ExecuteRequest(manifest=r.manifest_proto(r.load_manifest_file(CALC)),
+                                           data_inputs={"multiply": r.json_buffer(2)}),
+        metadata=authed.metadata() + [("x-client", "test")], timeout=30)
+    assert resp.WhichOneof("outcome") == "result"
+
+
+def test_health_needs_no_token(authed, pb):
+    resp = authed.health_stub().Check(pb.health.HealthCheckRequest(), timeout=30)
+    assert resp.status == pb.health.HealthCheckResponse.SERVING
+
+
+def test_no_tokens_configured_means_open(server):
+    assert calc(server, None).WhichOneof("outcome") == "result"
+
+
+# -------------------------------------------------------------------- TLS --
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, capture_output=True)
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    d = str(tmp_path_factory.mktemp("certs"))
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=rm-test-ca",
+             "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for name in ("server", "client", "rogue"):
+        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + name, "-keyout", name + ".key",
+                 "-out", name + ".csr", cwd=d)
+    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-days", "2", "-extfile", "san.ext", "-out", "server.pem", cwd=d)
+    _openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+             "-days", "2", "-out", "client.pem", cwd=d)
+    # a client certificate nobody trusts: self-signed
+    _openssl("x509", "-req", "-in", "rogue.csr", "-signkey", "rogue.key", "-days", "2", "-out", "rogue.pem", cwd=d)
+
+    def read(n):
+        with open(os.path.join(d, n), "rb") as f:
+            return f.read()
+    return {"dir": d, "read": read}
+
+
+def test_tls(certs):
+    d = certs["dir"]
+    s = r.Server(args=["--tls-cert", os.path.join(d, "server.pem"), "--tls-key", os.path.join(d, "server.key")],
+                 tls={"ca": certs["read"]("ca.pem")})
+    try:
+        assert calc(s, None).WhichOneof("outcome") == "result"
+        out = stream(s, None)
+        assert out[-1].WhichOneof("response") == "closed"
+        # plaintext to a TLS port fails
+        ch = grpc.insecure_channel(s.address)
+        with pytest.raises(grpc.RpcError) as e:
+            r.stubs().health_grpc.HealthStub(ch).Check(r.stubs().health.HealthCheckRequest(), timeout=5)
+        assert e.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED)
+        ch.close()
+    finally:
+        s.close()
+
+
+def test_mutual_tls(certs):
+    d = certs["dir"]
+    ca = certs["read"]("ca.pem")
+    s = r.Server(args=["--tls-cert", os.path.join(d, "server.pem"), "--tls-key", os.path.join(d, "server.key"),
+                       "--tls-client-ca", os.path.join(d, "ca.pem")],
+                 tls={"ca": ca, "cert": certs["read"]("client.pem"), "key": certs["read"]("client.key")})
+    try:
+        assert calc(s, None).WhichOneof("outcome") == "result"
+        for cert, key in ((None, None), ("rogue.pem", "rogue.key")):
+            creds = grpc.ssl_channel_credentials(
+                root_certificates=ca, private_key=certs["read"](key) if key else None,
+                certificate_chain=certs["read"](cert) if cert else None)
+            ch = grpc.secure_channel(s.address, creds)
+            with pytest.raises(grpc.RpcError) as e:
+                r.stubs().health_grpc.HealthStub(ch).Check(r.stubs().health.HealthCheckRequest(), timeout=5)
+            assert e.value.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED), cert
+            ch.close()
+    finally:
+        s.close()
+
+
+def test_tls_bad_files_fail_clearly(certs, tmp):
+    d = certs["dir"]
+    for args in (["--tls-cert", os.path.join(d, "server.pem")],  # no key
+                 ["--tls-cert", os.path.join(tmp, "missing.pem"), "--tls-key", os.path.join(d, "server.key")]):
+        p = subprocess.run([r.RMEDIA, "serve", "--listen", "127.0.0.1:0"] + args, capture_output=True, text=True,
+                           timeout=60)
+        assert p.returncode != 0
+        assert "tls" in p.stderr.lower() or "missing.pem" in p.stderr
