@@ -150,6 +150,13 @@ static inline void rm__audio_out_release(rm__audio_out *o)
     o->cap = 0;
 }
 
+/* Emits frames [a, b) of audio frame `f` (borrowed) on `port`: `f` itself
+ * when that is all of it, nothing when empty, else a zero-copy slice that
+ * holds a reference on `f`, with f's properties and timestamp `ts_us`.
+ * Lets a node that passes audio through put its events between the samples
+ * they belong after, whatever the input framing. */
+int rm__audio_emit_range(rm_node *node, unsigned port, const rm_frame *f, size_t a, size_t b, int64_t ts_us);
+
 /* --- stream clock ------------------------------------------------------- */
 
 /*

@@ -44,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio_util.h"
 #include "remotemedia/node.h"
 #include "vad_dsp.h"
 
@@ -310,33 +311,13 @@ static int start_stream(rm_node *node, vad_state *st, const vad_config *cfg, con
     return 0;
 }
 
-static void release_parent(void *data, void *user)
-{
-    (void)data;
-    rm_frame_unref(user);
-}
-
-/* Passes frames [a, b) of input frame f on `out`: f itself when that is all
- * of it, else a zero-copy slice that holds a reference on f. */
+/* Passes frames [a, b) of input frame f on `out` (whole, or a zero-copy
+ * slice stamped on the VAD's clock, so a slice's time is the same however
+ * the input was cut). */
 static int emit_audio(rm_node *node, vad_state *st, const rm_frame *f, size_t a, size_t b)
 {
-    if (a == 0 && b == f->u.audio.frames) return rm_node_emit(node, 0, f);
-    if (a == b) return 0;
-    size_t fb = rm_sample_format_size(f->u.audio.format) * f->u.audio.channels;
-    rm_frame *parent = rm_frame_ref(f);
-    rm_frame *s = rm_frame_wrap_audio(f->u.audio.format, f->u.audio.rate, f->u.audio.channels, b - a,
-                                      (unsigned char *)f->u.audio.data + a * fb, release_parent, parent);
-    if (!s) {
-        rm_frame_unref(parent);
-        return rm_node_fail(node, RM_ENOMEM, "out of memory for an audio slice");
-    }
-    if (rm_frame_copy_props(s, f) != 0) {
-        rm_frame_unref(s);
-        return rm_node_fail(node, RM_ENOMEM, "out of memory for an audio slice");
-    }
-    /* on the VAD's clock, so a slice's time is the same however the input was cut */
-    if (f->timestamp_us != RM_TS_NONE) s->timestamp_us = llround(index_ms(st, st->in_index + a) * 1000.0);
-    return rm_node_emit_take(node, 0, s);
+    int64_t ts = f->timestamp_us == RM_TS_NONE ? RM_TS_NONE : llround(index_ms(st, st->in_index + a) * 1000.0);
+    return rm__audio_emit_range(node, 0, f, a, b, ts);
 }
 
 static int vad_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
