@@ -31,7 +31,7 @@ test: bootstrap
 # Suites that need a build without sanitizers: the Python package (CPython
 # and ASan do not mix) and the installed library used from outside the tree.
 test-release: build
-	@cd $(RELEASE) && ctest --output-on-failure -R '^(python|install)$$'
+	@cd $(RELEASE) && ctest --output-on-failure -R '^(python|install|conformance_python)$$'
 
 test-python: build
 	@cd $(RELEASE) && ctest --output-on-failure -R '^python$$'
