@@ -120,6 +120,20 @@ static void clear_progress(run_ctx *c)
     }
 }
 
+/* Frame metadata values are strings; one that is a plain decimal number
+ * (SpeechToText's start_ms, end_ms, confidence) prints as a JSON number, so
+ * meta.start_ms has the type of results.start_ms. */
+static json_t *meta_json_value(const char *v)
+{
+    const char *d = v + (*v == '-');
+    if (*d >= '0' && *d <= '9' && strspn(d, "0123456789.") == strlen(d) && strchr(d, '.') == strrchr(d, '.')) {
+        char *end;
+        double x = strtod(v, &end);
+        if (*end == '\0' && isfinite(x)) return json_real(x);
+    }
+    return json_string(v);
+}
+
 static void print_value(run_ctx *c, const char *node, const char *port, const rm_frame *f)
 {
     if (!selected(c, node, port)) return;
@@ -135,7 +149,7 @@ static void print_value(run_ctx *c, const char *node, const char *port, const rm
             for (size_t i = 0; i < rm_frame_meta_count(f); i++) {
                 const char *k, *val;
                 rm_frame_meta_at(f, i, &k, &val);
-                json_object_set_new(meta, k, json_string(val));
+                json_object_set_new(meta, k, meta_json_value(val));
             }
             json_object_set_new(line, "meta", meta);
         }

@@ -185,6 +185,6 @@ void rm__audio_clock_start(rm__audio_clock *c, const rm_frame *f, uint32_t rate)
 void rm__audio_clock_stamp(rm__audio_clock *c, rm_frame *out)
 {
     out->timestamp_us = rm__audio_clock_now(c);
-    out->sequence = c->seq++;
+    c->seq++;
     c->frames += out->u.audio.frames;
 }

@@ -251,6 +251,16 @@ static int collect_words(stt_state *st, seg_word **out)
     return (int)k;
 }
 
+/* `v` in the shortest decimal form that reads back as the same double. */
+static const char *num_text(char *buf, size_t cap, double v)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    return buf;
+}
+
 /* Emits the finished utterance on `out` and `results`. */
 static int report(rm_node *node, stt_state *st)
 {
@@ -306,10 +316,9 @@ static int report(rm_node *node, stt_state *st)
     char buf[32];
     int rc = f ? 0 : RM_ENOMEM;
     if (rc == 0 && st->stream_id) rc = rm_frame_set_stream_id(f, st->stream_id);
-    snprintf(buf, sizeof buf, "%.0f", start_ms);
-    if (rc == 0) rc = rm_frame_meta_set(f, "start_ms", buf);
-    snprintf(buf, sizeof buf, "%.0f", end_ms);
-    if (rc == 0) rc = rm_frame_meta_set(f, "end_ms", buf);
+    /* the same numbers as results.start_ms / end_ms (shortest exact form) */
+    if (rc == 0) rc = rm_frame_meta_set(f, "start_ms", num_text(buf, sizeof buf, start_ms));
+    if (rc == 0) rc = rm_frame_meta_set(f, "end_ms", num_text(buf, sizeof buf, end_ms));
     snprintf(buf, sizeof buf, "%.3f", conf);
     if (rc == 0) rc = rm_frame_meta_set(f, "confidence", buf);
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)st->n_utt);
