@@ -128,6 +128,7 @@ static json_t *meta_json_value(const char *v)
     const char *d = v + (*v == '-');
     if (*d >= '0' && *d <= '9' && strspn(d, "0123456789.") == strlen(d) && strchr(d, '.') == strrchr(d, '.')) {
         char *end;
+        if (!strchr(d, '.') && strlen(d) < 16) return json_integer((json_int_t)strtoll(v, NULL, 10));
         double x = strtod(v, &end);
         if (*end == '\0' && isfinite(x)) return json_real(x);
     }

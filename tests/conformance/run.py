@@ -145,10 +145,13 @@ def host_cli(args):
         if p.returncode != 0:
             raise RuntimeError(f"rmedia exited {p.returncode}: {p.stderr.strip()}")
         outs = []
-        lines = p.stdout if out_wav else p.stdout
-        for line in lines.splitlines():
+        for line in p.stdout.splitlines():
             if line.strip():
                 o = json.loads(line)
+                # transcript metadata prints with the types of the results (issue 11)
+                for k in ("start_ms", "end_ms"):
+                    if k in o.get("meta", {}) and not isinstance(o["meta"][k], float):
+                        raise RuntimeError(f"meta.{k} is {o['meta'][k]!r}, not a number like results.{k}")
                 outs.append({"node": o["node"], "port": o["port"], "value": o["value"]})
         if out_wav:
             with wave.open(out_wav) as w:

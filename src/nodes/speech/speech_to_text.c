@@ -251,13 +251,15 @@ static int collect_words(stt_state *st, seg_word **out)
     return (int)k;
 }
 
-/* `v` in the shortest decimal form that reads back as the same double. */
+/* `v` in the shortest decimal form that reads back as the same double,
+ * with a decimal point ("200.0"). */
 static const char *num_text(char *buf, size_t cap, double v)
 {
     for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, cap, "%.*g", prec, v);
         if (strtod(buf, NULL) == v) break;
     }
+    if (!strpbrk(buf, ".en") && strlen(buf) + 2 < cap) strcat(buf, ".0"); /* reads as a float, like results */
     return buf;
 }
 
