@@ -15,7 +15,8 @@
  * it names (timestamp_ms, on this node's clock; "now" without one) and the
  * utterance begins preroll_ms before that: audio outside utterances is kept
  * in a history ring (preroll_ms + STT_LAG_MS) so the VAD's detection delay
- * does not cut the first word.  An end closes the utterance when it arrives.
+ * does not cut the first word.  An end closes the utterance when it arrives
+ * (or once the audio up to the time it names has, if that is still to come).
  * Either way an utterance longer than max_utterance_ms is closed and a new
  * one opened, which keeps memory flat on endless speech.
  *
@@ -140,6 +141,8 @@ typedef struct stt_state {
     int16_t blk[STT_BLOCK]; /* the utterance's partial block, not decoded yet */
     unsigned blk_n;
     int start_pending;      /* vad_events: a start named a time not yet received */
+    int end_pending;        /* vad_events: an end named a time not yet received */
+    uint64_t end_at;        /* ... the utterance's end */
     uint64_t start_at;      /* ... the utterance's first sample */
     uint64_t cur_seq;       /* sequence of the input frame being processed */
     uint64_t speech_pos;    /* silence mode: where the decoder's VAD heard speech */
@@ -568,6 +571,7 @@ static int begin_utt(rm_node *node, stt_state *st)
     st->start_pending = 0;
     int rc = start_utt(node, st, st->start_at);
     st->heard = 1;
+    st->end_pending = 0;
     if (rc == 0) rc = feed_ring_tail(node, st, &st->preroll, (size_t)(st->pos - st->start_at));
     st->preroll.len = st->preroll.head = 0;
     return rc;
@@ -610,6 +614,15 @@ static int feed_vad(rm_node *node, stt_state *st, const int16_t *pcm, size_t n)
         n -= d;
         rc = begin_utt(node, st);
     }
+    if (rc == 0 && st->in_utt && st->end_pending && st->end_at < st->pos + n) {
+        size_t d = (size_t)(st->end_at - st->pos); /* an end named a time inside this frame */
+        rc = feed_utt(node, st, pcm, d);
+        st->pos += d;
+        pcm += d;
+        n -= d;
+        st->end_pending = 0;
+        if (rc == 0 && st->in_utt) rc = finish(node, st, 0, 0);
+    }
     if (rc != 0 || !st->in_utt) {
         ring_push(&st->preroll, pcm, n);
         st->pos += n;
@@ -638,8 +651,14 @@ static int on_event(rm_node *node, stt_state *st, const rm_frame *f)
     if (json_is_true(json_object_get(v, "is_speech_start")))
         rc = vad_start(node, st, json_object_get(v, "timestamp_ms"));
     if (rc == 0 && json_is_true(json_object_get(v, "is_speech_end"))) {
+        /* normally the audio up to the end has arrived (the VAD emits the
+         * event after it): end now; an end that names a time still to come
+         * (its audio delayed on another path) waits for it */
+        const json_t *t = json_object_get(v, "timestamp_ms");
+        uint64_t at = json_is_number(t) && st->origin_set ? ms_pos(st, json_number_value(t)) : st->pos;
         st->start_pending = 0;
-        if (st->in_utt) rc = finish(node, st, 0, 0);
+        if (st->in_utt && at > st->pos) st->end_pending = 1, st->end_at = at;
+        else if (st->in_utt) rc = finish(node, st, 0, 0);
     }
     return rc;
 }
@@ -709,7 +728,7 @@ static int stt_reset(rm_node *node, void *state)
     stt_state *st = state;
     int rc = st->in_utt ? finish(node, st, 1, 0) : 0;
     st->preroll.len = st->preroll.head = 0;
-    st->start_pending = 0;
+    st->start_pending = st->end_pending = 0;
     if (rc == 0 && st->mode == MODE_SILENCE) rc = start_utt(node, st, st->pos);
     return rc;
 }
