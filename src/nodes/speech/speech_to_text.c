@@ -1071,7 +1071,7 @@ static const rm_param_def stt_params[] = {
      .doc = "longer utterances are cut and reported in pieces", .def_num = 30000, .min = 1000, .max = 600000},
     {.name = "preroll_ms", .type = RM_PARAM_INT, .offset = offsetof(stt_config, preroll_ms),
      .doc = "vad_events: audio before the start a speech-start event names that is decoded with the utterance",
-     .def_num = 150,
+     .def_num = 200,
      .min = 0, .max = 5000},
     {.name = "second_pass", .type = RM_PARAM_ENUM, .offset = offsetof(stt_config, second_pass),
      .doc = "decode again with the cepstral mean learnt from the utterance: off, first (the stream's first "
