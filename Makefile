@@ -35,7 +35,7 @@ test: bootstrap
 # and ASan do not mix), the installed library used from outside the tree, and
 # `make demo` itself.
 test-release: build
-	@cd $(RELEASE) && ctest --output-on-failure -R '^(python|install|demo)$$'
+	@cd $(RELEASE) && ctest --output-on-failure -R '^(python|install|demo|conformance_python)$$'
 
 test-python: build
 	@cd $(RELEASE) && ctest --output-on-failure -R '^python$$'

@@ -26,6 +26,7 @@ static void check_chunks(const char *params, uint32_t rate, uint32_t ch, const s
     for (size_t i = 0; i < n_sizes; i++) {
         rm_frame *f = ramp(rate, ch, sizes[i], pos);
         f->timestamp_us = 1000000 + (int64_t)llround((double)pos * 1e6 / rate);
+        f->sequence = 100 + i;
         CHECK_INT(rm_harness_push(h, f), 0);
         rm_frame_unref(f);
         pos += sizes[i];
@@ -38,9 +39,12 @@ static void check_chunks(const char *params, uint32_t rate, uint32_t ch, const s
         CHECK_INT(o->u.audio.frames, want);
         CHECK_INT(o->u.audio.channels, ch);
         CHECK_INT(o->timestamp_us, 1000000 + llround((double)total * 1e6 / rate));
-        CHECK_INT(o->sequence, i);
         const int16_t *d = o->u.audio.data;
         size_t real = total + o->u.audio.frames <= pos ? o->u.audio.frames : pos - total;
+        /* the sequence of the input that completed the chunk */
+        size_t cause = 0, cum = sizes[0];
+        while (cum < total + real && cause + 1 < n_sizes) cum += sizes[++cause];
+        CHECK_INT(o->sequence, 100 + cause);
         for (size_t k = 0; k < o->u.audio.frames * ch; k++) {
             int16_t want_v = k < real * ch ? (int16_t)((total * ch + k) % 30000) : 0; /* padding is silence */
             if (d[k] != want_v) {

@@ -167,21 +167,24 @@ static void test_flush_tail(void)
 }
 
 /* Output timestamps follow the output sample count from the first input
- * timestamp; sequence numbers count output frames. */
+ * timestamp; an output carries the sequence of the input that produced it. */
 static void test_timestamps(void)
 {
     rm_harness *h = harness_ok(rt, "AudioResample", "{\"target_rate\": 16000}");
     rm_frame *all = sine_frame(44100, 1, 44100, 0, 440, 0.5);
     CHECK_INT(push_chunks(h, all->u.audio.data, 44100, 1, 44100, 882, 5000000), 0);
     CHECK_INT(rm_harness_end(h), 0);
-    size_t pos = 0;
-    for (size_t i = 0; i < rm_harness_output_count(h); i++) {
+    size_t pos = 0, n = rm_harness_output_count(h);
+    uint64_t prev = 0;
+    for (size_t i = 0; i < n; i++) {
         const rm_frame *f = rm_harness_output(h, i);
         int64_t expect = 5000000 + (int64_t)llround((double)pos * 1e6 / 16000);
         CHECK_INT(f->timestamp_us, expect);
-        CHECK_INT(f->sequence, i);
+        CHECK(f->sequence >= prev && f->sequence <= 49); /* 50 inputs of 882 frames, in order */
+        prev = f->sequence;
         pos += f->u.audio.frames;
     }
+    CHECK(n > 0 && prev == 49); /* the tail comes with the last input (flush) */
     CHECK_INT(pos, 16000);
     rm_frame_unref(all);
     rm_harness_free(h);

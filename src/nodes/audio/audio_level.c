@@ -12,7 +12,12 @@
  * the format's limit: s16 −32768 or 32767, s32 −2^31 or 2^31−1; for f32,
  * samples beyond ±1.0 (a full-scale f32 sine touching ±1.0 is not clipped).
  * timestamp_ms is the window start, from the first input frame's timestamp
- * plus the sample count.  The event frame carries the same time.  At end of
+ * plus the sample count.  The event frame carries the same time, and the
+ * sequence number of the input frame that completed the window.  Framing:
+ * each event goes out right after the audio up to its window's end (an input
+ * frame holding window ends passes in zero-copy slices split there), and the
+ * sums run sample by sample, so events and their positions do not depend on
+ * how the input is cut.  At end of
  * stream, or when the rate or channel count changes, a partial window is
  * reported with its own duration_ms.  Formats f32, s16, s32.  A window with
  * NaN or infinite f32 samples is an error (RM_EFORMAT): JSON cannot carry
@@ -43,7 +48,9 @@ typedef struct level_state {
 /* Accumulates `n` interleaved samples into the window. */
 static void accumulate(level_state *st, const void *data, rm_sample_format fmt, size_t n)
 {
-    double sumsq = 0, peak = st->peak;
+    /* float sums continue the window's running sum sample by sample, so the
+     * result does not depend on where the input frames were cut */
+    double sumsq = st->sumsq, peak = st->peak;
     uint64_t clipped = 0;
     switch (fmt) {
     case RM_SAMPLE_S16: {
@@ -56,7 +63,7 @@ static void accumulate(level_state *st, const void *data, rm_sample_format fmt, 
             m = a > m ? a : m;
             clipped += (v == 32767) | (v == -32768);
         }
-        sumsq = (double)acc / (32768.0 * 32768.0);
+        sumsq += (double)acc / (32768.0 * 32768.0); /* exact: multiples of 2^-30 */
         if (m / 32768.0 > peak) peak = m / 32768.0;
         break;
     }
@@ -81,7 +88,7 @@ static void accumulate(level_state *st, const void *data, rm_sample_format fmt, 
         break;
     }
     }
-    st->sumsq += sumsq;
+    st->sumsq = sumsq;
     st->peak = peak;
     st->clipped += clipped;
 }
@@ -104,11 +111,18 @@ static int emit_event(rm_node *node, level_state *st)
         return rm_node_fail(node, RM_ENOMEM, "out of memory");
     }
     out->timestamp_us = st->start_us;
-    out->sequence = st->events++;
+    st->events++;
     st->filled = 0;
     st->sumsq = st->peak = 0;
     st->clipped = 0;
     return rm_node_emit_take(node, 1, out);
+}
+
+/* Timestamp of frame `a` of f: f's own clock. */
+static int64_t slice_ts(const rm_frame *f, size_t a)
+{
+    if (f->timestamp_us == RM_TS_NONE || a == 0) return f->timestamp_us;
+    return f->timestamp_us + (int64_t)llround((double)a * 1e6 / f->u.audio.rate);
 }
 
 static int level_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
@@ -116,8 +130,7 @@ static int level_process(rm_node *node, void *state, unsigned port, const rm_fra
     (void)port;
     level_state *st = state;
     const level_config *cfg = rm_node_config(node);
-    int rc = rm_node_emit(node, 0, f);
-    if (rc != 0) return rc;
+    int rc = 0;
     if (f->u.audio.rate != st->rate || f->u.audio.channels != st->channels) {
         if (st->filled && (rc = emit_event(node, st)) != 0) return rc;
         st->rate = f->u.audio.rate;
@@ -130,6 +143,7 @@ static int level_process(rm_node *node, void *state, unsigned port, const rm_fra
     }
     const unsigned char *src = f->u.audio.data;
     size_t left = f->u.audio.frames, fb = rm_sample_format_size(f->u.audio.format) * st->channels;
+    size_t sent = 0; /* frames of f passed on `out`: each event follows the audio up to its window's end */
     while (left) {
         if (st->filled == 0) {
             st->window = rm__audio_ms_to_frames(cfg->window_ms, st->rate);
@@ -142,9 +156,15 @@ static int level_process(rm_node *node, void *state, unsigned port, const rm_fra
         st->clock.frames += take;
         src += take * fb;
         left -= take;
-        if (st->filled == st->window && (rc = emit_event(node, st)) != 0) return rc;
+        if (st->filled == st->window) {
+            size_t at = f->u.audio.frames - left;
+            rc = rm__audio_emit_range(node, 0, f, sent, at, slice_ts(f, sent));
+            sent = at;
+            if (rc == 0) rc = emit_event(node, st);
+            if (rc != 0) return rc;
+        }
     }
-    return 0;
+    return rm__audio_emit_range(node, 0, f, sent, f->u.audio.frames, slice_ts(f, sent));
 }
 
 static int level_flush(rm_node *node, void *state)

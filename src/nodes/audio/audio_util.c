@@ -135,6 +135,32 @@ rm_frame *rm__audio_out_get(rm__audio_out *o, rm_sample_format fmt, uint32_t rat
     return f;
 }
 
+static void release_parent(void *data, void *user)
+{
+    (void)data;
+    rm_frame_unref(user);
+}
+
+int rm__audio_emit_range(rm_node *node, unsigned port, const rm_frame *f, size_t a, size_t b, int64_t ts_us)
+{
+    if (a == 0 && b == f->u.audio.frames) return rm_node_emit(node, port, f);
+    if (a >= b) return 0;
+    size_t fb = rm_sample_format_size(f->u.audio.format) * f->u.audio.channels;
+    rm_frame *parent = rm_frame_ref(f);
+    rm_frame *s = rm_frame_wrap_audio(f->u.audio.format, f->u.audio.rate, f->u.audio.channels, b - a,
+                                      (unsigned char *)f->u.audio.data + a * fb, release_parent, parent);
+    if (!s) {
+        rm_frame_unref(parent);
+        return rm_node_fail(node, RM_ENOMEM, "out of memory for an audio slice");
+    }
+    if (rm_frame_copy_props(s, f) != 0) {
+        rm_frame_unref(s);
+        return rm_node_fail(node, RM_ENOMEM, "out of memory for an audio slice");
+    }
+    s->timestamp_us = ts_us;
+    return rm_node_emit_take(node, port, s);
+}
+
 /* --------------------------------------------------------------- clock --- */
 
 int64_t rm__audio_clock_now(const rm__audio_clock *c)
@@ -159,6 +185,6 @@ void rm__audio_clock_start(rm__audio_clock *c, const rm_frame *f, uint32_t rate)
 void rm__audio_clock_stamp(rm__audio_clock *c, rm_frame *out)
 {
     out->timestamp_us = rm__audio_clock_now(c);
-    out->sequence = c->seq++;
+    c->seq++;
     c->frames += out->u.audio.frames;
 }

@@ -150,6 +150,13 @@ static inline void rm__audio_out_release(rm__audio_out *o)
     o->cap = 0;
 }
 
+/* Emits frames [a, b) of audio frame `f` (borrowed) on `port`: `f` itself
+ * when that is all of it, nothing when empty, else a zero-copy slice that
+ * holds a reference on `f`, with f's properties and timestamp `ts_us`.
+ * Lets a node that passes audio through put its events between the samples
+ * they belong after, whatever the input framing. */
+int rm__audio_emit_range(rm_node *node, unsigned port, const rm_frame *f, size_t a, size_t b, int64_t ts_us);
+
 /* --- stream clock ------------------------------------------------------- */
 
 /*
@@ -162,7 +169,7 @@ typedef struct rm__audio_clock {
     int64_t base_us;  /* timestamp of sample 0                     */
     uint64_t frames;  /* samples per channel counted since base    */
     uint32_t rate;    /* 0 = not started                           */
-    uint64_t seq;     /* frames emitted (for rm_frame.sequence)    */
+    uint64_t seq;     /* frames emitted                            */
 } rm__audio_clock;
 
 /* Starts the clock at `f`'s timestamp unless it runs already; a running
@@ -170,8 +177,9 @@ typedef struct rm__audio_clock {
 void rm__audio_clock_start(rm__audio_clock *c, const rm_frame *f, uint32_t rate);
 /* Timestamp (µs) of the next sample. */
 int64_t rm__audio_clock_now(const rm__audio_clock *c);
-/* Stamps `out` (writable) with the next sample's time and the next sequence
- * number, then advances the clock by out's frame count. */
+/* Stamps `out` (writable) with the next sample's time, then advances the
+ * clock by out's frame count.  out's sequence is left as it is: copy it with
+ * the other properties from the input frame that completed the output. */
 void rm__audio_clock_stamp(rm__audio_clock *c, rm_frame *out);
 static inline void rm__audio_clock_reset(rm__audio_clock *c)
 {

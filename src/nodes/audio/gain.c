@@ -4,7 +4,8 @@
  * Fixed gain: every sample is multiplied by gain × 10^(gain_db / 20) (both
  * params can change while the session runs).  Normalisation (`normalize:
  * true`) instead picks the gain from a running peak: the largest |sample|
- * seen so far, over all channels, including the current frame.  The gain is
+ * seen so far, over all channels, up to and including the current sample
+ * (so the output does not depend on how the input is cut into frames).  The gain is
  * normalize_dbfs / running peak, capped at max_gain_db, so it only ever goes
  * down: the output peak never exceeds normalize_dbfs, there is no pumping,
  * and quiet starts are lifted by at most max_gain_db.  (Per-frame
@@ -76,14 +77,15 @@ static double frame_peak(const rm_frame *f)
     return peak;
 }
 
-static size_t apply(const rm_frame *f, void *dst, double g)
+/* Scales interleaved samples [i0, n) of f into dst. */
+static size_t apply(const rm_frame *f, void *dst, double g, size_t i0, size_t n)
 {
-    size_t n = rm__audio_samples(f), clipped = 0;
+    size_t clipped = 0;
     switch (f->u.audio.format) {
     case RM_SAMPLE_S16: {
         const int16_t *s = f->u.audio.data;
         int16_t *d = dst;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = i0; i < n; i++) {
             double y = (double)s[i] * g; /* double: the rounding below sees the exact product */
             clipped += (y > 32767.0) | (y < -32768.0);
             y = y > 32767.0 ? 32767.0 : y < -32768.0 ? -32768.0 : y;
@@ -94,7 +96,7 @@ static size_t apply(const rm_frame *f, void *dst, double g)
     case RM_SAMPLE_S32: {
         const int32_t *s = f->u.audio.data;
         int32_t *d = dst;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = i0; i < n; i++) {
             double y = (double)s[i] * g;
             clipped += (y > 2147483647.0) | (y < -2147483648.0);
             y = y > 2147483647.0 ? 2147483647.0 : y < -2147483648.0 ? -2147483648.0 : y;
@@ -106,7 +108,7 @@ static size_t apply(const rm_frame *f, void *dst, double g)
         const float *s = f->u.audio.data;
         float *d = dst;
         float gf = (float)g;
-        for (size_t i = 0; i < n; i++) {
+        for (size_t i = i0; i < n; i++) {
             d[i] = s[i] * gf;
             clipped += (d[i] > 1.0f) | (d[i] < -1.0f);
         }
@@ -116,26 +118,54 @@ static size_t apply(const rm_frame *f, void *dst, double g)
     return clipped;
 }
 
+/* The normalising gain for running peak `peak`. */
+static double norm_gain(const gain_config *cfg, double peak)
+{
+    double target = rm__audio_db_to_gain(cfg->normalize_dbfs), cap = rm__audio_db_to_gain(cfg->max_gain_db);
+    return peak > 0 && target / peak < cap ? target / peak : cap;
+}
+
 static int gain_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
 {
     (void)port;
     gain_state *st = state;
     const gain_config *cfg = rm_node_config(node);
     double g;
+    int rising = 0; /* normalize: the running peak rises inside this frame */
     if (cfg->normalize) {
         double p = frame_peak(f);
-        if (p > st->peak) st->peak = p;
-        double target = rm__audio_db_to_gain(cfg->normalize_dbfs), cap = rm__audio_db_to_gain(cfg->max_gain_db);
-        g = st->peak > 0 && target / st->peak < cap ? target / st->peak : cap;
+        rising = p > st->peak;
+        g = norm_gain(cfg, rising ? p : st->peak);
     } else {
         g = cfg->gain * rm__audio_db_to_gain(cfg->gain_db);
     }
     rm_node_stat(node, "gain_db", RM_STAT_SET, rm__audio_db(g));
-    if (g == 1.0 || f->u.audio.frames == 0) return rm_node_emit(node, 0, f);
+    if ((g == 1.0 && !rising) || f->u.audio.frames == 0) return rm_node_emit(node, 0, f);
     rm_frame *out = rm__audio_out_get(&st->out, f->u.audio.format, f->u.audio.rate, f->u.audio.channels,
                                       f->u.audio.frames);
     if (!out || rm_frame_copy_props(out, f) != 0) return rm_node_fail(node, RM_ENOMEM, "out of memory");
-    size_t clipped = apply(f, out->u.audio.data, g);
+    size_t clipped = 0;
+    if (rising) {
+        /* the gain follows the peak sample by sample, so it does not depend
+         * on where the input frames were cut */
+        const unsigned ch = f->u.audio.channels;
+        size_t seg = 0, frames = f->u.audio.frames;
+        for (size_t j = 0; j < frames; j++) {
+            double m = 0;
+            for (unsigned c = 0; c < ch; c++) {
+                double a = fabs(rm__audio_sample(f->u.audio.data, f->u.audio.format, j * ch + c));
+                m = a > m ? a : m;
+            }
+            if (m > st->peak) {
+                clipped += apply(f, out->u.audio.data, norm_gain(cfg, st->peak), seg * ch, j * ch);
+                st->peak = m;
+                seg = j;
+            }
+        }
+        clipped += apply(f, out->u.audio.data, norm_gain(cfg, st->peak), seg * ch, frames * ch);
+    } else {
+        clipped = apply(f, out->u.audio.data, g, 0, rm__audio_samples(f));
+    }
     if (clipped) rm_node_stat(node, "clipped_samples", RM_STAT_ADD, (double)clipped);
     return rm_node_emit(node, 0, out);
 }

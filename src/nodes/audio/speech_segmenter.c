@@ -26,6 +26,12 @@
  * stream emits an open utterance up to the end of the audio.  Reset drops
  * the audio and any open utterance.
  *
+ * Framing: utterances are placed by sample position, so the output does not
+ * depend on how the audio was cut, as long as each event arrives before the
+ * audio it names has left the history (the VAD emits every event right after
+ * the audio up to the analysis frame that decided it).  An output frame
+ * carries the sequence number of the input frame that completed it.
+ *
  * Memory: one buffer holding the open utterance and the history; it is
  * trimmed lazily (when half of it is stale, or before it would grow), so it
  * stays under about twice max_utterance_ms + history_ms + one input frame.
@@ -62,6 +68,8 @@ typedef struct seg_state {
     uint64_t last_end;   /* the next utterance never starts before this       */
     unsigned part;
     int pending_start;   /* a start event came before any audio               */
+    int have_base;       /* base_ms/base_index set from a frame timestamp    */
+    uint64_t cur_seq;    /* sequence of the input frame being processed       */
 } seg_state;
 
 static double index_ms(const seg_state *st, uint64_t idx)
@@ -103,6 +111,7 @@ static int emit_range(rm_node *node, seg_state *st, uint64_t a, uint64_t b, int 
            frames * st->channels * sizeof(float));
     double t0 = index_ms(st, a), t1 = index_ms(st, b);
     f->timestamp_us = llround(t0 * 1000.0);
+    f->sequence = st->cur_seq; /* the input that completed the utterance */
     char part[16];
     snprintf(part, sizeof part, "%u", st->part);
     int rc = set_meta_num(f, "start_ms", t0) | set_meta_num(f, "end_ms", t1) | set_meta_num(f, "duration_ms", ms) |
@@ -234,9 +243,15 @@ static int append_audio(rm_node *node, seg_state *st, const rm_frame *f)
         return rm_node_fail(node, RM_EFORMAT, "audio changed mid-stream from %u Hz %u ch to %u Hz %u ch",
                             st->rate, st->channels, f->u.audio.rate, f->u.audio.channels);
     }
+    /* follow the frames' clock where it departs from the sample count by
+     * more than half a sample (not for timestamps rounded to whole µs) */
     if (f->timestamp_us != RM_TS_NONE) {
-        st->base_index = st->total;
-        st->base_ms = (double)f->timestamp_us / 1000.0;
+        double ts_ms = (double)f->timestamp_us / 1000.0;
+        if (!st->have_base || fabs(ts_ms - index_ms(st, st->total)) > 500.0 / st->rate) {
+            st->base_index = st->total;
+            st->base_ms = ts_ms;
+            st->have_base = 1;
+        }
     }
     size_t frames = f->u.audio.frames, ch = st->channels;
     trim(cfg, st, frames);
@@ -281,6 +296,7 @@ static int seg_process(rm_node *node, void *state, unsigned port, const rm_frame
 {
     (void)port;
     seg_state *st = state;
+    st->cur_seq = f->sequence;
     if (f->kind == RM_FRAME_JSON) return on_event(node, st, f);
     return append_audio(node, st, f);
 }

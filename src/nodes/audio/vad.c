@@ -18,8 +18,16 @@
  * plus `speech_pad_ms`, refined to 5 ms.  A start is *decided* once speech
  * has lasted `min_speech_ms` and an end once silence has lasted
  * `min_silence_ms`, so events are emitted that much after the moment they
- * name; an event frame's timestamp_us is the moment it names.  Events for
- * an input frame are emitted after that frame has been passed on `out`.
+ * name; an event frame's timestamp_us is the moment it names.
+ *
+ * Framing: an event is emitted right after the audio up to the end of the
+ * analysis frame that decided it, whatever the input framing: an input frame
+ * in which events are decided is passed on `out` in pieces (zero-copy slices
+ * holding a reference on it) split at those analysis frame ends, with the
+ * events in between; other input frames pass whole.  So downstream nodes see
+ * the same samples and the same events at the same sample positions whether
+ * the audio came in 10 ms chunks or as one frame.  Event frames carry the
+ * sequence number and stream id of the input frame that decided them.
  *
  * Streaming: input frames of any size (partial analysis frames are kept);
  * end of stream emits the end of ongoing speech (a last partial analysis
@@ -36,6 +44,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio_util.h"
 #include "remotemedia/node.h"
 #include "vad_dsp.h"
 
@@ -81,7 +90,10 @@ typedef struct vad_state {
     uint64_t start_ev;  /* index named by the last start event */
     uint64_t floor_ev;  /* a start event never names a time before this */
     double speech_ms;   /* total speech reported */
-    /* events produced by the current input frame, emitted after it */
+    int have_base;      /* base_ms/base_index set from a frame timestamp */
+    const rm_frame *cur; /* the input frame being processed (borrowed) or NULL */
+    uint64_t last_seq;  /* sequence of the last input frame (for flush) */
+    /* events decided in the current input frame, not yet emitted */
     rm_frame **pending;
     size_t n_pending, cap_pending;
 } vad_state;
@@ -112,6 +124,11 @@ static int queue_event(rm_node *node, vad_state *st, int start, int end, float p
     }
     if (!f) return rm_node_fail(node, RM_ENOMEM, "out of memory for a VAD event");
     f->timestamp_us = llround(t * 1000.0);
+    f->sequence = st->last_seq;
+    if (st->cur && st->cur->stream_id && rm_frame_set_stream_id(f, st->cur->stream_id) != 0) {
+        rm_frame_unref(f);
+        return rm_node_fail(node, RM_ENOMEM, "out of memory for a VAD event");
+    }
     st->pending[st->n_pending++] = f;
     return 0;
 }
@@ -294,6 +311,15 @@ static int start_stream(rm_node *node, vad_state *st, const vad_config *cfg, con
     return 0;
 }
 
+/* Passes frames [a, b) of input frame f on `out` (whole, or a zero-copy
+ * slice stamped on the VAD's clock, so a slice's time is the same however
+ * the input was cut). */
+static int emit_audio(rm_node *node, vad_state *st, const rm_frame *f, size_t a, size_t b)
+{
+    int64_t ts = f->timestamp_us == RM_TS_NONE ? RM_TS_NONE : llround(index_ms(st, st->in_index + a) * 1000.0);
+    return rm__audio_emit_range(node, 0, f, a, b, ts);
+}
+
 static int vad_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
 {
     (void)port;
@@ -310,12 +336,22 @@ static int vad_process(rm_node *node, void *state, unsigned port, const rm_frame
         return rm_node_fail(node, RM_EFORMAT, "audio rate changed from %u Hz to %u Hz mid-stream", st->rate,
                             f->u.audio.rate);
     }
+    /* Follow the frames' clock, but only where it departs from the sample
+     * count by more than half a sample: timestamps rounded to whole µs (or
+     * sliced frames) must not shift the events by fractions of a sample. */
     if (f->timestamp_us != RM_TS_NONE) {
-        st->base_index = st->in_index;
-        st->base_ms = (double)f->timestamp_us / 1000.0;
+        double ts_ms = (double)f->timestamp_us / 1000.0;
+        if (!st->have_base || fabs(ts_ms - index_ms(st, st->in_index)) > 500.0 / st->rate) {
+            st->base_index = st->in_index;
+            st->base_ms = ts_ms;
+            st->have_base = 1;
+        }
     }
+    st->cur = f;
+    st->last_seq = f->sequence;
     const unsigned n = st->dsp.n;
     const size_t frames = f->u.audio.frames;
+    size_t sent = 0; /* frames of f already passed on `out` */
     int rc = 0;
     for (size_t i = 0; i < frames && rc == 0;) {
         size_t k = n - st->fill < frames - i ? n - st->fill : frames - i;
@@ -325,19 +361,19 @@ static int vad_process(rm_node *node, void *state, unsigned port, const rm_frame
         if (st->fill == n) {
             st->fill = 0;
             rc = analyse(node, st, st->in_index + i - n);
+            if (rc == 0 && st->n_pending) {
+                /* the audio up to the deciding frame's end, then its events */
+                rc = emit_audio(node, st, f, sent, i);
+                sent = i;
+                if (rc == 0) rc = emit_pending(node, st);
+            }
         }
     }
+    if (rc == 0) rc = emit_audio(node, st, f, sent, frames);
     st->in_index += frames;
-    if (rc != 0) {
-        drop_pending(st);
-        return rc;
-    }
-    rc = rm_node_emit(node, 0, f);
-    if (rc != 0) {
-        drop_pending(st);
-        return rc;
-    }
-    return emit_pending(node, st);
+    st->cur = NULL;
+    if (rc != 0) drop_pending(st);
+    return rc;
 }
 
 static int vad_flush(rm_node *node, void *state)

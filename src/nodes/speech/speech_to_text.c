@@ -11,11 +11,24 @@
  * detector (ps_get_in_speech) opens an utterance when speech starts and
  * closes it after 0.5 s of silence.  With "vad_events" an upstream VAD
  * decides: json frames {is_speech_start: true} / {is_speech_end: true} on the
- * `events` port open and close the utterance; audio outside utterances is
- * kept in a pre-roll ring (preroll_ms) that starts the next utterance, so the
- * VAD's detection delay does not cut the first word.  Either way an utterance
- * longer than max_utterance_ms is closed and a new one opened, which keeps
- * memory flat on endless speech.
+ * `events` port open and close the utterance.  A start is placed by the time
+ * it names (timestamp_ms, on this node's clock; "now" without one) and the
+ * utterance begins preroll_ms before that: audio outside utterances is kept
+ * in a history ring (preroll_ms + STT_LAG_MS) so the VAD's detection delay
+ * does not cut the first word.  An end closes the utterance when it arrives
+ * (or once the audio up to the time it names has, if that is still to come).
+ * Either way an utterance longer than max_utterance_ms is closed and a new
+ * one opened, which keeps memory flat on endless speech.
+ *
+ * Framing: the decoder is always fed whole STT_BLOCK blocks counted from the
+ * utterance start (from the stream start in silence mode, where utterances
+ * restart on block boundaries), and the silence-mode VAD is checked after
+ * each block, so results do not depend on how the input is cut.  With an
+ * upstream VAD node the end events arrive right after the audio up to the
+ * analysis frame that decided them (see vad.c), at a sample position that
+ * does not depend on the framing either.  Outputs carry the sequence number
+ * of the input frame that completed them (the end event, or the audio frame
+ * in which the decoder's VAD heard the silence).
  *
  * Output per utterance with at least one word:
  *  - `out`: a text frame, the words separated by spaces, timestamped at the
@@ -80,6 +93,9 @@
 
 #define STT_RATE 16000u
 #define STT_BLOCK 320 /* samples per decoder call: 20 ms, the VAD check granularity */
+/* vad_events: how long after the time it names a start event may arrive
+ * (the upstream VAD's decision delay) with the whole pre-roll still kept */
+#define STT_LAG_MS 2000
 /* With no speech the silence-mode utterance is recycled every 10 minutes so
  * the decoder's 32-bit sample counter never wraps. */
 #define STT_IDLE_CYCLE ((uint64_t)STT_RATE * 600)
@@ -121,6 +137,14 @@ typedef struct stt_state {
     int heard;              /* speech in this utterance (decoder VAD or event) */
     uint64_t pos;           /* samples received so far */
     uint64_t utt_base;      /* sample position of the utterance's frame 0 */
+    uint64_t fed;           /* samples of the utterance given to feed_utt() */
+    int16_t blk[STT_BLOCK]; /* the utterance's partial block, not decoded yet */
+    unsigned blk_n;
+    int start_pending;      /* vad_events: a start named a time not yet received */
+    int end_pending;        /* vad_events: an end named a time not yet received */
+    uint64_t end_at;        /* ... the utterance's end */
+    uint64_t start_at;      /* ... the utterance's first sample */
+    uint64_t cur_seq;       /* sequence of the input frame being processed */
     uint64_t speech_pos;    /* silence mode: where the decoder's VAD heard speech */
     uint64_t max_utt;       /* samples */
     int64_t origin_us;      /* stream time of sample 0 */
@@ -131,7 +155,7 @@ typedef struct stt_state {
     char *stream_id;        /* of the last audio frame */
     int16_t *pcm;           /* conversion scratch */
     size_t pcm_cap;
-    pcm_ring preroll;       /* vad_events: audio before the utterance */
+    pcm_ring preroll;       /* vad_events: audio since the last utterance (history) */
     pcm_ring warm;          /* the first utterance's audio, for the warm-up */
     int second_pass;        /* PASS_* */
     int warmup_pending;     /* a second pass is due for an utterance with words */
@@ -178,6 +202,7 @@ static int emit_json(rm_node *node, stt_state *st, json_t *obj, uint64_t at)
         return rm_node_fail(node, RM_ENOMEM, "out of memory");
     }
     f->timestamp_us = (int64_t)llround(stream_ms(st, at) * 1000.0);
+    f->sequence = st->cur_seq;
     return rm_node_emit_take(node, 1, f);
 }
 
@@ -227,6 +252,18 @@ static int collect_words(stt_state *st, seg_word **out)
         if (v[i].keep) v[k++] = v[i];
     *out = v;
     return (int)k;
+}
+
+/* `v` in the shortest decimal form that reads back as the same double,
+ * with a decimal point ("200.0"). */
+static const char *num_text(char *buf, size_t cap, double v)
+{
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, cap, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    if (!strpbrk(buf, ".en") && strlen(buf) + 2 < cap) strcat(buf, ".0"); /* reads as a float, like results */
+    return buf;
 }
 
 /* Emits the finished utterance on `out` and `results`. */
@@ -284,10 +321,9 @@ static int report(rm_node *node, stt_state *st)
     char buf[32];
     int rc = f ? 0 : RM_ENOMEM;
     if (rc == 0 && st->stream_id) rc = rm_frame_set_stream_id(f, st->stream_id);
-    snprintf(buf, sizeof buf, "%.0f", start_ms);
-    if (rc == 0) rc = rm_frame_meta_set(f, "start_ms", buf);
-    snprintf(buf, sizeof buf, "%.0f", end_ms);
-    if (rc == 0) rc = rm_frame_meta_set(f, "end_ms", buf);
+    /* the same numbers as results.start_ms / end_ms (shortest exact form) */
+    if (rc == 0) rc = rm_frame_meta_set(f, "start_ms", num_text(buf, sizeof buf, start_ms));
+    if (rc == 0) rc = rm_frame_meta_set(f, "end_ms", num_text(buf, sizeof buf, end_ms));
     snprintf(buf, sizeof buf, "%.3f", conf);
     if (rc == 0) rc = rm_frame_meta_set(f, "confidence", buf);
     snprintf(buf, sizeof buf, "%llu", (unsigned long long)st->n_utt);
@@ -303,6 +339,7 @@ static int report(rm_node *node, stt_state *st)
         return rm_node_fail(node, RM_ENOMEM, "out of memory");
     }
     f->timestamp_us = (int64_t)llround(start_ms * 1000.0);
+    f->sequence = st->cur_seq;
     rc = rm_node_emit_take(node, 0, f);
     if (rc == 0) return emit_json(node, st, res, at);
     json_decref(res);
@@ -369,7 +406,8 @@ static int decode_ring(rm_node *node, stt_state *st, const pcm_ring *r)
     return rc;
 }
 
-static int start_utt(rm_node *node, stt_state *st)
+/* Opens an utterance whose first sample is stream position `base`. */
+static int start_utt(rm_node *node, stt_state *st, uint64_t base)
 {
     ps_start_stream(st->ps); /* frame numbers restart at 0 = utt_base */
     rm__ps_errors_clear();
@@ -377,7 +415,9 @@ static int start_utt(rm_node *node, stt_state *st)
         return rm_node_fail(node, RM_ENODE, "pocketsphinx could not start an utterance: %s", rm__ps_errors());
     st->in_utt = 1;
     st->heard = 0;
-    st->utt_base = st->pos;
+    st->utt_base = base;
+    st->fed = 0;
+    st->blk_n = 0;
     st->utt_proc_ms = 0;
     st->warm.len = st->warm.head = 0;
     if (st->second_pass == PASS_ALWAYS) st->warmup_pending = 1;
@@ -407,7 +447,7 @@ static int warm_up(rm_node *node, stt_state *st)
 {
     double t0 = now_ms();
     st->warmup_pending = 0; /* decode() stops recording */
-    st->utt_base = st->pos - st->warm.len;
+    st->utt_base = st->utt_base + st->fed - st->warm.len;
     ps_start_stream(st->ps);
     rm__ps_errors_clear();
     int rc = ps_start_utt(st->ps) < 0 ? RM_ENODE : 0;
@@ -427,8 +467,13 @@ static int warm_up(rm_node *node, stt_state *st)
 static int finish(rm_node *node, stt_state *st, int discard, int restart)
 {
     double t0 = now_ms();
+    uint64_t end = st->utt_base + st->fed;
+    int rc = 0;
+    if (st->blk_n && !discard) rc = decode(node, st, st->blk, st->blk_n); /* the last partial block */
+    st->blk_n = 0;
+    if (rc != 0) return rc;
     rm__ps_errors_clear();
-    int rc = ps_end_utt(st->ps);
+    rc = ps_end_utt(st->ps);
     st->in_utt = 0;
     if (rc < 0) return rm_node_fail(node, RM_ENODE, "pocketsphinx failed to end the utterance: %s", rm__ps_errors());
     rc = 0;
@@ -437,7 +482,7 @@ static int finish(rm_node *node, stt_state *st, int discard, int restart)
     } else if (!discard && st->heard) {
         uint64_t base = st->utt_base;
         if (st->warmup_pending && has_words(st)) rc = warm_up(node, st);
-        double audio_ms = (double)(st->pos - st->utt_base) * 1000.0 / STT_RATE;
+        double audio_ms = (double)(end - st->utt_base) * 1000.0 / STT_RATE;
         if (rc == 0) rc = report(node, st);
         st->utt_base = base;
         double t1 = now_ms();
@@ -447,7 +492,7 @@ static int finish(rm_node *node, stt_state *st, int discard, int restart)
         rm_node_stat(node, "final_ms", RM_STAT_SAMPLE, t1 - t0);
         if (rc != 0) return rc;
     }
-    return restart ? start_utt(node, st) : 0;
+    return restart ? start_utt(node, st, end) : 0;
 }
 
 static int send_partial(rm_node *node, stt_state *st)
@@ -461,65 +506,139 @@ static int send_partial(rm_node *node, stt_state *st)
     st->partial = copy;
     json_t *obj = json_pack("{s:s, s:f, s:b, s:I}", "text", hyp, "start_ms", stream_ms(st, st->utt_base),
                             "final", 0, "utterance", (json_int_t)(st->n_utt + 1));
-    return emit_json(node, st, obj, st->pos);
+    return emit_json(node, st, obj, st->utt_base + st->fed);
 }
 
-/* Silence mode: decode block by block, closing the utterance when the
- * decoder's VAD falls back to silence. */
-static int feed_silence(rm_node *node, stt_state *st, const int16_t *pcm, size_t n)
+/* After each whole block: silence mode asks the decoder's VAD whether the
+ * utterance goes on; both modes cut utterances at max_utterance_ms. */
+static int after_block(rm_node *node, stt_state *st)
+{
+    uint64_t now = st->utt_base + st->fed;
+    if (st->mode == MODE_VAD_EVENTS) {
+        if (st->fed < st->max_utt) return 0;
+        int rc = finish(node, st, 0, 1);
+        st->heard = 1; /* still inside the upstream VAD's speech */
+        return rc;
+    }
+    int speech = ps_get_in_speech(st->ps);
+    if (!st->heard && speech) st->heard = 1, st->speech_pos = now;
+    else if (st->heard && !speech) return finish(node, st, 0, 1);
+    else if (st->heard && now - st->speech_pos >= st->max_utt) return finish(node, st, 0, 1);
+    else if (!st->heard && now - st->utt_base >= STT_IDLE_CYCLE) return finish(node, st, 1, 1);
+    return 0;
+}
+
+/* Feeds audio to the open utterance in whole blocks counted from its start
+ * (the tail waits in st->blk), so the decoder sees the same calls however
+ * the input is cut.  Whole blocks are decoded in place. */
+static int feed_utt(rm_node *node, stt_state *st, const int16_t *pcm, size_t n)
 {
     int rc = 0;
-    while (n && rc == 0) {
-        size_t k = n < STT_BLOCK ? n : STT_BLOCK;
-        rc = decode(node, st, pcm, k);
-        if (rc != 0) break;
-        st->pos += k;
+    while (n && rc == 0 && st->in_utt) {
+        size_t k = STT_BLOCK - st->blk_n < n ? STT_BLOCK - st->blk_n : n;
+        const int16_t *blk = pcm;
+        if (st->blk_n || k < STT_BLOCK) {
+            memcpy(st->blk + st->blk_n, pcm, k * sizeof *pcm);
+            st->blk_n += (unsigned)k;
+            blk = st->blk_n == STT_BLOCK ? st->blk : NULL;
+        }
         pcm += k;
         n -= k;
-        int speech = ps_get_in_speech(st->ps);
-        if (!st->heard && speech) st->heard = 1, st->speech_pos = st->pos;
-        else if (st->heard && !speech) rc = finish(node, st, 0, 1);
-        else if (st->heard && st->pos - st->speech_pos >= st->max_utt) rc = finish(node, st, 0, 1);
-        else if (!st->heard && st->pos - st->utt_base >= STT_IDLE_CYCLE) rc = finish(node, st, 1, 1);
+        st->fed += k;
+        if (!blk) break;
+        st->blk_n = 0;
+        rc = decode(node, st, blk, STT_BLOCK);
+        if (rc == 0) rc = after_block(node, st);
     }
-    if (rc == 0 && st->partial_results && st->heard) rc = send_partial(node, st);
     return rc;
 }
 
-/* vad_events mode: a speech start opens an utterance with the pre-roll. */
-static int vad_start(rm_node *node, stt_state *st)
+/* Feeds the last `count` samples of the history ring to the utterance. */
+static int feed_ring_tail(rm_node *node, stt_state *st, const pcm_ring *r, size_t count)
 {
-    if (st->in_utt) return 0;
-    uint64_t pre = st->preroll.len;
-    st->pos -= pre; /* the utterance starts where the pre-roll starts */
-    int rc = start_utt(node, st);
-    st->pos += pre;
+    if (count > r->len) count = r->len;
+    size_t at = (r->head + r->len - count) % (r->cap ? r->cap : 1);
+    size_t first = r->cap - at < count ? r->cap - at : count;
+    int rc = first ? feed_utt(node, st, r->buf + at, first) : 0;
+    if (rc == 0 && count > first) rc = feed_utt(node, st, r->buf, count - first);
+    return rc;
+}
+
+/* vad_events: opens the utterance at st->start_at (<= pos) with the history
+ * from there on. */
+static int begin_utt(rm_node *node, stt_state *st)
+{
+    st->start_pending = 0;
+    int rc = start_utt(node, st, st->start_at);
     st->heard = 1;
-    if (rc == 0) rc = decode_ring(node, st, &st->preroll);
+    st->end_pending = 0;
+    if (rc == 0) rc = feed_ring_tail(node, st, &st->preroll, (size_t)(st->pos - st->start_at));
     st->preroll.len = st->preroll.head = 0;
     return rc;
 }
 
+/* Stream position of time `ms` on this node's clock (0 before the origin). */
+static uint64_t ms_pos(const stt_state *st, double ms)
+{
+    double x = (ms * 1000.0 - (double)st->origin_us) * STT_RATE / 1e6;
+    return x <= 0 ? 0 : (uint64_t)llround(x);
+}
+
+/* vad_events: a speech start naming time `t` (NULL: now) opens an utterance
+ * preroll_ms before it, as far back as the history reaches. */
+static int vad_start(rm_node *node, stt_state *st, const json_t *t)
+{
+    if (st->in_utt || st->start_pending) return 0;
+    const stt_config *cfg = rm_node_config(node);
+    uint64_t pre = (uint64_t)cfg->preroll_ms * STT_RATE / 1000;
+    uint64_t at = json_is_number(t) && st->origin_set ? ms_pos(st, json_number_value(t)) : st->pos;
+    at = at > pre ? at - pre : 0;
+    uint64_t lo = st->pos - st->preroll.len;
+    if (at < lo) {
+        if (st->preroll.len == st->preroll.cap) rm_node_stat(node, "preroll_truncated", RM_STAT_ADD, 1);
+        at = lo;
+    }
+    st->start_at = at;
+    st->start_pending = 1;
+    return at <= st->pos ? begin_utt(node, st) : 0;
+}
+
 static int feed_vad(rm_node *node, stt_state *st, const int16_t *pcm, size_t n)
 {
-    if (!st->in_utt) {
+    int rc = 0;
+    if (!st->in_utt && st->start_pending && st->start_at < st->pos + n) {
+        size_t d = (size_t)(st->start_at - st->pos); /* a start named a time inside this frame */
+        ring_push(&st->preroll, pcm, d);
+        st->pos += d;
+        pcm += d;
+        n -= d;
+        rc = begin_utt(node, st);
+    }
+    if (rc == 0 && st->in_utt && st->end_pending && st->end_at < st->pos + n) {
+        size_t d = (size_t)(st->end_at - st->pos); /* an end named a time inside this frame */
+        rc = feed_utt(node, st, pcm, d);
+        st->pos += d;
+        pcm += d;
+        n -= d;
+        st->end_pending = 0;
+        if (rc == 0 && st->in_utt) rc = finish(node, st, 0, 0);
+    }
+    if (rc != 0 || !st->in_utt) {
         ring_push(&st->preroll, pcm, n);
         st->pos += n;
-        return 0;
+        return rc;
     }
-    int rc = 0;
-    while (n && rc == 0) {
-        size_t k = n < STT_BLOCK ? n : STT_BLOCK;
-        rc = decode(node, st, pcm, k);
-        st->pos += k;
-        pcm += k;
-        n -= k;
-        if (rc == 0 && st->pos - st->utt_base >= st->max_utt) {
-            rc = finish(node, st, 0, 1);
-            st->heard = 1; /* still inside the upstream VAD's speech */
-        }
-    }
+    rc = feed_utt(node, st, pcm, n);
+    st->pos += n;
     if (rc == 0 && st->partial_results) rc = send_partial(node, st);
+    return rc;
+}
+
+static int feed_silence(rm_node *node, stt_state *st, const int16_t *pcm, size_t n)
+{
+    int rc = feed_utt(node, st, pcm, n);
+    st->pos += n;
+    if (rc == 0 && st->partial_results && st->heard) rc = send_partial(node, st);
     return rc;
 }
 
@@ -529,8 +648,18 @@ static int on_event(rm_node *node, stt_state *st, const rm_frame *f)
     const json_t *v = f->u.json.value;
     if (!json_is_object(v)) return 0;
     int rc = 0;
-    if (json_is_true(json_object_get(v, "is_speech_start"))) rc = vad_start(node, st);
-    if (rc == 0 && json_is_true(json_object_get(v, "is_speech_end")) && st->in_utt) rc = finish(node, st, 0, 0);
+    if (json_is_true(json_object_get(v, "is_speech_start")))
+        rc = vad_start(node, st, json_object_get(v, "timestamp_ms"));
+    if (rc == 0 && json_is_true(json_object_get(v, "is_speech_end"))) {
+        /* normally the audio up to the end has arrived (the VAD emits the
+         * event after it): end now; an end that names a time still to come
+         * (its audio delayed on another path) waits for it */
+        const json_t *t = json_object_get(v, "timestamp_ms");
+        uint64_t at = json_is_number(t) && st->origin_set ? ms_pos(st, json_number_value(t)) : st->pos;
+        st->start_pending = 0;
+        if (st->in_utt && at > st->pos) st->end_pending = 1, st->end_at = at;
+        else if (st->in_utt) rc = finish(node, st, 0, 0);
+    }
     return rc;
 }
 
@@ -561,6 +690,7 @@ static const int16_t *to_s16(stt_state *st, const rm_frame *f)
 static int stt_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
 {
     stt_state *st = state;
+    st->cur_seq = f->sequence;
     if (port == 1) return st->mode == MODE_VAD_EVENTS ? on_event(node, st, f) : 0;
     if (f->kind != RM_FRAME_AUDIO)
         return rm_node_fail(node, RM_EFRAMEKIND, "port 'in' takes audio, got a %s frame", rm_frame_kind_name(f->kind));
@@ -598,7 +728,8 @@ static int stt_reset(rm_node *node, void *state)
     stt_state *st = state;
     int rc = st->in_utt ? finish(node, st, 1, 0) : 0;
     st->preroll.len = st->preroll.head = 0;
-    if (rc == 0 && st->mode == MODE_SILENCE) rc = start_utt(node, st);
+    st->start_pending = st->end_pending = 0;
+    if (rc == 0 && st->mode == MODE_SILENCE) rc = start_utt(node, st, st->pos);
     return rc;
 }
 
@@ -872,7 +1003,7 @@ static int stt_init(rm_node *node, void *state, const void *config)
             st->frame_shift = STT_RATE / (unsigned)frate;
         }
     }
-    size_t preroll = st->mode == MODE_VAD_EVENTS ? (size_t)cfg->preroll_ms * STT_RATE / 1000 : 0;
+    size_t preroll = st->mode == MODE_VAD_EVENTS ? (size_t)(cfg->preroll_ms + STT_LAG_MS) * STT_RATE / 1000 : 0;
     if (rc == 0 && ring_init(&st->preroll, preroll) != 0) rc = rm_node_fail(node, RM_ENOMEM, "out of memory");
     /* the warm-up keeps one utterance: max_utterance_ms, its pre-roll and
      * the decoder VAD's lead-in */
@@ -880,7 +1011,7 @@ static int stt_init(rm_node *node, void *state, const void *config)
     st->warmup_pending = cfg->second_pass != PASS_OFF;
     if (rc == 0 && st->warmup_pending && ring_init(&st->warm, (size_t)st->max_utt + preroll + STT_RATE) != 0)
         rc = rm_node_fail(node, RM_ENOMEM, "out of memory");
-    if (rc == 0 && st->mode == MODE_SILENCE) rc = start_utt(node, st);
+    if (rc == 0 && st->mode == MODE_SILENCE) rc = start_utt(node, st, 0);
     free(hmm);
     free(dict);
     free(lm);
@@ -940,7 +1071,8 @@ static const rm_param_def stt_params[] = {
     {.name = "max_utterance_ms", .type = RM_PARAM_INT, .offset = offsetof(stt_config, max_utterance_ms),
      .doc = "longer utterances are cut and reported in pieces", .def_num = 30000, .min = 1000, .max = 600000},
     {.name = "preroll_ms", .type = RM_PARAM_INT, .offset = offsetof(stt_config, preroll_ms),
-     .doc = "vad_events: audio before the speech-start event that is decoded with the utterance", .def_num = 300,
+     .doc = "vad_events: audio before the start a speech-start event names that is decoded with the utterance",
+     .def_num = 200,
      .min = 0, .max = 5000},
     {.name = "second_pass", .type = RM_PARAM_ENUM, .offset = offsetof(stt_config, second_pass),
      .doc = "decode again with the cepstral mean learnt from the utterance: off, first (the stream's first "

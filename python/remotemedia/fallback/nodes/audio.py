@@ -625,6 +625,15 @@ def _peak(x: np.ndarray) -> float:
     return float(np.fmax.reduce(np.abs(x), axis=None, initial=_F32(0)))  # NaN is skipped, like the C max
 
 
+def _frame_peaks(x: np.ndarray) -> np.ndarray:
+    """max |sample| over the channels of each frame, full scale (float64)."""
+    if x.dtype == np.int16:
+        return np.abs(x.astype(np.int32)).max(axis=1) / 32768.0
+    if x.dtype == np.int32:
+        return np.abs(x.astype(np.int64)).max(axis=1) / 2147483648.0
+    return np.fmax.reduce(np.abs(x.astype(np.float64)), axis=1, initial=0.0)
+
+
 @register
 class Gain(FallbackNode):
     name = "Gain"
@@ -657,24 +666,38 @@ class Gain(FallbackNode):
         cfg = self.config
         a = frame.value
         x = a.samples
+        per_frame = None
         if cfg["normalize"]:
-            self.peak = max(self.peak, _peak(x))
             target, cap = db_to_gain(cfg["normalize_dbfs"]), db_to_gain(cfg["max_gain_db"])
+            p = _peak(x)
+            if p > self.peak and a.frames:
+                # the running peak sample by sample, as the C node (framing-independent)
+                m = _frame_peaks(x.reshape(a.frames, -1))
+                run = np.maximum.accumulate(np.maximum(m, self.peak))
+                with np.errstate(divide="ignore"):
+                    q = np.where(run > 0, target / np.where(run > 0, run, 1.0), np.inf)
+                per_frame = np.where((run > 0) & (q < cap), q, cap)
+                self.peak = float(run[-1])
             g = target / self.peak if self.peak > 0 and target / self.peak < cap else cap
         else:
             g = cfg["gain"] * db_to_gain(cfg["gain_db"])
         self.stat("gain_db", "set", db(g))
-        if g == 1.0 or a.frames == 0:
+        if (g == 1.0 and per_frame is None) or a.frames == 0:
             return self.emit(frame)
+        shape = x.shape
+        if per_frame is not None:
+            x = x.reshape(a.frames, -1)
+            g = per_frame[:, None]
         if x.dtype == np.float32:
             with np.errstate(invalid="ignore", over="ignore"):  # NaN / inf samples stay what they are
-                y = x * _F32(g)
+                y = x * (g.astype(np.float32) if per_frame is not None else _F32(g))
             clipped = int(np.count_nonzero((y > 1.0) | (y < -1.0)))
         else:
             lo, hi = (-32768.0, 32767.0) if x.dtype == np.int16 else (-2147483648.0, 2147483647.0)
             y = x.astype(np.float64) * g  # double: the rounding sees the exact product
             clipped = int(np.count_nonzero((y > hi) | (y < lo)))
             y = np.rint(np.clip(y, lo, hi)).astype(x.dtype)
+        y = y.reshape(shape)
         if clipped:
             self.stat("clipped_samples", "add", clipped)
         self.emit(audio_frame(y, a.sample_rate, frame))
@@ -731,7 +754,8 @@ class AudioLevel(FallbackNode):
         else:
             d = v.astype(np.float64)
             self.clipped += int(np.count_nonzero(np.abs(d) > 1.0))
-        self.sumsq += _seq_sum(d * d)
+        # onto the window's running sum sample by sample, as the C node (framing-independent)
+        self.sumsq = _seq_sum(np.concatenate([[self.sumsq], d * d]))
         if d.size:
             self.peak = max(self.peak, float(np.fmax.reduce(np.abs(d))))
 
@@ -750,8 +774,19 @@ class AudioLevel(FallbackNode):
         self.clipped = 0
         self.emit(out, 1)
 
+    def _emit_audio(self, frame: Frame, x: np.ndarray, a: int, b: int) -> None:
+        """Frames [a, b) of the input on `out`: the frame itself when whole,
+        else a slice stamped on the frame's clock (as the C node)."""
+        if a == 0 and b == len(x):
+            return self.emit(frame)
+        if a >= b:
+            return
+        ts = frame.ts
+        if ts is not None and a:
+            ts = ts + int(math.floor(a * 1e6 / frame.value.sample_rate + 0.5))
+        self.emit(audio_frame(x[a:b], frame.value.sample_rate, frame, ts))
+
     def process(self, port: int, frame: Frame) -> None:
-        self.emit(frame)
         a = frame.value
         if a.sample_rate != self.rate or a.channels != self.channels:
             if self.filled:
@@ -760,7 +795,7 @@ class AudioLevel(FallbackNode):
         self.clock.start(frame, self.rate)
         self.props = frame
         x = frames_2d(a)
-        i, left = 0, len(x)
+        i, left, sent = 0, len(x), 0
         while left:
             if self.filled == 0:
                 self.window = ms_to_frames(self.config["window_ms"], self.rate) or 1
@@ -772,7 +807,11 @@ class AudioLevel(FallbackNode):
             i += take
             left -= take
             if self.filled == self.window:
+                # each event right after the audio up to its window's end
+                self._emit_audio(frame, x, sent, i)
+                sent = i
                 self._emit_event()
+        self._emit_audio(frame, x, sent, len(x))
 
     def flush(self) -> None:
         if self.filled:
