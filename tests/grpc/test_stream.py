@@ -152,8 +152,14 @@ def test_chunk_results_carry_the_causing_sequence(server, speech):
         reqs.append(r.chunk_request("vad", r.audio_buffer(c), i))
     reqs.append(r.control_request("close"))
     out = r.stream_all(server, reqs)
-    audio_seqs = [res.sequence for res in results(out) if res.data_outputs["vad"].WhichOneof("data_type") == "audio"]
-    assert audio_seqs == seqs
+    audio = [res for res in results(out) if res.data_outputs["vad"].WhichOneof("data_type") == "audio"]
+    audio_seqs = [res.sequence for res in audio]
+    # The VAD passes a chunk on whole, or split where it decided an event (so
+    # the event sits between the two parts): every part carries the sequence
+    # of the chunk it came from, in order, and no sample is lost.
+    assert audio_seqs == sorted(audio_seqs)
+    assert sorted(set(audio_seqs)) == seqs
+    assert sum(res.data_outputs["vad"].audio.num_samples for res in audio) == len(x)
 
 
 # --------------------------------------------------------- speech to text --
