@@ -40,8 +40,9 @@ export LSAN_OPTIONS="suppressions=$here/lsan.supp:print_suppressions=0${LSAN_OPT
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 export RMEDIA_PLUGIN_PATH=
 
+report=${FUZZ_REPORT:-$build/fuzz-report.txt}
 failed=()
-printf '%-14s %10s %8s %8s %7s  %s\n' target execs cov ft corpus result > "$build/fuzz-report.txt"
+printf '%-14s %10s %8s %8s %7s  %s\n' target execs cov ft corpus result > "$report"
 for t in "$@"; do
   bin="$build/fuzz_$t"
   if [[ ! -x $bin ]]; then
@@ -77,9 +78,9 @@ for t in "$@"; do
     grep -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|SUMMARY|Test unit written' "$log" | head -8 >&2
   fi
   printf '%-14s %10s %8s %8s %7s  %s\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$result" \
-    >> "$build/fuzz-report.txt"
+    >> "$report"
 done
-cat "$build/fuzz-report.txt"
+cat "$report"
 if ((${#failed[@]})); then
   echo "fuzz: FAILED: ${failed[*]} (logs in $build/logs, reproducers in $build/artifacts)" >&2
   exit 1
