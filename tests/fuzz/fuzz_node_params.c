@@ -4,7 +4,9 @@
  * them in a one-node manifest (a generator around the fuzz bytes, so the
  * mutations land in the params rather than in the manifest's structure),
  * compiles it with the built-in node families, then opens a session (every
- * node's init runs with the parsed config), ends and closes it. */
+ * node's init runs with the parsed config), sets each param again as a
+ * runtime change (rm_session_set_param: accepted only for RM_PARAM_RUNTIME
+ * params, checked like the manifest's), resets, ends and closes it. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -34,8 +36,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     json_t *m = json_pack("{s:s, s:[{s:s, s:o, s:o}]}", "version", "v1", "nodes", "id", "n", "node_type",
                           type, "params", params);
     char *manifest = m ? json_dumps(m, JSON_COMPACT) : NULL;
-    json_decref(m);
-    if (!manifest) return 0;
+    if (!manifest) {
+        json_decref(m);
+        return 0;
+    }
 
     rm_runtime *rt = fuzz_runtime();
     rm_diags *d = rm_diags_new();
@@ -45,6 +49,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         rm_session *s = NULL;
         rm_error err;
         if (!init_too_costly(t->name) && rm_session_open(g, NULL, &s, &err) == 0) {
+            const char *key;
+            json_t *v;
+            json_t *p = json_object_get(json_array_get(json_object_get(m, "nodes"), 0), "params");
+            json_object_foreach(p, key, v)
+            {
+                char *value = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+                if (value) rm_session_set_param(s, "n", key, value, &err);
+                free(value);
+            }
+            rm_session_reset(s);
             rm_session_end(s);
             rm_session_close(s);
         }
@@ -53,5 +67,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(rm_diags_to_string(d));
     rm_diags_free(d);
     free(manifest);
+    json_decref(m);
     return 0;
 }
