@@ -171,10 +171,28 @@ def audio():
     put("audio_file", b"PCM\x0e" + b"".join(struct.pack("<f", math.sin(k / 3)) for k in range(64)) + b"\x01")
 
 
+def run_audio():
+    # graph byte, then frames: [format | (channels-1) << 4][rate index][frames lo][frames hi] samples
+    def frame(fmt, ch, rate_i, n, amp=0.3, freq=300.0):
+        rate = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000][rate_i]
+        out = bytes([fmt | (ch - 1) << 4, rate_i, n & 0xFF, n >> 8])
+        for k in range(n):
+            x = amp * math.sin(2 * math.pi * freq * k / rate)
+            for _ in range(ch):
+                out += struct.pack("<f", x) if fmt == 0 else struct.pack("<h", int(x * 32767)) if fmt == 1 \
+                    else struct.pack("<i", int(x * 2147483647))
+        return out
+    for g in range(4):
+        put("run_audio", bytes([g]) + frame(0, 1, 2, 320) + frame(0, 1, 2, 320, 0.0))
+        put("run_audio", bytes([g]) + frame(1, 2, 0, 160) + frame(1, 2, 0, 160, 0.8, 1000))
+        put("run_audio", bytes([g]) + frame(2, 1, 7, 480) + frame(0, 1, 2, 100))
+
+
 if __name__ == "__main__":
     node_params(manifests())
     json_inputs()
     audio()
+    run_audio()
     for t in sorted(os.listdir(CORPUS)):
         files = os.listdir(os.path.join(CORPUS, t))
         size = sum(os.path.getsize(os.path.join(CORPUS, t, f)) for f in files)
