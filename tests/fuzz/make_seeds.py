@@ -165,6 +165,7 @@ def audio():
             put("audio_file", data)
             if major == WAV and sub == PCM16:  # a truncated copy: the CLI's truncation check
                 put("audio_file", data[: len(data) // 2])
+            put("audio_file", data[:100])  # cut inside the headers: libsndfile's error paths
     # Raw PCM: "PCM", a spec byte (format, rate, channels), samples.
     put("audio_file", b"PCM\x00" + b"".join(struct.pack("<h", int(8000 * math.sin(k / 5))) for k in range(160)))
     put("audio_file", b"PCM\x01" + b"".join(struct.pack("<i", k << 20) for k in range(80)))
