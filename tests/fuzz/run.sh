@@ -52,7 +52,7 @@ for t in "$@"; do
   fi
   scratch="$build/$scratch_root/$t"
   [[ $scratch_root == slice ]] && rm -rf "$scratch"
-  mkdir -p "$scratch" "$build/artifacts" "$build/logs"
+  mkdir -p "$scratch" "$build/artifacts" "$build/logs/$scratch_root"
   dirs=("$scratch" "$here/corpus/$t")
   [[ -d $here/regressions/$t ]] && dirs+=("$here/regressions/$t")
   opts=(-max_total_time="$seconds" -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
@@ -62,7 +62,7 @@ for t in "$@"; do
     manifest_*) opts+=(-max_len=16384) ;;
     audio_file) opts+=(-max_len=32768) ;;
   esac
-  log="$build/logs/$t.log"
+  log="$build/logs/$scratch_root/$t.log"
   echo "fuzz: $t for ${seconds}s (log: $log)"
   "$bin" "${opts[@]}" "${dirs[@]}" > "$log" 2>&1
   rc=$?
