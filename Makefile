@@ -1,7 +1,7 @@
 # RemoteMedia — the two commands a newcomer needs:
 #   make demo   set up, build and run the main example
 #   make test   set up, build and run every test (ASan + UBSan, leak check)
-# Other targets: build, bench, wasm, install (PREFIX=...), clean.
+# Other targets: build, bench, wasm, fuzz, install (PREFIX=...), clean.
 # `make demo` builds quietly (the log goes to build/release/demo-build.log);
 # V=1 shows the build output.
 
@@ -10,8 +10,11 @@ RELEASE  ?= build/release
 SANITIZE ?= build/asan
 PREFIX   ?= /usr/local
 V        ?= 0
+FUZZ     ?= build/fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SLICE_SECONDS ?= 10
 
-.PHONY: all build test test-release test-python demo bench wasm test-wasm install clean bootstrap
+.PHONY: all build test test-release test-python demo bench wasm test-wasm fuzz fuzz-build fuzz-slice install clean bootstrap
 
 all: build
 
@@ -30,6 +33,7 @@ test: bootstrap
 	@cd $(SANITIZE) && ctest --output-on-failure -j$(JOBS)
 	@$(MAKE) --no-print-directory test-release
 	@$(MAKE) --no-print-directory test-wasm
+	@$(MAKE) --no-print-directory fuzz-slice
 
 # Suites that need a build without sanitizers: the Python package (CPython
 # and ASan do not mix), the installed library used from outside the tree, and
@@ -64,6 +68,22 @@ test-wasm: wasm
 	@native=$(SANITIZE)/rmedia; \
 	if [ ! -x $$native ]; then $(MAKE) --no-print-directory build || exit 1; native=$(RELEASE)/rmedia; fi; \
 	tests/wasm/run.sh build/wasm $$native
+
+# libFuzzer targets (tests/fuzz/README.md), built with clang-14 into $(FUZZ).
+# `make fuzz` runs each for FUZZ_SECONDS from the committed corpus (new
+# entries go to $(FUZZ)/scratch); `make test` runs a FUZZ_SLICE_SECONDS slice
+# of each, which also replays every crash regression.  Either fails on any
+# crash, leak, timeout or out-of-memory.
+fuzz-build: bootstrap
+	@cmake -S . -B $(FUZZ) -DCMAKE_C_COMPILER=clang-14 -DRM_FUZZ=ON -DCMAKE_BUILD_TYPE=Debug \
+	  -DCMAKE_C_FLAGS_DEBUG="-O1 -g" >/dev/null
+	@cmake --build $(FUZZ) -j$(JOBS)
+
+fuzz: fuzz-build
+	@tests/fuzz/run.sh $(FUZZ) $(FUZZ_SECONDS)
+
+fuzz-slice: fuzz-build
+	@tests/fuzz/run.sh --fresh $(FUZZ) $(FUZZ_SLICE_SECONDS)
 
 # The installed rmedia finds its library through its runpath ($$ORIGIN/../lib),
 # so any PREFIX works without LD_LIBRARY_PATH or ldconfig.

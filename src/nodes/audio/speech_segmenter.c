@@ -263,9 +263,11 @@ static int append_audio(rm_node *node, seg_state *st, const rm_frame *f)
         st->buf = p;
         st->cap = cap;
     }
-    float *dst = st->buf + st->len * ch;
     size_t n = frames * ch;
-    if (fmt == RM_SAMPLE_F32) {
+    float *dst = n ? st->buf + st->len * ch : NULL; /* st->buf is NULL until audio arrives */
+    if (n == 0) {
+        /* an empty frame: nothing to copy */
+    } else if (fmt == RM_SAMPLE_F32) {
         memcpy(dst, f->u.audio.data, n * sizeof *dst);
     } else if (fmt == RM_SAMPLE_S16) {
         const int16_t *s = f->u.audio.data;

@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Regenerates the seed corpora in tests/fuzz/corpus/ from the repository's
+manifests, test inputs and a few tiny generated audio files.
+
+    python3 tests/fuzz/make_seeds.py
+
+Seeds are named by content hash, as libFuzzer names corpus entries, so
+running it again only adds what is new.  Needs python3-yaml and libsndfile
+(both installed by scripts/bootstrap)."""
+import ctypes
+import ctypes.util
+import glob
+import hashlib
+import json
+import math
+import os
+import struct
+import sys
+import tempfile
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CORPUS = os.path.join(ROOT, "tests", "fuzz", "corpus")
+MAX_SEED = 64 * 1024  # small files only
+
+
+def put(target, data):
+    if isinstance(data, str):
+        data = data.encode()
+    if len(data) > MAX_SEED:
+        return
+    d = os.path.join(CORPUS, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, hashlib.sha1(data).hexdigest()), "wb") as f:
+        f.write(data)
+
+
+def repo_files(*patterns):
+    out = []
+    for p in patterns:
+        out += sorted(glob.glob(os.path.join(ROOT, p), recursive=True))
+    return [f for f in out if "/build/" not in f]
+
+
+def manifests():
+    json_files = repo_files("examples/*.json", "tests/golden/*/manifest.json", "tests/wasm/*.json")
+    yaml_files = repo_files("examples/*.yaml", "python/examples/*.yaml", "tests/golden/*/manifest.yaml",
+                            "tests/wasm/*.yaml")
+    docs = []
+    for f in json_files:
+        text = open(f, encoding="utf-8").read()
+        put("manifest_json", text)
+        docs.append(json.loads(text))
+    for f in yaml_files:
+        text = open(f, encoding="utf-8").read()
+        put("manifest_yaml", text)
+        docs.append(yaml.safe_load(text))
+    # Features the files above do not show: ports, queues, on_error policies,
+    # YAML anchors and merge keys, the original SDK's keys.
+    put("manifest_yaml", """version: v1
+metadata: {name: features}
+defaults: &q {policy: drop_oldest, capacity: 4}
+nodes:
+  - {id: a, node_type: PassThrough, on_error: skip}
+  - id: b
+    node_type: MultiplyNode
+    params: {factor: 1.5}
+    on_error: {policy: retry, max_retries: 2, base_delay_ms: 1, max_delay_ms: 2, jitter: 0.1,
+               circuit_breaker: {failure_threshold: 3, reset_timeout_ms: 10, success_threshold: 1}}
+  - {id: c, node_type: AddNode, params: {<<: {addend: 2}}}
+connections:
+  - {from: a.out, to: b, queue: *q}
+  - {from: b, to: c.in, queue: drop_newest}
+""")
+    put("manifest_json", json.dumps({
+        "version": "v1", "metadata": {"name": "sdk"},
+        "nodes": [{"id": "vad", "node_type": "VAD", "params": {"threshold": 0.5}},
+                  {"id": "seg", "node_type": "SpeechSegmenter"},
+                  {"id": "lvl", "node_type": "AudioLevel"}],
+        "connections": [{"from": "vad", "from_port": "default", "to": "seg", "to_port": "default"},
+                        {"from": "vad.events", "to": "lvl", "queue": {"policy": "block", "capacity": 8}}],
+        "runtime": {"target": "native"}, "execution": {"mode": "stream"}}))
+    for d in docs:  # each manifest in the other syntax too
+        put("manifest_yaml", yaml.safe_dump(d, sort_keys=False))
+        put("manifest_json", json.dumps(d, indent=1))
+    return docs
+
+
+def node_params(docs):
+    seen = set()
+    for d in docs:
+        for n in (d or {}).get("nodes", []) or []:
+            t = n.get("node_type")
+            if not isinstance(t, str):
+                continue
+            p = n.get("params", {})
+            put("node_params", t + "\n" + json.dumps(p))
+            seen.add(t)
+    extra = {
+        "PassThrough": {}, "AudioChunker": {"chunk_ms": 20}, "FormatConverter": {"format": "s16"},
+        "ChannelMixer": {"channels": 1, "mode": "average"}, "Gain": {"gain_db": -6, "normalize": False},
+        "AudioLevel": {"window_ms": 50}, "AudioResample": {"target_rate": 16000, "quality": "high"},
+        "CalculatorNode": {"operation": "add", "operand": 1},
+        "TextCollectorNode": {"boundaries": ".!?", "min_sentence_length": 2, "abbreviations": ["Dr.", "Mr."]},
+        "TextProcessorNode": {"operations": ["uppercase", "word_count"]},
+        "TextToSpeech": {"rate": 1.0, "sample_format": "f32"},
+        "SpeechToText": {"keyphrases": ["hello"]},
+        "VAD": {"frame_ms": 20, "threshold": 0.5, "min_speech_ms": 100},
+        "SpeechSegmenter": {}, "MultiplyNode": {"factor": 2}, "AddNode": {"addend": 1},
+    }
+    for t, p in extra.items():
+        put("node_params", t + "\n" + json.dumps(p))
+        put("node_params", t + "\n{}")
+
+
+def json_inputs():
+    inputs = repo_files("tests/golden/*/input.json")
+    lines = ['5', '"plain text"', '{"text": "Hello", "operations": ["uppercase"]}',
+             '{"operation": "add", "operands": [1, 2]}', '[1, 2, 3]', 'null', '1e308', '"\\u00e9\\ud83d\\ude00"']
+    for f in inputs:
+        text = open(f, encoding="utf-8").read()
+        put("json_input", text)
+        for i in range(5):  # the run target: one byte picks the graph
+            put("run", bytes([i]) + text.encode())
+            v = json.loads(text) if text.lstrip().startswith("[") else None
+            if isinstance(v, list):
+                put("run", bytes([i]) + "\n".join(json.dumps(x) for x in v).encode())
+    put("json_input", "\n".join(lines))
+    for i in range(5):
+        put("run", bytes([i]) + "\n".join(lines).encode())
+
+
+def audio():
+    lib = ctypes.CDLL(ctypes.util.find_library("sndfile") or "libsndfile.so.1")
+
+    class Info(ctypes.Structure):
+        _fields_ = [("frames", ctypes.c_int64), ("samplerate", ctypes.c_int), ("channels", ctypes.c_int),
+                    ("format", ctypes.c_int), ("sections", ctypes.c_int), ("seekable", ctypes.c_int)]
+
+    lib.sf_open.restype = ctypes.c_void_p
+    lib.sf_open.argtypes = [ctypes.c_char_p, ctypes.c_int, ctypes.POINTER(Info)]
+    lib.sf_writef_float.argtypes = [ctypes.c_void_p, ctypes.POINTER(ctypes.c_float), ctypes.c_int64]
+    lib.sf_close.argtypes = [ctypes.c_void_p]
+    SFM_WRITE = 0x20
+    WAV, AIFF, AU, W64, CAF, RF64, FLAC, OGG = 0x10000, 0x20000, 0x30000, 0xB0000, 0x180000, 0x220000, 0x170000, 0x200000
+    PCM16, PCM24, FLOAT, ULAW, VORBIS, PCM_U8, IMA = 0x2, 0x3, 0x6, 0x10, 0x60, 0x5, 0x12
+    kinds = [(WAV, PCM16, 8000, 1), (WAV, FLOAT, 16000, 2), (WAV, PCM_U8, 8000, 1), (WAV, IMA, 8000, 1),
+             (AIFF, PCM24, 8000, 1), (AU, ULAW, 8000, 1), (W64, PCM16, 8000, 1), (CAF, PCM16, 8000, 2),
+             (RF64, PCM16, 8000, 1), (FLAC, PCM16, 8000, 1), (FLAC, PCM24, 16000, 2), (OGG, VORBIS, 8000, 1)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (major, sub, rate, ch) in enumerate(kinds):
+            n = rate // 50  # 20 ms
+            buf = (ctypes.c_float * (n * ch))(*[0.5 * math.sin(2 * math.pi * 440 * (k // ch) / rate)
+                                                for k in range(n * ch)])
+            info = Info(0, rate, ch, major | sub, 0, 0)
+            path = os.path.join(tmp, "a%d" % i).encode()
+            sf = lib.sf_open(path, SFM_WRITE, ctypes.byref(info))
+            if not sf:
+                print("make_seeds: libsndfile cannot write format %#x" % (major | sub), file=sys.stderr)
+                continue
+            lib.sf_writef_float(sf, buf, n)
+            lib.sf_close(sf)
+            data = open(path, "rb").read()
+            put("audio_file", data)
+            if major == WAV and sub == PCM16:  # a truncated copy: the CLI's truncation check
+                put("audio_file", data[: len(data) // 2])
+            put("audio_file", data[:100])  # cut inside the headers: libsndfile's error paths
+    # Raw PCM: "PCM", a spec byte (format, rate, channels), samples.
+    put("audio_file", b"PCM\x00" + b"".join(struct.pack("<h", int(8000 * math.sin(k / 5))) for k in range(160)))
+    put("audio_file", b"PCM\x01" + b"".join(struct.pack("<i", k << 20) for k in range(80)))
+    put("audio_file", b"PCM\x0e" + b"".join(struct.pack("<f", math.sin(k / 3)) for k in range(64)) + b"\x01")
+
+
+def run_audio():
+    # graph byte, then frames: [format | (channels-1) << 4][rate index][frames lo][frames hi] samples
+    def frame(fmt, ch, rate_i, n, amp=0.3, freq=300.0):
+        rate = [8000, 11025, 16000, 22050, 24000, 32000, 44100, 48000][rate_i]
+        out = bytes([fmt | (ch - 1) << 4, rate_i, n & 0xFF, n >> 8])
+        for k in range(n):
+            x = amp * math.sin(2 * math.pi * freq * k / rate)
+            for _ in range(ch):
+                out += struct.pack("<f", x) if fmt == 0 else struct.pack("<h", int(x * 32767)) if fmt == 1 \
+                    else struct.pack("<i", int(x * 2147483647))
+        return out
+    for g in range(4):
+        put("run_audio", bytes([g]) + frame(0, 1, 2, 320) + frame(0, 1, 2, 320, 0.0))
+        put("run_audio", bytes([g]) + frame(1, 2, 0, 160) + frame(1, 2, 0, 160, 0.8, 1000))
+        put("run_audio", bytes([g]) + frame(2, 1, 7, 480) + frame(0, 1, 2, 100))
+
+
+if __name__ == "__main__":
+    node_params(manifests())
+    json_inputs()
+    audio()
+    run_audio()
+    for t in sorted(os.listdir(CORPUS)):
+        files = os.listdir(os.path.join(CORPUS, t))
+        size = sum(os.path.getsize(os.path.join(CORPUS, t, f)) for f in files)
+        print("%-14s %3d seeds, %6d bytes" % (t, len(files), size))
