@@ -25,8 +25,13 @@ static inline rm_runtime *fuzz_runtime(void)
     o.flags = RM_RUNTIME_NO_ENV_PLUGINS;
     rm_error err;
     rm_error_clear(&err);
-    if (rm_runtime_new(&o, &rt, &err) != 0) {
+    if (rm_runtime_new_with_builtins(&o, &rt, &err) != 0) {
         fprintf(stderr, "fuzz: cannot create the runtime: %s\n", err.message);
+        abort();
+    }
+    /* A runtime without node types would fuzz only "unknown node type". */
+    if (!rm_runtime_find_node_type(rt, "CalculatorNode")) {
+        fprintf(stderr, "fuzz: the built-in node families are not registered\n");
         abort();
     }
     return rt;
