@@ -12,6 +12,7 @@ Exit status: 0 when every case matches on every framing, 1 otherwise, 2 on
 a usage or set-up error.
 """
 import argparse
+import atexit
 import json
 import math
 import os
@@ -197,7 +198,44 @@ def host_python(args):
     return run
 
 
-HOSTS = {"cli": host_cli, "python": host_python}
+def host_grpc(args):
+    """`rmedia serve` on an ephemeral loopback port, driven by Python grpcio
+    (tests/grpc/conformance_grpc.py): the whole input as one frame goes as a
+    unary ExecutePipeline call (what a unary client sends), every other
+    framing as a StreamPipeline stream of chunks."""
+    os.environ["RMEDIA"] = os.path.abspath(args.rmedia)
+    sys.path.insert(0, os.path.join(ROOT, "tests", "grpc"))
+    import conformance_grpc  # noqa: E402
+    import rmgrpc  # noqa: E402
+
+    server = rmgrpc.Server()
+    atexit.register(server.stop)
+
+    def convert(node, v):
+        if isinstance(v, dict) and set(v) == {"sample_rate", "channels", "samples"}:
+            x = np.asarray(v["samples"], dtype=np.float64).reshape(-1, v["channels"])
+            return {"node": node, "port": None, "audio": x, "rate": v["sample_rate"]}
+        return {"node": node, "port": None, "value": v}
+
+    def run(case, ms, tmp):
+        with open(case.manifest) as f:
+            text = f.read()
+        if case.is_audio:
+            inputs = [{"audio": {"samples": (c.astype(np.float64) / 32768.0).ravel().tolist(),
+                                 "sample_rate": case.rate, "channels": c.shape[1], "format": "f32"}}
+                      for _, c in case.chunks(ms)]
+            # case.json "grpc_unary": a reason why a unary reply cannot carry
+            # this case's outputs (then the whole file goes as one stream chunk)
+            mode = "unary" if ms == 0 and "grpc_unary" not in case.spec else "stream"
+        else:
+            inputs, mode = list(case.values), "stream"
+        outs = conformance_grpc.run_case_grpc(server.address, text, inputs, mode=mode)
+        return [convert(node, v) for node, values in outs.items() for v in values]
+
+    return run
+
+
+HOSTS = {"cli": host_cli, "python": host_python, "grpc": host_grpc}
 
 
 # -------------------------------------------------------------- normalise --
@@ -276,15 +314,15 @@ def compare(expected, got):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--host", required=True, choices=sorted(HOSTS))
-    ap.add_argument("--rmedia", help="the rmedia binary (cli host)")
+    ap.add_argument("--rmedia", help="the rmedia binary (cli and grpc hosts)")
     ap.add_argument("--build-dir", help="the CMake build holding libremotemedia (python host)")
     ap.add_argument("--framing", default="all",
                     help="comma-separated: " + ", ".join(FRAMINGS) + " (default: all)")
     ap.add_argument("--case", action="append", help="run only this case (repeatable)")
     ap.add_argument("--update", action="store_true", help="write expected.jsonl from this host's 20 ms run")
     args = ap.parse_args()
-    if args.host == "cli" and not args.rmedia:
-        ap.error("--host cli needs --rmedia")
+    if args.host in ("cli", "grpc") and not args.rmedia:
+        ap.error(f"--host {args.host} needs --rmedia")
     names = list(FRAMINGS) if args.framing == "all" else args.framing.split(",")
     for n in names:
         if n not in FRAMINGS:
