@@ -156,6 +156,7 @@ struct rmw_session {
     rm_session *s;
     rmw_output *head, *tail; /* produced, not yet taken */
     size_t count;
+    uint64_t audio_seq; /* sequence numbers of pushed audio frames */
 };
 
 static void on_output(void *user, const char *node_id, const char *port, const rm_frame *frame)
@@ -229,15 +230,18 @@ static void release_heap(void *data, void *user)
 
 /* Audio: `data` (from rmw_alloc, ownership passes here) holds frames ×
  * channels interleaved samples of `format` (1 f32, 2 s16, 3 s32).  `node`
- * NULL pushes into every source node. */
+ * NULL pushes into every source node.  `timestamp_us` < 0: none. */
 int RMW_EXPORT(rmw_session_push_audio)(rmw_session *ws, const char *node, size_t node_len, int format,
-                                       uint32_t rate, uint32_t channels, void *data, size_t frames)
+                                       uint32_t rate, uint32_t channels, void *data, size_t frames,
+                                       double timestamp_us)
 {
     rm_frame *f = rm_frame_wrap_audio((rm_sample_format)format, rate, channels, frames, data, release_heap, NULL);
     if (!f) {
         free(data);
         return fail(RM_EINVAL, "invalid audio frame (format, rate, channels or length)");
     }
+    f->timestamp_us = timestamp_us < 0 ? RM_TS_NONE : (int64_t)timestamp_us;
+    f->sequence = ws->audio_seq++;
     return push(ws, node, node_len, f);
 }
 

@@ -50,7 +50,7 @@ void rmw_graph_free(rm_graph *g);
 char *rmw_graph_summary(rm_graph *g);
 void rmw_output_free(rmw_output *o);
 rmw_session *rmw_session_open(rm_graph *g);
-int rmw_session_push_audio(rmw_session *ws, const char *node, size_t node_len, int format, uint32_t rate, uint32_t channels, void *data, size_t frames);
+int rmw_session_push_audio(rmw_session *ws, const char *node, size_t node_len, int format, uint32_t rate, uint32_t channels, void *data, size_t frames, double timestamp_us);
 int rmw_session_push_json(rmw_session *ws, const char *node, size_t node_len, const char *text, size_t len);
 int rmw_session_push_text(rmw_session *ws, const char *node, size_t node_len, const char *text, size_t len);
 int rmw_session_flush(rmw_session *ws);

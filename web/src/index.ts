@@ -36,6 +36,9 @@ export interface AudioFrame {
   samples: Float32Array | Int16Array | Int32Array;
   sampleRate: number;
   channels: number;
+  /** Presentation time of the first sample in µs.  Pushed frames without one
+   * are stamped from the samples pushed so far (as `rmedia run` does). */
+  timestampUs?: number;
 }
 
 export type Frame = AudioFrame | string | number | boolean | null | object;
@@ -68,7 +71,7 @@ interface Exports {
   rmw_graph_summary(g: number): number;
   rmw_session_open(g: number): number;
   rmw_session_push_audio(s: number, node: number, nodeLen: number, fmt: number, rate: number, ch: number,
-                         data: number, frames: number): number;
+                         data: number, frames: number, timestampUs: number): number;
   rmw_session_push_json(s: number, node: number, nodeLen: number, text: number, len: number): number;
   rmw_session_push_text(s: number, node: number, nodeLen: number, text: number, len: number): number;
   rmw_session_flush(s: number): number;
@@ -287,6 +290,7 @@ export class Session implements AsyncIterable<Output> {
   private readonly pending: Output[] = [];
   private waiters: ((r: IteratorResult<Output>) => void)[] = [];
   private ended = false;
+  private audioPos = 0; // samples per channel pushed so far
 
   /** @internal */
   constructor(
@@ -321,9 +325,12 @@ export class Session implements AsyncIterable<Output> {
       if (!p) throw new RemoteMediaError("out of memory", -2);
       new Uint8Array(x.memory.buffer, p, bytes).set(
         new Uint8Array(frame.samples.buffer, frame.samples.byteOffset, bytes));
+      const frames = frame.samples.length / ch;
+      const ts = frame.timestampUs ?? Math.round((this.audioPos * 1e6) / frame.sampleRate);
+      this.audioPos += frames;
       // ownership of p passes to the module (freed with the frame)
       rc = this.rm.withStr(node, (np, nn) =>
-        x.rmw_session_push_audio(s, np, nn, fmt, frame.sampleRate, ch, p, frame.samples.length / ch));
+        x.rmw_session_push_audio(s, np, nn, fmt, frame.sampleRate, ch, p, frames, ts));
     } else if (typeof frame === "string") {
       rc = this.rm.withStr(node, (np, nn) =>
         this.rm.withStr(frame, (tp, tn) => x.rmw_session_push_text(s, np, nn, tp, tn)));
@@ -425,6 +432,7 @@ export class Session implements AsyncIterable<Output> {
       const samples = fmt === SAMPLE_FORMAT.f32 ? new Float32Array(buf, p, n).slice()
         : fmt === SAMPLE_FORMAT.s16 ? new Int16Array(buf, p, n).slice() : new Int32Array(buf, p, n).slice();
       out.audio = { samples, sampleRate: x.rmw_output_audio_rate(o), channels };
+      if (ts >= 0) out.audio.timestampUs = ts;
     }
     return out;
   }
