@@ -101,3 +101,48 @@ test("audio frames are checked before they enter the module", async () => {
   assert.equal(o.audio.channels, 2);
   s.close();
 });
+
+test("mixer, converter, gain, chunker and level in wasm give native's s16 output bit for bit", async (t) => {
+  assert.ok(native, "no native rmedia (set RMEDIA_NATIVE)");
+  const rm = await RemoteMedia.load(readFileSync(wasmPath));
+  if (!rm.nodes().some((n) => n.name === "ChannelMixer")) {
+    t.skip("remotemedia.wasm was built without the audio family (RM_WASM_AUDIO=OFF)");
+    return;
+  }
+  const sr = 16000, n = sr, x = new Int16Array(n * 2);
+  for (let i = 0; i < n; i++) {
+    x[2 * i] = Math.round(20000 * Math.sin(2 * Math.PI * 440 * i / sr));
+    x[2 * i + 1] = Math.round(12000 * Math.sin(2 * Math.PI * 97 * i / sr) * (i / n));
+  }
+  const dir = mkdtempSync(path.join(tmpdir(), "rm-chain-"));
+  try {
+    writeFileSync(path.join(dir, "in.s16"), Buffer.from(x.buffer));
+    const r = spawnSync(native, ["run", "tests/wasm/audio_chain.yaml", "--input", path.join(dir, "in.s16"),
+      "--input-format", "s16le:16000:2", "--output", path.join(dir, "out.s16"), "--output-format", "s16le"],
+      { cwd: root, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    const b = readFileSync(path.join(dir, "out.s16"));
+    const nat = new Int16Array(b.buffer, b.byteOffset, b.byteLength / 2);
+    const natEvents = r.stdout.trim().split("\n").filter(Boolean).map((l) => JSON.parse(l).value);
+
+    const s = rm.open(readFileSync(path.join(root, "tests/wasm/audio_chain.yaml"), "utf8"));
+    const chunk = sr / 50;
+    for (let i = 0; i < n; i += chunk) s.push({ samples: x.slice(2 * i, 2 * (i + chunk)), sampleRate: sr, channels: 2 });
+    s.flush();
+    const outs = s.takeOutputs();
+    s.close();
+    const audio = outs.filter((o) => o.kind === "audio");
+    assert.ok(audio.every((o) => o.audio.samples instanceof Int16Array && o.audio.channels === 1));
+    assert.ok(audio.every((o) => o.audio.samples.length === 400), "25 ms chunks");
+    const got = new Int16Array(audio.reduce((k, o) => k + o.audio.samples.length, 0));
+    let k = 0;
+    for (const o of audio) { got.set(o.audio.samples, k); k += o.audio.samples.length; }
+    assert.equal(got.length, nat.length);
+    assert.ok(nat.some((v) => v !== 0));
+    assert.deepEqual(Array.from(got), Array.from(nat));
+    const events = outs.filter((o) => o.kind === "json").map((o) => o.value);
+    assert.equal(JSON.stringify(events), JSON.stringify(natEvents));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
