@@ -65,7 +65,7 @@ test-wasm: wasm
 	@native=$(SANITIZE)/rmedia; \
 	if [ ! -x $$native ]; then $(MAKE) --no-print-directory build || exit 1; native=$(RELEASE)/rmedia; fi; \
 	tests/wasm/run.sh build/wasm $$native && \
-	cd web && npx tsc -p tsconfig.json && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/
+	cd web && node_modules/.bin/tsc -p tsconfig.json && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/
 
 # The installed rmedia finds its library through its runpath ($$ORIGIN/../lib),
 # so any PREFIX works without LD_LIBRARY_PATH or ldconfig.

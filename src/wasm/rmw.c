@@ -10,14 +10,30 @@
 #include "rmw.h"
 #include "remotemedia/remotemedia.h"
 
+#if defined(__wasm__)
 #define RMW_EXPORT(name) __attribute__((export_name(#name))) name
+#else /* native: tests/wasm/test_rmw.c checks the ownership rules under ASan */
+#define RMW_EXPORT(name) name
+#endif
+
+/* A NUL-terminated copy of a (pointer, length) string from JS; NULL stays NULL. */
+static char *dupn(const char *s, size_t n)
+{
+    if (!s) return NULL;
+    char *c = malloc(n + 1);
+    if (!c) return NULL;
+    memcpy(c, s, n);
+    c[n] = 0;
+    return c;
+}
 
 static char *last_error;
 
 static void set_error(const char *msg)
 {
     free(last_error);
-    last_error = strdup(msg ? msg : "");
+    if (!msg) msg = "";
+    last_error = dupn(msg, strlen(msg));
 }
 
 static int fail_err(const rm_error *e, int rc)
@@ -37,17 +53,6 @@ static int fail(int rc, const char *msg)
     rm_error_clear(&e);
     rm_error_set(&e, rc, NULL, "%s", msg);
     return fail_err(&e, rc);
-}
-
-/* A NUL-terminated copy of a (pointer, length) string from JS; NULL stays NULL. */
-static char *dupn(const char *s, size_t n)
-{
-    if (!s) return NULL;
-    char *c = malloc(n + 1);
-    if (!c) return NULL;
-    memcpy(c, s, n);
-    c[n] = 0;
-    return c;
 }
 
 const char *RMW_EXPORT(rmw_error)(void) { return last_error ? last_error : ""; }
@@ -164,9 +169,15 @@ static void on_output(void *user, const char *node_id, const char *port, const r
     rmw_session *ws = user;
     rmw_output *o = calloc(1, sizeof *o);
     if (!o) return;
-    o->node_id = strdup(node_id ? node_id : "");
-    o->port = strdup(port ? port : "");
+    if (!node_id) node_id = "";
+    if (!port) port = "";
+    o->node_id = dupn(node_id, strlen(node_id));
+    o->port = dupn(port, strlen(port));
     o->frame = rm_frame_ref(frame);
+    if (!o->node_id || !o->port) { /* out of memory: the output is lost */
+        rmw_output_free(o);
+        return;
+    }
     if (ws->tail) ws->tail->next = o;
     else ws->head = o;
     ws->tail = o;
