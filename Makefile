@@ -62,12 +62,14 @@ bench: build
 wasm: bootstrap
 	@scripts/build-wasm
 
-# Compares rmedia.wasm under Node's WASI with a native rmedia: the sanitizer
+# Compares rmedia.wasm under Node's WASI, and remotemedia.wasm through the
+# TypeScript package web/ (Node's test runner), with a native rmedia: the sanitizer
 # build's when `make test` made one, else the release build (built if needed).
 test-wasm: wasm
 	@native=$(SANITIZE)/rmedia; \
 	if [ ! -x $$native ]; then $(MAKE) --no-print-directory build || exit 1; native=$(RELEASE)/rmedia; fi; \
-	tests/wasm/run.sh build/wasm $$native
+	tests/wasm/run.sh build/wasm $$native && \
+	cd web && node_modules/.bin/tsc -p tsconfig.json && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/
 
 # libFuzzer targets (tests/fuzz/README.md), built with clang-14 into $(FUZZ).
 # `make fuzz` runs each for FUZZ_SECONDS from the committed corpus (new

@@ -1,0 +1,388 @@
+/* rmw: the JavaScript-facing C API of remotemedia.wasm; see rmw.h. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "remotemedia/nodes.h"
+#include "rmw.h"
+#include "remotemedia/remotemedia.h"
+
+#if defined(__wasm__)
+#define RMW_EXPORT(name) __attribute__((export_name(#name))) name
+#else /* native: tests/wasm/test_rmw.c checks the ownership rules under ASan */
+#define RMW_EXPORT(name) name
+#endif
+
+/* A NUL-terminated copy of a (pointer, length) string from JS; NULL stays NULL. */
+static char *dupn(const char *s, size_t n)
+{
+    if (!s) return NULL;
+    char *c = malloc(n + 1);
+    if (!c) return NULL;
+    memcpy(c, s, n);
+    c[n] = 0;
+    return c;
+}
+
+static char *last_error;
+
+static void set_error(const char *msg)
+{
+    free(last_error);
+    if (!msg) msg = "";
+    last_error = dupn(msg, strlen(msg));
+}
+
+static int fail_err(const rm_error *e, int rc)
+{
+    char text[sizeof e->message + 160];
+    if (e->code && e->node_id[0])
+        snprintf(text, sizeof text, "node '%s': %s (%s)", e->node_id, e->message, rm_err_name(e->code));
+    else if (e->code) snprintf(text, sizeof text, "%s (%s)", e->message, rm_err_name(e->code));
+    else snprintf(text, sizeof text, "%s (%s)", rm_strerror(rc), rm_err_name(rc));
+    set_error(text);
+    return e->code ? e->code : rc;
+}
+
+static int fail(int rc, const char *msg)
+{
+    rm_error e;
+    rm_error_clear(&e);
+    rm_error_set(&e, rc, NULL, "%s", msg);
+    return fail_err(&e, rc);
+}
+
+const char *RMW_EXPORT(rmw_error)(void) { return last_error ? last_error : ""; }
+const char *RMW_EXPORT(rmw_version)(void) { return rm_version(); }
+void *RMW_EXPORT(rmw_alloc)(size_t n) { return malloc(n ? n : 1); }
+void RMW_EXPORT(rmw_free)(void *p) { free(p); }
+
+/* ----------------------------------------------------------- runtime --- */
+
+rm_runtime *RMW_EXPORT(rmw_runtime_new)(void)
+{
+    rm_runtime *rt = NULL;
+    rm_error e;
+    rm_error_clear(&e);
+    int rc = rm_runtime_new_with_builtins(NULL, &rt, &e);
+    if (rc) {
+        fail_err(&e, rc);
+        return NULL;
+    }
+    return rt;
+}
+
+void RMW_EXPORT(rmw_runtime_free)(rm_runtime *rt) { rm_runtime_free(rt); }
+
+/* [describe(type), ...] for every registered node type. */
+char *RMW_EXPORT(rmw_nodes_json)(rm_runtime *rt)
+{
+    json_t *arr = json_array();
+    for (size_t i = 0; arr && i < rm_runtime_node_type_count(rt); i++) {
+        char *s = rm_node_type_describe_json(rm_runtime_node_type_at(rt, i));
+        json_t *v = s ? json_loads(s, 0, NULL) : NULL;
+        free(s);
+        if (v) json_array_append_new(arr, v);
+    }
+    char *out = arr ? rm_json_dumps(arr, JSON_COMPACT) : NULL;
+    json_decref(arr);
+    return out;
+}
+
+char *RMW_EXPORT(rmw_inspect_json)(rm_runtime *rt, const char *name, size_t len)
+{
+    char *n = dupn(name, len);
+    const rm_node_type *t = n ? rm_runtime_find_node_type(rt, n) : NULL;
+    if (!t) {
+        char msg[300];
+        const char *sug = n ? rm_runtime_suggest_node_type(rt, n) : NULL;
+        if (sug) snprintf(msg, sizeof msg, "unknown node type '%s' (did you mean '%s'?)", n ? n : "", sug);
+        else snprintf(msg, sizeof msg, "unknown node type '%s'", n ? n : "");
+        fail(RM_ENOTFOUND, msg);
+        free(n);
+        return NULL;
+    }
+    free(n);
+    return rm_node_type_describe_json(t);
+}
+
+char *RMW_EXPORT(rmw_schema_json)(rm_runtime *rt) { return rm_runtime_manifest_schema(rt); }
+
+/* ------------------------------------------------------------- graphs --- */
+
+/* Compiles manifest text (JSON or YAML, told apart by content) shown as
+ * `name` in diagnostics.  On failure returns NULL and rmw_error() holds every
+ * diagnostic, one per line, exactly as `rmedia validate` prints them.  On
+ * success rmw_error() holds the warnings (possibly ""). */
+rm_graph *RMW_EXPORT(rmw_graph_from_text)(rm_runtime *rt, const char *text, size_t len, const char *name,
+                                          size_t name_len)
+{
+    char *nm = dupn(name, name_len);
+    rm_diags *d = rm_diags_new();
+    rm_graph *g = NULL;
+    int rc = d ? rm_graph_load_string(rt, text, len, nm ? nm : "manifest", NULL, &g, d) : RM_ENOMEM;
+    char *s = d ? rm_diags_to_string(d) : NULL;
+    if (rc && (!s || !*s)) fail(rc, "the manifest could not be loaded");
+    else set_error(s ? s : "");
+    free(s);
+    rm_diags_free(d);
+    free(nm);
+    return rc ? NULL : g;
+}
+
+void RMW_EXPORT(rmw_graph_free)(rm_graph *g) { rm_graph_unref(g); }
+
+/* {"name", "nodes", "sources", "sinks": [ids]}; caller frees. */
+char *RMW_EXPORT(rmw_graph_summary)(rm_graph *g)
+{
+    json_t *sinks = json_array();
+    for (size_t i = 0; i < rm_graph_sink_count(g); i++)
+        json_array_append_new(sinks, json_string(rm_graph_node_id(g, rm_graph_sink(g, i))));
+    json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:o}", "name", rm_graph_name(g), "nodes",
+                          (json_int_t)rm_graph_node_count(g), "sources", (json_int_t)rm_graph_source_count(g),
+                          "sink_count", (json_int_t)rm_graph_sink_count(g), "sinks", sinks);
+    char *out = o ? rm_json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    return out;
+}
+
+/* ----------------------------------------------------------- sessions --- */
+
+struct rmw_output {
+    struct rmw_output *next;
+    char *node_id, *port;
+    rm_frame *frame;
+};
+
+struct rmw_session {
+    rm_session *s;
+    rmw_output *head, *tail; /* produced, not yet taken */
+    size_t count;
+    uint64_t audio_seq; /* sequence numbers of pushed audio frames */
+};
+
+static void on_output(void *user, const char *node_id, const char *port, const rm_frame *frame)
+{
+    rmw_session *ws = user;
+    rmw_output *o = calloc(1, sizeof *o);
+    if (!o) return;
+    if (!node_id) node_id = "";
+    if (!port) port = "";
+    o->node_id = dupn(node_id, strlen(node_id));
+    o->port = dupn(port, strlen(port));
+    o->frame = rm_frame_ref(frame);
+    if (!o->node_id || !o->port) { /* out of memory: the output is lost */
+        rmw_output_free(o);
+        return;
+    }
+    if (ws->tail) ws->tail->next = o;
+    else ws->head = o;
+    ws->tail = o;
+    ws->count++;
+}
+
+void RMW_EXPORT(rmw_output_free)(rmw_output *o)
+{
+    if (!o) return;
+    free(o->node_id);
+    free(o->port);
+    rm_frame_unref(o->frame);
+    free(o);
+}
+
+rmw_session *RMW_EXPORT(rmw_session_open)(rm_graph *g)
+{
+    rmw_session *ws = calloc(1, sizeof *ws);
+    if (!ws) {
+        fail(RM_ENOMEM, "out of memory");
+        return NULL;
+    }
+    rm_session_opts o = {0};
+    o.on_output = on_output;
+    o.output_user = ws;
+    rm_error e;
+    rm_error_clear(&e);
+    int rc = rm_session_open(g, &o, &ws->s, &e);
+    if (rc) {
+        fail_err(&e, rc);
+        free(ws);
+        return NULL;
+    }
+    return ws;
+}
+
+static int push(rmw_session *ws, const char *node, size_t node_len, rm_frame *f)
+{
+    if (!f) return fail(RM_ENOMEM, "out of memory or invalid frame");
+    int rc;
+    if (node) {
+        char *n = dupn(node, node_len);
+        rc = n ? rm_session_push_to(ws->s, n, NULL, f) : RM_ENOMEM;
+        free(n);
+    } else {
+        rc = rm_session_push(ws->s, f);
+    }
+    rm_frame_unref(f);
+    if (rc) {
+        rm_error e = *rm_session_error(ws->s);
+        return fail_err(&e, rc);
+    }
+    return 0;
+}
+
+static void release_heap(void *data, void *user)
+{
+    (void)user;
+    free(data);
+}
+
+/* Audio: `data` (from rmw_alloc, ownership passes here) holds frames ×
+ * channels interleaved samples of `format` (1 f32, 2 s16, 3 s32).  `node`
+ * NULL pushes into every source node.  `timestamp_us` < 0: none. */
+int RMW_EXPORT(rmw_session_push_audio)(rmw_session *ws, const char *node, size_t node_len, int format,
+                                       uint32_t rate, uint32_t channels, void *data, size_t frames,
+                                       double timestamp_us)
+{
+    rm_frame *f = rm_frame_wrap_audio((rm_sample_format)format, rate, channels, frames, data, release_heap, NULL);
+    if (!f) {
+        free(data);
+        return fail(RM_EINVAL, "invalid audio frame (format, rate, channels or length)");
+    }
+    f->timestamp_us = timestamp_us < 0 ? RM_TS_NONE : (int64_t)timestamp_us;
+    f->sequence = ws->audio_seq++;
+    return push(ws, node, node_len, f);
+}
+
+int RMW_EXPORT(rmw_session_push_json)(rmw_session *ws, const char *node, size_t node_len, const char *text,
+                                      size_t len)
+{
+    char msg[256] = "";
+    rm_frame *f = rm_frame_new_json_text(text, len, msg, sizeof msg);
+    if (!f) return fail(RM_EPARSE, msg[0] ? msg : "invalid JSON");
+    return push(ws, node, node_len, f);
+}
+
+int RMW_EXPORT(rmw_session_push_text)(rmw_session *ws, const char *node, size_t node_len, const char *text,
+                                      size_t len)
+{
+    rm_frame *f = rm_frame_new_text(text, len);
+    if (!f) return fail(RM_EINVAL, "text is not valid UTF-8 or memory ran out");
+    return push(ws, node, node_len, f);
+}
+
+/* End of stream: flushes every node; the session takes no more pushes. */
+int RMW_EXPORT(rmw_session_flush)(rmw_session *ws)
+{
+    int rc = rm_session_end(ws->s);
+    if (rc) {
+        rm_error e = *rm_session_error(ws->s);
+        return fail_err(&e, rc);
+    }
+    return 0;
+}
+
+/* Barge-in: drops queued frames and outputs not yet taken, resets nodes. */
+int RMW_EXPORT(rmw_session_cancel)(rmw_session *ws)
+{
+    int rc = rm_session_reset(ws->s);
+    while (ws->head) {
+        rmw_output *o = ws->head;
+        ws->head = o->next;
+        rmw_output_free(o);
+    }
+    ws->tail = NULL;
+    ws->count = 0;
+    if (rc) {
+        rm_error e = *rm_session_error(ws->s);
+        return fail_err(&e, rc);
+    }
+    return 0;
+}
+
+char *RMW_EXPORT(rmw_metrics_json)(rmw_session *ws) { return rm_session_metrics_json(ws->s); }
+
+void RMW_EXPORT(rmw_session_close)(rmw_session *ws)
+{
+    if (!ws) return;
+    rm_session_close(ws->s); /* does not flush: no output arrives after this */
+    while (ws->head) {
+        rmw_output *o = ws->head;
+        ws->head = o->next;
+        rmw_output_free(o);
+    }
+    free(ws);
+}
+
+static int matches(const rmw_output *o, const char *sink, size_t sl, const char *port, size_t pl)
+{
+    if (sink && (strlen(o->node_id) != sl || memcmp(o->node_id, sink, sl))) return 0;
+    if (port && (strlen(o->port) != pl || memcmp(o->port, port, pl))) return 0;
+    return 1;
+}
+
+/* Outputs waiting from `sink` / `port` (NULL = any). */
+size_t RMW_EXPORT(rmw_output_count)(rmw_session *ws, const char *sink, size_t sl, const char *port, size_t pl)
+{
+    size_t n = 0;
+    for (rmw_output *o = ws->head; o; o = o->next) n += (size_t)matches(o, sink, sl, port, pl);
+    return n;
+}
+
+/* Takes the oldest waiting output of `sink` / `port` (NULL = any), or NULL. */
+rmw_output *RMW_EXPORT(rmw_output_take)(rmw_session *ws, const char *sink, size_t sl, const char *port,
+                                        size_t pl)
+{
+    rmw_output *prev = NULL;
+    for (rmw_output *o = ws->head; o; prev = o, o = o->next) {
+        if (!matches(o, sink, sl, port, pl)) continue;
+        if (prev) prev->next = o->next;
+        else ws->head = o->next;
+        if (ws->tail == o) ws->tail = prev;
+        o->next = NULL;
+        ws->count--;
+        return o;
+    }
+    return NULL;
+}
+
+const char *RMW_EXPORT(rmw_output_node)(const rmw_output *o) { return o->node_id; }
+const char *RMW_EXPORT(rmw_output_port)(const rmw_output *o) { return o->port; }
+int RMW_EXPORT(rmw_output_kind)(const rmw_output *o) { return (int)o->frame->kind; }
+double RMW_EXPORT(rmw_output_timestamp_us)(const rmw_output *o)
+{
+    return o->frame->timestamp_us == RM_TS_NONE ? -1.0 : (double)o->frame->timestamp_us;
+}
+
+/* JSON frames as compact JSON text (as the CLI prints them), text frames as
+ * their text; other kinds NULL.  Caller frees. */
+char *RMW_EXPORT(rmw_output_text)(const rmw_output *o)
+{
+    const rm_frame *f = o->frame;
+    if (f->kind == RM_FRAME_TEXT) return dupn(f->u.text.data, f->u.text.len);
+    if (f->kind == RM_FRAME_JSON) return rm_frame_json_dumps(f);
+    return NULL;
+}
+
+void *RMW_EXPORT(rmw_output_audio_data)(const rmw_output *o)
+{
+    return o->frame->kind == RM_FRAME_AUDIO ? o->frame->u.audio.data : NULL;
+}
+size_t RMW_EXPORT(rmw_output_audio_frames)(const rmw_output *o)
+{
+    return o->frame->kind == RM_FRAME_AUDIO ? o->frame->u.audio.frames : 0;
+}
+uint32_t RMW_EXPORT(rmw_output_audio_channels)(const rmw_output *o)
+{
+    return o->frame->kind == RM_FRAME_AUDIO ? o->frame->u.audio.channels : 0;
+}
+uint32_t RMW_EXPORT(rmw_output_audio_rate)(const rmw_output *o)
+{
+    return o->frame->kind == RM_FRAME_AUDIO ? o->frame->u.audio.rate : 0;
+}
+int RMW_EXPORT(rmw_output_audio_format)(const rmw_output *o)
+{
+    return o->frame->kind == RM_FRAME_AUDIO ? (int)o->frame->u.audio.format : 0;
+}

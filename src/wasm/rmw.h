@@ -1,0 +1,73 @@
+/*
+ * rmw.h — the C API that JavaScript drives in build/wasm/remotemedia.wasm (a
+ * WASI reactor: no _start; call the exported `_initialize` once, then these).
+ *
+ * Handles are wasm addresses (i32).  0 / a negative RM_E* code means failure;
+ * then rmw_error() describes it.
+ *
+ * Memory ownership across the boundary:
+ *  - Strings passed IN (manifest text, names, JSON) are borrowed for the call:
+ *    JS allocates them with rmw_alloc, writes UTF-8 and frees them with
+ *    rmw_free after the call returns.  Lengths are explicit; no NUL needed.
+ *  - Audio passed IN (rmw_session_push_audio) is NOT copied: the buffer must
+ *    come from rmw_alloc and its ownership passes to the module with the
+ *    call (it becomes the frame's storage and is freed when the last frame
+ *    that uses it dies, also on failure).  JS must not touch or free it again.
+ *  - Strings returned by rmw_*_json, rmw_output_text and rmw_graph_summary are
+ *    the caller's: free them with rmw_free.
+ *  - rmw_error() returns a module-owned NUL-terminated string, valid until the
+ *    next rmw_* call.
+ *  - An output taken with rmw_output_take is the caller's until rmw_output_free;
+ *    rmw_output_audio_data points into it (a view on the wasm heap that is
+ *    valid until rmw_output_free and only while memory does not grow: JS
+ *    copies it out before the next call).
+ *  - Free order: outputs and sessions before their graph, graphs before the
+ *    runtime.
+ * Single-threaded: everything runs on the caller's thread inside the call.
+ */
+#ifndef REMOTEMEDIA_RMW_H
+#define REMOTEMEDIA_RMW_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "remotemedia/remotemedia.h"
+
+typedef struct rmw_session rmw_session;
+typedef struct rmw_output rmw_output;
+
+const char *rmw_error(void);
+const char *rmw_version(void);
+void *rmw_alloc(size_t n);
+void rmw_free(void *p);
+rm_runtime *rmw_runtime_new(void);
+void rmw_runtime_free(rm_runtime *rt);
+char *rmw_nodes_json(rm_runtime *rt);
+char *rmw_inspect_json(rm_runtime *rt, const char *name, size_t len);
+char *rmw_schema_json(rm_runtime *rt);
+rm_graph *rmw_graph_from_text(rm_runtime *rt, const char *text, size_t len, const char *name, size_t name_len);
+void rmw_graph_free(rm_graph *g);
+char *rmw_graph_summary(rm_graph *g);
+void rmw_output_free(rmw_output *o);
+rmw_session *rmw_session_open(rm_graph *g);
+int rmw_session_push_audio(rmw_session *ws, const char *node, size_t node_len, int format, uint32_t rate, uint32_t channels, void *data, size_t frames, double timestamp_us);
+int rmw_session_push_json(rmw_session *ws, const char *node, size_t node_len, const char *text, size_t len);
+int rmw_session_push_text(rmw_session *ws, const char *node, size_t node_len, const char *text, size_t len);
+int rmw_session_flush(rmw_session *ws);
+int rmw_session_cancel(rmw_session *ws);
+char *rmw_metrics_json(rmw_session *ws);
+void rmw_session_close(rmw_session *ws);
+size_t rmw_output_count(rmw_session *ws, const char *sink, size_t sl, const char *port, size_t pl);
+rmw_output *rmw_output_take(rmw_session *ws, const char *sink, size_t sl, const char *port, size_t pl);
+const char *rmw_output_node(const rmw_output *o);
+const char *rmw_output_port(const rmw_output *o);
+int rmw_output_kind(const rmw_output *o);
+double rmw_output_timestamp_us(const rmw_output *o);
+char *rmw_output_text(const rmw_output *o);
+void *rmw_output_audio_data(const rmw_output *o);
+size_t rmw_output_audio_frames(const rmw_output *o);
+uint32_t rmw_output_audio_channels(const rmw_output *o);
+uint32_t rmw_output_audio_rate(const rmw_output *o);
+int rmw_output_audio_format(const rmw_output *o);
+
+#endif
