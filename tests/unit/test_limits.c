@@ -15,32 +15,7 @@ static rm_runtime *rt;
 
 /* ------------------------------------------------------------ text builder --- */
 
-typedef struct text {
-    char *p;
-    size_t n, cap;
-} text;
-
-static void put(text *t, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-static void put(text *t, const char *fmt, ...)
-{
-    for (;;) {
-        va_list ap;
-        va_start(ap, fmt);
-        int k = vsnprintf(t->p ? t->p + t->n : NULL, t->p ? t->cap - t->n : 0, fmt, ap);
-        va_end(ap);
-        if (t->p && (size_t)k < t->cap - t->n) {
-            t->n += (size_t)k;
-            return;
-        }
-        t->cap = (t->cap + (size_t)k + 1) * 2;
-        t->p = realloc(t->p, t->cap);
-        if (!t->p) abort();
-    }
-}
+#include "textbuf.h"
 
 /* Compiles JSON or YAML text; returns the code, the diagnostics as text
  * (caller frees) and their count; the graph if wanted. */
