@@ -370,6 +370,27 @@ int rm__params_parse(const rm_node_type *t, const json_t *params, void *config,
         {
             snprintf(sub, sizeof sub, "%s.%s", path, key);
             const rm_param_def *p = rm__param_find(t, key);
+            if (!p) {
+                /* RM_PARAM_REST: keys outside the table are kept, not rejected */
+                const rm_param_def *rest = NULL;
+                for (const rm_param_def *q = t->params; q && q->name; q++)
+                    if ((q->flags & RM_PARAM_REST) && q->type == RM_PARAM_JSON) rest = q;
+                if (rest) {
+                    json_t **slot = (json_t **)((char *)config + rest->offset);
+                    if (!*slot || !json_is_object(*slot)) {
+                        *slot = rm__arena_keep_json(arena, json_object());
+                        if (!*slot) {
+                            free(set_by);
+                            return RM_ENOMEM;
+                        }
+                    }
+                    if (json_object_set(*slot, key, v) != 0) {
+                        free(set_by);
+                        return RM_ENOMEM;
+                    }
+                    continue;
+                }
+            }
             if (!p && rm__diags_full(d)) {
                 /* nothing more is reported: skip the hint's cost */
                 if (!first) first = RM_EPARAM;
