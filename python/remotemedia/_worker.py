@@ -320,6 +320,9 @@ def main():
     ctl = socket.socket(fileno=CTL)
     f = ctl.makefile("rb")
     req = json.loads(f.readline())
+    for d in reversed(req.get("sys_path") or []):
+        if d not in sys.path:
+            sys.path.insert(0, d)
     cls, err = load_class(req["class"], req.get("base_dir"))
     obj = None
     if cls is not None:

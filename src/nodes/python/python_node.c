@@ -20,6 +20,7 @@ typedef struct {
     const json_t *args;
     int64_t timeout_ms, memory_limit_mb, ring_mb, init_timeout_ms;
     const char *python;
+    const char *const *python_path;
 } pn_config;
 
 typedef struct {
@@ -48,6 +49,9 @@ static const rm_param_def pn_params[] = {
      NULL, NULL, 0},
     {"python", RM_PARAM_STRING, offsetof(pn_config, python),
      "interpreter (default: $REMOTEMEDIA_PYTHON, else /usr/bin/python3)", 0, NULL, 0, 0, NULL, NULL, 0},
+    {"python_path", RM_PARAM_STRING_LIST, offsetof(pn_config, python_path),
+     "directories put first on the worker's import path (after the manifest's directory)", 0, NULL, 0,
+     0, NULL, NULL, 0},
     {NULL},
 };
 
@@ -62,7 +66,8 @@ static int start(rm_node *node, pn_state *s, const pn_config *c)
 {
     char *params = json_dumps(c->args ? c->args : json_object(), JSON_COMPACT);
     rm__pyw_opts o = {interpreter(c), c->cls, params, s->base_dir[0] ? s->base_dir : NULL,
-                      (size_t)c->ring_mb << 20, c->memory_limit_mb, c->init_timeout_ms};
+                      c->python_path, (size_t)c->ring_mb << 20, c->memory_limit_mb,
+                      c->init_timeout_ms};
     char err[1024] = "";
     int rc = rm__pyw_start(&s->w, &o, err, sizeof err);
     free(params);

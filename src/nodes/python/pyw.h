@@ -82,6 +82,7 @@ typedef struct rm__pyw_opts {
     const char *cls;        /* "module:Class" */
     const char *params_json;/* the class's parameters */
     const char *base_dir;   /* put first on sys.path, or NULL */
+    const char *const *path;/* more sys.path entries (NULL-terminated), or NULL */
     size_t ring_bytes;      /* per direction */
     int64_t memory_limit_mb;/* 0 = none */
     int64_t init_timeout_ms;

@@ -119,6 +119,9 @@ int rm__pyw_start(rm__pyw *w, const rm__pyw_opts *o, char *err, size_t cap)
     json_t *req = json_pack("{s:s, s:s?}", "class", o->cls, "base_dir", o->base_dir);
     json_t *params = json_loads(o->params_json ? o->params_json : "{}", 0, NULL);
     json_object_set_new(req, "params", params ? params : json_object());
+    json_t *path = json_array();
+    for (const char *const *d = o->path; d && *d; d++) json_array_append_new(path, json_string(*d));
+    json_object_set_new(req, "sys_path", path);
     char *line = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     size_t len = strlen(line);

@@ -1,0 +1,77 @@
+"""`isolation: process`: a Python node type in its own worker process (the
+runtime's PythonNode), next to the default inline mode."""
+import os
+
+import numpy as np
+import pytest
+
+import remotemedia
+from conftest import needs_native
+
+pytestmark = needs_native
+
+
+class _Pid:
+    offset = remotemedia.Param(int, 0)
+
+    def __init__(self, offset=0):
+        self.offset = offset
+
+    def process(self, x):
+        if isinstance(x, remotemedia.Audio):
+            return remotemedia.Audio(x.samples * np.float32(2), x.sample_rate)
+        if isinstance(x, np.ndarray):
+            return x + 1
+        return {"pid": os.getpid(), "value": x + self.offset}
+
+
+class _Boom:
+    def process(self, x):
+        os._exit(7)
+
+
+def _manifest(node_type, isolation, **params):
+    node = {"id": "n", "node_type": node_type, "params": params}
+    if isolation:
+        node["isolation"] = isolation
+    return {"version": "v1", "nodes": [node], "connections": []}
+
+
+@pytest.fixture
+def pid_type(register):
+    register("IsoPid")(_Pid)
+    register("IsoBoom")(_Boom)
+    return "IsoPid"
+
+
+def test_inline_is_default_and_runs_in_this_process(pid_type):
+    out = remotemedia.Pipeline.from_dict(_manifest(pid_type, None, offset=1)).run_sync(41)
+    assert out == {"pid": os.getpid(), "value": 42}
+    out = remotemedia.Pipeline.from_dict(_manifest(pid_type, "inline", offset=1)).run_sync(41)
+    assert out["pid"] == os.getpid()
+
+
+def test_process_runs_in_a_worker(pid_type):
+    p = remotemedia.Pipeline.from_dict(_manifest(pid_type, "process", offset=1))
+    out = p.run_sync(41)
+    assert out["value"] == 42 and out["pid"] != os.getpid()
+
+
+def test_process_audio_and_tensor_cross_shared_memory(pid_type):
+    p = remotemedia.Pipeline.from_dict(_manifest(pid_type, "process"))
+    x = np.linspace(-0.5, 0.5, 441, dtype=np.float32)
+    a = p.run_sync(remotemedia.Audio(x, 44100))
+    assert a.sample_rate == 44100 and np.array_equal(a.samples, x * 2)
+    t = np.arange(1 << 18, dtype=np.float32).reshape(512, 512)  # 1 MiB
+    assert np.array_equal(p.run_sync(t), t + 1)
+
+
+def test_worker_crash_is_a_node_error(pid_type):
+    p = remotemedia.Pipeline.from_dict(_manifest("IsoBoom", "process"))
+    with pytest.raises(remotemedia.NodeError, match=r"PythonNode 'n'.*exited with status 7"):
+        p.run_sync(1)
+
+
+def test_bad_isolation_value(pid_type):
+    with pytest.raises(ValueError, match="isolation must be 'inline' or 'process'"):
+        remotemedia.Pipeline.from_dict(_manifest(pid_type, "thread"))
