@@ -75,3 +75,63 @@ def test_worker_crash_is_a_node_error(pid_type):
 def test_bad_isolation_value(pid_type):
     with pytest.raises(ValueError, match="isolation must be 'inline' or 'process'"):
         remotemedia.Pipeline.from_dict(_manifest(pid_type, "thread"))
+
+
+def test_eight_sessions_in_parallel_have_their_own_workers(pid_type):
+    import asyncio
+
+    p = remotemedia.Pipeline.from_dict(_manifest(pid_type, "process", offset=0))
+
+    async def one(i):
+        async with p.session() as s:
+            it = s.outputs().__aiter__()
+            got = []
+            for k in range(5):
+                await s.send(i * 100 + k)
+                got.append(await it.__anext__())
+            await s.end()
+            return got
+
+    async def main():
+        return await asyncio.gather(*(one(i) for i in range(8)))
+
+    results = asyncio.run(main())
+    for i, got in enumerate(results):
+        assert [g["value"] for g in got] == [i * 100 + k for k in range(5)]
+        assert len({g["pid"] for g in got}) == 1  # one worker per (session, node)
+    pids = {got[0]["pid"] for got in results}
+    assert len(pids) == 8 and os.getpid() not in pids
+    for pid in pids:  # cleaned up with their sessions
+        for _ in range(100):
+            if not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z":
+                break
+            import time
+            time.sleep(0.02)
+        else:
+            raise AssertionError(f"worker {pid} still running after its session ended")
+
+
+def test_worker_outlives_the_thread_that_started_it(pid_type):
+    """Workers are forked by one process-lifetime thread (PR_SET_PDEATHSIG
+    follows the forking thread): starting one from a short-lived thread works,
+    and later sessions on other threads still get workers."""
+    import threading
+
+    p = remotemedia.Pipeline.from_dict(_manifest(pid_type, "process", offset=0))
+    first = {}
+
+    def start():
+        first["out"] = p.run_sync(1)
+
+    t = threading.Thread(target=start)
+    t.start()
+    t.join()
+    assert p.run_sync(2)["value"] == 2  # a new session; and the spawner still works
+
+
+def test_other_sessions_survive_a_crash(pid_type):
+    bad = remotemedia.Pipeline.from_dict(_manifest("IsoBoom", "process"))
+    good = remotemedia.Pipeline.from_dict(_manifest(pid_type, "process", offset=0))
+    with pytest.raises(remotemedia.NodeError):
+        bad.run_sync(1)
+    assert good.run_sync(5)["value"] == 5

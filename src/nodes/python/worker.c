@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,6 +72,95 @@ static void describe_exit(rm__pyw *w, char *buf, size_t cap)
 
 static int hi(int fd) { return fcntl(fd, F_DUPFD, 20); }
 
+/* Workers are forked by one thread that lives as long as the process:
+ * PR_SET_PDEATHSIG fires when the *thread* that forked exits, and the
+ * threads that start sessions (a server's, an asyncio executor's) may end
+ * while their sessions' workers should live on. */
+typedef struct spawn_req {
+    const char *python;
+    int fds[5]; /* control, memfd, ev_req, ev_rep, ev_space -> 3..7 */
+    int64_t memory_limit_mb;
+    pid_t parent, pid;
+    int err, done;
+} spawn_req;
+
+static pthread_mutex_t sp_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sp_cv = PTHREAD_COND_INITIALIZER;
+static spawn_req *sp_pending;
+static int sp_running;
+
+static void fork_worker(spawn_req *r)
+{
+    const char *argv[] = {r->python, "-c", rm__pyw_worker_src, NULL};
+    struct rlimit rl = {(rlim_t)r->memory_limit_mb << 20, (rlim_t)r->memory_limit_mb << 20};
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* child: async-signal-safe calls only until exec */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL); /* the spawner blocks all; the worker must not */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != r->parent) _exit(127);
+        int src[5];
+        for (int i = 0; i < 5; i++) src[i] = hi(r->fds[i]);
+        for (int i = 0; i < 5; i++)
+            if (src[i] < 0 || dup2(src[i], 3 + i) < 0) _exit(127);
+        close_range(8, ~0u, 0);
+        if (r->memory_limit_mb > 0) setrlimit(RLIMIT_AS, &rl);
+        execv(r->python, (char *const *)argv);
+        static const char msg[] = "rmedia: cannot execute the Python interpreter\n";
+        ssize_t n = write(2, msg, sizeof msg - 1);
+        (void)n;
+        _exit(127);
+    }
+    r->pid = pid;
+    r->err = pid < 0 ? errno : 0;
+}
+
+static void *spawner(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&sp_mu);
+    for (;;) {
+        while (!sp_pending) pthread_cond_wait(&sp_cv, &sp_mu);
+        spawn_req *r = sp_pending;
+        pthread_mutex_unlock(&sp_mu);
+        fork_worker(r);
+        pthread_mutex_lock(&sp_mu);
+        sp_pending = NULL;
+        r->done = 1;
+        pthread_cond_broadcast(&sp_cv);
+    }
+    return NULL;
+}
+
+static void spawn(spawn_req *r)
+{
+    pthread_mutex_lock(&sp_mu);
+    if (!sp_running) {
+        pthread_t t;
+        sigset_t all, old;
+        sigfillset(&all); /* the spawner takes no signals of the host's */
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int rc = pthread_create(&t, NULL, spawner, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc == 0) {
+            pthread_detach(t);
+            sp_running = 1;
+        }
+    }
+    if (!sp_running) { /* no thread: fork here (PDEATHSIG tied to this thread) */
+        pthread_mutex_unlock(&sp_mu);
+        fork_worker(r);
+        return;
+    }
+    while (sp_pending) pthread_cond_wait(&sp_cv, &sp_mu);
+    sp_pending = r;
+    pthread_cond_broadcast(&sp_cv);
+    while (!r->done) pthread_cond_wait(&sp_cv, &sp_mu);
+    pthread_mutex_unlock(&sp_mu);
+}
+
 int rm__pyw_start(rm__pyw *w, const rm__pyw_opts *o, char *err, size_t cap)
 {
     memset(w, 0, sizeof *w);
@@ -89,28 +179,13 @@ int rm__pyw_start(rm__pyw *w, const rm__pyw_opts *o, char *err, size_t cap)
         return RM_ENOMEM;
     }
     w->ctl = sv[0];
-    const char *argv[] = {o->python, "-c", rm__pyw_worker_src, NULL};
-    struct rlimit rl = {(rlim_t)o->memory_limit_mb << 20, (rlim_t)o->memory_limit_mb << 20};
-    pid_t parent = getpid();
-    pid_t pid = fork();
-    if (pid == 0) {
-        /* child: async-signal-safe calls only until exec */
-        prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);
-        int src[5] = {hi(sv[1]), hi(w->memfd), hi(w->ev_req), hi(w->ev_rep), hi(w->ev_space)};
-        for (int i = 0; i < 5; i++)
-            if (src[i] < 0 || dup2(src[i], 3 + i) < 0) _exit(127);
-        close_range(8, ~0u, 0);
-        if (o->memory_limit_mb > 0) setrlimit(RLIMIT_AS, &rl);
-        execv(o->python, (char *const *)argv);
-        static const char msg[] = "rmedia: cannot execute the Python interpreter\n";
-        ssize_t r = write(2, msg, sizeof msg - 1);
-        (void)r;
-        _exit(127);
-    }
+    spawn_req sr = {o->python, {sv[1], w->memfd, w->ev_req, w->ev_rep, w->ev_space}, o->memory_limit_mb,
+                   getpid(), -1, 0, 0};
+    spawn(&sr);
     close(sv[1]);
+    pid_t pid = sr.pid;
     if (pid < 0) {
-        snprintf(err, cap, "cannot start a worker process: %s", strerror(errno));
+        snprintf(err, cap, "cannot start a worker process: %s", strerror(sr.err));
         rm__pyw_stop(w);
         return RM_ENOMEM;
     }
