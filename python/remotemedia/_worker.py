@@ -100,7 +100,7 @@ class Ring:
     # producer side (replies)
     def reserve(self, n):
         if n > self.cap:
-            raise MemoryError(f"a reply of {n} bytes does not fit the {self.cap}-byte ring (raise ring_mb)")
+            raise OverflowError(f"a reply of {n} bytes does not fit the {self.cap}-byte ring (raise ring_mb)")
         while True:
             h, t = self.head(), self.tail()
             pos = h % self.cap

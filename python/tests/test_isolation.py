@@ -135,3 +135,16 @@ def test_other_sessions_survive_a_crash(pid_type):
     with pytest.raises(remotemedia.NodeError):
         bad.run_sync(1)
     assert good.run_sync(5)["value"] == 5
+
+
+def test_frame_larger_than_the_ring_is_a_clear_error(pid_type):
+    p = remotemedia.Pipeline.from_dict(_manifest(pid_type, "process", ring_mb=1))
+    small = np.zeros(1000, dtype=np.float32)
+    assert np.array_equal(p.run_sync(small), small + 1)
+    with pytest.raises(remotemedia.NodeError, match=r"does not fit the 1048576-byte ring \(raise ring_mb\)"):
+        p.run_sync(np.zeros(1 << 19, dtype=np.float32))  # 2 MiB
+
+
+def test_worker_knobs_reach_the_runtime(pid_type):
+    p = remotemedia.Pipeline.from_dict(_manifest(pid_type, "process", timeout_ms=0, offset=3))
+    assert p.run_sync(1)["value"] == 4
