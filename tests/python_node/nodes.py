@@ -78,3 +78,13 @@ class Raises:
 class NoProcess:
     def run(self, x):
         return x
+
+
+class Kw:
+    """Returns the keyword arguments it was built with."""
+
+    def __init__(self, **kw):
+        self.kw = kw
+
+    def process(self, x):
+        return self.kw

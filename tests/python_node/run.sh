@@ -44,6 +44,15 @@ manifest nocls.yaml "nodes:Missing"
 expect no-class 1 '' "has no class 'Missing'" -- "$rmedia" run "$T/nocls.yaml"
 REMOTEMEDIA_PYTHON=/nonexistent/python3 expect bad-interp 3 '' "worker" -- "$rmedia" run "$T/noproc.yaml"
 
+# --- the class's own params: loose keys and an explicit args object merge
+cat >"$T/kw.yaml" <<'YAML'
+version: v1
+nodes:
+  - {id: a, node_type: PythonNode, params: {first: 1, class: "nodes:Kw", args: {b: 2, first: 0}, last: 3}}
+YAML
+STDIN='1'
+expect rest-params 0 '{"b":2,"first":0,"last":3}' '' -- "$rmedia" run "$T/kw.yaml"
+
 # --- every frame kind crosses: text, json, binary-free json, audio at odd rates, tensors
 manifest echo.yaml "nodes:Echo"
 STDIN=$'"héllo"\n{"a": [1, 2.5, null]}\n42'
