@@ -1,10 +1,11 @@
-"""Builds remotemedia._native against the in-tree libremotemedia.
+"""Builds remotemedia._native and ships libremotemedia inside the package.
 
 The C library comes from the CMake build of this repository: build/release
-(run `make build` first) or the directory named by RMEDIA_LIB_DIR.  The
-extension records that directory as its run-time search path (rpath), so no
-LD_LIBRARY_PATH is needed.  Offline (PyPI is unreachable) use the Debian
-setuptools and either
+(run `make build` first) or the directory named by RMEDIA_LIB_DIR.  Its
+libremotemedia.so.0 (the runtime with every node family of that build) is
+copied next to the extension, whose run-time search path is $ORIGIN: the
+installed package and a wheel hold no path into the source or build tree.
+Offline (PyPI is unreachable) use the Debian setuptools and either
 
     /usr/bin/python3 -m pip install --no-build-isolation --break-system-packages ./python
     /usr/bin/python3 python/setup.py build_ext --inplace     # tests, no install
@@ -12,7 +13,10 @@ setuptools and either
 import os
 import sys
 
+import shutil
+
 from setuptools import Extension, setup
+from setuptools.command.build_ext import build_ext
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -40,11 +44,30 @@ native = Extension(
     include_dirs=[INCLUDE_DIR, numpy_include()],
     library_dirs=[LIB_DIR],
     libraries=["remotemedia", "jansson"],
-    runtime_library_dirs=[LIB_DIR],
+    runtime_library_dirs=["$ORIGIN"],
     extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers",
                         "-Wno-cast-function-type", "-fvisibility=hidden"],
     depends=[os.path.join("src", "rmpy.h")],
 )
+
+SONAME = "libremotemedia.so.0"
+
+
+class BuildExt(build_ext):
+    """Copies the runtime library (the file the soname points at) next to the
+    extension, wherever build_ext puts it (build/lib… or, --inplace, the
+    source package)."""
+
+    def run(self) -> None:
+        super().run()
+        dest = os.path.dirname(self.get_ext_fullpath("remotemedia._native"))
+        os.makedirs(dest, exist_ok=True)
+        shutil.copyfile(os.path.realpath(os.path.join(LIB_DIR, SONAME)), os.path.join(dest, SONAME))
+
+    def get_outputs(self):  # so that install/bdist_wheel record the library
+        return super().get_outputs() + [
+            os.path.join(os.path.dirname(self.get_ext_fullpath("remotemedia._native")), SONAME)]
+
 
 setup(
     name="remotemedia",
@@ -53,6 +76,7 @@ setup(
     packages=["remotemedia", "remotemedia.fallback", "remotemedia.fallback.nodes"],
     package_data={"remotemedia": ["py.typed", "*.pyi"]},
     ext_modules=[native],
+    cmdclass={"build_ext": BuildExt},
     python_requires=">=3.9",
     install_requires=["numpy"],
     extras_require={"yaml": ["PyYAML"]},

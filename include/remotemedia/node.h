@@ -77,6 +77,10 @@ typedef enum rm_param_type {
 /* A STRING naming a file: a relative value in a manifest loaded from a file
  * is taken from the manifest's folder, not the current directory. */
 #define RM_PARAM_PATH 0x4u
+/* On a JSON parameter: every manifest key that is not in the table is
+ * collected into this object instead of being rejected (node types whose
+ * parameters are only known at run time, e.g. PythonNode). */
+#define RM_PARAM_REST 0x8u
 
 /*
  * One parameter.  Arrays of parameters end with an entry whose name is NULL.
@@ -168,6 +172,9 @@ const char *rm_node_id(const rm_node *node);
  * rm_node_type in a larger struct and finds that struct from the node). */
 const rm_node_type *rm_node_type_of(const rm_node *node);
 const char *rm_node_session_id(const rm_node *node);
+/* The file the instance's manifest was loaded from, or NULL (loaded from a
+ * string).  Valid as long as the instance lives. */
+const char *rm_node_manifest_file(const rm_node *node);
 /* Caps negotiated for input port `port` at compile time (fields may be 0). */
 const rm_caps *rm_node_input_caps(const rm_node *node, unsigned port);
 

@@ -23,7 +23,7 @@ from .pipeline import Node, Pipeline, Session
 __version__ = "0.1.0"
 
 __all__ = ["Audio", "ManifestError", "Node", "NodeError", "Param", "Pipeline", "RemoteMediaError",
-           "RuntimeUnavailableError", "Session", "inspect", "is_native_runtime_available",
+           "RuntimeUnavailableError", "Session", "build_info", "inspect", "is_native_runtime_available",
            "is_rust_runtime_available", "node", "nodes", "runtime_info", "__version__"]
 
 
@@ -39,6 +39,15 @@ def is_rust_runtime_available() -> bool:
     warnings.warn("is_rust_runtime_available() is deprecated; use is_native_runtime_available()",
                   DeprecationWarning, stacklevel=2)
     return _backend.native_available()
+
+
+def build_info() -> Dict[str, Any]:
+    """How this package was built: {"package_version", "native", "package_dir"}
+    and, with the native runtime, "version" (libremotemedia), "features" (its
+    build switches: threads, plugins, audio, speech, python-nodes, …),
+    "extension" and "library" (the files loaded); else "reason" (what is
+    missing)."""
+    return _backend.build_info()
 
 
 def runtime_info() -> Dict[str, Any]:

@@ -31,8 +31,20 @@ else:
         from . import _native as _native_mod  # type: ignore[attr-defined]
 
         _native = _native_mod
-    except ImportError as exc:  # not built, or libremotemedia.so not found
-        _native_error = f"{type(exc).__name__}: {exc}"
+    except ImportError as exc:  # not built, or libremotemedia.so.0 not found
+        _native_error = None
+        _msg = str(exc)
+        _pkg = os.path.dirname(os.path.abspath(__file__))
+        if "libremotemedia.so" in _msg:
+            # The extension is there; the runtime library it links is not.
+            _native_error = (f"the native extension is installed but its runtime library "
+                             f"libremotemedia.so.0 is missing (expected next to it in {_pkg}; "
+                             f"reinstall the package: pip install ./python) [{_msg}]")
+        elif getattr(exc, "name", None) == f"{__package__}._native" or "_native" in _msg and "No module" in _msg:
+            _native_error = (f"the native extension remotemedia._native is not in {_pkg} (a source "
+                             f"checkout without `setup.py build_ext --inplace`, or a pure-Python copy)")
+        else:
+            _native_error = f"the native extension failed to load: {type(exc).__name__}: {_msg}"
 
 _LEVELS = {0: logging.ERROR, 1: logging.WARNING, 2: logging.INFO, 3: logging.DEBUG, 4: logging.DEBUG}
 
@@ -130,6 +142,33 @@ def check_python_node_name(name: str, replace: bool) -> None:
         raise ValueError(f"node type {name} is a built-in node type; choose another name")
     if _native is not None and _native.Runtime([], 1).describe(name) is not None:
         raise ValueError(f"node type {name} is a built-in node type; choose another name")
+
+
+def _loaded_library() -> Optional[str]:
+    """Where the process mapped libremotemedia from (Linux), or None."""
+    try:
+        with open("/proc/self/maps") as f:
+            for line in f:
+                if "libremotemedia.so" in line:
+                    return line.split(None, 5)[-1].strip()
+    except OSError:
+        pass
+    return None
+
+
+def build_info() -> Dict[str, Any]:
+    from . import __version__
+
+    d: Dict[str, Any] = {"package_version": __version__, "native": _native is not None,
+                         "package_dir": os.path.dirname(os.path.abspath(__file__))}
+    if _native is None:
+        d["reason"] = _native_error
+        return d
+    d["version"] = _native.version()
+    d["features"] = _native.build_features().split()
+    d["extension"] = getattr(_native, "__file__", None)
+    d["library"] = _loaded_library()
+    return d
 
 
 def info() -> Dict[str, Any]:

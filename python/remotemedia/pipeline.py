@@ -37,6 +37,42 @@ def _collect(values: List[Any], as_list: bool) -> Any:
     return None if not values else values[0] if len(values) == 1 else values
 
 
+def _isolated_manifest(m: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
+    """`isolation: process` on a Python node type -> a PythonNode running its
+    class in a worker process (the runtime's src/nodes/python); `inline` (the
+    default) leaves the node as it is.  Returns None when nothing changes."""
+    if m is None:
+        return None
+    import sys
+
+    types = _node.registered_node_types()
+    nodes = []
+    for n in m["nodes"]:
+        if not isinstance(n, dict) or "isolation" not in n:
+            nodes.append(n)
+            continue
+        n = dict(n)
+        mode = n.pop("isolation")
+        if mode not in ("inline", "process"):
+            raise ValueError(f"node '{n.get('id')}': isolation must be 'inline' or 'process', got {mode!r}")
+        if mode == "process":
+            info = types.get(n.get("node_type"))
+            if info is None:
+                raise ValueError(f"node '{n.get('id')}': isolation: process needs a registered Python node "
+                                 f"type, got node_type {n.get('node_type')!r}")
+            cls = info.cls
+            params = dict(n.get("params") or {})
+            for k, v in list(params.items()):  # the worker's own knobs stay top-level
+                if k in ("class", "python_path"):
+                    raise ValueError(f"node '{n.get('id')}': parameter '{k}' is reserved by isolation: process")
+            params["class"] = f"{cls.__module__}:{cls.__qualname__}"
+            params["python_path"] = [p for p in sys.path if p]
+            n["node_type"] = "PythonNode"
+            n["params"] = params
+        nodes.append(n)
+    return dict(m, nodes=nodes)
+
+
 class Pipeline:
     """A pipeline: a manifest compiled for the native runtime or the fallback.
 
@@ -139,7 +175,10 @@ class Pipeline:
             rt = _backend.native_runtime()
             from . import _native  # type: ignore[attr-defined]
 
-            if self._path is not None:
+            isolated = _isolated_manifest(self._raw_manifest_if_isolated())
+            if isolated is not None:
+                self._graph = _native.Graph(rt, text=json.dumps(isolated), name=None)
+            elif self._path is not None:
                 self._graph = _native.Graph(rt, path=self._path)
             else:
                 text = self._text if self._text is not None else json.dumps(self.manifest)
@@ -148,10 +187,35 @@ class Pipeline:
             from .fallback.graph import FallbackGraph, python_node_class
 
             types = {n: python_node_class(i) for n, i in _node.registered_node_types().items()}
-            self._graph = FallbackGraph(self.manifest, self._path, types)
+            m = self._raw_manifest_if_isolated()
+            if m is not None:  # no worker processes here: isolated nodes run inline
+                m = dict(m, nodes=[{k: v for k, v in n.items() if k != "isolation"} for n in m["nodes"]])
+            self._graph = FallbackGraph(m if m is not None else self.manifest, self._path, types)
         self._backend = backend
         self.name = self._graph.name
         self._single_sink = len(self._graph.sinks) == 1
+
+    def _raw_manifest_if_isolated(self) -> Optional[Dict[str, Any]]:
+        """The manifest when a node sets `isolation` (which the runtime's
+        manifest schema does not know), else None (no parse for files)."""
+        if self._path is not None:
+            try:
+                with open(self._path, encoding="utf-8") as f:
+                    if "isolation" not in f.read():
+                        return None
+            except OSError:
+                return None
+        elif self._text is not None and "isolation" not in self._text:
+            return None
+        try:
+            m = self.manifest
+        except Exception:  # noqa: BLE001 - the runtime reports the real problem
+            return None
+        if not isinstance(m, dict) or not isinstance(m.get("nodes"), list):
+            return None
+        if not any(isinstance(n, dict) and "isolation" in n for n in m["nodes"]):
+            return None
+        return m
 
     def _ensure(self) -> Any:
         if self._graph is None:

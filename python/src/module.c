@@ -4,6 +4,8 @@
  */
 #include "rmpy.h"
 
+#include <remotemedia/python_nodes.h>
+
 #include <string.h>
 
 int rmpy_numpy_init(void);
@@ -122,6 +124,15 @@ static int runtime_init(rmpy_Runtime *self, PyObject *args, PyObject *kw)
         return -1;
     }
     self->node_types = list;
+    /* PythonNode (isolation: process): workers run this interpreter */
+    if (strstr(rm_build_features(), "python-nodes")) {
+        PyObject *exe = PySys_GetObject("executable"); /* borrowed */
+        rm_python_nodes_opts po = {exe && PyUnicode_Check(exe) ? PyUnicode_AsUTF8(exe) : NULL};
+        if (rm_register_python_nodes(self->rt, &po, &err) != 0) {
+            rmpy_raise_error(&err, NULL);
+            return -1;
+        }
+    }
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
         PyObject *nt = PyList_GET_ITEM(list, i);
         if (!PyObject_TypeCheck(nt, &rmpy_NodeTypeType)) {

@@ -7,9 +7,17 @@ import sys
 
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+_SRC = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+# REMOTEMEDIA_TEST_INSTALLED=1: test the installed package (scripts/test-python
+# runs the suite against a wheel installed in a fresh venv), not the checkout.
+_INSTALLED = os.environ.get("REMOTEMEDIA_TEST_INSTALLED") == "1"
+if not _INSTALLED:
+    sys.path.insert(0, _SRC)
 
 import remotemedia  # noqa: E402
+
+if _INSTALLED:
+    assert not os.path.abspath(remotemedia.__file__).startswith(_SRC + os.sep), remotemedia.__file__
 from remotemedia import nodetype  # noqa: E402
 
 NATIVE = remotemedia.is_native_runtime_available()

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "remotemedia/python_nodes.h"
 #include "remotemedia/nodes.h"
 #include "../transports/grpc/rm_grpc.h"
 
@@ -217,6 +218,11 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
     rm_error err;
     rm_error_clear(&err);
     int rc = rm_runtime_new_with_builtins(&ro, &rt, &err);
+#ifdef RM_WITH_PYTHON_NODES
+    /* registered always, so that a refused manifest is told about
+     * --allow-python; the server runs none unless the operator allows it */
+    if (rc == 0) rc = rm_register_python_nodes(rt, NULL, &err);
+#endif
     for (int i = 0; rc == 0 && i < g->n_plugin_dirs; i++) rc = rm_runtime_load_plugin_dirs(rt, g->plugin_dirs[i], &err);
     for (int i = 0; rc == 0 && i < n_dirs; i++) rc = rm_runtime_load_plugin_dirs(rt, plugin_dirs[i], &err);
     for (int i = 0; rc == 0 && i < g->n_plugins; i++) rc = rm_runtime_load_plugin(rt, g->plugins[i], &err);

@@ -370,6 +370,27 @@ int rm__params_parse(const rm_node_type *t, const json_t *params, void *config,
         {
             snprintf(sub, sizeof sub, "%s.%s", path, key);
             const rm_param_def *p = rm__param_find(t, key);
+            if (!p) {
+                /* RM_PARAM_REST: keys outside the table are kept, not rejected */
+                const rm_param_def *rest = NULL;
+                for (const rm_param_def *q = t->params; q && q->name; q++)
+                    if ((q->flags & RM_PARAM_REST) && q->type == RM_PARAM_JSON) rest = q;
+                if (rest) {
+                    json_t **slot = (json_t **)((char *)config + rest->offset);
+                    if (!*slot || !json_is_object(*slot)) {
+                        *slot = rm__arena_keep_json(arena, json_object());
+                        if (!*slot) {
+                            free(set_by);
+                            return RM_ENOMEM;
+                        }
+                    }
+                    if (json_object_set(*slot, key, v) != 0) {
+                        free(set_by);
+                        return RM_ENOMEM;
+                    }
+                    continue;
+                }
+            }
             if (!p && rm__diags_full(d)) {
                 /* nothing more is reported: skip the hint's cost */
                 if (!first) first = RM_EPARAM;
@@ -401,7 +422,20 @@ int rm__params_parse(const rm_node_type *t, const json_t *params, void *config,
                 continue;
             }
             set_by[idx] = key;
+            json_t *rest_before = NULL; /* RM_PARAM_REST set by name: keep what was collected */
+            if ((p->flags & RM_PARAM_REST) && p->type == RM_PARAM_JSON)
+                rest_before = *(json_t **)((char *)config + p->offset);
             int rc = rm__param_set(p, v, config, arena, msg, sizeof msg);
+            if (rc == 0 && (p->flags & RM_PARAM_REST) && p->type == RM_PARAM_JSON) {
+                /* a private copy: later keys are added to it, never to the manifest */
+                json_t *own = json_is_object(v) ? rm__arena_keep_json(arena, json_deep_copy(v)) : NULL;
+                if (json_is_object(v) && !own) {
+                    free(set_by);
+                    return RM_ENOMEM;
+                }
+                if (own && json_is_object(rest_before)) json_object_update_missing(own, rest_before);
+                if (own) *(json_t **)((char *)config + p->offset) = own;
+            }
             if (rc == 0 && (p->flags & RM_PARAM_PATH) && p->type == RM_PARAM_STRING)
                 rc = resolve_path(p, config, arena, m);
             if (rc == RM_ENOMEM) {

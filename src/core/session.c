@@ -187,6 +187,8 @@ const char *rm_node_id(const rm_node *n) { return n->gn->id; }
 const rm_node_type *rm_node_type_of(const rm_node *n) { return n->gn->type; }
 const char *rm_node_session_id(const rm_node *n) { return n->s->id; }
 
+const char *rm_node_manifest_file(const rm_node *n) { return n->s->g->file; }
+
 const rm_caps *rm_node_input_caps(const rm_node *n, unsigned port)
 {
     return port < n->gn->n_in ? &n->gn->in_caps[port] : NULL;

@@ -96,5 +96,8 @@ const char *rm_build_features(void)
 #ifdef RM_WITH_SPEECH
            " speech"
 #endif
+#ifdef RM_WITH_PYTHON_NODES
+           " python-nodes"
+#endif
         ;
 }

@@ -1,0 +1,143 @@
+/* PythonNode: a Python class run in an isolated worker process (worker.c).
+ * Its own parameters are whatever the manifest puts beside `class`
+ * (RM_PARAM_REST collects them).  The worker starts at init, so a class that
+ * cannot be imported or has no process() fails the session before any frame
+ * runs; a worker that died, hung or ran out of memory is started again on
+ * the next frame (the node's error policy decides whether there is one). */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "pyw.h"
+#include "remotemedia/python_nodes.h"
+#include "remotemedia/runtime.h"
+
+typedef struct {
+    const char *cls;
+    const json_t *args;
+    int64_t timeout_ms, memory_limit_mb, ring_mb, init_timeout_ms;
+    const char *python;
+    const char *const *python_path;
+} pn_config;
+
+typedef struct {
+    rm__pyw w;
+    int started;
+    char base_dir[4096];
+} pn_state;
+
+static const rm_param_def pn_params[] = {
+    {"class", RM_PARAM_STRING, offsetof(pn_config, cls), "the Python class, 'module:ClassName'", 0,
+     NULL, 0, 0, NULL, NULL, RM_PARAM_REQUIRED},
+    {"args", RM_PARAM_JSON, offsetof(pn_config, args),
+     "the class's own parameters (every other key under params is added here)", 0, "{}", 0, 0, NULL,
+     NULL, RM_PARAM_REST},
+    {"timeout_ms", RM_PARAM_INT, offsetof(pn_config, timeout_ms),
+     "longest a process/flush call may take before the worker is killed (0 = no limit)", 10000, NULL,
+     0, 86400000, NULL, NULL, 0},
+    {"memory_limit_mb", RM_PARAM_INT, offsetof(pn_config, memory_limit_mb),
+     "address-space limit of the worker process (RLIMIT_AS; 0 = none)", 0, NULL, 0, 1 << 20, NULL,
+     NULL, 0},
+    {"ring_mb", RM_PARAM_INT, offsetof(pn_config, ring_mb),
+     "shared-memory ring size per direction (the largest frame that can cross)", 8, NULL, 1, 4096,
+     NULL, NULL, 0},
+    {"init_timeout_ms", RM_PARAM_INT, offsetof(pn_config, init_timeout_ms),
+     "longest the worker may take to import the class and report ready", 30000, NULL, 1, 86400000,
+     NULL, NULL, 0},
+    {"python", RM_PARAM_STRING, offsetof(pn_config, python),
+     "interpreter (default: $REMOTEMEDIA_PYTHON, else /usr/bin/python3)", 0, NULL, 0, 0, NULL, NULL, 0},
+    {"python_path", RM_PARAM_STRING_LIST, offsetof(pn_config, python_path),
+     "directories put first on the worker's import path (after the manifest's directory)", 0, NULL, 0,
+     0, NULL, NULL, 0},
+    {NULL},
+};
+
+static const char *interpreter(const pn_config *c)
+{
+    if (c->python && *c->python) return c->python;
+    const char *e = getenv("REMOTEMEDIA_PYTHON");
+    return e && *e ? e : "/usr/bin/python3";
+}
+
+static int start(rm_node *node, pn_state *s, const pn_config *c)
+{
+    char *params = json_dumps(c->args ? c->args : json_object(), JSON_COMPACT);
+    rm__pyw_opts o = {interpreter(c), c->cls, params, s->base_dir[0] ? s->base_dir : NULL,
+                      c->python_path, (size_t)c->ring_mb << 20, c->memory_limit_mb,
+                      c->init_timeout_ms};
+    char err[1024] = "";
+    int rc = rm__pyw_start(&s->w, &o, err, sizeof err);
+    free(params);
+    if (rc != 0)
+        return rm_node_fail(node, rc, "PythonNode '%s' (class %s): %s", rm_node_id(node), c->cls, err);
+    s->started = 1;
+    return 0;
+}
+
+static int pn_init(rm_node *node, void *state, const void *config)
+{
+    pn_state *s = state;
+    const char *file = rm_node_manifest_file(node);
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    if (slash && (size_t)(slash - file) < sizeof s->base_dir)
+        memcpy(s->base_dir, file, (size_t)(slash - file)), s->base_dir[slash - file] = 0;
+    else if (file)
+        strcpy(s->base_dir, ".");
+    return start(node, s, config);
+}
+
+static int call(rm_node *node, pn_state *s, uint32_t op, const rm_frame *f)
+{
+    const pn_config *c = rm_node_config(node);
+    if (!rm__pyw_alive(&s->w)) {
+        rm__pyw_stop(&s->w);
+        int rc = start(node, s, c); /* a worker lost earlier: a fresh one */
+        if (rc != 0) return rc;
+    }
+    char err[1024] = "";
+    int rc = rm__pyw_call(&s->w, node, op, f, c->timeout_ms, c->memory_limit_mb, err, sizeof err);
+    if (rc != 0 && err[0])
+        return rm_node_fail(node, rc, "PythonNode '%s' (class %s): %s", rm_node_id(node), c->cls, err);
+    return rc;
+}
+
+static int pn_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
+{
+    (void)port;
+    return call(node, state, RM__PYW_PROCESS, f);
+}
+
+static int pn_flush(rm_node *node, void *state) { return call(node, state, RM__PYW_FLUSH, NULL); }
+static int pn_reset(rm_node *node, void *state) { return call(node, state, RM__PYW_RESET, NULL); }
+
+static void pn_fini(void *state)
+{
+    pn_state *s = state;
+    if (s->started) rm__pyw_stop(&s->w);
+}
+
+static const rm_node_type rm__node_python = {
+    .abi_version = RM_NODE_ABI_VERSION,
+    .name = "PythonNode",
+    .doc = "Runs a Python node class (module:Class) in an isolated worker process",
+    .family = "python",
+    .params = pn_params,
+    .config_size = sizeof(pn_config),
+    .state_size = sizeof(pn_state),
+    .flags = RM_NODE_BLOCKING,
+    .init = pn_init,
+    .process = pn_process,
+    .flush = pn_flush,
+    .reset = pn_reset,
+    .fini = pn_fini,
+    .example = "- id: upper\n  node_type: PythonNode\n  params: {class: \"my_nodes:Upper\", suffix: \"!\"}\n",
+};
+
+int rm_register_python_nodes(rm_runtime *rt, const rm_python_nodes_opts *opts, rm_error *err)
+{
+    if (opts && opts->python && *opts->python) setenv("REMOTEMEDIA_PYTHON", opts->python, 0);
+    return rm_runtime_register(rt, &rm__node_python, err);
+}

@@ -1,0 +1,105 @@
+/*
+ * Python node workers: private interfaces of src/nodes/python/.
+ *
+ *   ring.c    two byte rings in one memfd, eventfd wake-ups
+ *   codec.c   rm_frame <-> ring message (fixed header + raw payload)
+ *   worker.c  start, supervise and stop one worker process
+ *   python_node.c  the PythonNode node type and rm_register_python_nodes()
+ *
+ * Layout shared with python/remotemedia/_worker.py (keep both in step):
+ * the memfd holds ring "req" (runtime -> worker) then ring "rep"; each ring
+ * is a 64-byte header {u64 head (producer), u64 tail (consumer), u64 cap}
+ * and cap data bytes.  A message is {u32 total (8-aligned), u32 op} + body;
+ * total == RM__PYW_WRAP marks "continue at offset 0".
+ */
+#ifndef RM_NODES_PYTHON_PYW_H
+#define RM_NODES_PYTHON_PYW_H
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "remotemedia/frame.h"
+#include "remotemedia/node.h"
+
+#define RM__PYW_RING_HDR 64u
+#define RM__PYW_WRAP 0xFFFFFFFFu
+enum { RM__PYW_PROCESS = 1, RM__PYW_FLUSH = 2, RM__PYW_RESET = 3,
+       RM__PYW_FRAME = 10, RM__PYW_DONE = 11, RM__PYW_ERROR = 12 };
+
+typedef struct rm__pyw_prefix {
+    uint32_t total, op;
+} rm__pyw_prefix;
+
+/* Frame header after the prefix (128 bytes, "<IIqQIIIIQ8qIIQ" in Python). */
+typedef struct rm__pyw_fhdr {
+    uint32_t kind, port;
+    int64_t ts;
+    uint64_t seq;
+    uint32_t f0, f1, f2, f3; /* audio: fmt rate channels -; video: fmt w h stride;
+                                tensor: dtype ndim - -                          */
+    uint64_t n;              /* audio frames                                    */
+    int64_t shape[8];
+    uint32_t sid_len, meta_len;
+    uint64_t payload_len;
+} rm__pyw_fhdr;
+
+typedef struct rm__pyw_ring {
+    unsigned char *base; /* header; data follows */
+    uint64_t cap;
+} rm__pyw_ring;
+
+/* ring.c */
+int rm__pyw_ring_map(int memfd, size_t cap, rm__pyw_ring *req, rm__pyw_ring *rep, void **map,
+                     size_t *map_len);
+/* Space for `total` bytes in `r` at its head (writes a wrap marker when the
+ * message must start at 0); NULL when it does not fit now. */
+unsigned char *rm__pyw_ring_reserve(rm__pyw_ring *r, size_t total);
+void rm__pyw_ring_commit(rm__pyw_ring *r, size_t total);
+/* The next message, or NULL when the ring is empty. */
+const unsigned char *rm__pyw_ring_peek(rm__pyw_ring *r);
+void rm__pyw_ring_consume(rm__pyw_ring *r, size_t total);
+void rm__pyw_ring_clear(rm__pyw_ring *r);
+
+/* codec.c */
+size_t rm__pyw_encoded_size(const rm_frame *f);
+int rm__pyw_encode(const rm_frame *f, uint32_t op, unsigned char *dst, size_t total);
+/* A new frame from a FRAME message, or NULL with `err` set. */
+rm_frame *rm__pyw_decode(const unsigned char *msg, char *err, size_t err_cap);
+
+/* worker.c */
+typedef struct rm__pyw {
+    pid_t pid;
+    int ctl, memfd, ev_req, ev_rep, ev_space;
+    void *map;
+    size_t map_len;
+    rm__pyw_ring req, rep;
+    int status;      /* wait status once reaped */
+    int reaped;
+} rm__pyw;
+
+typedef struct rm__pyw_opts {
+    const char *python;     /* interpreter */
+    const char *cls;        /* "module:Class" */
+    const char *params_json;/* the class's parameters */
+    const char *base_dir;   /* put first on sys.path, or NULL */
+    const char *const *path;/* more sys.path entries (NULL-terminated), or NULL */
+    size_t ring_bytes;      /* per direction */
+    int64_t memory_limit_mb;/* 0 = none */
+    int64_t init_timeout_ms;
+} rm__pyw_opts;
+
+/* Starts a worker and waits for its ready line.  On failure returns a
+ * negative RM_E* code with `err` explaining it (import error, crash). */
+int rm__pyw_start(rm__pyw *w, const rm__pyw_opts *o, char *err, size_t err_cap);
+/* Sends one request (a frame for PROCESS, none for FLUSH/RESET) and emits
+ * every reply frame through `node` until the worker is done.  timeout_ms 0 =
+ * no limit.  On a crash, hang or memory error the worker is stopped (the
+ * next call starts a new one). */
+int rm__pyw_call(rm__pyw *w, rm_node *node, uint32_t op, const rm_frame *f, int64_t timeout_ms,
+                 int64_t memory_limit_mb, char *err, size_t err_cap);
+void rm__pyw_stop(rm__pyw *w);
+int rm__pyw_alive(const rm__pyw *w);
+
+/* The worker's Python source (generated from python/remotemedia/_worker.py). */
+extern const char rm__pyw_worker_src[];
+#endif

@@ -1,0 +1,333 @@
+/* One Python worker process: started with fork+exec (descriptors 3..7, see
+ * python/remotemedia/_worker.py), killed with the parent (PR_SET_PDEATHSIG,
+ * and the worker exits on EOF of its control socket), supervised per call:
+ * poll() on the reply eventfd and the control socket with the node's
+ * timeout; a dead or hung worker is reaped and reported. */
+#define _GNU_SOURCE
+#include "pyw.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "remotemedia/error.h"
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int rm__pyw_alive(const rm__pyw *w) { return w->pid > 0 && !w->reaped; }
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0) close(*fd);
+    *fd = -1;
+}
+
+void rm__pyw_stop(rm__pyw *w)
+{
+    close_fd(&w->ctl); /* the worker exits on EOF; SIGKILL makes it certain */
+    if (w->pid > 0 && !w->reaped) {
+        kill(w->pid, SIGKILL);
+        while (waitpid(w->pid, &w->status, 0) < 0 && errno == EINTR) {}
+        w->reaped = 1;
+    }
+    close_fd(&w->memfd), close_fd(&w->ev_req), close_fd(&w->ev_rep), close_fd(&w->ev_space);
+    if (w->map) munmap(w->map, w->map_len);
+    w->map = NULL;
+}
+
+/* "exited with status 3" / "killed by signal 11 (Segmentation fault)" */
+static void describe_exit(rm__pyw *w, char *buf, size_t cap)
+{
+    if (!w->reaped) {
+        while (waitpid(w->pid, &w->status, 0) < 0 && errno == EINTR) {}
+        w->reaped = 1;
+    }
+    if (WIFSIGNALED(w->status))
+        snprintf(buf, cap, "worker process %d crashed: killed by signal %d (%s)", (int)w->pid,
+                 WTERMSIG(w->status), strsignal(WTERMSIG(w->status)));
+    else
+        snprintf(buf, cap, "worker process %d exited with status %d", (int)w->pid,
+                 WEXITSTATUS(w->status));
+}
+
+static int hi(int fd) { return fcntl(fd, F_DUPFD, 20); }
+
+/* Workers are forked by one thread that lives as long as the process:
+ * PR_SET_PDEATHSIG fires when the *thread* that forked exits, and the
+ * threads that start sessions (a server's, an asyncio executor's) may end
+ * while their sessions' workers should live on. */
+typedef struct spawn_req {
+    const char *python;
+    int fds[5]; /* control, memfd, ev_req, ev_rep, ev_space -> 3..7 */
+    int64_t memory_limit_mb;
+    pid_t parent, pid;
+    int err, done;
+} spawn_req;
+
+static pthread_mutex_t sp_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t sp_cv = PTHREAD_COND_INITIALIZER;
+static spawn_req *sp_pending;
+static int sp_running;
+
+static void fork_worker(spawn_req *r)
+{
+    const char *argv[] = {r->python, "-c", rm__pyw_worker_src, NULL};
+    struct rlimit rl = {(rlim_t)r->memory_limit_mb << 20, (rlim_t)r->memory_limit_mb << 20};
+    pid_t pid = fork();
+    if (pid == 0) {
+        /* child: async-signal-safe calls only until exec */
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL); /* the spawner blocks all; the worker must not */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != r->parent) _exit(127);
+        int src[5];
+        for (int i = 0; i < 5; i++) src[i] = hi(r->fds[i]);
+        for (int i = 0; i < 5; i++)
+            if (src[i] < 0 || dup2(src[i], 3 + i) < 0) _exit(127);
+        close_range(8, ~0u, 0);
+        if (r->memory_limit_mb > 0) setrlimit(RLIMIT_AS, &rl);
+        execv(r->python, (char *const *)argv);
+        static const char msg[] = "rmedia: cannot execute the Python interpreter\n";
+        ssize_t n = write(2, msg, sizeof msg - 1);
+        (void)n;
+        _exit(127);
+    }
+    r->pid = pid;
+    r->err = pid < 0 ? errno : 0;
+}
+
+static void *spawner(void *unused)
+{
+    (void)unused;
+    pthread_mutex_lock(&sp_mu);
+    for (;;) {
+        while (!sp_pending) pthread_cond_wait(&sp_cv, &sp_mu);
+        spawn_req *r = sp_pending;
+        pthread_mutex_unlock(&sp_mu);
+        fork_worker(r);
+        pthread_mutex_lock(&sp_mu);
+        sp_pending = NULL;
+        r->done = 1;
+        pthread_cond_broadcast(&sp_cv);
+    }
+    return NULL;
+}
+
+static void spawn(spawn_req *r)
+{
+    pthread_mutex_lock(&sp_mu);
+    if (!sp_running) {
+        pthread_t t;
+        sigset_t all, old;
+        sigfillset(&all); /* the spawner takes no signals of the host's */
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        int rc = pthread_create(&t, NULL, spawner, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (rc == 0) {
+            pthread_detach(t);
+            sp_running = 1;
+        }
+    }
+    if (!sp_running) { /* no thread: fork here (PDEATHSIG tied to this thread) */
+        pthread_mutex_unlock(&sp_mu);
+        fork_worker(r);
+        return;
+    }
+    while (sp_pending) pthread_cond_wait(&sp_cv, &sp_mu);
+    sp_pending = r;
+    pthread_cond_broadcast(&sp_cv);
+    while (!r->done) pthread_cond_wait(&sp_cv, &sp_mu);
+    pthread_mutex_unlock(&sp_mu);
+}
+
+int rm__pyw_start(rm__pyw *w, const rm__pyw_opts *o, char *err, size_t cap)
+{
+    memset(w, 0, sizeof *w);
+    w->ctl = w->memfd = w->ev_req = w->ev_rep = w->ev_space = -1;
+    int sv[2] = {-1, -1};
+    w->memfd = memfd_create("rmedia-pyworker", MFD_CLOEXEC);
+    w->ev_req = eventfd(0, EFD_CLOEXEC);
+    w->ev_rep = eventfd(0, EFD_CLOEXEC);
+    w->ev_space = eventfd(0, EFD_CLOEXEC);
+    if (w->memfd < 0 || w->ev_req < 0 || w->ev_rep < 0 || w->ev_space < 0 ||
+        socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
+        rm__pyw_ring_map(w->memfd, o->ring_bytes, &w->req, &w->rep, &w->map, &w->map_len) != 0) {
+        snprintf(err, cap, "cannot set up the worker's shared memory: %s", strerror(errno));
+        if (sv[0] >= 0) close(sv[0]), close(sv[1]);
+        rm__pyw_stop(w);
+        return RM_ENOMEM;
+    }
+    w->ctl = sv[0];
+    spawn_req sr = {o->python, {sv[1], w->memfd, w->ev_req, w->ev_rep, w->ev_space}, o->memory_limit_mb,
+                   getpid(), -1, 0, 0};
+    spawn(&sr);
+    close(sv[1]);
+    pid_t pid = sr.pid;
+    if (pid < 0) {
+        snprintf(err, cap, "cannot start a worker process: %s", strerror(sr.err));
+        rm__pyw_stop(w);
+        return RM_ENOMEM;
+    }
+    w->pid = pid;
+    /* init request, then the ready line (or the import error) */
+    json_t *req = json_pack("{s:s, s:s?}", "class", o->cls, "base_dir", o->base_dir);
+    json_t *params = json_loads(o->params_json ? o->params_json : "{}", 0, NULL);
+    json_object_set_new(req, "params", params ? params : json_object());
+    json_t *path = json_array();
+    for (const char *const *d = o->path; d && *d; d++) json_array_append_new(path, json_string(*d));
+    json_object_set_new(req, "sys_path", path);
+    char *line = json_dumps(req, JSON_COMPACT);
+    json_decref(req);
+    size_t len = strlen(line);
+    int ok = send(w->ctl, line, len, MSG_NOSIGNAL) == (ssize_t)len && send(w->ctl, "\n", 1, MSG_NOSIGNAL) == 1;
+    free(line);
+    char buf[4096];
+    size_t got = 0;
+    int64_t deadline = now_ms() + o->init_timeout_ms;
+    while (ok && got < sizeof buf - 1 && !memchr(buf, '\n', got)) {
+        struct pollfd p = {w->ctl, POLLIN, 0};
+        int64_t left = deadline - now_ms();
+        int r = left > 0 ? poll(&p, 1, (int)left) : 0;
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) {
+            snprintf(err, cap, "the worker did not report ready within %lld ms (importing %s)",
+                     (long long)o->init_timeout_ms, o->cls);
+            rm__pyw_stop(w);
+            return RM_ETIMEDOUT;
+        }
+        ssize_t n = read(w->ctl, buf + got, sizeof buf - 1 - got);
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    buf[got] = 0;
+    json_t *rep = json_loads(buf, JSON_DISABLE_EOF_CHECK, NULL);
+    if (!json_is_object(rep)) {
+        json_decref(rep);
+        char why[160];
+        describe_exit(w, why, sizeof why);
+        snprintf(err, cap, "the worker (%s) failed before reporting ready: %s", o->python, why);
+        rm__pyw_stop(w);
+        return RM_ENODE;
+    }
+    if (!json_is_true(json_object_get(rep, "ok"))) {
+        snprintf(err, cap, "%s", json_string_value(json_object_get(rep, "error")));
+        json_decref(rep);
+        rm__pyw_stop(w);
+        return RM_EPARAM;
+    }
+    json_decref(rep);
+    return 0;
+}
+
+static void kick(int fd)
+{
+    uint64_t one = 1;
+    ssize_t r = write(fd, &one, sizeof one);
+    (void)r;
+}
+
+int rm__pyw_call(rm__pyw *w, rm_node *node, uint32_t op, const rm_frame *f, int64_t timeout_ms,
+                 int64_t memory_limit_mb, char *err, size_t cap)
+{
+    size_t total = f ? rm__pyw_encoded_size(f) : sizeof(rm__pyw_prefix);
+    unsigned char *dst = rm__pyw_ring_reserve(&w->req, total);
+    if (!dst) {
+        snprintf(err, cap, "a %s frame of %zu bytes does not fit the %llu-byte ring (raise ring_mb)",
+                 f ? rm_frame_kind_name(f->kind) : "control", total, (unsigned long long)w->req.cap);
+        return RM_ELIMIT;
+    }
+    if (f) {
+        rm__pyw_encode(f, op, dst, total);
+    } else {
+        rm__pyw_prefix pre = {(uint32_t)total, op};
+        memcpy(dst, &pre, sizeof pre);
+    }
+    rm__pyw_ring_commit(&w->req, total);
+    kick(w->ev_req);
+    int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+    for (;;) {
+        const unsigned char *m;
+        while ((m = rm__pyw_ring_peek(&w->rep)) != NULL) {
+            rm__pyw_prefix pre;
+            memcpy(&pre, m, sizeof pre);
+            int rc = 0;
+            if (pre.op == RM__PYW_DONE) {
+                rm__pyw_ring_consume(&w->rep, pre.total);
+                return 0;
+            }
+            if (pre.op == RM__PYW_ERROR) {
+                int len = (int)(pre.total - sizeof pre);
+                const char *txt = (const char *)m + sizeof pre;
+                int is_mem = strncmp(txt, "MemoryError", 11) == 0;
+                if (is_mem && memory_limit_mb > 0)
+                    snprintf(err, cap, "memory limit exceeded (memory_limit_mb=%lld): %.*s",
+                             (long long)memory_limit_mb, len, txt);
+                else
+                    snprintf(err, cap, "%.*s", len, txt);
+                /* strip the zero padding */
+                rm__pyw_ring_consume(&w->rep, pre.total);
+                if (is_mem) rm__pyw_stop(w); /* the worker exits; the next call restarts it */
+                return is_mem ? RM_ELIMIT : RM_ENODE;
+            }
+            rm_frame *out = rm__pyw_decode(m, err, cap);
+            rm__pyw_ring_consume(&w->rep, pre.total);
+            kick(w->ev_space);
+            if (!out) return RM_ENODE;
+            rc = rm_node_emit_take(node, 0, out);
+            if (rc != 0) return rc;
+        }
+        struct pollfd p[2] = {{w->ev_rep, POLLIN, 0}, {w->ctl, POLLIN, 0}};
+        int wait = -1;
+        if (deadline) {
+            int64_t left = deadline - now_ms();
+            wait = left > 0 ? (int)left : 0;
+        }
+        int r = poll(p, 2, wait);
+        if (r < 0 && errno == EINTR) continue;
+        if (r == 0) {
+            rm__pyw_stop(w);
+            snprintf(err, cap, "timed out: no reply within timeout_ms=%lld (worker killed)",
+                     (long long)timeout_ms);
+            return RM_ETIMEDOUT;
+        }
+        if (p[0].revents & POLLIN) {
+            uint64_t v;
+            ssize_t n = read(w->ev_rep, &v, sizeof v);
+            (void)n;
+            continue;
+        }
+        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+            if (rm__pyw_ring_peek(&w->rep)) continue; /* drain what it sent first */
+            char why[200];
+            describe_exit(w, why, sizeof why);
+            if (memory_limit_mb > 0 && WIFEXITED(w->status) && WEXITSTATUS(w->status) == 3)
+                snprintf(err, cap, "memory limit exceeded (memory_limit_mb=%lld): %s",
+                         (long long)memory_limit_mb, why);
+            else
+                snprintf(err, cap, "%s", why);
+            rm__pyw_stop(w);
+            return RM_ENODE;
+        }
+    }
+}
