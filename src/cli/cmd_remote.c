@@ -42,19 +42,26 @@ typedef struct remote_sess {
     unsigned long long seq;
 } remote_sess;
 
-/* The sink's first output port name ("out" unless the type says otherwise). */
-static const char *sink_port(const remote_sess *r, const char *node)
+/* The wire keys outputs by sink only: the port is the first of the sink's
+ * output ports whose compiled caps take the frame's kind. */
+static const char *sink_port(const remote_sess *r, const char *node, const rm_frame *f)
 {
     int idx = rm_graph_node_index(r->graph, node);
     const rm_node_type *t = idx >= 0 ? rm_graph_node_type(r->graph, (size_t)idx) : NULL;
-    return t && t->outputs && t->outputs[0].name ? t->outputs[0].name : "out";
+    if (!t || !t->outputs || !t->outputs[0].name) return "out";
+    for (unsigned p = 0; t->outputs[p].name; p++) {
+        const rm_caps *c = rm_graph_output_caps(r->graph, (size_t)idx, p);
+        uint32_t kinds = c ? c->kinds : t->outputs[p].kinds;
+        if (!kinds || (kinds & RM_KIND_BIT(f->kind))) return t->outputs[p].name;
+    }
+    return t->outputs[0].name;
 }
 
 static void deliver(void *user, const rm_client_output *o)
 {
     remote_sess *r = user;
     o->frame->sequence = o->sequence;
-    const char *port = sink_port(r, o->node_id);
+    const char *port = sink_port(r, o->node_id, o->frame);
     if (r->on_output) {
         r->on_output(r->output_user, o->node_id, port, o->frame);
         return;
