@@ -19,12 +19,6 @@ struct rm_client {
     grpc_channel *channel;
 };
 
-static void grpc_init_once(void)
-{
-    static int done;
-    if (!__atomic_exchange_n(&done, 1, __ATOMIC_SEQ_CST)) grpc_init(); /* shut down at exit by gRPC */
-}
-
 static char *read_file(const char *path, rm_error *err, const char *what)
 {
     FILE *f = fopen(path, "rb");
@@ -57,9 +51,9 @@ int rm_client_connect(const char *address, const rm_client_opts *o, rm_client **
     if (!address || !*address) return rm_error_set(err, RM_EINVAL, NULL, "no server address");
     if ((o->tls_cert != NULL) != (o->tls_key != NULL))
         return rm_error_set(err, RM_EINVAL, NULL, "server %s: mTLS needs both a certificate and a key", address);
-    grpc_init_once();
     rm_client *c = calloc(1, sizeof *c);
     if (!c) return rm_error_set(err, RM_ENOMEM, NULL, "out of memory");
+    grpc_init(); /* reference counted: one per client, dropped by rm_client_free */
     c->address = strdup(address);
     c->deadline_s = o->deadline_s > 0 ? o->deadline_s : 30;
     if (o->token) {
@@ -105,6 +99,7 @@ void rm_client_free(rm_client *c)
 {
     if (!c) return;
     if (c->channel) grpc_channel_destroy(c->channel);
+    grpc_shutdown();
     free(c->address);
     free(c->auth);
     free(c);
