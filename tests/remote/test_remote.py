@@ -29,7 +29,10 @@ def rmedia(*args, stdin=None, env=None, timeout=120):
     e = dict(os.environ)
     e.pop("REMOTEMEDIA_TOKEN", None)
     e.update(env or {})
-    return subprocess.run([RMEDIA] + list(args), input=stdin, capture_output=True, env=e, timeout=timeout)
+    p = subprocess.run([RMEDIA] + list(args), input=stdin, capture_output=True, env=e, timeout=timeout)
+    for mark in (b"AddressSanitizer", b"LeakSanitizer", b"runtime error:"):  # the client under ASan
+        assert mark not in p.stderr, p.stderr.decode(errors="replace")[-4000:]
+    return p
 
 
 @pytest.fixture(scope="module")
