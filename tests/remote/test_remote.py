@@ -154,6 +154,16 @@ def test_stream_live_audio(server, tmp_path):
     assert b"realtime:" in p.stderr  # paced, with the per-chunk report
 
 
+def test_c_client_api(server):
+    """tests/remote/test_client.c: the library itself (unary, streams, cancel)."""
+    exe = os.environ.get("RM_TEST_CLIENT") or os.path.join(os.path.dirname(RMEDIA), "tests", "test_client")
+    if not os.path.exists(exe):
+        pytest.skip("test_client not built")
+    p = subprocess.run([exe, server.address], capture_output=True, timeout=120)
+    assert p.returncode == 0, p.stderr.decode(errors="replace")[-4000:]
+    assert b"all checks passed" in p.stdout
+
+
 def test_version_and_health(server):
     v = rmedia("remote", "version", "--server", server.address)
     assert v.returncode == 0, v.stderr
