@@ -212,6 +212,12 @@ int cmd_remote(const cli_globals *g, int argc, char **argv)
                   s ? s : "", s ? "'?" : "");
         return EXIT_USAGE;
     }
+    for (int i = 2; i < argc && strcmp(argv[i], "--"); i++)
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+            fputs(remote_help, stdout);
+            puts("\nRUN OPTIONS: every option of 'rmedia run' (see 'rmedia run --help').");
+            return EXIT_OK;
+        }
     int sub_argc = argc - 1;
     char **sub = argv + 1; /* sub[0] = the command */
     const char *server = NULL;

@@ -322,6 +322,12 @@ def test_silent_listener():
         lst.close()
 
 
+def test_help():
+    for args in (["--help"], ["run", "--help"], ["stream", "-h"]):
+        p = rmedia("remote", *args)
+        assert p.returncode == 0 and b"--server" in p.stdout and b"--tls-ca" in p.stdout, p
+
+
 def test_usage_errors():
     p = rmedia("remote", "run", CALC)
     assert p.returncode == 2 and b"--server" in p.stderr
