@@ -152,6 +152,14 @@ def test_stream_live_audio(server, tmp_path):
     local = rmedia("run", VAD, "-i", wav, "-f", "values")
     assert p.stdout == local.stdout
     assert b"realtime:" in p.stderr  # paced, with the per-chunk report
+    # raw PCM on stdin
+    w = wave.open(wav)
+    raw = w.readframes(w.getnframes())
+    w.close()
+    p = rmedia("remote", "stream", "--server", server.address, VAD, "--input-format", "s16le:16000:1", "-f", "values",
+               stdin=raw)
+    assert p.returncode == 0, p.stderr
+    assert p.stdout == local.stdout
 
 
 def test_c_client_api(server):
