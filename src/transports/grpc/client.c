@@ -704,12 +704,12 @@ void rm_client_stream_free(rm_client_stream *s)
 {
     if (!s) return;
     if (s->call) {
-        if (!s->ended) {
-            grpc_call_cancel(s->call, NULL);
-            if (s->recv_pending)
-                grpc_completion_queue_pluck(s->cq, (void *)TAG_RECV, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-            finish(s, NULL);
-        }
+        if (!s->ended) grpc_call_cancel(s->call, NULL);
+        /* every started batch completes before the queue goes */
+        if (s->recv_pending)
+            grpc_completion_queue_pluck(s->cq, (void *)TAG_RECV, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        s->recv_pending = 0;
+        if (!s->ended) finish(s, NULL);
         grpc_call_unref(s->call);
     }
     if (s->recv) grpc_byte_buffer_destroy(s->recv);
