@@ -259,11 +259,18 @@ def test_kill_and_restart_under_load(cluster):
         except grpc.RpcError as e:
             assert e.code() == grpc.StatusCode.UNAVAILABLE, e
         extra += 1
-    ch.close()
     assert served(restarted) > 0, "the restarted server got no requests (%d before, %d extra calls)" % (before, extra)
+    # and a fair share of what follows (round robin over three: about a third)
+    first = served(restarted)
+    for i in range(90):
+        resp = stub.ExecutePipeline(calc_request(i), timeout=30)
+        assert resp.result.data_outputs["add"].json.json_payload == str(i * 2 + 10)
+    ch.close()
+    share = served(restarted) - first
+    assert share >= 15, "the restarted server took %d of 90 calls" % share
     others = [served(s) for s in (servers[0], servers[2])]
     assert all(n > 0 for n in others), others
-    print("\nscale: %d calls, %d attempts (%d UNAVAILABLE retried), streams %s, restarted server served %d"
-          % (n_calls, attempts["total"], attempts["unavailable"],
-             {o: sum(1 for x in stream_outcomes if x[0] == o) for o in ("completed", "failed", "error")},
-             served(restarted)))
+    print("\nscale: %d calls, %d attempts (%d UNAVAILABLE retried), streams %s, restarted server took %d of 90 "
+          "calls after the load" % (n_calls, attempts["total"], attempts["unavailable"],
+                                    {o: sum(1 for x in stream_outcomes if x[0] == o) for o in ("completed", "failed", "error")},
+                                    share))
