@@ -61,6 +61,28 @@ int cmd_inspect(const cli_globals *g, int argc, char **argv);
 int cmd_schema(const cli_globals *g, int argc, char **argv);
 int cmd_graph(const cli_globals *g, int argc, char **argv);
 int cmd_serve(const cli_globals *g, int argc, char **argv); /* cmd_serve.c, RM_WITH_GRPC */
+int cmd_remote(const cli_globals *g, int argc, char **argv); /* cmd_remote.c, RM_WITH_GRPC */
+
+/* Where `rmedia run` executes its session: NULL = locally; `rmedia remote
+ * run` passes one that runs it on a server.  The graph is still compiled
+ * locally (sinks, ports, checks), so both print the same way.  `manifest`
+ * is the manifest JSON after --set.  push/end return 0 or an RM_E* code
+ * with error() set; outputs (collect mode, no on_output) are listed by
+ * count/at. */
+#include "remotemedia/session.h"
+typedef struct cli_backend {
+    void *user;
+    int (*open)(void *user, rm_graph *g, const char *manifest, rm_output_fn on_output, void *output_user,
+                void **session, rm_error *err);
+    int (*push)(void *session, rm_frame *f);
+    int (*end)(void *session);
+    const rm_error *(*error)(void *session);
+    size_t (*count)(void *session);
+    const rm_output *(*at)(void *session, size_t i);
+    char *(*metrics)(void *session);
+    void (*close)(void *session);
+} cli_backend;
+int cli_run_with(const cli_globals *g, int argc, char **argv, const cli_backend *be);
 
 /* ----------------------------------------------------------------- io --- */
 

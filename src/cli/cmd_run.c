@@ -85,6 +85,18 @@ static const char run_help[] =
 #endif
     ;
 
+/* The session, local or through a cli_backend (rmedia remote run). */
+static const cli_backend *backend;
+typedef struct cli_sess cli_sess; /* rm_session, or the backend's session */
+static int be_push(cli_sess *s, rm_frame *f)
+{
+    return backend ? backend->push(s, f) : rm_session_push((rm_session *)s, f);
+}
+static const rm_error *be_error(cli_sess *s)
+{
+    return backend ? backend->error(s) : rm_session_error((rm_session *)s);
+}
+
 typedef enum { FMT_AUTO, FMT_JSONL, FMT_VALUES, FMT_TRANSCRIPT } out_format;
 
 #define DEFAULT_MAX_INPUT ((size_t)16 << 20)
@@ -283,16 +295,18 @@ static void on_output(void *user, const char *node, const char *port, const rm_f
 }
 
 /* Prints collected outputs of a batch run. */
-static int print_batch(run_ctx *c, rm_session *s, rm_graph *g)
+static int print_batch(run_ctx *c, cli_sess *s, rm_graph *g)
 {
-    const rm_outputs *o = rm_session_outputs(s);
+    const rm_outputs *o = backend ? NULL : rm_session_outputs((rm_session *)s);
+    size_t n_out = backend ? backend->count(s) : rm_outputs_count(o);
+#define OUT_AT(i) (backend ? backend->at(s, i) : rm_outputs_at(o, i))
     if (c->stream_array) { /* printed as they came; close the array */
         int rc = fputs(c->n_printed ? "]\n" : "[]\n", c->out) >= 0 ? 0 : -1;
         return rc || c->write_error ? -1 : 0;
     }
     if (c->format != FMT_AUTO) {
-        for (size_t i = 0; i < rm_outputs_count(o); i++) {
-            const rm_output *x = rm_outputs_at(o, i);
+        for (size_t i = 0; i < n_out; i++) {
+            const rm_output *x = OUT_AT(i);
             print_value(c, x->node_id, x->port, x->frame);
         }
         return c->write_error ? -1 : 0;
@@ -317,12 +331,13 @@ static int print_batch(run_ctx *c, rm_session *s, rm_graph *g)
         by_node[rm_graph_sink(g, k)] = arr;
         if (!c->single) json_object_set_new(root, id, arr);
     }
-    for (size_t i = 0; i < rm_outputs_count(o); i++) {
-        const rm_output *x = rm_outputs_at(o, i);
+    for (size_t i = 0; i < n_out; i++) {
+        const rm_output *x = OUT_AT(i);
         int idx = rm_graph_node_index(g, x->node_id);
         if (idx >= 0 && by_node[idx] && selected(c, x->node_id, x->port))
             json_array_append_new(by_node[idx], cli_frame_to_json(x->frame));
     }
+#undef OUT_AT
     free(by_node);
     char *text = rm_json_dumps(root, JSON_COMPACT | JSON_ENCODE_ANY);
     json_decref(root);
@@ -363,9 +378,9 @@ static void print_table(const char *metrics)
     json_decref(m);
 }
 
-static int report_failure(rm_session *s, int rc)
+static int report_failure(cli_sess *s, int rc)
 {
-    const rm_error *e = rm_session_error(s);
+    const rm_error *e = be_error(s);
     char text[sizeof e->message + 64];
     snprintf(text, sizeof text, "%s (%s)", e->message, rm_err_name(e->code));
     if (e->code && cli_already_logged(e->node_id[0] ? e->node_id : NULL, text)) {
@@ -481,7 +496,7 @@ static json_t *parse_line(const char *src, size_t lineno, const char *line, size
 }
 
 /* Pushes one parsed input (takes the reference); returns 0 or an exit code. */
-static int push_value(rm_session *s, const char *src, size_t lineno, json_t *v)
+static int push_value(cli_sess *s, const char *src, size_t lineno, json_t *v)
 {
     rm_frame *f = cli_json_to_frame(v);
     if (!f) {
@@ -489,7 +504,7 @@ static int push_value(rm_session *s, const char *src, size_t lineno, json_t *v)
         return EXIT_IO;
     }
     f->sequence = lineno;
-    int rc = rm_session_push(s, f);
+    int rc = be_push(s, f);
     rm_frame_unref(f);
     return rc == 0 ? 0 : report_failure(s, rc);
 }
@@ -597,7 +612,7 @@ static int read_json_start(reader *r, const char *src, json_start *js)
 }
 
 /* Pushes JSON inputs: one array (batch) or lines, streamed. */
-static int run_json(rm_session *s, reader *r, const char *src, json_start *js)
+static int run_json(cli_sess *s, reader *r, const char *src, json_start *js)
 {
     if (js->batch) {
         size_t i;
@@ -610,7 +625,7 @@ static int run_json(rm_session *s, reader *r, const char *src, json_start *js)
                 return EXIT_IO;
             }
             f->sequence = i;
-            int rc = rm_session_push(s, f);
+            int rc = be_push(s, f);
             rm_frame_unref(f);
             if (rc != 0) return report_failure(s, rc);
         }
@@ -683,7 +698,7 @@ static void show_progress(run_ctx *c, uint64_t done, int64_t total, uint32_t rat
 }
 
 /* Feeds audio chunks; returns 0 or an exit code. */
-static int run_audio(run_ctx *c, rm_session *s, cli_audio_in *in, double chunk_ms, int realtime, int progress)
+static int run_audio(run_ctx *c, cli_sess *s, cli_audio_in *in, double chunk_ms, int realtime, int progress)
 {
     uint32_t rate = cli_audio_in_rate(in);
     size_t chunk = (size_t)llround(rate * chunk_ms / 1000.0);
@@ -707,7 +722,7 @@ static int run_audio(run_ctx *c, rm_session *s, cli_audio_in *in, double chunk_m
             }
         }
         double t0 = now_s();
-        int rc = rm_session_push(s, f);
+        int rc = be_push(s, f);
         double dt = now_s() - t0;
         done += f->u.audio.frames;
         rm_frame_unref(f);
@@ -940,6 +955,12 @@ static int sources_take_audio(rm_graph *graph, char *list, size_t cap)
 
 int cmd_run(const cli_globals *g, int argc, char **argv)
 {
+    return cli_run_with(g, argc, argv, NULL);
+}
+
+int cli_run_with(const cli_globals *g, int argc, char **argv, const cli_backend *be)
+{
+    backend = be;
     enum { OPT_METRICS = 256, OPT_TABLE, OPT_IN_FMT, OPT_OUT_FMT, OPT_SUBTYPE, OPT_OUT_NODE, OPT_CHUNK,
            OPT_REALTIME, OPT_NO_PROGRESS, OPT_SET, OPT_ONLY, OPT_STRICT, OPT_MAX_INPUT };
     static const struct option opts[] = {
@@ -1195,7 +1216,8 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
     rm_runtime *rt = cli_runtime(g, &exit_code);
     rm_diags *d = rm_diags_new();
     rm_graph *graph = NULL;
-    rm_session *s = NULL;
+    cli_sess *s = NULL;
+    char *manifest_text = NULL; /* for a backend */
     cli_out out = {0};
     int out_open = 0;
     if (!rt) goto done;
@@ -1220,6 +1242,7 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
         }
     }
     if (rc == 0) rc = rm_graph_compile(rt, mf, &copts, &graph, d);
+    if (rc == 0 && backend && !(manifest_text = json_dumps(rm_manifest_json(mf), JSON_COMPACT))) rc = RM_ENOMEM;
     rm_manifest_free(mf);
     if (rc != 0) {
         cli_print_diags(d);
@@ -1292,7 +1315,8 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
         so.output_user = &ctx;
     }
     rm_error err;
-    rc = rm_session_open(graph, &so, &s, &err);
+    if (backend) rc = backend->open(backend->user, graph, manifest_text, so.on_output, so.output_user, (void **)&s, &err);
+    else rc = rm_session_open(graph, &so, (rm_session **)&s, &err);
     if (rc != 0) {
         cli_error("%s", err.message);
         exit_code = cli_exit_for(rc);
@@ -1306,7 +1330,7 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
 #endif
         exit_code = run_json(s, in ? &rd : NULL, src, &js);
 
-    rc = rm_session_end(s);
+    rc = backend ? backend->end(s) : rm_session_end((rm_session *)s);
     if (rc != 0 && exit_code == EXIT_OK) exit_code = report_failure(s, rc);
     if (exit_code == EXIT_OK && ctx.batch && ctx.format == FMT_AUTO && print_batch(&ctx, s, graph) != 0)
         exit_code = EXIT_IO;
@@ -1321,7 +1345,7 @@ int cmd_run(const cli_globals *g, int argc, char **argv)
         fprintf(stderr, "rmedia: info: %.2f s of audio from the sinks was not written (use --output FILE.wav)\n",
                 ctx.dropped_audio_s);
     if (want_metrics || want_table) {
-        char *m = rm_session_metrics_json(s);
+        char *m = backend ? backend->metrics(s) : rm_session_metrics_json((rm_session *)s);
         if (m && want_metrics) {
             FILE *mfile = metrics_file ? fopen(metrics_file, "w") : stderr;
             if (!mfile) {
@@ -1342,7 +1366,9 @@ done:
     cli_audio_in_close(ain);
 #endif
     if (out_open && cli_out_close(&out, exit_code == EXIT_OK) != 0 && exit_code == EXIT_OK) exit_code = EXIT_IO;
-    rm_session_close(s);
+    if (backend && s) backend->close(s);
+    else rm_session_close((rm_session *)s);
+    free(manifest_text);
     json_start_free(&js);
     free(rd.buf);
     rm_graph_unref(graph);

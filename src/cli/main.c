@@ -294,7 +294,7 @@ static int cmd_version(int argc, char **argv)
     return EXIT_OK;
 }
 
-static const char *const commands[] = {"run", "validate", "nodes", "inspect", "schema", "graph", "serve", "version", "help"};
+static const char *const commands[] = {"run", "validate", "nodes", "inspect", "schema", "graph", "serve", "remote", "version", "help"};
 
 static int unknown_command(const char *cmd)
 {
@@ -461,9 +461,10 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "graph")) return cmd_graph(&g, sub_argc, sub_argv);
 #ifdef RM_CLI_GRPC
     if (!strcmp(cmd, "serve")) return cmd_serve(&g, sub_argc, sub_argv);
+    if (!strcmp(cmd, "remote")) return cmd_remote(&g, sub_argc, sub_argv);
 #else
-    if (!strcmp(cmd, "serve")) {
-        cli_error("this rmedia was built without the gRPC server (RM_WITH_GRPC=OFF)");
+    if (!strcmp(cmd, "serve") || !strcmp(cmd, "remote")) {
+        cli_error("this rmedia was built without gRPC (RM_WITH_GRPC=OFF)");
         return EXIT_ENV;
     }
 #endif
