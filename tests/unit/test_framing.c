@@ -536,7 +536,7 @@ int main(void)
     rm_runtime_opts_init(&o);
     o.flags = RM_RUNTIME_NO_ENV_PLUGINS;
     rm_error err;
-    if (rm_runtime_new(&o, &rt, &err) != 0) {
+    if (rm_runtime_new_with_builtins(&o, &rt, &err) != 0) {
         fprintf(stderr, "runtime: %s\n", err.message);
         return 2;
     }
