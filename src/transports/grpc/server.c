@@ -1267,6 +1267,23 @@ typedef struct reqcall {
 
 static void request_next(method_slot *slot);
 
+/* Frees what a requested call brought with it that nothing took over. */
+static void reqcall_free(reqcall *rc)
+{
+    if (rc->slot->method == RMG_M_OTHER) grpc_call_details_destroy(&rc->details);
+    grpc_metadata_array_destroy(&rc->md);
+    if (rc->payload) grpc_byte_buffer_destroy(rc->payload);
+    free(rc);
+}
+
+/* Refuses a call there is no memory to serve. */
+static void reqcall_refuse_oom(reqcall *rc)
+{
+    grpc_call_cancel_with_status(rc->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);
+    grpc_call_unref(rc->call);
+    reqcall_free(rc);
+}
+
 static void unimplemented_done(tag *t, int ok)
 {
     (void)ok;
@@ -1281,10 +1298,7 @@ static void on_call(tag *t, int ok)
     method_slot *slot = rc->slot;
     server *s = slot->srv;
     if (!ok) { /* server shutting down */
-        if (slot->method == RMG_M_OTHER) grpc_call_details_destroy(&rc->details);
-        grpc_metadata_array_destroy(&rc->md);
-        if (rc->payload) grpc_byte_buffer_destroy(rc->payload);
-        free(rc);
+        reqcall_free(rc);
         return;
     }
     if (!s->shutting_down) request_next(slot);
@@ -1296,11 +1310,7 @@ static void on_call(tag *t, int ok)
     if (slot->method == RMG_M_WATCH) {
         wcall *w = calloc(1, sizeof *w);
         if (!w) {
-            grpc_call_cancel_with_status(rc->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);
-            grpc_call_unref(rc->call);
-            grpc_metadata_array_destroy(&rc->md);
-            if (rc->payload) grpc_byte_buffer_destroy(rc->payload);
-            free(rc);
+            reqcall_refuse_oom(rc);
             return;
         }
         call_started(s);
@@ -1319,12 +1329,7 @@ static void on_call(tag *t, int ok)
     }
     ucall *u = calloc(1, sizeof *u);
     if (!u) {
-        grpc_call_cancel_with_status(rc->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);
-        grpc_call_unref(rc->call);
-        grpc_metadata_array_destroy(&rc->md);
-        if (rc->payload) grpc_byte_buffer_destroy(rc->payload);
-        if (slot->method == RMG_M_OTHER) grpc_call_details_destroy(&rc->details);
-        free(rc);
+        reqcall_refuse_oom(rc);
         return;
     }
     call_started(s);
