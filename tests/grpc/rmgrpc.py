@@ -484,3 +484,26 @@ class Pusher:
         if r is None:
             raise StopIteration
         return r
+
+
+def make_test_certs(d):
+    """Writes TLS material for tests into directory `d` with openssl: a CA
+    (ca.pem/ca.key), server.pem and client.pem signed by it (SAN localhost,
+    127.0.0.1), rogue.pem (a self-signed client certificate nobody trusts)
+    and other.pem (a CA that signed nothing here); each with its .key."""
+    def openssl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True, capture_output=True)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=rm-test-ca",
+            "-keyout", "ca.key", "-out", "ca.pem")
+    with open(os.path.join(d, "san.ext"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for name in ("server", "client", "rogue"):
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + name, "-keyout", name + ".key",
+                "-out", name + ".csr")
+    for name in ("server", "client"):
+        openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
+                "-days", "2", "-extfile", "san.ext", "-out", name + ".pem")
+    openssl("x509", "-req", "-in", "rogue.csr", "-signkey", "rogue.key", "-days", "2", "-out", "rogue.pem")
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other-ca",
+            "-keyout", "other.key", "-out", "other.pem")
+    return d

@@ -93,26 +93,9 @@ def test_no_tokens_configured_means_open(server):
 
 # -------------------------------------------------------------------- TLS --
 
-def _openssl(*args, cwd):
-    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("certs"))
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=rm-test-ca",
-             "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
-    with open(os.path.join(d, "san.ext"), "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    for name in ("server", "client", "rogue"):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + name, "-keyout", name + ".key",
-                 "-out", name + ".csr", cwd=d)
-    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-days", "2", "-extfile", "san.ext", "-out", "server.pem", cwd=d)
-    _openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-             "-days", "2", "-out", "client.pem", cwd=d)
-    # a client certificate nobody trusts: self-signed
-    _openssl("x509", "-req", "-in", "rogue.csr", "-signkey", "rogue.key", "-days", "2", "-out", "rogue.pem", cwd=d)
+    d = r.make_test_certs(str(tmp_path_factory.mktemp("certs")))
 
     def read(n):
         with open(os.path.join(d, n), "rb") as f:

@@ -223,26 +223,9 @@ def test_wrong_token(tmp_path):
         s.close()
 
 
-def _openssl(*args, cwd):
-    subprocess.run(["openssl"] + list(args), cwd=cwd, check=True, capture_output=True)
-
-
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("certs"))
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=rm-test-ca",
-             "-keyout", "ca.key", "-out", "ca.pem", cwd=d)
-    with open(os.path.join(d, "san.ext"), "w") as f:
-        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
-    for name in ("server", "client"):
-        _openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=" + name, "-keyout", name + ".key",
-                 "-out", name + ".csr", cwd=d)
-        _openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial",
-                 "-days", "2", "-extfile", "san.ext", "-out", name + ".pem", cwd=d)
-    # a CA that signed nothing here
-    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other-ca",
-             "-keyout", "other.key", "-out", "other.pem", cwd=d)
-    return d
+    return r.make_test_certs(str(tmp_path_factory.mktemp("certs")))
 
 
 def test_tls_and_mismatch(server, certs):

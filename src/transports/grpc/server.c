@@ -1367,7 +1367,9 @@ static void on_call(tag *t, int ok)
     case RMG_M_EXECUTE: handle_execute(u); break;
     case RMG_M_VERSION: handle_version(u); break;
     case RMG_M_CHECK: handle_check(u); break;
-    default: ucall_finish(u, GRPC_STATUS_UNIMPLEMENTED, "not implemented", NULL); break;
+    default: /* STREAM, WATCH and unregistered methods were dispatched above */
+        ucall_finish(u, GRPC_STATUS_INTERNAL, "internal error: no unary handler for this method", NULL);
+        break;
     }
 }
 
