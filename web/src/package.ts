@@ -171,10 +171,12 @@ function diagLines(report: Report, text: string): void {
 }
 
 /** Position (1-based line:column) of the value of key `key` after `after`
- * in JSON text, for messages; [0, 0] if not found. */
+ * in JSON text, for messages (where the library puts it); [0, 0] if not found. */
 function locateKey(text: string, key: string, after = 0): [number, number] {
-  const at = text.indexOf(`"${key}"`, after);
+  let at = text.indexOf(`"${key}"`, after);
   if (at < 0) return [0, 0];
+  at += key.length + 2;
+  while (at < text.length && /[\s:]/.test(text[at] as string)) at++;
   const before = text.slice(0, at);
   const line = before.split("\n").length;
   return [line, at - before.lastIndexOf("\n")];
