@@ -71,13 +71,16 @@ packages: build
 	    --metadata examples/packages/$$p/metadata.json -o build/packages/$$p.rmpkg || exit 1; done
 
 # Compares rmedia.wasm under Node's WASI, and remotemedia.wasm through the
-# TypeScript package web/ (Node's test runner), with a native rmedia: the sanitizer
-# build's when `make test` made one, else the release build (built if needed).
+# TypeScript package web/ (Node's test runner, .rmpkg packages both ways), with
+# a native rmedia: the sanitizer build's when `make test` made one, else the
+# release build (built if needed); then the conformance cases through the wasm
+# library (tests/conformance, --host wasm).
 test-wasm: wasm
 	@native=$(SANITIZE)/rmedia; \
 	if [ ! -x $$native ]; then $(MAKE) --no-print-directory build || exit 1; native=$(RELEASE)/rmedia; fi; \
 	tests/wasm/run.sh build/wasm $$native && \
-	cd web && node_modules/.bin/tsc -p tsconfig.json && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/
+	(cd web && node_modules/.bin/tsc -p tsconfig.json && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/) && \
+	/usr/bin/python3 tests/conformance/run.py --host wasm --exact --wasm build/wasm/remotemedia.wasm
 
 # libFuzzer targets (tests/fuzz/README.md), built with clang-14 into $(FUZZ).
 # `make fuzz` runs each for FUZZ_SECONDS from the committed corpus (new
