@@ -237,6 +237,9 @@ expect_bad("manifest.json over 4 MiB", make("big-m.rmpkg", base(manifest=os.uran
 expect_bad("metadata.json over 1 MiB", make("big-md.rmpkg", base(metadata=os.urandom(MIB + 1)),
                                             compression=zipfile.ZIP_STORED),
            "metadata.json: error: 1048577 bytes uncompressed, over the limit of 1 MiB")
+expect_bad("checksums over 1 MiB", make("big-cs.rmpkg", base() + [("checksums", os.urandom(MIB + 1))],
+                                        compression=zipfile.ZIP_STORED),
+           "checksums: error: 1048577 bytes uncompressed, over the limit of 1 MiB")
 expect_bad("python file over 8 MiB", make("big-py.rmpkg", base() + [("python/big.py", os.urandom(8 * MIB + 1))],
                                           compression=zipfile.ZIP_STORED),
            "python/big.py: error: 8388609 bytes uncompressed, over the limit of 8 MiB")
