@@ -4,7 +4,7 @@
 // with the same problem lines.  RMEDIA_WASM / RMEDIA_NATIVE override paths.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { readFileSync, writeFileSync, existsSync, mkdtempSync, rmSync, truncateSync } from "node:fs";
 import { spawnSync } from "node:child_process";
 import { createServer } from "node:http";
 import { createHash } from "node:crypto";
@@ -165,6 +165,16 @@ test("limits are options; warnings for a manifest without runtime", async () => 
     /runtime\.wasm: error: \d+ bytes uncompressed, over the limit of 1024 bytes/);
   const v = await PackageLoader.loadFromBytes(bytes, "w.rmpkg", { instantiate: false });
   assert.equal(v.runner, undefined);
+});
+
+test("loadFromFile: a path over the package limit is refused before reading", async () => {
+  const big = path.join(tmp, "huge.rmpkg");
+  writeFileSync(big, "");
+  truncateSync(big, 100 * (1 << 20) + 1); // sparse: no disk used
+  await assert.rejects(PackageLoader.loadFromFile(big), /error: the package is 104857601 bytes, over the limit of 100 MiB/);
+  const c = rmedia(["pack", "--check", big]);
+  assert.equal(c.code, 1);
+  assert.match(c.err, /error: the package is 104857601 bytes, over the limit of 100 MiB/);
 });
 
 test("loadFromFile: a File must be named .rmpkg; loadFromUrl over HTTP", async () => {
