@@ -127,7 +127,8 @@ static const rm_node_type rm__node_python = {
     .params = pn_params,
     .config_size = sizeof(pn_config),
     .state_size = sizeof(pn_state),
-    .flags = RM_NODE_BLOCKING,
+    .flags = 0, /* not RM_NODE_BLOCKING: the caller's thread talks to the worker
+                   directly; a queue thread would add a hop to every frame */
     .init = pn_init,
     .process = pn_process,
     .flush = pn_flush,
