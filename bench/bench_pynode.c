@@ -73,14 +73,14 @@ static void compare(const char *label, rm_graph *py, rm_graph *c, const rm_frame
     double mp = bench_median(a, n * (size_t)reps) / 1e3, mc = bench_median(b, n * (size_t)reps) / 1e3;
     double p90 = bench_quantile(a, n * (size_t)reps, 0.9) / 1e3;
     double added = mp - mc;
-    fprintf(stderr, "bench_pynode: %s: worker %.1f us (p90 %.1f), C node %.1f us, added %.1f us\n", label, mp,
+    fprintf(stderr, "bench_pynode: %s: worker %.1f us (p90 %.1f), C node %.2f us, added %.1f us\n", label, mp,
             p90, mc, added);
     if (target_us > 0)
         bench_row(bench_fmt("PythonNode worker (C host): added per %s round trip", label),
                   bench_fmt("%.1f us", added), bench_fmt("<= %.0f us", target_us),
                   bench_fmt("%.2f", added / target_us), bench_verdict_max(added, target_us));
     bench_row(bench_fmt("PythonNode worker (C host): %s round trip vs in-process C node", label),
-              bench_fmt("%.1f us", mp), bench_fmt("C node %.1f us", mc), bench_fmt("%.1f", mp / mc), "info");
+              bench_fmt("%.1f us", mp), bench_fmt("C node %.2f us", mc), bench_fmt("%.0f", mp / mc), "info");
     free(a);
     free(b);
 }

@@ -50,7 +50,7 @@ static const rm_param_def pn_params[] = {
      "longest the worker may take to import the class and report ready", 30000, NULL, 1, 86400000,
      NULL, NULL, 0},
     {"python", RM_PARAM_STRING, offsetof(pn_config, python),
-     "interpreter (default: $REMOTEMEDIA_PYTHON, else /usr/bin/python3)", 0, NULL, 0, 0, NULL, NULL, 0},
+     "interpreter (default: $REMOTEMEDIA_PYTHON, else the host's, else /usr/bin/python3)", 0, NULL, 0, 0, NULL, NULL, 0},
     {"python_path", RM_PARAM_STRING_LIST, offsetof(pn_config, python_path),
      "directories put first on the worker's import path (after the manifest's directory)", 0, NULL, 0,
      0, NULL, NULL, 0},
