@@ -114,12 +114,17 @@ class Ring:
             t = hdr[1]
             pos = h % cap
             contig = cap - pos
-            wrap = n > contig or (h == t and pos != 0 and n <= pos)  # empty: start over at 0, as ring.c
+            empty = h == t
+            wrap = n > contig or (empty and pos != 0)  # an empty ring starts over at 0, as in ring.c
             need = contig + n if wrap else n
-            if cap - (h - t) >= need:
+            if empty or cap - (h - t) >= need:
                 if wrap:
                     U32.pack_into(self.mm, self.data + pos, WRAP)
-                    self.pending = h + contig
+                    if empty:  # publish the marker and skip it: all of the ring is free
+                        hdr[0] = h + contig  # (the runtime, skipping it, stores this same tail)
+                        hdr[1] = h + contig
+                    else:
+                        self.pending = h + contig
                     pos = 0
                 return pos
             self.publish()  # the runtime must see what is there before it can free space

@@ -35,7 +35,10 @@ static const char nodes_py[] =
     "            if self.how == 'kill':\n"
     "                os.kill(os.getpid(), signal.SIGKILL)\n"
     "            os._exit(9)\n"
-    "        return {'x': x, 'pid': os.getpid()}\n";
+    "        return {'x': x, 'pid': os.getpid()}\n"
+    "class Echo:\n"
+    "    def process(self, x):\n"
+    "        return x\n";
 
 typedef struct outs {
     char text[64][96];
@@ -190,6 +193,136 @@ static void check_outputs(const outs *o, int frames, size_t workers)
     CHECK_INT(np, workers);
 }
 
+typedef struct frames {
+    rm_frame *f[16];
+    size_t n;
+} frames;
+
+static void keep(void *user, const char *node_id, const char *port, const rm_frame *f)
+{
+    (void)node_id, (void)port;
+    frames *o = user;
+    if (o->n < 16) o->f[o->n++] = rm_frame_ref(f);
+}
+
+static void fill(void *p, size_t n, unsigned seed)
+{
+    unsigned char *b = p;
+    for (size_t i = 0; i < n; i++) b[i] = (unsigned char)(seed + i * 7u);
+}
+
+/* Same kind, fields, payload bytes, timestamp (audio) and metadata (audio). */
+static int same_frame(const rm_frame *a, const rm_frame *b)
+{
+    if (a->kind != b->kind) return 0;
+    switch (a->kind) {
+    case RM_FRAME_AUDIO:
+        return a->u.audio.format == b->u.audio.format && a->u.audio.rate == b->u.audio.rate &&
+               a->u.audio.channels == b->u.audio.channels && a->u.audio.frames == b->u.audio.frames &&
+               memcmp(a->u.audio.data, b->u.audio.data, rm_frame_payload_size(a)) == 0 &&
+               a->timestamp_us == b->timestamp_us && rm_frame_meta_get(b, "k") &&
+               strcmp(rm_frame_meta_get(b, "k"), rm_frame_meta_get(a, "k")) == 0;
+    case RM_FRAME_VIDEO:
+        return a->u.video.format == b->u.video.format && a->u.video.width == b->u.video.width &&
+               a->u.video.height == b->u.video.height && a->u.video.stride == b->u.video.stride &&
+               a->u.video.size == b->u.video.size && memcmp(a->u.video.data, b->u.video.data, a->u.video.size) == 0;
+    case RM_FRAME_TENSOR:
+        return a->u.tensor.dtype == b->u.tensor.dtype && a->u.tensor.ndim == b->u.tensor.ndim &&
+               memcmp(a->u.tensor.shape, b->u.tensor.shape, a->u.tensor.ndim * sizeof(int64_t)) == 0 &&
+               a->u.tensor.size == b->u.tensor.size &&
+               memcmp(a->u.tensor.data, b->u.tensor.data, a->u.tensor.size) == 0;
+    case RM_FRAME_BINARY:
+        return a->u.binary.size == b->u.binary.size && memcmp(a->u.binary.data, b->u.binary.data, a->u.binary.size) == 0;
+    default: {
+        char *x = rm_frame_json_dumps(a), *y = rm_frame_json_dumps(b);
+        int same = x && y && strcmp(x, y) == 0;
+        free(x), free(y);
+        return same;
+    }
+    }
+}
+
+/* Every frame kind goes through a worker and back unchanged; the rings are
+ * small so that frames wrap and start over at offset 0 in both directions. */
+static void test_every_kind_round_trips(void)
+{
+    logs l = {{0}};
+    rm_runtime *rt = runtime(&l, NULL);
+    if (!rt) return;
+    char m[512];
+    snprintf(m, sizeof m,
+             "{\"version\":\"v1\",\"nodes\":[{\"id\":\"py\",\"node_type\":\"PythonNode\",\"params\":"
+             "{\"class\":\"pn_nodes:Echo\",\"python_path\":[\"%s\"],\"ring_mb\":1}}]}", dir);
+    rm_diags *d = rm_diags_new();
+    rm_graph *g = NULL;
+    CHECK_INT(rm_graph_load_string(rt, m, strlen(m), "echo.json", NULL, &g, d), 0);
+    rm_diags_free(d);
+    rm_frame *in[16];
+    size_t n = 0;
+    const struct { rm_sample_format fmt; uint32_t rate, ch; size_t frames; } au[] = {
+        {RM_SAMPLE_S16, 44100, 2, 441}, {RM_SAMPLE_S32, 8000, 1, 160}, {RM_SAMPLE_F32, 96000, 3, 60000}}; /* 720 KB of a 1 MiB ring */
+    for (size_t i = 0; i < 3; i++) {
+        rm_frame *f = rm_frame_new_audio(au[i].fmt, au[i].rate, au[i].ch, au[i].frames);
+        if (au[i].fmt == RM_SAMPLE_F32) {
+            float *x = f->u.audio.data;
+            for (size_t k = 0; k < au[i].frames * au[i].ch; k++) x[k] = (float)k / 1e6f;
+        } else {
+            fill(f->u.audio.data, rm_frame_payload_size(f), (unsigned)i);
+        }
+        f->timestamp_us = 20000 * (int64_t)i;
+        rm_frame_meta_set(f, "k", i ? "v\u00e9" : "v");
+        in[n++] = f;
+    }
+    const int64_t s3[3] = {2, 3, 4}, s1[1] = {5}, s2[2] = {0, 3};
+    const struct { rm_dtype dt; uint32_t nd; const int64_t *shape; } te[] = {
+        {RM_DTYPE_I64, 3, s3}, {RM_DTYPE_U8, 1, s1}, {RM_DTYPE_BOOL, 1, s1}, {RM_DTYPE_F16, 3, s3},
+        {RM_DTYPE_F64, 2, s2}};
+    for (size_t i = 0; i < 5; i++) {
+        rm_frame *f = rm_frame_new_tensor(te[i].dt, te[i].nd, te[i].shape);
+        fill(f->u.tensor.data, f->u.tensor.size, 3u + (unsigned)i);
+        if (te[i].dt == RM_DTYPE_BOOL) memset(f->u.tensor.data, 1, f->u.tensor.size);
+        if (te[i].dt == RM_DTYPE_F16) memset(f->u.tensor.data, 0x3c, f->u.tensor.size); /* finite halves */
+        in[n++] = f;
+    }
+    /* 500 KB then 600 KB: the second fits neither before nor after the
+     * first's end, only in the empty 1 MiB ring started over */
+    const int64_t big[2] = {125000, 150000};
+    for (size_t i = 0; i < 2; i++) {
+        rm_frame *f = rm_frame_new_tensor(RM_DTYPE_I32, 1, &big[i]);
+        fill(f->u.tensor.data, f->u.tensor.size, 11u + (unsigned)i);
+        in[n++] = f;
+    }
+    rm_frame *v = rm_frame_new_video(RM_PIXEL_RGB24, 4, 3, 16, 48);
+    fill(v->u.video.data, 48, 9);
+    in[n++] = v;
+    const unsigned char bin[] = {0, 1, 255, 0, 7};
+    in[n++] = rm_frame_new_binary(bin, sizeof bin);
+    in[n++] = rm_frame_new_text("h\xc3\xa9llo", 6);
+    in[n++] = rm_frame_new_json_text("{\"a\":[1,2.5,null]}", 18, NULL, 0);
+    frames o = {{0}};
+    rm_session_opts so = {0};
+    so.on_output = keep;
+    so.output_user = &o;
+    rm_session *s = NULL;
+    rm_error e = {0};
+    CHECK_INT(g ? rm_session_open(g, &so, &s, &e) : -1, 0);
+    if (e.message[0]) fprintf(stderr, "  %s\n", e.message);
+    for (size_t i = 0; s && i < n; i++) {
+        CHECK_INT(rm_session_push(s, in[i]), 0);
+        CHECK(o.n == i + 1 && same_frame(in[i], o.f[i]));
+        if (o.n == i + 1 && !same_frame(in[i], o.f[i])) fprintf(stderr, "  frame %zu (%s) changed\n", i,
+                                                                  rm_frame_kind_name(in[i]->kind));
+    }
+    if (s) {
+        CHECK_INT(rm_session_end(s), 0);
+        rm_session_close(s);
+    }
+    for (size_t i = 0; i < n; i++) rm_frame_unref(in[i]);
+    for (size_t i = 0; i < o.n; i++) rm_frame_unref(o.f[i]);
+    rm_graph_unref(g);
+    rm_runtime_free(rt);
+}
+
 static void crash_restarts(const char *how)
 {
     logs l = {{0}};
@@ -332,6 +465,7 @@ int main(void)
     if (!f) return 1;
     fputs(nodes_py, f);
     fclose(f);
+    RUN(test_every_kind_round_trips);
     RUN(test_crash_exit_is_retried_with_a_new_worker);
     RUN(test_crash_sigkill_is_retried_with_a_new_worker);
     RUN(test_retries_exhausted_names_the_node);
