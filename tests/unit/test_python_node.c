@@ -193,15 +193,15 @@ static void check_outputs(const outs *o, int frames, size_t workers)
     CHECK_INT(np, workers);
 }
 
-typedef struct frames {
+typedef struct kept {
     rm_frame *f[16];
     size_t n;
-} frames;
+} kept;
 
 static void keep(void *user, const char *node_id, const char *port, const rm_frame *f)
 {
     (void)node_id, (void)port;
-    frames *o = user;
+    kept *o = user;
     if (o->n < 16) o->f[o->n++] = rm_frame_ref(f);
 }
 
@@ -299,7 +299,7 @@ static void test_every_kind_round_trips(void)
     in[n++] = rm_frame_new_binary(bin, sizeof bin);
     in[n++] = rm_frame_new_text("h\xc3\xa9llo", 6);
     in[n++] = rm_frame_new_json_text("{\"a\":[1,2.5,null]}", 18, NULL, 0);
-    frames o = {{0}};
+    kept o = {{0}};
     rm_session_opts so = {0};
     so.on_output = keep;
     so.output_user = &o;
@@ -323,29 +323,39 @@ static void test_every_kind_round_trips(void)
     rm_runtime_free(rt);
 }
 
-static void crash_restarts(const char *how)
+/* One session of CrashOn(params) under `on_error` with json frames 1..frames
+ * on a fresh runtime; checks that push/end succeed and nothing is left
+ * behind.  Returns the metrics JSON (caller frees), the outputs and the log. */
+static char *policy_run(const char *params, const char *on_error, int frames, outs *o, logs *l)
 {
-    logs l = {{0}};
-    rm_runtime *rt = runtime(&l, NULL);
-    if (!rt) return;
-    char params[128];
-    snprintf(params, sizeof params, "\"n\":3,\"how\":\"%s\"", how);
-    rm_graph *g = graph(rt, params, "{\"policy\":\"retry\",\"max_retries\":1,\"base_delay_ms\":0}");
+    rm_runtime *rt = runtime(l, NULL);
+    if (!rt) return NULL;
+    rm_graph *g = graph(rt, params, on_error);
     CHECK(g != NULL);
+    char *m = NULL;
     if (g) {
         size_t fds = count_fds();
-        outs o = {{{0}}};
         int rc = -1;
-        /* worker A: 1 2 (dies on 3); B: 3 4 (dies on 5); C: 5 6 */
-        char *m = run(g, 6, &o, &rc);
-        CHECK_INT(rc, 0);
-        check_outputs(&o, 6, 3);
-        CHECK_CONTAINS(m, "\"retries\":2");
-        free(m);
+        m = run(g, frames, o, &rc);
+        CHECK_INT(rc, 0); /* retry drops a frame it gives up on; the session goes on */
         check_clean(fds);
     }
     rm_graph_unref(g);
     rm_runtime_free(rt);
+    return m;
+}
+
+static void crash_restarts(const char *how)
+{
+    char params[128];
+    snprintf(params, sizeof params, "\"n\":3,\"how\":\"%s\"", how);
+    outs o = {{{0}}};
+    logs l = {{0}};
+    char *m = policy_run(params, "{\"policy\":\"retry\",\"max_retries\":1,\"base_delay_ms\":0}", 6, &o, &l);
+    /* worker A: 1 2 (dies on 3); B: 3 4 (dies on 5); C: 5 6 */
+    check_outputs(&o, 6, 3);
+    CHECK_CONTAINS(m, "\"retries\":2");
+    free(m);
 }
 
 static void test_crash_exit_is_retried_with_a_new_worker(void) { crash_restarts("exit"); }
@@ -353,60 +363,37 @@ static void test_crash_sigkill_is_retried_with_a_new_worker(void) { crash_restar
 
 static void test_retries_exhausted_names_the_node(void)
 {
+    outs o = {{{0}}};
     logs l = {{0}};
-    rm_runtime *rt = runtime(&l, NULL);
-    if (!rt) return;
-    rm_graph *g = graph(rt, "\"n\":1", "{\"policy\":\"retry\",\"max_retries\":2,\"base_delay_ms\":0,"
-                                       "\"circuit_breaker\":false}");
-    CHECK(g != NULL);
-    if (g) {
-        size_t fds = count_fds();
-        outs o = {{{0}}};
-        int rc = -1;
-        char *m = run(g, 2, &o, &rc);
-        CHECK_INT(rc, 0); /* retry drops the frame; the session goes on */
-        CHECK_INT(o.n, 0);
-        CHECK_CONTAINS(m, "\"retries\":4");
-        free(m);
-        CHECK_CONTAINS(l.text, "warn [py] retries exhausted, frame dropped: PythonNode 'py' (class "
-                               "pn_nodes:CrashOn): worker process");
-        CHECK_CONTAINS(l.text, "exited with status 9");
-        check_clean(fds);
-    }
-    rm_graph_unref(g);
-    rm_runtime_free(rt);
+    char *m = policy_run("\"n\":1", "{\"policy\":\"retry\",\"max_retries\":2,\"base_delay_ms\":0,"
+                                      "\"circuit_breaker\":false}", 2, &o, &l);
+    CHECK_INT(o.n, 0);
+    CHECK_CONTAINS(m, "\"retries\":4");
+    free(m);
+    CHECK_CONTAINS(l.text, "warn [py] retries exhausted, frame dropped: PythonNode 'py' (class "
+                           "pn_nodes:CrashOn): worker process");
+    CHECK_CONTAINS(l.text, "exited with status 9");
 }
 
 static void test_breaker_stops_restarting(void)
 {
-    logs l = {{0}};
-    rm_runtime *rt = runtime(&l, NULL);
-    if (!rt) return;
     char log_dir[96], params[160];
     snprintf(log_dir, sizeof log_dir, "%s/starts", dir);
     CHECK(mkdir(log_dir, 0700) == 0);
     snprintf(params, sizeof params, "\"n\":1,\"log\":\"%s\"", log_dir);
-    rm_graph *g = graph(rt, params, "{\"policy\":\"retry\",\"max_retries\":1,\"base_delay_ms\":0,"
-                                    "\"circuit_breaker\":{\"failure_threshold\":2,\"reset_timeout_ms\":600000}}");
-    CHECK(g != NULL);
-    if (g) {
-        size_t fds = count_fds();
-        outs o = {{{0}}};
-        int rc = -1;
-        char *m = run(g, 5, &o, &rc);
-        CHECK_INT(rc, 0);
-        CHECK_INT(o.n, 0);
-        /* frames 1 and 2, two attempts each (the first on init's worker), then the
-         * breaker is open: frames 3..5 are rejected without starting a worker */
-        CHECK_INT(count_files(log_dir), 4);
-        CHECK_CONTAINS(m, "\"rejected\":3");
-        CHECK_CONTAINS(m, "\"circuit\":\"open\"");
-        free(m);
-        CHECK_CONTAINS(l.text, "circuit breaker open after 2 consecutive failures");
-        check_clean(fds);
-    }
-    rm_graph_unref(g);
-    rm_runtime_free(rt);
+    outs o = {{{0}}};
+    logs l = {{0}};
+    char *m = policy_run(params, "{\"policy\":\"retry\",\"max_retries\":1,\"base_delay_ms\":0,"
+                                 "\"circuit_breaker\":{\"failure_threshold\":2,\"reset_timeout_ms\":600000}}",
+                         5, &o, &l);
+    CHECK_INT(o.n, 0);
+    /* frames 1 and 2, two attempts each (the first on init's worker), then the
+     * breaker is open: frames 3..5 are rejected without starting a worker */
+    CHECK_INT(count_files(log_dir), 4);
+    CHECK_CONTAINS(m, "\"rejected\":3");
+    CHECK_CONTAINS(m, "\"circuit\":\"open\"");
+    free(m);
+    CHECK_CONTAINS(l.text, "circuit breaker open after 2 consecutive failures");
     DIR *d = opendir(log_dir);
     struct dirent *e;
     while (d && (e = readdir(d))) {
