@@ -36,7 +36,7 @@ async def rtt(p, value, n):
     lat = []
     async with p.session() as s:
         it = s.outputs().__aiter__()
-        for _ in range(40):  # warm-up: worker start, two laps of the 8 MiB rings (first-touch faults)
+        for _ in range(40):  # warm-up: worker start, first touches of the ring pages
             await s.send(value)
             await it.__anext__()
         for _ in range(n):
