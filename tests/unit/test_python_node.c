@@ -230,7 +230,7 @@ static int same_frame(const rm_frame *a, const rm_frame *b)
         return a->u.tensor.dtype == b->u.tensor.dtype && a->u.tensor.ndim == b->u.tensor.ndim &&
                memcmp(a->u.tensor.shape, b->u.tensor.shape, a->u.tensor.ndim * sizeof(int64_t)) == 0 &&
                a->u.tensor.size == b->u.tensor.size &&
-               memcmp(a->u.tensor.data, b->u.tensor.data, a->u.tensor.size) == 0;
+               (!a->u.tensor.size || memcmp(a->u.tensor.data, b->u.tensor.data, a->u.tensor.size) == 0);
     case RM_FRAME_BINARY:
         return a->u.binary.size == b->u.binary.size && memcmp(a->u.binary.data, b->u.binary.data, a->u.binary.size) == 0;
     default: {
