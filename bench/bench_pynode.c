@@ -111,8 +111,8 @@ int main(int argc, char **argv)
              "\"params\":{\"class\":\"bench_echo:Echo\",\"python_path\":[\"%s\"]}}]}",
              dir);
     rm_graph *py = bench_graph(rt, m, "pynode.json");
-    rm_graph *c = bench_graph(rt, "{\"version\":\"v1\",\"nodes\":[{\"id\":\"c\",\"node_type\":\"PassThrough\"}]}",
-                              "passthrough.json");
+    const char *pass = "{\"version\":\"v1\",\"nodes\":[{\"id\":\"c\",\"node_type\":\"PassThrough\"}]}";
+    rm_graph *c = bench_graph(rt, pass, "passthrough.json");
 
     size_t n = quick ? 200 : 2000;
     rm_frame *audio = rm_frame_new_audio(RM_SAMPLE_F32, 48000, 1, 960);

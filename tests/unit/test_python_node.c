@@ -225,14 +225,16 @@ static int same_frame(const rm_frame *a, const rm_frame *b)
     case RM_FRAME_VIDEO:
         return a->u.video.format == b->u.video.format && a->u.video.width == b->u.video.width &&
                a->u.video.height == b->u.video.height && a->u.video.stride == b->u.video.stride &&
-               a->u.video.size == b->u.video.size && memcmp(a->u.video.data, b->u.video.data, a->u.video.size) == 0;
+               a->u.video.size == b->u.video.size &&
+               memcmp(a->u.video.data, b->u.video.data, a->u.video.size) == 0;
     case RM_FRAME_TENSOR:
         return a->u.tensor.dtype == b->u.tensor.dtype && a->u.tensor.ndim == b->u.tensor.ndim &&
                memcmp(a->u.tensor.shape, b->u.tensor.shape, a->u.tensor.ndim * sizeof(int64_t)) == 0 &&
                a->u.tensor.size == b->u.tensor.size &&
                (!a->u.tensor.size || memcmp(a->u.tensor.data, b->u.tensor.data, a->u.tensor.size) == 0);
     case RM_FRAME_BINARY:
-        return a->u.binary.size == b->u.binary.size && memcmp(a->u.binary.data, b->u.binary.data, a->u.binary.size) == 0;
+        return a->u.binary.size == b->u.binary.size &&
+               memcmp(a->u.binary.data, b->u.binary.data, a->u.binary.size) == 0;
     default: {
         char *x = rm_frame_json_dumps(a), *y = rm_frame_json_dumps(b);
         int same = x && y && strcmp(x, y) == 0;
@@ -260,7 +262,9 @@ static void test_every_kind_round_trips(void)
     rm_frame *in[16];
     size_t n = 0;
     const struct { rm_sample_format fmt; uint32_t rate, ch; size_t frames; } au[] = {
-        {RM_SAMPLE_S16, 44100, 2, 441}, {RM_SAMPLE_S32, 8000, 1, 160}, {RM_SAMPLE_F32, 96000, 3, 60000}}; /* 720 KB of a 1 MiB ring */
+        {RM_SAMPLE_S16, 44100, 2, 441},
+        {RM_SAMPLE_S32, 8000, 1, 160},
+        {RM_SAMPLE_F32, 96000, 3, 60000}}; /* 720 KB of a 1 MiB ring */
     for (size_t i = 0; i < 3; i++) {
         rm_frame *f = rm_frame_new_audio(au[i].fmt, au[i].rate, au[i].ch, au[i].frames);
         if (au[i].fmt == RM_SAMPLE_F32) {
