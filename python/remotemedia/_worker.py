@@ -28,7 +28,7 @@ CTL, MEM, EV_REQ, EV_REP, EV_SPACE = 3, 4, 5, 6, 7
 RING_HDR = 64
 WRAP = 0xFFFFFFFF
 OP_PROCESS, OP_FLUSH, OP_RESET = 1, 2, 3
-OP_FRAME, OP_DONE, OP_ERROR = 10, 11, 12
+OP_FRAME, OP_DONE, OP_ERROR, OP_LAST = 10, 11, 12, 13  # LAST: a frame, then done
 PREFIX = struct.Struct("<II")
 FRAME = struct.Struct("<IIqQIIIIQ8qIIQ")  # 128 bytes, see pyw.h rm__pyw_fhdr
 U32 = struct.Struct("<I")
@@ -213,7 +213,7 @@ class Worker:
             self.mm[o:o + plen] = payload
         self.rep.commit(total)
 
-    def emit(self, v):
+    def emit(self, v, op=OP_FRAME):
         if isinstance(v, tuple) and len(v) == 2 and np is not None and isinstance(v[0], np.ndarray):
             v = self.Audio(v[0], int(v[1]))
         if np is not None and isinstance(v, np.ndarray) and self.in_audio is not None:
@@ -226,16 +226,16 @@ class Worker:
             ch = 1 if s.ndim == 1 else int(s.shape[1])
             ts = getattr(v, "timestamp_us", None)
             meta = getattr(v, "metadata", None)
-            self.send(OP_FRAME, (AUDIO, 0, TS_NONE if ts is None else int(ts), 0, fmt, int(v.sample_rate),
+            self.send(op, (AUDIO, 0, TS_NONE if ts is None else int(ts), 0, fmt, int(v.sample_rate),
                                  ch, 0, int(s.shape[0])) + Z8,
                       meta=json.dumps(meta).encode() if meta else b"", payload=memoryview(s).cast("B"))
         elif isinstance(v, str):
-            self.send(OP_FRAME, (TEXT, 0, TS_NONE, 0, 0, 0, 0, 0, 0) + Z8, payload=v.encode("utf-8"))
+            self.send(op, (TEXT, 0, TS_NONE, 0, 0, 0, 0, 0, 0) + Z8, payload=v.encode("utf-8"))
         elif isinstance(v, (bytes, bytearray, memoryview)):
-            self.send(OP_FRAME, (BINARY, 0, TS_NONE, 0, 0, 0, 0, 0, 0) + Z8,
+            self.send(op, (BINARY, 0, TS_NONE, 0, 0, 0, 0, 0, 0) + Z8,
                       payload=v if isinstance(v, (bytes, bytearray)) else bytes(v))
         elif isinstance(v, VideoFrame):
-            self.send(OP_FRAME, (VIDEO, 0, TS_NONE, 0, int(v.format), int(v.width), int(v.height),
+            self.send(op, (VIDEO, 0, TS_NONE, 0, int(v.format), int(v.width), int(v.height),
                                  int(v.stride), 0) + Z8, payload=bytes(v.data))
         elif np is not None and isinstance(v, np.ndarray):
             a = np.ascontiguousarray(v)
@@ -243,22 +243,24 @@ class Worker:
             if code is None or a.ndim > 8:
                 raise TypeError(f"cannot send a {a.dtype} array of {a.ndim} dimensions as a tensor")
             shape = tuple(int(x) for x in a.shape) + (0,) * (8 - a.ndim)
-            self.send(OP_FRAME, (TENSOR, 0, TS_NONE, 0, code, a.ndim, 0, 0, 0) + shape,
+            self.send(op, (TENSOR, 0, TS_NONE, 0, code, a.ndim, 0, 0, 0) + shape,
                       payload=memoryview(a).cast("B") if a.size else b"")
         else:
-            self.send(OP_FRAME, (JSON, 0, TS_NONE, 0, 0, 0, 0, 0, 0) + Z8,
+            self.send(op, (JSON, 0, TS_NONE, 0, 0, 0, 0, 0, 0) + Z8,
                       payload=json.dumps(v, allow_nan=False, separators=(",", ":")).encode())
 
     # ------------------------------------------------------------- calling --
     def collect(self, r):
+        """Sends what a call returned; True when that also said done (a
+        single value goes out as one LAST message, not a frame and a DONE)."""
         if r is None:
-            return
+            return False
         if inspect.isgenerator(r):
             for x in r:
                 if x is not None:
                     self.emit(x)
                     self.rep.publish()  # a streaming node's outputs leave as they come
-            return
+            return False
         if inspect.isasyncgen(r) or inspect.iscoroutine(r):
             if self.loop is None:
                 self.loop = asyncio.new_event_loop()
@@ -268,9 +270,10 @@ class Worker:
                 for x in self.loop.run_until_complete(drain()):
                     if x is not None:
                         self.emit(x)
-                return
+                return False
             return self.collect(self.loop.run_until_complete(r))
-        self.emit(r)
+        self.emit(r, OP_LAST)
+        return True
 
     def serve(self):
         while True:
@@ -285,18 +288,20 @@ class Worker:
                         arg = self.decode(pos) if op == OP_PROCESS else None
                     finally:
                         self.req.consume(total)
+                    done = False
                     if op == OP_PROCESS:
-                        self.collect(self.obj.process(arg))
+                        done = self.collect(self.obj.process(arg))
                         del arg
                     else:
                         fn = getattr(self.obj, "flush" if op == OP_FLUSH else "reset", None)
                         if fn is not None:
                             r = fn()
                             if op == OP_FLUSH:
-                                self.collect(r)
+                                done = self.collect(r)
                             elif inspect.iscoroutine(r):
-                                self.collect(r)
-                    self.send(OP_DONE)
+                                done = self.collect(r)
+                    if not done:
+                        self.send(OP_DONE)
                     self.rep.publish()
                 except BaseException as exc:  # noqa: BLE001 - reported to the runtime
                     tb = traceback.extract_tb(exc.__traceback__)

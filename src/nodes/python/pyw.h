@@ -24,7 +24,8 @@
 #define RM__PYW_RING_HDR 64u
 #define RM__PYW_WRAP 0xFFFFFFFFu
 enum { RM__PYW_PROCESS = 1, RM__PYW_FLUSH = 2, RM__PYW_RESET = 3,
-       RM__PYW_FRAME = 10, RM__PYW_DONE = 11, RM__PYW_ERROR = 12 };
+       RM__PYW_FRAME = 10, RM__PYW_DONE = 11, RM__PYW_ERROR = 12,
+       RM__PYW_LAST = 13 /* a frame, then done: the usual reply in one message */ };
 
 typedef struct rm__pyw_prefix {
     uint32_t total, op;

@@ -295,10 +295,10 @@ int rm__pyw_call(rm__pyw *w, rm_node *node, uint32_t op, const rm_frame *f, int6
             }
             rm_frame *out = rm__pyw_decode(m, err, cap);
             rm__pyw_ring_consume(&w->rep, pre.total);
-            kick(w->ev_space);
+            if (pre.op != RM__PYW_LAST) kick(w->ev_space); /* after LAST it waits for requests */
             if (!out) return RM_ENODE;
             rc = rm_node_emit_take(node, 0, out);
-            if (rc != 0) return rc;
+            if (rc != 0 || pre.op == RM__PYW_LAST) return rc;
         }
         struct pollfd p[2] = {{w->ev_rep, POLLIN, 0}, {w->ctl, POLLIN, 0}};
         int wait = -1;
