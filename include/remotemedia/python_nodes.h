@@ -25,13 +25,18 @@ extern "C" {
 #endif
 
 typedef struct rm_python_nodes_opts {
-    const char *python; /* interpreter; NULL = $REMOTEMEDIA_PYTHON or /usr/bin/python3 */
+    const char *python; /* this runtime's interpreter; NULL = /usr/bin/python3.
+                           A node's `python` param and $REMOTEMEDIA_PYTHON
+                           (when set) take precedence.  Copied. */
 } rm_python_nodes_opts;
 
 /* Registers PythonNode in `rt` (opts may be NULL).  Returns 0, RM_ENOTSUP
  * when this build has no Python node support, or the registration error.
  * Call once per runtime, before compiling graphs; not thread-safe with other
- * registrations on the same runtime. */
+ * registrations on the same runtime, thread-safe otherwise.  The process
+ * environment is never modified: the interpreter belongs to this runtime
+ * (another runtime may register another one), and workers get their
+ * settings in their start request, not through environment variables. */
 int rm_register_python_nodes(rm_runtime *rt, const rm_python_nodes_opts *opts, rm_error *err);
 
 #ifdef __cplusplus

@@ -127,8 +127,9 @@ n_pids=$(cat "$T"/par*.out | grep -o '"pid":[0-9]*' | sort -u | wc -l)
 
 # --- SIGKILL of the host leaves no worker behind
 manifest slow.yaml "nodes:Sleepy" "ms: 200"
-(for i in $(seq 1 100); do echo $i; sleep 0.1; done) 2>/dev/null | "$rmedia" run "$T/slow.yaml" >"$T/kill.out" 2>&1 &
-sleep 2
+(for i in $(seq 1 300); do echo $i; sleep 0.1; done) 2>/dev/null | "$rmedia" run "$T/slow.yaml" >"$T/kill.out" 2>&1 &
+# wait for the worker's first output (a loaded machine starts Python slowly)
+for _ in $(seq 1 300); do grep -q '"pid"' "$T/kill.out" && break; sleep 0.1; done
 host=$(pgrep -n -f "rmedia run $T/slow.yaml")
 wpid=$(grep -o '"pid":[0-9]*' "$T/kill.out" | head -1 | cut -d: -f2)
 count=$((count + 1))

@@ -44,20 +44,24 @@ static char *meta_json(const rm_frame *f)
     return s;
 }
 
-size_t rm__pyw_encoded_size(const rm_frame *f)
+size_t rm__pyw_enc_prepare(rm__pyw_enc *e, const rm_frame *f)
 {
-    size_t plen;
-    char *owned;
-    payload(f, &plen, &owned);
-    free(owned);
-    char *meta = meta_json(f);
-    size_t mlen = meta ? strlen(meta) : 0;
-    free(meta);
-    size_t slen = f->stream_id ? strlen(f->stream_id) : 0;
-    return ALIGN8(sizeof(rm__pyw_prefix) + sizeof(rm__pyw_fhdr) + ALIGN8(slen + mlen) + plen);
+    e->payload = payload(f, &e->plen, &e->owned);
+    e->meta = meta_json(f);
+    e->mlen = e->meta ? strlen(e->meta) : 0;
+    e->slen = f->stream_id ? strlen(f->stream_id) : 0;
+    e->total = ALIGN8(sizeof(rm__pyw_prefix) + sizeof(rm__pyw_fhdr) + ALIGN8(e->slen + e->mlen) + e->plen);
+    return e->total;
 }
 
-int rm__pyw_encode(const rm_frame *f, uint32_t op, unsigned char *dst, size_t total)
+void rm__pyw_enc_free(rm__pyw_enc *e)
+{
+    free(e->owned);
+    free(e->meta);
+    e->owned = e->meta = NULL;
+}
+
+void rm__pyw_enc_write(const rm__pyw_enc *e, const rm_frame *f, uint32_t op, unsigned char *dst)
 {
     rm__pyw_fhdr h;
     memset(&h, 0, sizeof h);
@@ -79,24 +83,17 @@ int rm__pyw_encode(const rm_frame *f, uint32_t op, unsigned char *dst, size_t to
         break;
     default: break;
     }
-    size_t plen;
-    char *owned;
-    const void *p = payload(f, &plen, &owned);
-    char *meta = meta_json(f);
-    h.sid_len = f->stream_id ? (uint32_t)strlen(f->stream_id) : 0;
-    h.meta_len = meta ? (uint32_t)strlen(meta) : 0;
-    h.payload_len = plen;
-    rm__pyw_prefix pre = {(uint32_t)total, op};
+    h.sid_len = (uint32_t)e->slen;
+    h.meta_len = (uint32_t)e->mlen;
+    h.payload_len = e->plen;
+    rm__pyw_prefix pre = {(uint32_t)e->total, op};
     unsigned char *o = dst;
     memcpy(o, &pre, sizeof pre), o += sizeof pre;
     memcpy(o, &h, sizeof h), o += sizeof h;
-    if (h.sid_len) memcpy(o, f->stream_id, h.sid_len);
-    if (h.meta_len) memcpy(o + h.sid_len, meta, h.meta_len);
-    o += ALIGN8((size_t)h.sid_len + h.meta_len);
-    if (plen) memcpy(o, p, plen);
-    free(owned);
-    free(meta);
-    return 0;
+    if (e->slen) memcpy(o, f->stream_id, e->slen);
+    if (e->mlen) memcpy(o + e->slen, e->meta, e->mlen);
+    o += ALIGN8(e->slen + e->mlen);
+    if (e->plen) memcpy(o, e->payload, e->plen);
 }
 
 rm_frame *rm__pyw_decode(const unsigned char *msg, char *err, size_t cap)

@@ -3,8 +3,10 @@
  * (RM_PARAM_REST collects them).  The worker starts at init, so a class that
  * cannot be imported or has no process() fails the session before any frame
  * runs; a worker that died, hung or ran out of memory is started again on
- * the next frame (the node's error policy decides whether there is one). */
+ * the next frame (the node's error policy decides whether there is one);
+ * flush and reset skip a lost worker (its state is gone). */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,24 +50,45 @@ static const rm_param_def pn_params[] = {
      "longest the worker may take to import the class and report ready", 30000, NULL, 1, 86400000,
      NULL, NULL, 0},
     {"python", RM_PARAM_STRING, offsetof(pn_config, python),
-     "interpreter (default: $REMOTEMEDIA_PYTHON, else /usr/bin/python3)", 0, NULL, 0, 0, NULL, NULL, 0},
+     "interpreter (default: $REMOTEMEDIA_PYTHON, else the host's, else /usr/bin/python3)", 0, NULL,
+     0, 0, NULL, NULL, 0},
     {"python_path", RM_PARAM_STRING_LIST, offsetof(pn_config, python_path),
      "directories put first on the worker's import path (after the manifest's directory)", 0, NULL, 0,
      0, NULL, NULL, 0},
     {NULL},
 };
 
-static const char *interpreter(const pn_config *c)
+/* rm_register_python_nodes() with an interpreter registers a copy of the
+ * descriptor that carries it: the choice belongs to that runtime, and the
+ * host's environment is never modified (setenv would race every thread
+ * that reads the environment).  One copy per distinct interpreter, kept
+ * for the life of the process (runtimes do not own their descriptors). */
+typedef struct pn_type {
+    rm_node_type t; /* first: rm_node_type_of() returns &t */
+    struct pn_type *next;
+    char python[];
+} pn_type;
+
+static pthread_mutex_t pn_types_mu = PTHREAD_MUTEX_INITIALIZER;
+static pn_type *pn_types;
+static const rm_node_type rm__node_python;
+
+/* The node's `python` param, else $REMOTEMEDIA_PYTHON, else the
+ * registration's interpreter, else /usr/bin/python3. */
+static const char *interpreter(rm_node *node, const pn_config *c)
 {
     if (c->python && *c->python) return c->python;
     const char *e = getenv("REMOTEMEDIA_PYTHON");
-    return e && *e ? e : "/usr/bin/python3";
+    if (e && *e) return e;
+    const rm_node_type *t = rm_node_type_of(node);
+    if (t != &rm__node_python) return ((const pn_type *)(const void *)t)->python;
+    return "/usr/bin/python3";
 }
 
 static int start(rm_node *node, pn_state *s, const pn_config *c)
 {
     char *params = json_dumps(c->args ? c->args : json_object(), JSON_COMPACT);
-    rm__pyw_opts o = {interpreter(c), c->cls, params, s->base_dir[0] ? s->base_dir : NULL,
+    rm__pyw_opts o = {interpreter(node, c), c->cls, params, s->base_dir[0] ? s->base_dir : NULL,
                       c->python_path, (size_t)c->ring_mb << 20, c->memory_limit_mb,
                       c->init_timeout_ms};
     char err[1024] = "";
@@ -92,6 +115,9 @@ static int pn_init(rm_node *node, void *state, const void *config)
 static int call(rm_node *node, pn_state *s, uint32_t op, const rm_frame *f)
 {
     const pn_config *c = rm_node_config(node);
+    /* A worker lost since the last frame took its state with it: a new one
+     * would flush an empty state as if it were the real one. */
+    if (op != RM__PYW_PROCESS && !rm__pyw_alive(&s->w)) return 0;
     if (!rm__pyw_alive(&s->w)) {
         rm__pyw_stop(&s->w);
         int rc = start(node, s, c); /* a worker lost earlier: a fresh one */
@@ -127,7 +153,8 @@ static const rm_node_type rm__node_python = {
     .params = pn_params,
     .config_size = sizeof(pn_config),
     .state_size = sizeof(pn_state),
-    .flags = RM_NODE_BLOCKING,
+    .flags = 0, /* not RM_NODE_BLOCKING: the caller's thread talks to the worker
+                   directly; a queue thread would add a hop to every frame */
     .init = pn_init,
     .process = pn_process,
     .flush = pn_flush,
@@ -138,6 +165,21 @@ static const rm_node_type rm__node_python = {
 
 int rm_register_python_nodes(rm_runtime *rt, const rm_python_nodes_opts *opts, rm_error *err)
 {
-    if (opts && opts->python && *opts->python) setenv("REMOTEMEDIA_PYTHON", opts->python, 0);
-    return rm_runtime_register(rt, &rm__node_python, err);
+    if (!opts || !opts->python || !*opts->python) return rm_runtime_register(rt, &rm__node_python, err);
+    pthread_mutex_lock(&pn_types_mu);
+    pn_type *pt = pn_types;
+    while (pt && strcmp(pt->python, opts->python) != 0) pt = pt->next;
+    if (!pt) {
+        size_t len = strlen(opts->python);
+        pt = malloc(sizeof *pt + len + 1);
+        if (pt) {
+            pt->t = rm__node_python;
+            memcpy(pt->python, opts->python, len + 1);
+            pt->next = pn_types;
+            pn_types = pt;
+        }
+    }
+    pthread_mutex_unlock(&pn_types_mu);
+    if (!pt) return rm_error_set(err, RM_ENOMEM, NULL, "out of memory registering PythonNode");
+    return rm_runtime_register(rt, &pt->t, err);
 }

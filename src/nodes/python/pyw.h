@@ -24,7 +24,8 @@
 #define RM__PYW_RING_HDR 64u
 #define RM__PYW_WRAP 0xFFFFFFFFu
 enum { RM__PYW_PROCESS = 1, RM__PYW_FLUSH = 2, RM__PYW_RESET = 3,
-       RM__PYW_FRAME = 10, RM__PYW_DONE = 11, RM__PYW_ERROR = 12 };
+       RM__PYW_FRAME = 10, RM__PYW_DONE = 11, RM__PYW_ERROR = 12,
+       RM__PYW_LAST = 13 /* a frame, then done: the usual reply in one message */ };
 
 typedef struct rm__pyw_prefix {
     uint32_t total, op;
@@ -61,8 +62,16 @@ void rm__pyw_ring_consume(rm__pyw_ring *r, size_t total);
 void rm__pyw_ring_clear(rm__pyw_ring *r);
 
 /* codec.c */
-size_t rm__pyw_encoded_size(const rm_frame *f);
-int rm__pyw_encode(const rm_frame *f, uint32_t op, unsigned char *dst, size_t total);
+/* A frame's message, measured once (json frames are dumped once): prepare,
+ * reserve e->total bytes, write, free. */
+typedef struct rm__pyw_enc {
+    const void *payload;
+    size_t plen, mlen, slen, total;
+    char *owned, *meta; /* json text / metadata json, or NULL */
+} rm__pyw_enc;
+size_t rm__pyw_enc_prepare(rm__pyw_enc *e, const rm_frame *f);
+void rm__pyw_enc_write(const rm__pyw_enc *e, const rm_frame *f, uint32_t op, unsigned char *dst);
+void rm__pyw_enc_free(rm__pyw_enc *e);
 /* A new frame from a FRAME message, or NULL with `err` set. */
 rm_frame *rm__pyw_decode(const unsigned char *msg, char *err, size_t err_cap);
 

@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
 /* Two single-producer single-consumer byte rings in one shared memfd.  Head
  * and tail are monotonic byte counts; the producer publishes head with a
- * release store after writing, the consumer tail after reading.  Wake-ups
+ * release store after writing, the consumer tail after reading (and the
+ * producer, once, when it restarts an empty ring: see rm__pyw_ring_reserve).
+ * A wrap marker sends the consumer back to offset 0.  Wake-ups
  * go through eventfds (worker.c), never by polling these counters. */
 #include "pyw.h"
 
@@ -40,12 +42,23 @@ unsigned char *rm__pyw_ring_reserve(rm__pyw_ring *r, size_t total)
     uint64_t h = __atomic_load_n(hd(r), __ATOMIC_RELAXED);
     uint64_t t = __atomic_load_n(tl(r), __ATOMIC_ACQUIRE);
     uint64_t pos = h % r->cap, contig = r->cap - pos;
-    uint64_t need = total <= contig ? total : contig + total;
-    if (total > r->cap || r->cap - (h - t) < need) return NULL;
-    if (total > contig) {
-        uint32_t wrap = RM__PYW_WRAP;
-        memcpy(data(r) + pos, &wrap, sizeof wrap);
+    /* An empty ring starts over at offset 0: one frame in flight at a time
+     * (the usual case) then reuses the same few pages, which stay mapped and
+     * cached, instead of walking the whole ring and faulting in fresh pages
+     * on both sides.  Any message up to the capacity fits an empty ring. */
+    int empty = h == t;
+    int wrap = total > contig || (empty && pos != 0);
+    uint64_t need = wrap ? contig + total : total;
+    if (total > r->cap || (!empty && r->cap - (h - t) < need)) return NULL;
+    if (wrap) {
+        uint32_t marker = RM__PYW_WRAP;
+        memcpy(data(r) + pos, &marker, sizeof marker);
         __atomic_store_n(hd(r), h + contig, __ATOMIC_RELEASE);
+        /* Empty: move the tail past the marker too, so that all of the ring
+         * is free now.  The consumer writes tail only after reading a
+         * message or the marker, and skipping this marker stores this same
+         * value, so the two stores cannot disagree. */
+        if (empty) __atomic_store_n(tl(r), h + contig, __ATOMIC_RELEASE);
         pos = 0;
     }
     return data(r) + pos;

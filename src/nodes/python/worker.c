@@ -250,15 +250,18 @@ static void kick(int fd)
 int rm__pyw_call(rm__pyw *w, rm_node *node, uint32_t op, const rm_frame *f, int64_t timeout_ms,
                  int64_t memory_limit_mb, char *err, size_t cap)
 {
-    size_t total = f ? rm__pyw_encoded_size(f) : sizeof(rm__pyw_prefix);
+    rm__pyw_enc e = {0};
+    size_t total = f ? rm__pyw_enc_prepare(&e, f) : sizeof(rm__pyw_prefix);
     unsigned char *dst = rm__pyw_ring_reserve(&w->req, total);
     if (!dst) {
+        rm__pyw_enc_free(&e);
         snprintf(err, cap, "a %s frame of %zu bytes does not fit the %llu-byte ring (raise ring_mb)",
                  f ? rm_frame_kind_name(f->kind) : "control", total, (unsigned long long)w->req.cap);
         return RM_ELIMIT;
     }
     if (f) {
-        rm__pyw_encode(f, op, dst, total);
+        rm__pyw_enc_write(&e, f, op, dst);
+        rm__pyw_enc_free(&e);
     } else {
         rm__pyw_prefix pre = {(uint32_t)total, op};
         memcpy(dst, &pre, sizeof pre);
@@ -292,10 +295,10 @@ int rm__pyw_call(rm__pyw *w, rm_node *node, uint32_t op, const rm_frame *f, int6
             }
             rm_frame *out = rm__pyw_decode(m, err, cap);
             rm__pyw_ring_consume(&w->rep, pre.total);
-            kick(w->ev_space);
+            if (pre.op != RM__PYW_LAST) kick(w->ev_space); /* after LAST it waits for requests */
             if (!out) return RM_ENODE;
             rc = rm_node_emit_take(node, 0, out);
-            if (rc != 0) return rc;
+            if (rc != 0 || pre.op == RM__PYW_LAST) return rc;
         }
         struct pollfd p[2] = {{w->ev_rep, POLLIN, 0}, {w->ctl, POLLIN, 0}};
         int wait = -1;
