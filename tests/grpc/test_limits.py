@@ -139,3 +139,117 @@ def test_metrics_endpoint_and_json_log():
         except ValueError:
             pass
     assert sum(1 for x in records if "ExecutePipeline" in json.dumps(x)) >= 3, log[-3000:]
+
+
+def _fault_plugin_args():
+    d = os.environ.get("RM_FAULT_PLUGIN_DIR") or os.path.join(r.ROOT, "build", "release", "tests", "fault-plugin")
+    assert os.path.exists(os.path.join(d, "faults.so")), "the test-only fault plugin is not built in " + d
+    return ["--plugin-dir", d]
+
+
+def _unary_refused(e):
+    assert e.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, e
+    assert "too many sessions" in e.details() and "--max-sessions" in e.details() and "unary call" in e.details(), \
+        e.details()
+
+
+def test_max_sessions_counts_unary_calls():
+    # the only slot is held by a stream: a unary call is refused, naming the limit
+    s = r.Server(args=["--max-sessions", "1"])
+    try:
+        a = _open_ready(s)
+        assert a[2].WhichOneof("response") == "ready"
+        with pytest.raises(grpc.RpcError) as e:
+            r.execute(s, r.load_manifest_file(CALC), {"multiply": r.json_buffer(2)})
+        _unary_refused(e.value)
+        a[0].put(r.control_request("close"))
+        a[0].end()
+        list(a[1])
+        deadline = time.time() + 30
+        while True:  # the slot comes back once the stream has ended
+            try:
+                res = r.execute(s, r.load_manifest_file(CALC), {"multiply": r.json_buffer(2)})
+                break
+            except grpc.RpcError as e:
+                _unary_refused(e)
+                assert time.time() < deadline, "no session slot freed after CLOSE"
+                time.sleep(0.2)
+        assert res.WhichOneof("outcome") == "result"
+    finally:
+        s.close()
+
+
+def test_concurrent_unary_calls_hit_max_sessions():
+    # 6 unary calls of 1.5 s each at once against 2 slots: some run, the
+    # others are refused with RESOURCE_EXHAUSTED; nothing else happens
+    import threading
+    s = r.Server(args=["--max-sessions", "2"] + _fault_plugin_args())
+    slow = r.simple_manifest(("slow", "TestFaultNode", {"delay_ms": 1500}))
+    outcomes = []
+    lock = threading.Lock()
+
+    def call():
+        try:
+            res = r.execute(s, slow, {"slow": r.json_buffer(1)})
+            out = res.WhichOneof("outcome")
+        except grpc.RpcError as e:
+            _unary_refused(e)
+            out = "refused"
+        with lock:
+            outcomes.append(out)
+    try:
+        threads = [threading.Thread(target=call) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        assert len(outcomes) == 6, outcomes
+        assert outcomes.count("refused") >= 1 and outcomes.count("result") >= 1, outcomes
+        assert outcomes.count("refused") + outcomes.count("result") == 6, outcomes
+        # every slot is free again
+        assert r.execute(s, slow, {"slow": r.json_buffer(1)}).WhichOneof("outcome") == "result"
+    finally:
+        s.close()
+
+
+def _live_sessions(s):
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % s.metrics_port(), timeout=30).read().decode()
+    for line in text.splitlines():
+        if line.startswith("remotemedia_grpc_live_sessions "):
+            return int(float(line.split()[1]))
+    raise AssertionError("no remotemedia_grpc_live_sessions in /metrics")
+
+
+def test_cancel_stops_a_long_decode(tmp_path):
+    # One chunk of 400 s of speech with no pause, one utterance (no
+    # max_utterance_ms cut), keeps SpeechToText busy in a single call for
+    # minutes without emitting anything.  After CANCEL the decode must stop
+    # at its next block and the session be torn down: asserted by state (the
+    # live-session gauge back to 0), within a bound far below the decode's
+    # own length.
+    import numpy as np
+    x, rate = r.flite_speech("please turn on the lights in the kitchen", str(tmp_path / "s.wav"), lead_s=0, tail_s=0)
+    long = np.tile(x, int(400 * rate / len(x)) + 1)
+    s = r.Server(args=["--max-message-bytes", str(32 << 20)], metrics=True)
+    try:
+        p = r.Pusher()
+        call = s.stream_stub().StreamPipeline(p, timeout=600)
+        p.put(r.init_request(r.simple_manifest(("stt", "SpeechToText", {"max_utterance_ms": 600000}))))
+        assert next(call).WhichOneof("response") == "ready"
+        assert _live_sessions(s) == 1
+        p.put(r.chunk_request("stt", r.audio_buffer(long, rate=rate, fmt="i16"), 0))
+        time.sleep(3)  # the worker has taken the chunk and is decoding (not an assertion)
+        p.put(r.control_request("cancel"))
+        kinds = [m.WhichOneof("response") for m in call]
+        assert kinds[-1] == "closed", kinds
+        p.end()
+        deadline = time.time() + 60
+        while _live_sessions(s) != 0:
+            if time.time() > deadline:
+                s.kill()  # it would drain for the whole decode
+                raise AssertionError("the cancelled session was not torn down in 60 s: the decode did not stop")
+            time.sleep(0.2)
+    except BaseException:
+        s.kill()
+        raise
+    s.close()

@@ -387,6 +387,9 @@ static void ring_push(pcm_ring *r, const int16_t *pcm, size_t n)
 /* Feeds samples to the decoder (recording them while the warm-up is due). */
 static int decode(rm_node *node, stt_state *st, const int16_t *pcm, size_t n)
 {
+    /* one call may decode minutes of audio block by block: stop between
+     * blocks once the session is cancelled (barge-in, client gone) */
+    if (rm_node_cancelled(node)) return RM_ECANCELED;
     if (st->warmup_pending) ring_push(&st->warm, pcm, n);
     if (!st->replaying) rm__voicing_feed(&st->voicing, pcm, n);
     double t0 = now_ms();

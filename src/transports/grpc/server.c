@@ -7,7 +7,9 @@
  *  - one completion-queue thread runs every tag below; it never waits on a
  *    session: unary runs, manifest compiles and session opens go to the host's
  *    control threads, pushes are queued for the host's pool (and refused
- *    reading further input while a stream is not writable);
+ *    reading further input while a stream is not writable) — except that a
+ *    chunk for an idle one-segment stream runs right here, encoded and sent
+ *    from this thread (no wake of a pool thread and back: RMG_INLINE_BUDGET_US);
  *  - pool/worker threads deliver outputs (on_output) and encode + send them
  *    directly (grpc_call_start_batch is thread-safe under the call's mutex);
  *  - control threads finish unary calls and open/close streams.
@@ -32,6 +34,11 @@
 
 #include "rm_grpc.h"
 #include "rmg_internal.h"
+
+/* A stream whose chunks took longer than this on the CQ thread three times in
+ * a row goes to the pool: a slow session delays the others a few times only.
+ * A 20 ms chunk through resample + VAD takes ~30 µs, a PassThrough echo ~2 µs. */
+#define RMG_INLINE_BUDGET_US 1000u
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
@@ -286,6 +293,12 @@ static int check_python(server *s, rm_graph *g, rm_error *err)
 static void execute_done(void *user, int rc, rm_host_result *res, const rm_error *err)
 {
     ucall *u = user;
+    if (!res && err && err->code == RM_ELIMIT && !err->node_id[0]) {
+        /* --max-sessions: every slot is taken by streams and unary calls */
+        rmg_prom_error(u->srv->prom, REMOTEMEDIA__V1__ERROR_TYPE__ERROR_TYPE_RESOURCE_LIMIT);
+        ucall_finish(u, GRPC_STATUS_RESOURCE_EXHAUSTED, err->message, NULL);
+        return;
+    }
     if (!res) {
         /* refused before running (unknown input node, size limit) */
         execute_error(u, rmg_error_type(err, err && (err->code == RM_ENOTFOUND || err->code == RM_EFRAMEKIND)),
@@ -1482,6 +1495,7 @@ int rmg_serve(rm_runtime *rt, const rmg_config *cfg)
     ho.max_frame_bytes = cfg->max_message_bytes;
     ho.idle_timeout_ms = (uint64_t)(cfg->idle_timeout_s * 1000.0);
     ho.pool_threads = cfg->pool_threads;
+    ho.inline_budget_us = RMG_INLINE_BUDGET_US;
     rm_error err;
     rm_error_clear(&err);
     if (rm_host_new(rt, &ho, &s->host, &err) != 0) {
