@@ -253,3 +253,20 @@ def test_cancel_stops_a_long_decode(tmp_path):
         s.kill()
         raise
     s.close()
+
+
+def test_on_error_policy_in_params():
+    # remotemedia.v1 has no on_error field: params.on_error sets the node's
+    # error policy.  A node failing every frame fails the call by default and
+    # is skipped with on_error: skip.
+    s = r.Server(args=_fault_plugin_args())
+    try:
+        failing = r.simple_manifest(("f", "TestFaultNode", {"fail_rate": 1}))
+        res = r.execute(s, failing, {"f": r.json_buffer(1)})
+        assert res.WhichOneof("outcome") == "error" and "injected fault" in res.error.message, res
+        skipping = r.simple_manifest(("f", "TestFaultNode", {"fail_rate": 1, "on_error": "skip"}))
+        res = r.execute(s, skipping, {"f": r.json_buffer(1)})
+        assert res.WhichOneof("outcome") == "result", res
+        assert "f" not in res.result.data_outputs
+    finally:
+        s.close()

@@ -276,18 +276,66 @@ static void execute_error(ucall *u, Remotemedia__V1__ErrorType type, const char 
     rmg_arena_free(&a);
 }
 
-/* The "python" family runs client-chosen code: only with --allow-python. */
-static int check_python(server *s, rm_graph *g, rm_error *err)
+/* `key` names parameter `name` (or its camelCase form): compared without
+ * underscores and case, a superset of what the manifest loader accepts. */
+static int param_key_is(const char *key, const char *name)
 {
-    if (s->cfg->allow_python) return 0;
-    for (size_t i = 0; i < rm_graph_node_count(g); i++) {
+    for (;;) {
+        while (*key == '_') key++;
+        while (*name == '_') name++;
+        if (!*key || !*name) return !*key && !*name;
+        if ((*key | 0x20) != (*name | 0x20)) return 0;
+        key++, name++;
+    }
+}
+
+static const rm_param_def *find_param(const rm_node_type *t, const char *key)
+{
+    for (const rm_param_def *p = t->params; p && p->name; p++) {
+        if (param_key_is(key, p->name)) return p;
+        for (const char *const *a = p->aliases; a && *a; a++)
+            if (param_key_is(key, *a)) return p;
+    }
+    return NULL;
+}
+
+/* What a client's manifest may not do without the operator's consent: run
+ * client-chosen code (the "python" family: --allow-python), or name files on
+ * this machine (RM_PARAM_HOST_FILE parameters: --allow-file-params).
+ * `manifest` is the JSON text the graph was compiled from. */
+static int check_client_manifest(server *s, rm_graph *g, const char *manifest, rm_error *err)
+{
+    for (size_t i = 0; i < rm_graph_node_count(g) && !s->cfg->allow_python; i++) {
         const rm_node_type *t = rm_graph_node_type(g, i);
         if (t->family && strcmp(t->family, "python") == 0)
             return rm_error_set(err, RM_EPARAM, rm_graph_node_id(g, i),
                                 "node '%s' (%s) runs Python code; the server allows it only with --allow-python",
                                 rm_graph_node_id(g, i), t->name);
     }
-    return 0;
+    if (s->cfg->allow_file_params) return 0;
+    json_t *root = json_loads(manifest, 0, NULL);
+    json_t *nodes = json_object_get(root, "nodes"), *node;
+    size_t i;
+    int rc = 0;
+    json_array_foreach(nodes, i, node) {
+        const char *id = json_string_value(json_object_get(node, "id")), *key;
+        int idx = id ? rm_graph_node_index(g, id) : -1;
+        json_t *v;
+        if (idx < 0) continue;
+        const rm_node_type *t = rm_graph_node_type(g, (size_t)idx);
+        json_object_foreach(json_object_get(node, "params"), key, v) {
+            const rm_param_def *p = find_param(t, key);
+            if (!p || !(p->flags & RM_PARAM_HOST_FILE)) continue;
+            rc = rm_error_set(err, RM_EPARAM, id,
+                              "node '%s' (%s): parameter '%s' names files on the server; the server accepts it "
+                              "from clients only with --allow-file-params",
+                              id, t->name, key);
+            break;
+        }
+        if (rc) break;
+    }
+    json_decref(root);
+    return rc;
 }
 
 static void execute_done(void *user, int rc, rm_host_result *res, const rm_error *err)
@@ -376,7 +424,7 @@ static void execute_task(void *arg)
     rm_error err;
     rm_error_clear(&err);
     if (rm_host_compile(s->host, u->manifest, strlen(u->manifest), "manifest", &u->graph, &err, NULL) != 0 ||
-        check_python(s, u->graph, &err) != 0) {
+        check_client_manifest(s, u->graph, u->manifest, &err) != 0) {
         execute_error(u, REMOTEMEDIA__V1__ERROR_TYPE__ERROR_TYPE_VALIDATION, err.node_id, err.message);
         return;
     }
@@ -946,7 +994,7 @@ static void open_task(void *arg)
     rm_error err;
     rm_error_clear(&err);
     int rc = rm_host_compile(s->host, j->manifest, strlen(j->manifest), "manifest", &j->g, &err, NULL);
-    if (rc == 0) rc = check_python(s, j->g, &err);
+    if (rc == 0) rc = check_client_manifest(s, j->g, j->manifest, &err);
     rm_stream *st = NULL;
     int validation = rc != 0;
     if (rc == 0) {
