@@ -270,3 +270,39 @@ def test_on_error_policy_in_params():
         assert "f" not in res.result.data_outputs
     finally:
         s.close()
+
+
+def test_stream_output_over_client_receive_limit():
+    # an output above the 4 MiB gRPC clients accept by default is dropped
+    # with a StreamResponse.error saying so; the stream goes on
+    s = r.Server(args=["--max-message-bytes", str(8 << 20)])
+    try:
+        pb = r.stubs()
+        big = pb.common.DataBuffer(binary=pb.common.BinaryBuffer(data=b"z" * (5 << 20)))
+        small = pb.common.DataBuffer(binary=pb.common.BinaryBuffer(data=b"z" * 10))
+        out = r.stream_all(s, [r.init_request(passthrough()), r.chunk_request("p", big, 0),
+                               r.chunk_request("p", small, 1), r.control_request("close")])
+        kinds = [m.WhichOneof("response") for m in out]
+        errs = [m.error for m in out if m.WhichOneof("response") == "error"]
+        assert len(errs) == 1 and "4194304 bytes" in errs[0].message, out
+        assert errs[0].error_type == pb.common.ERROR_TYPE_RESOURCE_LIMIT
+        assert [m.result.sequence for m in out if m.WhichOneof("response") == "result"] == [1], kinds
+        assert kinds[-1] == "closed", kinds
+    finally:
+        s.close()
+
+
+def test_stream_input_back_pressure():
+    # 300 chunks sent back to back into a node taking 2 ms each: the per-stream
+    # input queue (64 frames) fills, the server stops reading until there is
+    # room, and every chunk is processed — none refused, none dropped
+    s = r.Server(args=_fault_plugin_args())
+    try:
+        m = r.simple_manifest(("slow", "TestFaultNode", {"delay_ms": 2}))
+        reqs = [r.init_request(m)] + [r.chunk_request("slow", r.json_buffer(i), i) for i in range(300)]
+        out = r.stream_all(s, reqs + [r.control_request("close")], timeout=300)
+        assert not [x for x in out if x.WhichOneof("response") == "error"], out[:5]
+        seqs = [x.result.sequence for x in out if x.WhichOneof("response") == "result"]
+        assert seqs == list(range(300)), seqs[:10]
+    finally:
+        s.close()
