@@ -22,8 +22,9 @@
  * rm_stream_writable() says so (rm_stream_callbacks.on_writable tells it when
  * to resume).  Session work runs on the host's pool threads (and the worker
  * threads of blocking nodes); with rm_host_opts.inline_budget_us set, a push
- * into an idle one-segment stream runs it on the caller's thread instead, for
- * at most that long.  Callbacks run on those threads (on_output then also on
+ * into an idle one-segment stream runs it on the caller's thread instead
+ * (unless the stream's pushes proved slower than that).  Callbacks run on
+ * those threads (on_output then also on
  * the pushing thread, inside rm_stream_push); they must be thread-safe and
  * must not call back into the same stream except
  * rm_stream_writable()/rm_stream_id().
@@ -112,9 +113,9 @@ typedef struct rm_host_result rm_host_result;
  * node id in err->node_id, before anything runs; a frame above
  * max_frame_bytes fails with RM_ELIMIT (err->node_id set).  The run counts
  * against max_sessions like a stream: with max_sessions sessions running it
- * fails with RM_ELIMIT and an empty err->node_id, *out NULL.  On success *out holds the outputs
- * (caller frees); on a node failure *out is still set (partial outputs,
- * metrics) and the error code is returned. */
+ * fails with RM_ELIMIT and an empty err->node_id, *out NULL.  On success
+ * *out holds the outputs (caller frees); on a node failure *out is still set
+ * (partial outputs, metrics) and the error code is returned. */
 int rm_host_run_graph(rm_host *h, rm_graph *g, const rm_host_input *inputs, size_t n_inputs,
                       rm_host_result **out, rm_error *err);
 
