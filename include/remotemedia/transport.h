@@ -119,6 +119,21 @@ typedef struct rm_host_result rm_host_result;
 int rm_host_run_graph(rm_host *h, rm_graph *g, const rm_host_input *inputs, size_t n_inputs,
                       rm_host_result **out, rm_error *err);
 
+/* A way to stop a unary run from another thread (its client went away).
+ * Create it before the run, pass it to rm_host_run_graph_cancellable, fire
+ * it from any thread at any time (before, during or after the run), free it
+ * after the run has returned. */
+typedef struct rm_host_cancel rm_host_cancel;
+rm_host_cancel *rm_host_cancel_new(void); /* NULL when out of memory */
+/* Cancels the run's session (rm_session_cancel): a node call in progress
+ * stops at its next rm_node_cancelled() check, the run returns
+ * RM_ECANCELED.  A run that has not started yet starts cancelled. */
+void rm_host_cancel_fire(rm_host_cancel *c);
+void rm_host_cancel_free(rm_host_cancel *c);
+/* rm_host_run_graph that `cancel` (may be NULL) can stop. */
+int rm_host_run_graph_cancellable(rm_host *h, rm_graph *g, const rm_host_input *inputs, size_t n_inputs,
+                                  rm_host_cancel *cancel, rm_host_result **out, rm_error *err);
+
 /* Completion of rm_host_run_async: `result` is owned by the callee (free it
  * with rm_host_result_free), NULL if nothing ran; `err` is borrowed. */
 typedef void (*rm_host_run_done_fn)(void *user, int rc, rm_host_result *result, const rm_error *err);

@@ -792,8 +792,53 @@ static int group_outputs(rm_host_result *r)
     return 0;
 }
 
+struct rm_host_cancel {
+    pthread_mutex_t mu;
+    int fired;
+    rm_session *s; /* the run's session while it runs */
+};
+
+rm_host_cancel *rm_host_cancel_new(void)
+{
+    rm_host_cancel *c = calloc(1, sizeof *c);
+    if (c) pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+void rm_host_cancel_fire(rm_host_cancel *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->fired = 1;
+    if (c->s) rm_session_cancel(c->s);
+    pthread_mutex_unlock(&c->mu);
+}
+
+void rm_host_cancel_free(rm_host_cancel *c)
+{
+    if (!c) return;
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* Attaches the run's session to `c` (NULL: detaches); a fired token
+ * cancels it at once. */
+static void cancel_attach(rm_host_cancel *c, rm_session *s)
+{
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    c->s = s;
+    if (s && c->fired) rm_session_cancel(s);
+    pthread_mutex_unlock(&c->mu);
+}
+
 int rm_host_run_graph(rm_host *h, rm_graph *g, const rm_host_input *inputs, size_t n_inputs, rm_host_result **out,
                       rm_error *err)
+{
+    return rm_host_run_graph_cancellable(h, g, inputs, n_inputs, NULL, out, err);
+}
+
+int rm_host_run_graph_cancellable(rm_host *h, rm_graph *g, const rm_host_input *inputs, size_t n_inputs,
+                                  rm_host_cancel *cancel, rm_host_result **out, rm_error *err)
 {
     *out = NULL;
     for (size_t i = 0; i < n_inputs; i++) {
@@ -817,11 +862,13 @@ int rm_host_run_graph(rm_host *h, rm_graph *g, const rm_host_input *inputs, size
         rm_host_result_free(r);
         return rc;
     }
+    cancel_attach(cancel, r->s);
     for (size_t i = 0; i < n_inputs && rc == 0; i++) {
         const char *port = inputs[i].port && *inputs[i].port ? inputs[i].port : NULL;
         rc = rm_session_push_to(r->s, inputs[i].node_id, port, inputs[i].frame);
     }
     int erc = rm_session_end(r->s);
+    cancel_attach(cancel, NULL);
     give_slot(h, 1); /* the session's work is done; its outputs stay in r */
     if (rc == 0) rc = erc;
     if (rc != 0) {

@@ -306,3 +306,35 @@ def test_stream_input_back_pressure():
         assert seqs == list(range(300)), seqs[:10]
     finally:
         s.close()
+
+
+def test_unary_client_gone_stops_a_long_decode(tmp_path):
+    # a unary call with 400 s of speech in one input (minutes of decoding)
+    # whose client gives up after 3 s: the server cancels the run, the decode
+    # stops and the only session slot is free again — asserted by state (a
+    # new call is served) within a bound far below the decode's length
+    import numpy as np
+    x, rate = r.flite_speech("please turn on the lights in the kitchen", str(tmp_path / "s.wav"), lead_s=0, tail_s=0)
+    long = np.tile(x, int(400 * rate / len(x)) + 1)
+    s = r.Server(args=["--max-message-bytes", str(32 << 20), "--max-sessions", "1"])
+    try:
+        m = r.simple_manifest(("stt", "SpeechToText", {"max_utterance_ms": 600000}))
+        with pytest.raises(grpc.RpcError) as e:
+            r.execute(s, m, {"stt": r.audio_buffer(long, rate=rate, fmt="i16")}, timeout=3)
+        assert e.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED, e.value
+        deadline = time.time() + 60
+        while True:
+            try:
+                res = r.execute(s, r.load_manifest_file(CALC), {"multiply": r.json_buffer(2)})
+                break
+            except grpc.RpcError as e2:
+                _unary_refused(e2)  # the slot is still held by the decode
+                if time.time() > deadline:
+                    s.kill()  # it would drain for the whole decode
+                    raise AssertionError("the abandoned unary run still holds its session after 60 s")
+                time.sleep(0.2)
+        assert res.WhichOneof("outcome") == "result"
+    except BaseException:
+        s.kill()
+        raise
+    s.close()

@@ -187,8 +187,10 @@ typedef struct ucall {
     gpr_timespec deadline;
     grpc_metadata_array md;
     grpc_byte_buffer *payload;
-    tag done_tag;
-    int cancelled;
+    tag done_tag, close_tag;
+    int cancelled, close_started;
+    atomic_int refs; /* done_tag, and close_tag once started */
+    rm_host_cancel *cancel; /* ExecutePipeline: fired when the client goes away */
     grpc_byte_buffer *reply;
     grpc_slice details;
     double t0;
@@ -209,16 +211,31 @@ static void ucall_free(ucall *u)
     rmg_msg_unref(u->req);
     free(u->manifest);
     rm_graph_unref(u->graph);
+    rm_host_cancel_free(u->cancel);
     free(u);
+}
+
+static void ucall_release(ucall *u)
+{
+    if (atomic_fetch_sub(&u->refs, 1) != 1) return;
+    call_finished(u->srv);
+    ucall_free(u);
 }
 
 static void ucall_done(tag *t, int ok)
 {
     (void)ok;
-    ucall *u = CONTAINER(t, ucall, done_tag);
-    server *s = u->srv;
-    call_finished(s);
-    ucall_free(u);
+    ucall_release(CONTAINER(t, ucall, done_tag));
+}
+
+/* The client is gone (or the call ended): a run still going is cancelled,
+ * so a long decode stops instead of finishing for nobody. */
+static void ucall_closed(tag *t, int ok)
+{
+    (void)ok;
+    ucall *u = CONTAINER(t, ucall, close_tag);
+    if (u->cancelled && u->cancel) rm_host_cancel_fire(u->cancel);
+    ucall_release(u);
 }
 
 /* Sends the reply (msg may be NULL) and status; the call ends on the CQ
@@ -238,14 +255,13 @@ static void ucall_finish(ucall *u, grpc_status_code code, const char *details, g
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[n].data.send_status_from_server.status = code;
     ops[n++].data.send_status_from_server.status_details = &u->details;
-    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    ops[n++].data.recv_close_on_server.cancelled = &u->cancelled;
+    if (!u->close_started) {
+        ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        ops[n++].data.recv_close_on_server.cancelled = &u->cancelled;
+    }
     log_request(u->srv, u->method, u->call, code, now_s() - u->t0, NULL, 0,
                 code != GRPC_STATUS_OK ? details : u->error);
-    if (grpc_call_start_batch(u->call, ops, n, &u->done_tag, NULL) != GRPC_CALL_OK) {
-        call_finished(u->srv);
-        ucall_free(u);
-    }
+    if (grpc_call_start_batch(u->call, ops, n, &u->done_tag, NULL) != GRPC_CALL_OK) ucall_release(u);
 }
 
 static void ucall_reply(ucall *u, const ProtobufCMessage *m)
@@ -464,7 +480,7 @@ static void execute_task(void *arg)
         return;
     }
     rm_host_result *res = NULL;
-    int rc = rm_host_run_graph(s->host, u->graph, in, n, &res, &err);
+    int rc = rm_host_run_graph_cancellable(s->host, u->graph, in, n, u->cancel, &res, &err);
     for (size_t i = 0; i < n; i++) rm_frame_unref((rm_frame *)in[i].frame);
     free(in);
     execute_done(u, rc, res, rc ? &err : NULL);
@@ -495,6 +511,17 @@ static void handle_execute(ucall *u)
     if (!u->manifest) {
         execute_error(u, REMOTEMEDIA__V1__ERROR_TYPE__ERROR_TYPE_VALIDATION, err.node_id, err.message);
         return;
+    }
+    /* learn of the client going away while the run is on a control thread */
+    u->cancel = rm_host_cancel_new();
+    if (u->cancel) {
+        grpc_op op;
+        memset(&op, 0, sizeof op);
+        op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        op.data.recv_close_on_server.cancelled = &u->cancelled;
+        atomic_fetch_add(&u->refs, 1);
+        if (grpc_call_start_batch(u->call, &op, 1, &u->close_tag, NULL) == GRPC_CALL_OK) u->close_started = 1;
+        else atomic_fetch_sub(&u->refs, 1);
     }
     if (rm_host_submit(s->host, execute_task, u) != 0)
         ucall_finish(u, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);
@@ -1345,14 +1372,6 @@ static void reqcall_refuse_oom(reqcall *rc)
     reqcall_free(rc);
 }
 
-static void unimplemented_done(tag *t, int ok)
-{
-    (void)ok;
-    ucall *u = CONTAINER(t, ucall, done_tag);
-    call_finished(u->srv);
-    ucall_free(u);
-}
-
 static void on_call(tag *t, int ok)
 {
     reqcall *rc = CONTAINER(t, reqcall, t);
@@ -1403,6 +1422,8 @@ static void on_call(tag *t, int ok)
     u->t0 = now_s();
     u->details = grpc_empty_slice();
     u->done_tag.fn = ucall_done;
+    u->close_tag.fn = ucall_closed;
+    atomic_init(&u->refs, 1);
     if (slot->method == RMG_M_OTHER) {
         char *m = grpc_slice_to_c_string(rc->details.method);
         char msg[400];
@@ -1413,7 +1434,6 @@ static void on_call(tag *t, int ok)
         gpr_free(m);
         grpc_call_details_destroy(&rc->details);
         free(rc);
-        u->done_tag.fn = unimplemented_done;
         ucall_finish(u, GRPC_STATUS_UNIMPLEMENTED, msg, NULL);
         return;
     }
