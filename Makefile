@@ -1,7 +1,7 @@
 # RemoteMedia — the two commands a newcomer needs:
 #   make demo   set up, build and run the main example
 #   make test   set up, build and run every test (ASan + UBSan, leak check)
-# Other targets: build, bench, wasm, packages, fuzz, install (PREFIX=...), clean.
+# Other targets: build, bench, wasm, packages, fuzz, soak, install (PREFIX=...), clean.
 # `make demo` builds quietly (the log goes to build/release/demo-build.log);
 # V=1 shows the build output.
 
@@ -13,8 +13,9 @@ V        ?= 0
 FUZZ     ?= build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SLICE_SECONDS ?= 10
+SOAK_SECONDS ?= 3600
 
-.PHONY: all build test test-release test-python demo bench wasm packages test-wasm fuzz fuzz-build fuzz-slice install clean bootstrap
+.PHONY: all build test test-release test-python demo bench wasm packages test-wasm fuzz fuzz-build fuzz-slice soak install clean bootstrap
 
 all: build
 
@@ -97,6 +98,14 @@ fuzz: fuzz-build
 
 fuzz-slice: fuzz-build
 	@tests/fuzz/run.sh --fresh $(FUZZ) $(FUZZ_SLICE_SECONDS)
+
+# Soak test of rmedia serve, not part of `make test` or CI (tests/soak/soak.py):
+# SOAK_SECONDS of many concurrent real-time streams, clients SIGKILLed at
+# random, a test-only node failing at random behind a circuit breaker; RSS,
+# fds and sessions sampled every minute; fails on growth, leaks or a session
+# left behind.  Figures of a 10-minute run: docs/benchmarks.md.
+soak: build
+	@/usr/bin/python3 tests/soak/soak.py --build $(RELEASE) --seconds $(SOAK_SECONDS)
 
 # The installed rmedia finds its library through its runpath ($$ORIGIN/../lib),
 # so any PREFIX works without LD_LIBRARY_PATH or ldconfig.

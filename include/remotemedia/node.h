@@ -81,6 +81,11 @@ typedef enum rm_param_type {
  * collected into this object instead of being rejected (node types whose
  * parameters are only known at run time, e.g. PythonNode). */
 #define RM_PARAM_REST 0x8u
+/* Names a file, a directory or options that name them, on the machine that
+ * runs the node (a model, a grammar): a server refuses it in a client's
+ * manifest unless its operator allows that (rmedia serve
+ * --allow-file-params), so a client cannot make it read arbitrary files. */
+#define RM_PARAM_HOST_FILE 0x10u
 
 /*
  * One parameter.  Arrays of parameters end with an entry whose name is NULL.
@@ -108,7 +113,7 @@ typedef struct rm_param_def {
     double min, max;
     const char *const *enum_values;
     const char *const *aliases;
-    unsigned flags; /* RM_PARAM_REQUIRED | RM_PARAM_RUNTIME | RM_PARAM_PATH */
+    unsigned flags; /* RM_PARAM_REQUIRED | RM_PARAM_RUNTIME | RM_PARAM_PATH | … */
 } rm_param_def;
 
 /* ------------------------------------------------------------ instances --- */
@@ -175,6 +180,12 @@ const char *rm_node_session_id(const rm_node *node);
 /* The file the instance's manifest was loaded from, or NULL (loaded from a
  * string).  Valid as long as the instance lives. */
 const char *rm_node_manifest_file(const rm_node *node);
+/* 1 once the session was cancelled (rm_session_cancel: the client went away
+ * or asked to stop) or has failed: nothing the node emits will be used.  A
+ * node whose one call can run long (decoding seconds of audio block by
+ * block) polls it between blocks and returns RM_ECANCELED.  Cheap (one
+ * atomic load); callable from the node's own thread. */
+int rm_node_cancelled(const rm_node *node);
 /* Caps negotiated for input port `port` at compile time (fields may be 0). */
 const rm_caps *rm_node_input_caps(const rm_node *node, unsigned port);
 

@@ -18,7 +18,8 @@
  * Thread safety: the push/end/reset calls of one session must not run
  * concurrently with each other.  Different sessions are independent.  With a
  * pool (rm_session_opts.pool), pushes are queued and run on the pool's
- * threads, in order per session; rm_session_end() waits for them.
+ * threads, in order per session (or on the pushing thread, see
+ * RM_SESSION_PUSH_INLINE); rm_session_end() waits for them.
  */
 #ifndef REMOTEMEDIA_SESSION_H
 #define REMOTEMEDIA_SESSION_H
@@ -42,6 +43,11 @@ typedef void (*rm_output_fn)(void *user, const char *node_id, const char *port,
                              const rm_frame *frame);
 
 #define RM_SESSION_NO_METRICS 0x1u /* skip per-call timing (benchmarks only) */
+/* With a pool: a push into an idle session runs it on the pushing thread
+ * instead of waking a pool thread (one thread hop less per frame), when the
+ * graph is one segment (no blocking node, no queued connection), so such a
+ * push never waits on a queue.  A busy session still queues for the pool. */
+#define RM_SESSION_PUSH_INLINE 0x2u
 
 typedef struct rm_session_opts {
     const char *session_id;   /* NULL = "session-<n>"                        */
@@ -99,6 +105,19 @@ char *rm_session_metrics_json(const rm_session *s);
  * that must never wait (a network event loop) pushes only while there is
  * room.  Thread-safe; the value is a snapshot. */
 size_t rm_session_queued(const rm_session *s, const char *node_id, size_t *capacity);
+
+/* Stops the session's work from any thread (a client cancelled or went
+ * away): queued frames are dropped, no node is called again, and
+ * rm_node_cancelled() turns 1 so a node in a long call (a decode of many
+ * blocks) stops at its next check.  Later pushes and rm_session_end() return
+ * RM_ECANCELED (or the error that failed the session before).  Free it with
+ * rm_session_close() as usual. */
+void rm_session_cancel(rm_session *s);
+
+/* Turns RM_SESSION_PUSH_INLINE off (0) or back on for later pushes (a
+ * host whose pushing thread must stay responsive turns it off for a session
+ * that turned out to be slow).  Thread-safe. */
+void rm_session_set_push_inline(rm_session *s, int on);
 
 /* Frees the session.  If it was not ended, queued frames are dropped and
  * nodes are not flushed.  NULL is ignored. */

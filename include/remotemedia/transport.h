@@ -21,9 +21,13 @@
  * never waits as long as the transport pushes only while
  * rm_stream_writable() says so (rm_stream_callbacks.on_writable tells it when
  * to resume).  Session work runs on the host's pool threads (and the worker
- * threads of blocking nodes), never on the caller's thread.  Callbacks run on
- * those threads; they must be thread-safe and must not call back into the
- * same stream except rm_stream_writable()/rm_stream_id().
+ * threads of blocking nodes); with rm_host_opts.inline_budget_us set, a push
+ * into an idle one-segment stream runs it on the caller's thread instead
+ * (unless the stream's pushes proved slower than that).  Callbacks run on
+ * those threads (on_output then also on
+ * the pushing thread, inside rm_stream_push); they must be thread-safe and
+ * must not call back into the same stream except
+ * rm_stream_writable()/rm_stream_id().
  *
  * Only the public API (remotemedia.h) is used, so other hosts can copy the
  * pattern.  Not available in single-thread builds (RM_ENOTSUP).
@@ -48,10 +52,17 @@ typedef struct rm_host rm_host;
 typedef struct rm_host_opts {
     unsigned pool_threads;    /* threads running stream sessions; 0 = one per CPU   */
     unsigned control_threads; /* threads for blocking work (mostly waiting); 0 = 4    */
-    size_t max_sessions;      /* open streams at once; 0 = unlimited               */
+    size_t max_sessions;      /* streams open + unary runs running; 0 = unlimited  */
     size_t max_frame_bytes;   /* payload bytes of one pushed frame; 0 = unlimited   */
     uint64_t idle_timeout_ms; /* a stream with no push for this long is closed; 0 = never */
     size_t queue_capacity;    /* frames queued per stream before it is not writable; 0 = 64 */
+    /* 0 = every push is queued for the pool.  Else a push into an idle stream
+     * whose graph is one segment (no blocking node, no queued connection)
+     * runs on the pushing thread (RM_SESSION_PUSH_INLINE: no thread hop), and a
+     * stream whose pushes took longer than this many µs three times in a row
+     * goes back to the pool for good, so a slow stream delays the transport's
+     * thread a few times only. */
+    uint64_t inline_budget_us;
 } rm_host_opts;
 
 void rm_host_opts_init(rm_host_opts *opts);
@@ -64,8 +75,12 @@ int rm_host_new(rm_runtime *rt, const rm_host_opts *opts, rm_host **out, rm_erro
  * for.  NULL is ignored. */
 void rm_host_free(rm_host *h);
 rm_runtime *rm_host_runtime(const rm_host *h);
-/* Open streams right now (for gauges). Thread-safe. */
+/* Open streams right now (for gauges; unary runs are not included). Thread-safe. */
 size_t rm_host_active_streams(const rm_host *h);
+/* Streams whose session still exists: open ones, and ended or freed ones
+ * whose teardown has not finished (it waits for a node call in progress).
+ * 0 on an idle host means nothing is stuck.  Thread-safe. */
+size_t rm_host_live_streams(const rm_host *h);
 
 /* Runs fn(arg) once on a control thread, for a transport's own blocking
  * work (compiling a request's manifest, writing a large reply).  Returns 0,
@@ -96,11 +111,28 @@ typedef struct rm_host_result rm_host_result;
  * every input in order, ends it.  An input naming a node that is not in the
  * graph, or a port the node does not have, fails with RM_ENOTFOUND and the
  * node id in err->node_id, before anything runs; a frame above
- * max_frame_bytes fails with RM_ELIMIT.  On success *out holds the outputs
- * (caller frees); on a node failure *out is still set (partial outputs,
- * metrics) and the error code is returned. */
+ * max_frame_bytes fails with RM_ELIMIT (err->node_id set).  The run counts
+ * against max_sessions like a stream: with max_sessions sessions running it
+ * fails with RM_ELIMIT and an empty err->node_id, *out NULL.  On success
+ * *out holds the outputs (caller frees); on a node failure *out is still set
+ * (partial outputs, metrics) and the error code is returned. */
 int rm_host_run_graph(rm_host *h, rm_graph *g, const rm_host_input *inputs, size_t n_inputs,
                       rm_host_result **out, rm_error *err);
+
+/* A way to stop a unary run from another thread (its client went away).
+ * Create it before the run, pass it to rm_host_run_graph_cancellable, fire
+ * it from any thread at any time (before, during or after the run), free it
+ * after the run has returned. */
+typedef struct rm_host_cancel rm_host_cancel;
+rm_host_cancel *rm_host_cancel_new(void); /* NULL when out of memory */
+/* Cancels the run's session (rm_session_cancel): a node call in progress
+ * stops at its next rm_node_cancelled() check, the run returns
+ * RM_ECANCELED.  A run that has not started yet starts cancelled. */
+void rm_host_cancel_fire(rm_host_cancel *c);
+void rm_host_cancel_free(rm_host_cancel *c);
+/* rm_host_run_graph that `cancel` (may be NULL) can stop. */
+int rm_host_run_graph_cancellable(rm_host *h, rm_graph *g, const rm_host_input *inputs, size_t n_inputs,
+                                  rm_host_cancel *cancel, rm_host_result **out, rm_error *err);
 
 /* Completion of rm_host_run_async: `result` is owned by the callee (free it
  * with rm_host_result_free), NULL if nothing ran; `err` is borrowed. */
@@ -150,7 +182,8 @@ typedef struct rm_stream_callbacks {
      * keep it).  `input_seq` is the sequence given to rm_stream_push for the
      * input whose processing produced it (outputs of blocking nodes, which
      * run on their own thread: the input being processed at that moment).
-     * Runs on a pool or worker thread; never after on_closed. */
+     * Runs on a pool or worker thread (or inside rm_stream_push, see
+     * rm_host_opts.inline_budget_us); never after on_closed. */
     void (*on_output)(void *user, const char *node_id, const char *port, const rm_frame *frame,
                       uint64_t input_seq);
     /* The stream became writable again after rm_stream_writable() returned 0.
@@ -185,8 +218,9 @@ int rm_stream_open_async(rm_host *h, rm_graph *g, const char *id, const rm_strea
  * does not take this kind of frame), RM_ELIMIT (frame above
  * max_frame_bytes), RM_EAGAIN (the input queue is full: the caller ignored
  * rm_stream_writable), RM_ESTATE (after close or cancel); or the session's
- * error once a node has failed it.  Never waits while
- * rm_stream_writable() is true.  Calls to push, close and cancel of one stream
+ * error once a node has failed it.  Never waits for a queue while
+ * rm_stream_writable() is true (an inline push does the frame's work, see
+ * rm_host_opts.inline_budget_us).  Calls to push, close and cancel of one stream
  * must not run concurrently. */
 int rm_stream_push(rm_stream *st, const char *node_id, const char *port, rm_frame *frame, uint64_t seq,
                    rm_error *err);
@@ -201,12 +235,15 @@ int rm_stream_writable(rm_stream *st);
 int rm_stream_close(rm_stream *st);
 /* Barge-in: no on_output starts after this returns; queued input is dropped;
  * on_closed(RM_STREAM_CANCELED) runs on this thread before it returns (unless
- * the stream had already ended).  Work a node is doing at this moment runs to
- * the end of its current call on its own thread and is discarded. */
+ * the stream had already ended).  The session is cancelled
+ * (rm_session_cancel): a node call in progress stops at the node's next
+ * rm_node_cancelled() check (speech-to-text: within one 20 ms block), else
+ * at the end of the call, and its results are discarded. */
 void rm_stream_cancel(rm_stream *st);
 /* Releases the caller's stream (client gone, or after on_closed).  No
  * callback runs after it returns (on_closed is not called for a stream that
- * had not ended); queued input is dropped.  Teardown (joining worker threads,
+ * had not ended); queued input is dropped and an open stream's session is
+ * cancelled as by rm_stream_cancel (a close in progress runs to its end).  Teardown (joining worker threads,
  * which may be busy in a node call) happens on a control thread; nothing
  * leaks.  Waits for an on_output in progress: do not call it while holding a
  * lock that the callbacks take.  The same holds for rm_stream_cancel, which

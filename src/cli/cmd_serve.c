@@ -31,13 +31,15 @@ static const char serve_usage[] =
     "  --tls-key FILE              PEM private key of --tls-cert\n"
     "  --tls-client-ca FILE        PEM CA: require client certificates it signed (mTLS)\n"
     "  --max-message-bytes N       largest request or reply message (default 10485760)\n"
-    "  --max-sessions N            open streams at once; more get RESOURCE_LIMIT\n"
-    "                              (default 0 = unlimited)\n"
+    "  --max-sessions N            streams open + unary calls running at once; more\n"
+    "                              are refused (default 0 = unlimited)\n"
     "  --session-idle-timeout S    close a stream that sent nothing for S seconds\n"
     "                              (default 0 = never)\n"
     "  --metrics-every N           StreamMetrics every N chunks (default 10, 0 = never)\n"
     "  --threads N                 threads running stream sessions (default: one per CPU)\n"
     "  --allow-python              allow node types that run Python code\n"
+    "  --allow-file-params         accept node parameters that name files on this\n"
+    "                              machine (SpeechToText model_dir, grammar, ...)\n"
     "  --plugin-dir DIR            load node plugins from DIR (repeatable); RMEDIA_PLUGIN_PATH\n"
     "                              is ignored by serve\n"
     "  --metrics-listen HOST:PORT  Prometheus text at http://HOST:PORT/metrics\n"
@@ -81,7 +83,7 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
 {
     enum {
         O_LISTEN = 256, O_PORT_FILE, O_TOKENS, O_CERT, O_KEY, O_CA, O_MAXMSG, O_MAXSESS, O_IDLE, O_EVERY, O_THREADS,
-        O_PY, O_PLUGDIR, O_MLISTEN, O_MPORT, O_LOG, O_DRAIN
+        O_PY, O_PLUGDIR, O_MLISTEN, O_MPORT, O_LOG, O_DRAIN, O_FILEPARAMS
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -96,6 +98,7 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
         {"metrics-every", required_argument, NULL, O_EVERY},
         {"threads", required_argument, NULL, O_THREADS},
         {"allow-python", no_argument, NULL, O_PY},
+        {"allow-file-params", no_argument, NULL, O_FILEPARAMS},
         {"plugin-dir", required_argument, NULL, O_PLUGDIR},
         {"metrics-listen", required_argument, NULL, O_MLISTEN},
         {"metrics-port-file", required_argument, NULL, O_MPORT},
@@ -147,6 +150,7 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
             cfg.pool_threads = (unsigned)d;
             break;
         case O_PY: cfg.allow_python = 1; break;
+        case O_FILEPARAMS: cfg.allow_file_params = 1; break;
         case O_PLUGDIR:
             if (n_dirs == 64) return cli_error("too many --plugin-dir options"), EXIT_USAGE;
             plugin_dirs[n_dirs++] = optarg;

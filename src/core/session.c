@@ -124,6 +124,8 @@ struct rm_session {
     seg_rt *segs;
     size_t n_segs;
     int threaded; /* some segment is async */
+    int inline_ok;          /* RM_SESSION_PUSH_INLINE asked for and possible */
+    atomic_int push_inline; /* host pushes run the idle strand on their thread */
     atomic_int failed;
     rm_error err;
     rm__mutex err_mu;
@@ -187,6 +189,8 @@ const char *rm_node_id(const rm_node *n) { return n->gn->id; }
 const rm_node_type *rm_node_type_of(const rm_node *n) { return n->gn->type; }
 const char *rm_node_session_id(const rm_node *n) { return n->s->id; }
 
+int rm_node_cancelled(const rm_node *n) { return atomic_load_explicit(&n->s->failed, memory_order_relaxed); }
+
 const char *rm_node_manifest_file(const rm_node *n) { return n->s->g->file; }
 
 const rm_caps *rm_node_input_caps(const rm_node *n, unsigned port)
@@ -248,12 +252,20 @@ static int call_node(rm_node *n, unsigned port, const rm_frame *f)
 
 /* -------------------------------------------------------------- delivery --- */
 
+static void run_strand(rm__task *task);
+
 static int enqueue(rm_session *s, int segment, rm__item *item)
 {
     seg_rt *seg = &s->segs[segment];
     int schedule = 0;
     int rc = rm__queue_push(&seg->q, item, &schedule);
-    if (rc == 0 && schedule && s->pool && segment == 0) rm__pool_submit(s->pool, &seg->task);
+    if (rc == 0 && schedule && s->pool && segment == 0) {
+        /* The strand was idle and this thread now owns it (schedule = 1).
+         * With one segment only the host enqueues into segment 0, so this is
+         * a host push: run it here rather than wake a pool thread. */
+        if (atomic_load_explicit(&s->push_inline, memory_order_relaxed)) run_strand(&seg->task);
+        else rm__pool_submit(s->pool, &seg->task);
+    }
     return rc;
 }
 
@@ -767,6 +779,8 @@ int rm_session_open(rm_graph *g, const rm_session_opts *opts, rm_session **out, 
     s->on_output = opts->on_output;
     s->output_user = opts->output_user;
     s->metrics = !(opts->flags & RM_SESSION_NO_METRICS);
+    s->inline_ok = opts->pool && (opts->flags & RM_SESSION_PUSH_INLINE) && g->n_segments == 1;
+    atomic_init(&s->push_inline, s->inline_ok);
     rm__mutex_init(&s->err_mu);
     rm__mutex_init(&s->ctl_mu);
     rm__cond_init(&s->ctl_cv);
@@ -951,6 +965,16 @@ int rm_session_reset(rm_session *s)
         rm__unlock(&s->ctl_mu);
     }
     return status(s);
+}
+
+void rm_session_cancel(rm_session *s)
+{
+    session_fail(s, RM_ECANCELED, NULL, "session canceled");
+}
+
+void rm_session_set_push_inline(rm_session *s, int on)
+{
+    atomic_store(&s->push_inline, on && s->inline_ok);
 }
 
 size_t rm_session_queued(const rm_session *s, const char *node_id, size_t *capacity)

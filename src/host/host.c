@@ -50,7 +50,9 @@ struct rm_host {
     int timer_started;
     pthread_cond_t timer_cv;
     rm_stream *streams; /* open (not yet freed) streams */
-    size_t active;      /* streams that have not ended */
+    size_t active;      /* streams that have not ended + unary runs running */
+    size_t unary;       /* unary runs running */
+    size_t live;        /* streams not torn down yet (teardown may wait for a node call) */
     atomic_uint stream_counter;
 };
 
@@ -94,6 +96,34 @@ static int submit(rm_host *h, void (*fn)(void *), void *arg)
 
 /* ---------------------------------------------------------------- streams --- */
 
+/* --------------------------------------------------------- session slots --- */
+
+/* Streams and unary runs both count against max_sessions. */
+static int take_slot(rm_host *h, int unary, rm_error *err)
+{
+    pthread_mutex_lock(&h->mu);
+    if (h->opts.max_sessions && h->active >= h->opts.max_sessions) {
+        size_t n = h->active;
+        pthread_mutex_unlock(&h->mu);
+        return rm_error_set(err, RM_ELIMIT, NULL,
+                            "too many sessions: %zu running (streams and unary calls), the limit is %zu "
+                            "(--max-sessions); this %s was refused, retry later",
+                            n, h->opts.max_sessions, unary ? "unary call" : "stream");
+    }
+    h->active++;
+    h->unary += unary != 0;
+    pthread_mutex_unlock(&h->mu);
+    return 0;
+}
+
+static void give_slot(rm_host *h, int unary)
+{
+    pthread_mutex_lock(&h->mu);
+    h->active--;
+    h->unary -= unary != 0;
+    pthread_mutex_unlock(&h->mu);
+}
+
 enum { ST_OPEN, ST_CLOSING, ST_ENDED };
 
 struct rm_stream {
@@ -111,6 +141,10 @@ struct rm_stream {
     _Atomic uint64_t n_pushed;
     _Atomic uint64_t last_push_ns;
     _Atomic uint64_t seqs[SEQ_RING];
+    /* pushing thread only: pushes may run the session on that thread, and
+     * how many inline pushes in a row went over the budget */
+    int push_inline;
+    unsigned slow_pushes;
     size_t cap;
     atomic_int refs; /* the transport's, a pending close, the timer's */
     rm_stream *prev, *next; /* host list, guarded by h->mu */
@@ -133,9 +167,7 @@ static void report_end(rm_stream *st, rm_stream_end why, const rm_error *err, co
 {
     int expect = 0;
     if (!atomic_compare_exchange_strong(&st->reported, &expect, 1)) return;
-    pthread_mutex_lock(&st->h->mu);
-    st->h->active--;
-    pthread_mutex_unlock(&st->h->mu);
+    give_slot(st->h, 0);
     /* under st->mu: waits for an on_output in progress, and rm_stream_free
      * waits for this callback */
     pthread_mutex_lock(&st->mu);
@@ -163,18 +195,28 @@ static void check_writable(rm_stream *st)
     pthread_mutex_unlock(&st->mu);
 }
 
+/* The push running on this thread (rm_stream_push holds seq_mu around it):
+ * an output produced inside it, on this thread, is caused by its frame. */
+static _Thread_local const rm_stream *tl_pushing;
+static _Thread_local uint64_t tl_push_seq;
+
 static void stream_output(void *user, const char *node_id, const char *port, const rm_frame *f)
 {
     rm_stream *st = user;
     if (atomic_load_explicit(&st->suppress, memory_order_relaxed)) return;
-    /* Inputs are taken in push order: the one being processed now is the
-     * last taken (pushed minus still queued). */
-    pthread_mutex_lock(&st->seq_mu);
-    uint64_t pushed = atomic_load(&st->n_pushed);
-    size_t queued = rm_session_queued(st->s, NULL, NULL);
-    pthread_mutex_unlock(&st->seq_mu);
-    uint64_t taken = pushed > queued ? pushed - queued : 0;
-    uint64_t seq = taken ? atomic_load_explicit(&st->seqs[(taken - 1) % SEQ_RING], memory_order_relaxed) : 0;
+    uint64_t seq;
+    if (tl_pushing == st) {
+        seq = tl_push_seq;
+    } else {
+        /* Inputs are taken in push order: the one being processed now is the
+         * last taken (pushed minus still queued). */
+        pthread_mutex_lock(&st->seq_mu);
+        uint64_t pushed = atomic_load(&st->n_pushed);
+        size_t queued = rm_session_queued(st->s, NULL, NULL);
+        pthread_mutex_unlock(&st->seq_mu);
+        uint64_t taken = pushed > queued ? pushed - queued : 0;
+        seq = taken ? atomic_load_explicit(&st->seqs[(taken - 1) % SEQ_RING], memory_order_relaxed) : 0;
+    }
     pthread_mutex_lock(&st->mu);
     if (!atomic_load(&st->suppress) && st->cb.on_output) st->cb.on_output(st->cb.user, node_id, port, f, seq);
     pthread_mutex_unlock(&st->mu);
@@ -197,6 +239,9 @@ static void stream_destroy(rm_stream *st)
     pthread_mutex_lock(&st->ctl);
     rm_session_close(st->s);
     pthread_mutex_unlock(&st->ctl);
+    pthread_mutex_lock(&st->h->mu);
+    st->h->live--;
+    pthread_mutex_unlock(&st->h->mu);
     rm_graph_unref(st->g);
     pthread_mutex_destroy(&st->mu);
     pthread_mutex_destroy(&st->ctl);
@@ -208,20 +253,11 @@ int rm_stream_open(rm_host *h, rm_graph *g, const char *id, const rm_stream_call
                    rm_error *err)
 {
     *out = NULL;
-    pthread_mutex_lock(&h->mu);
-    if (h->opts.max_sessions && h->active >= h->opts.max_sessions) {
-        size_t n = h->active;
-        pthread_mutex_unlock(&h->mu);
-        return rm_error_set(err, RM_ELIMIT, NULL, "too many sessions: %zu open, the limit is %zu (--max-sessions)",
-                            n, h->opts.max_sessions);
-    }
-    h->active++; /* reserve the slot while the session opens */
-    pthread_mutex_unlock(&h->mu);
+    int rc = take_slot(h, 0, err); /* held while the session opens */
+    if (rc != 0) return rc;
     rm_stream *st = calloc(1, sizeof *st);
     if (!st) {
-        pthread_mutex_lock(&h->mu);
-        h->active--;
-        pthread_mutex_unlock(&h->mu);
+        give_slot(h, 0);
         return rm_error_set(err, RM_ENOMEM, NULL, "out of memory opening a stream");
     }
     st->h = h;
@@ -242,11 +278,11 @@ int rm_stream_open(rm_host *h, rm_graph *g, const char *id, const rm_stream_call
     so.output_user = st;
     so.pool = h->pool;
     so.queue_capacity = h->opts.queue_capacity;
-    int rc = rm_session_open(g, &so, &st->s, err);
+    if (h->opts.inline_budget_us) so.flags |= RM_SESSION_PUSH_INLINE;
+    st->push_inline = h->opts.inline_budget_us != 0;
+    rc = rm_session_open(g, &so, &st->s, err);
     if (rc != 0) {
-        pthread_mutex_lock(&h->mu);
-        h->active--;
-        pthread_mutex_unlock(&h->mu);
+        give_slot(h, 0);
         rm_graph_unref(st->g);
         pthread_mutex_destroy(&st->mu);
         pthread_mutex_destroy(&st->ctl);
@@ -257,6 +293,7 @@ int rm_stream_open(rm_host *h, rm_graph *g, const char *id, const rm_stream_call
     rm_session_queued(st->s, NULL, &st->cap);
     atomic_store(&st->last_push_ns, now_ns());
     pthread_mutex_lock(&h->mu);
+    h->live++;
     st->next = h->streams;
     if (h->streams) h->streams->prev = st;
     h->streams = st;
@@ -386,14 +423,33 @@ int rm_stream_push(rm_stream *st, const char *node_id, const char *port, rm_fram
         goto out;
     }
     /* The queue has room (checked above; only this thread adds to it), so
-     * the push does not wait while seq_mu is held. */
+     * the push does not wait while seq_mu is held; an inline push runs the
+     * frame through the graph here (outputs take the tl_pushing path). */
     pthread_mutex_lock(&st->seq_mu);
     uint64_t i = atomic_load(&st->n_pushed);
     atomic_store_explicit(&st->seqs[i % SEQ_RING], seq, memory_order_relaxed);
+    const rm_stream *outer = tl_pushing;
+    uint64_t outer_seq = tl_push_seq;
+    tl_pushing = st;
+    tl_push_seq = seq;
+    uint64_t t0 = st->push_inline ? now_ns() : 0;
     rc = rm_session_push_to(st->s, node_id, port && *port ? port : NULL, frame);
+    uint64_t t1 = now_ns();
+    tl_pushing = outer;
+    tl_push_seq = outer_seq;
     atomic_store(&st->n_pushed, i + 1);
     pthread_mutex_unlock(&st->seq_mu);
-    atomic_store_explicit(&st->last_push_ns, now_ns(), memory_order_relaxed);
+    atomic_store_explicit(&st->last_push_ns, t1, memory_order_relaxed);
+    if (st->push_inline) {
+        /* Three slow pushes in a row: too slow for the transport's thread,
+         * the pool from now on.  One slow push may be this thread being
+         * preempted on a loaded machine (wall time, not CPU time). */
+        st->slow_pushes = t1 - t0 > st->h->opts.inline_budget_us * 1000u ? st->slow_pushes + 1 : 0;
+        if (st->slow_pushes >= 3) {
+            st->push_inline = 0;
+            rm_session_set_push_inline(st->s, 0);
+        }
+    }
     if (rc != 0) {
         const rm_error *se = rm_session_error(st->s);
         if (se->code && err) *err = *se;
@@ -447,6 +503,7 @@ int rm_stream_close(rm_stream *st)
 static void end_now(rm_stream *st, rm_stream_end why)
 {
     atomic_store(&st->state, ST_ENDED);
+    rm_session_cancel(st->s); /* a node call in progress stops at its next check */
     if (atomic_load(&st->reported)) return;
     char *m = rm_session_metrics_json(st->s);
     report_end(st, why, NULL, m);
@@ -461,16 +518,13 @@ void rm_stream_free(rm_stream *st)
     rm_host *h = st->h;
     /* no callback after this returns: taking st->mu waits for one in
      * progress (on_output, on_writable or on_closed) */
-    if (!atomic_exchange(&st->reported, 1)) {
-        pthread_mutex_lock(&h->mu);
-        h->active--;
-        pthread_mutex_unlock(&h->mu);
-    }
+    if (!atomic_exchange(&st->reported, 1)) give_slot(h, 0);
     pthread_mutex_lock(&st->mu);
     atomic_store(&st->suppress, 1);
     pthread_mutex_unlock(&st->mu);
     int expect = ST_OPEN;
-    atomic_compare_exchange_strong(&st->state, &expect, ST_ENDED); /* a pending close keeps running */
+    /* the client is gone: stop the work (a pending close keeps running) */
+    if (atomic_compare_exchange_strong(&st->state, &expect, ST_ENDED)) rm_session_cancel(st->s);
     pthread_mutex_lock(&h->mu);
     if (st->prev) st->prev->next = st->next;
     else h->streams = st->next;
@@ -536,6 +590,7 @@ static void *timer_main(void *arg)
             if (idle[i]) {
                 int expect = ST_OPEN;
                 if (atomic_compare_exchange_strong(&st->state, &expect, ST_ENDED)) {
+                    rm_session_cancel(st->s);
                     char *m = rm_session_metrics_json(st->s);
                     rm_error e;
                     rm_error_set(&e, RM_ETIMEDOUT, NULL, "session idle for more than %llu ms (--session-idle-timeout)",
@@ -642,7 +697,15 @@ int rm_host_submit(rm_host *h, void (*fn)(void *arg), void *arg) { return submit
 size_t rm_host_active_streams(const rm_host *h)
 {
     pthread_mutex_lock((pthread_mutex_t *)&h->mu);
-    size_t n = h->active;
+    size_t n = h->active - h->unary;
+    pthread_mutex_unlock((pthread_mutex_t *)&h->mu);
+    return n;
+}
+
+size_t rm_host_live_streams(const rm_host *h)
+{
+    pthread_mutex_lock((pthread_mutex_t *)&h->mu);
+    size_t n = h->live;
     pthread_mutex_unlock((pthread_mutex_t *)&h->mu);
     return n;
 }
@@ -729,8 +792,53 @@ static int group_outputs(rm_host_result *r)
     return 0;
 }
 
+struct rm_host_cancel {
+    pthread_mutex_t mu;
+    int fired;
+    rm_session *s; /* the run's session while it runs */
+};
+
+rm_host_cancel *rm_host_cancel_new(void)
+{
+    rm_host_cancel *c = calloc(1, sizeof *c);
+    if (c) pthread_mutex_init(&c->mu, NULL);
+    return c;
+}
+
+void rm_host_cancel_fire(rm_host_cancel *c)
+{
+    pthread_mutex_lock(&c->mu);
+    c->fired = 1;
+    if (c->s) rm_session_cancel(c->s);
+    pthread_mutex_unlock(&c->mu);
+}
+
+void rm_host_cancel_free(rm_host_cancel *c)
+{
+    if (!c) return;
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+/* Attaches the run's session to `c` (NULL: detaches); a fired token
+ * cancels it at once. */
+static void cancel_attach(rm_host_cancel *c, rm_session *s)
+{
+    if (!c) return;
+    pthread_mutex_lock(&c->mu);
+    c->s = s;
+    if (s && c->fired) rm_session_cancel(s);
+    pthread_mutex_unlock(&c->mu);
+}
+
 int rm_host_run_graph(rm_host *h, rm_graph *g, const rm_host_input *inputs, size_t n_inputs, rm_host_result **out,
                       rm_error *err)
+{
+    return rm_host_run_graph_cancellable(h, g, inputs, n_inputs, NULL, out, err);
+}
+
+int rm_host_run_graph_cancellable(rm_host *h, rm_graph *g, const rm_host_input *inputs, size_t n_inputs,
+                                  rm_host_cancel *cancel, rm_host_result **out, rm_error *err)
 {
     *out = NULL;
     for (size_t i = 0; i < n_inputs; i++) {
@@ -739,20 +847,29 @@ int rm_host_run_graph(rm_host *h, rm_graph *g, const rm_host_input *inputs, size
         if (rc == 0) rc = check_size(h, inputs[i].node_id, inputs[i].frame, err);
         if (rc != 0) return rc;
     }
+    int rc = take_slot(h, 1, err);
+    if (rc != 0) return rc;
     uint64_t t0 = now_ns();
     rm_host_result *r = calloc(1, sizeof *r);
-    if (!r) return rm_error_set(err, RM_ENOMEM, NULL, "out of memory");
+    if (!r) {
+        give_slot(h, 1);
+        return rm_error_set(err, RM_ENOMEM, NULL, "out of memory");
+    }
     r->g = rm_graph_ref(g);
-    int rc = rm_session_open(g, NULL, &r->s, err);
+    rc = rm_session_open(g, NULL, &r->s, err);
     if (rc != 0) {
+        give_slot(h, 1);
         rm_host_result_free(r);
         return rc;
     }
+    cancel_attach(cancel, r->s);
     for (size_t i = 0; i < n_inputs && rc == 0; i++) {
         const char *port = inputs[i].port && *inputs[i].port ? inputs[i].port : NULL;
         rc = rm_session_push_to(r->s, inputs[i].node_id, port, inputs[i].frame);
     }
     int erc = rm_session_end(r->s);
+    cancel_attach(cancel, NULL);
+    give_slot(h, 1); /* the session's work is done; its outputs stay in r */
     if (rc == 0) rc = erc;
     if (rc != 0) {
         const rm_error *se = rm_session_error(r->s);

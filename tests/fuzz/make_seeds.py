@@ -217,12 +217,68 @@ def packages():
     pkg([("manifest.json", b"{\n ,}"), ("runtime.wasm", wasm), ("../evil", b""), ("python/", b"")])
 
 
+def proto_requests():
+    """proto_request: a selector byte (0 ExecuteRequest, 1 StreamRequest,
+    2 VersionRequest, 3 HealthCheckRequest) + the message's encoding, as the
+    gRPC tests send them (stubs made from proto/ by tests/grpc/rmgrpc.py,
+    which needs protoc and python3-grpcio), plus a few hand-made encodings."""
+    sys.path.insert(0, os.path.join(ROOT, "tests", "grpc"))
+    import rmgrpc as r
+    p = r.stubs()
+    sel = {"execute": b"\0", "stream": b"\1", "version": b"\2", "health": b"\3"}
+    calc = r.load_manifest_file(os.path.join(ROOT, "examples", "calculator.json"))
+    vad = r.load_manifest_file(os.path.join(ROOT, "examples", "vad_events.yaml"))
+    tone = [0.5 * math.sin(i / 8.0) for i in range(160)]
+    bufs = [r.json_buffer({"value": 1.5}), r.json_buffer([1, 2, 3]), r.text_buffer("héllo wörld"),
+            p.common.DataBuffer(binary=p.common.BinaryBuffer(data=b"\x00\x01\xff", mime_type="x/y")),
+            p.common.DataBuffer(tensor=p.common.TensorBuffer(data=struct.pack("<4f", 1, 2, 3, 4), shape=[2, 2],
+                                                             dtype=1, layout="NC")),
+            p.common.DataBuffer(video=p.common.VideoFrame(pixel_data=bytes(12), width=2, height=2, format=1,
+                                                          frame_number=3)),
+            p.common.DataBuffer(json=p.common.JsonData(json_payload="{}"), metadata={"k": "v"})]
+    for fmt in ("f32", "i16", "i32"):
+        bufs.append(r.audio_buffer(tone, fmt=fmt))
+    bufs.append(r.audio_buffer(tone, fmt="i16", num_samples=999))  # disagrees with the byte count
+    for b in bufs:
+        req = p.execution.ExecuteRequest(manifest=r.manifest_proto(calc), client_version="seed")
+        req.data_inputs["multiply"].CopyFrom(b)
+        put("proto_request", sel["execute"] + req.SerializeToString())
+        put("proto_request", sel["stream"] + r.chunk_request("vad", b, 7).SerializeToString())
+        put("proto_request", sel["stream"] + r.chunk_request("n", None, 1, named={"in": b, "x": b}).SerializeToString())
+    bad = r.manifest_proto(calc, params_override={"multiply": "not json"})
+    put("proto_request", sel["execute"] + p.execution.ExecuteRequest(manifest=bad).SerializeToString())
+    put("proto_request", sel["stream"] + r.init_request(vad, expected_chunk_size=1600).SerializeToString())
+    put("proto_request", sel["stream"] + r.init_request(calc).SerializeToString())
+    put("proto_request", sel["stream"] + r.control_request("close").SerializeToString())
+    put("proto_request", sel["stream"] + r.control_request("cancel").SerializeToString())
+    ac = p.streaming.AudioChunk(node_id="vad", buffer=r.audio_buffer(tone).audio, sequence=2)
+    put("proto_request", sel["stream"] + p.streaming.StreamRequest(audio_chunk=ac).SerializeToString())
+    put("proto_request", sel["version"] + p.execution.VersionRequest(client_version="1.0").SerializeToString())
+    put("proto_request", sel["health"] + p.health.HealthCheckRequest(service="").SerializeToString())
+    put("proto_request", sel["health"] + p.health.HealthCheckRequest(service="grpc.health.v1.Health")
+        .SerializeToString())
+    # unknown field 99 (varint), a truncated varint, and TensorBuffer.shape
+    # unpacked (one tag per element) instead of packed
+    put("proto_request", sel["version"] + b"\x98\x06\x01" + b"\x0a\x01x")
+    put("proto_request", sel["execute"] + b"\x0a\x05\x0a\x03\x80\x80")
+    tensor = b"\x0a\x04" + bytes(4) + b"\x10\x02\x10\x02\x18\x01"
+    put("proto_request", sel["stream"] + _ld(2, b"\x0a\x01n" + _ld(2, _ld(3, tensor))))
+    put("proto_request", sel["stream"] + _ld(2, b"\x0a\x01n" + _ld(3, b"\x0a\x01k" + _ld(2, _ld(3, tensor)))))
+    put("proto_request", sel["stream"] + _ld(2, _ld(2, b"\x08\x01")))  # audio (a message) sent as a varint
+
+
+def _ld(field, payload):
+    """A length-delimited protobuf field (payloads here are < 128 bytes)."""
+    return bytes([field << 3 | 2, len(payload)]) + payload
+
+
 if __name__ == "__main__":
     packages()
     node_params(manifests())
     json_inputs()
     audio()
     run_audio()
+    proto_requests()
     for t in sorted(os.listdir(CORPUS)):
         files = os.listdir(os.path.join(CORPUS, t))
         size = sum(os.path.getsize(os.path.join(CORPUS, t, f)) for f in files)

@@ -150,3 +150,36 @@ def test_tls_bad_files_fail_clearly(certs, tmp):
                            timeout=60)
         assert p.returncode != 0
         assert "tls" in p.stderr.lower() or "missing.pem" in p.stderr
+
+
+def test_file_params_refused_from_clients(tmp_path):
+    # a client's manifest naming files on the server (SpeechToText grammar,
+    # model_dir as camelCase, decoder_options) is refused, naming the node
+    # and the parameter, on unary and streaming alike
+    s = r.Server()
+    try:
+        for params, key in (({"grammar": "/etc/passwd"}, "grammar"), ({"modelDir": "/"}, "modelDir"),
+                            ({"decoder_options": ["-dict", "/etc/shadow"]}, "decoder_options")):
+            m = r.simple_manifest(("stt", "SpeechToText", params))
+            res = r.execute(s, m, {"stt": r.audio_buffer(r.sine(seconds=0.1))})
+            assert res.WhichOneof("outcome") == "error", res
+            assert res.error.error_type == r.stubs().common.ERROR_TYPE_VALIDATION
+            assert res.error.failing_node_id == "stt"
+            assert "'%s'" % key in res.error.message and "--allow-file-params" in res.error.message, res.error
+            out = r.stream_all(s, [r.init_request(m)])
+            assert out[0].WhichOneof("response") == "error" and "--allow-file-params" in out[0].error.message, out
+        # parameters that name no file stay allowed
+        ok = r.simple_manifest(("stt", "SpeechToText", {"partial_results": False}))
+        assert r.execute(s, ok, {"stt": r.audio_buffer(r.sine(seconds=0.1))}).WhichOneof("outcome") == "result"
+    finally:
+        s.close()
+    # the operator may allow them: the grammar is then read (and is not JSGF)
+    bad = tmp_path / "bad.gram"
+    bad.write_text("this is not a grammar\n")
+    s = r.Server(args=["--allow-file-params"])
+    try:
+        m = r.simple_manifest(("stt", "SpeechToText", {"grammar": str(bad)}))
+        res = r.execute(s, m, {"stt": r.audio_buffer(r.sine(seconds=0.1))})
+        assert res.WhichOneof("outcome") == "error" and "--allow-file-params" not in res.error.message, res
+    finally:
+        s.close()

@@ -162,6 +162,8 @@ typedef struct sink {
     int outputs, closed, writable;
     rm_stream_end why;
     uint64_t seqs[64];
+    int on_pusher[64]; /* the output ran on the thread that pushed */
+    pthread_t pusher;
     char node[32];
     char metrics_has_nodes;
     char errmsg[600];
@@ -184,7 +186,10 @@ static void on_output(void *user, const char *node_id, const char *port, const r
     (void)f;
     sink *k = user;
     pthread_mutex_lock(&k->mu);
-    if (k->outputs < 64) k->seqs[k->outputs] = seq;
+    if (k->outputs < 64) {
+        k->seqs[k->outputs] = seq;
+        k->on_pusher[k->outputs] = pthread_equal(pthread_self(), k->pusher) != 0;
+    }
     k->outputs++;
     snprintf(k->node, sizeof k->node, "%s", node_id);
     pthread_cond_broadcast(&k->cv);
@@ -293,6 +298,76 @@ static void test_stream_cancel(void)
     CHECK(atomic_load(&slow_calls) < 10);
     CHECK_INT(k.closed, 1);
     sink_fini(&k);
+}
+
+/* inline_budget_us: a push into an idle one-segment stream runs on the
+ * pushing thread; a stream slow three pushes in a row goes to the pool. */
+static void test_inline_push(void)
+{
+    for (int which = 0; which < 2; which++) {
+        /* the fast stream gets a budget no preemption can exceed */
+        rm_host_opts o;
+        rm_host_opts_init(&o);
+        o.inline_budget_us = which ? 1000 : 60000000;
+        rm_host *h;
+        rm_error err;
+        CHECK_INT(rm_host_new(rt, &o, &h, &err), 0);
+        static const char slow3[] = "version: v1\nnodes:\n  - { id: slow, node_type: TestSlow, params: { ms: 3 } }\n";
+        rm_graph *g = compile(h, which ? slow3 : calc_yaml);
+        sink k;
+        sink_init(&k);
+        k.pusher = pthread_self();
+        rm_stream_callbacks cb = callbacks(&k);
+        rm_stream *st;
+        CHECK_INT(rm_stream_open(h, g, NULL, &cb, &st, &err), 0);
+        for (int i = 0; i < 6; i++) {
+            sink_wait(&k, &k.outputs, i); /* idle again: the push may run inline */
+            CHECK_INT(rm_stream_push(st, which ? "slow" : "multiply", NULL, rm_frame_new_json_text("1", 1, NULL, 0),
+                                     (uint64_t)(20 + i), &err),
+                      0);
+        }
+        CHECK_INT(rm_stream_close(st), 0);
+        sink_wait(&k, &k.closed, 1);
+        CHECK_INT(k.outputs, 6);
+        for (int i = 0; i < 6; i++) CHECK_INT(k.seqs[i], 20 + i);
+        if (!which) {
+            for (int i = 0; i < 6; i++) CHECK(k.on_pusher[i]);
+        } else {
+            /* three 3 ms pushes over the 1 ms budget, then the pool */
+            CHECK(k.on_pusher[0] && k.on_pusher[1] && k.on_pusher[2]);
+            CHECK(!k.on_pusher[3] && !k.on_pusher[4] && !k.on_pusher[5]);
+        }
+        rm_stream_free(st);
+        sink_fini(&k);
+        rm_graph_unref(g);
+        rm_host_free(h);
+    }
+}
+
+/* rm_host_cancel stops a unary run; fired before the run, it starts cancelled. */
+static void test_unary_cancel(void)
+{
+    rm_host *h;
+    rm_error err;
+    CHECK_INT(rm_host_new(rt, NULL, &h, &err), 0);
+    rm_graph *g = compile(h, calc_yaml);
+    rm_frame *f = rm_frame_new_json_text("2", 1, NULL, 0);
+    rm_host_input in = {"multiply", NULL, f};
+    rm_host_cancel *c = rm_host_cancel_new();
+    rm_host_result *r = NULL;
+    CHECK_INT(rm_host_run_graph_cancellable(h, g, &in, 1, c, &r, &err), 0);
+    CHECK_INT(rm_host_result_sink_count(r), 1);
+    rm_host_result_free(r);
+    rm_host_cancel_fire(c);
+    r = NULL;
+    CHECK_INT(rm_host_run_graph_cancellable(h, g, &in, 1, c, &r, &err), RM_ECANCELED);
+    CHECK(r != NULL);
+    CHECK_INT(rm_host_result_sink_count(r), 0);
+    rm_host_result_free(r);
+    rm_host_cancel_free(c);
+    rm_frame_unref(f);
+    rm_graph_unref(g);
+    rm_host_free(h);
 }
 
 static void test_free_while_closing(void)
@@ -409,6 +484,8 @@ int main(void)
     RUN(test_stream_close);
     RUN(test_stream_cancel);
     RUN(test_free_while_closing);
+    RUN(test_inline_push);
+    RUN(test_unary_cancel);
     RUN(test_limits);
     RUN(test_writable);
     rm_runtime_free(rt);

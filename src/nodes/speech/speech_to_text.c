@@ -387,6 +387,9 @@ static void ring_push(pcm_ring *r, const int16_t *pcm, size_t n)
 /* Feeds samples to the decoder (recording them while the warm-up is due). */
 static int decode(rm_node *node, stt_state *st, const int16_t *pcm, size_t n)
 {
+    /* one call may decode minutes of audio block by block: stop between
+     * blocks once the session is cancelled (barge-in, client gone) */
+    if (rm_node_cancelled(node)) return RM_ECANCELED;
     if (st->warmup_pending) ring_push(&st->warm, pcm, n);
     if (!st->replaying) rm__voicing_feed(&st->voicing, pcm, n);
     double t0 = now_ms();
@@ -1048,13 +1051,15 @@ static const char *const grammar_aliases[] = {"jsgf", NULL};
 static const rm_param_def stt_params[] = {
     {.name = "model_dir", .type = RM_PARAM_STRING, .offset = offsetof(stt_config, model_dir),
      .doc = "directory of the model files; relative acoustic_model, lm and dict paths are taken from here",
-     .def_str = RM_PS_MODELDIR "/en-us"},
+     .def_str = RM_PS_MODELDIR "/en-us", .flags = RM_PARAM_HOST_FILE},
     {.name = "acoustic_model", .type = RM_PARAM_STRING, .offset = offsetof(stt_config, acoustic_model),
-     .doc = "acoustic model directory (mdef, means, variances, ...)", .def_str = "en-us"},
+     .doc = "acoustic model directory (mdef, means, variances, ...)", .def_str = "en-us",
+     .flags = RM_PARAM_HOST_FILE},
     {.name = "lm", .type = RM_PARAM_STRING, .offset = offsetof(stt_config, lm),
-     .doc = "n-gram language model (ARPA or binary); unused with keyphrase or grammar", .def_str = "en-us.lm.bin"},
+     .doc = "n-gram language model (ARPA or binary); unused with keyphrase or grammar", .def_str = "en-us.lm.bin",
+     .flags = RM_PARAM_HOST_FILE},
     {.name = "dict", .type = RM_PARAM_STRING, .offset = offsetof(stt_config, dict),
-     .doc = "pronunciation dictionary", .def_str = "cmudict-en-us.dict"},
+     .doc = "pronunciation dictionary", .def_str = "cmudict-en-us.dict", .flags = RM_PARAM_HOST_FILE},
     {.name = "keyphrase", .type = RM_PARAM_STRING_LIST, .offset = offsetof(stt_config, keyphrase),
      .doc = "spot these phrases instead of transcribing (words must be in dict)", .aliases = keyphrase_aliases},
     {.name = "kws_threshold", .type = RM_PARAM_FLOAT, .offset = offsetof(stt_config, kws_threshold),
@@ -1062,7 +1067,7 @@ static const rm_param_def stt_params[] = {
      .min = 1e-100, .max = 1},
     {.name = "grammar", .type = RM_PARAM_STRING, .offset = offsetof(stt_config, grammar),
      .doc = "JSGF grammar file: recognise only the sentences it allows", .aliases = grammar_aliases,
-     .flags = RM_PARAM_PATH},
+     .flags = RM_PARAM_PATH | RM_PARAM_HOST_FILE},
     {.name = "partial_results", .type = RM_PARAM_BOOL, .offset = offsetof(stt_config, partial_results),
      .doc = "also emit interim hypotheses on `results` (final: false)", .def_num = 0},
     {.name = "utterance_mode", .type = RM_PARAM_ENUM, .offset = offsetof(stt_config, utterance_mode),
@@ -1083,7 +1088,8 @@ static const rm_param_def stt_params[] = {
      .doc = "utterances with less voiced (pitched) audio are noise and dropped; 0 keeps everything",
      .def_num = 100, .min = 0, .max = 10000},
     {.name = "decoder_options", .type = RM_PARAM_STRING_LIST, .offset = offsetof(stt_config, decoder_options),
-     .doc = "extra pocketsphinx options as \"-name\", \"value\" pairs, e.g. [\"-beam\", \"1e-60\"]"},
+     .doc = "extra pocketsphinx options as \"-name\", \"value\" pairs, e.g. [\"-beam\", \"1e-60\"]",
+     .flags = RM_PARAM_HOST_FILE},
     {0},
 };
 

@@ -5,10 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <grpc/byte_buffer_reader.h>
-#include <grpc/slice.h>
-
-#include "rmg_internal.h"
+#include "rmg_convert.h"
 
 /* --------------------------------------------------------------- messages --- */
 
@@ -37,27 +34,6 @@ static void release_msg(void *data, void *user)
 {
     (void)data;
     rmg_msg_unref(user);
-}
-
-ProtobufCMessage *rmg_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *d)
-{
-    grpc_byte_buffer_reader r;
-    if (!grpc_byte_buffer_reader_init(&r, bb)) return NULL;
-    grpc_slice s = grpc_byte_buffer_reader_readall(&r); /* no copy for one slice */
-    grpc_byte_buffer_reader_destroy(&r);
-    ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-    grpc_slice_unref(s);
-    return m;
-}
-
-grpc_byte_buffer *rmg_pack(const ProtobufCMessage *m)
-{
-    size_t n = protobuf_c_message_get_packed_size(m);
-    grpc_slice s = grpc_slice_malloc(n);
-    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
-    return bb;
 }
 
 /* ------------------------------------------------------------------ arena --- */
@@ -567,6 +543,14 @@ char *rmg_manifest_to_json(const Remotemedia__V1__PipelineManifest *m, const cha
                              n->id ? n->id : "", je.text, je.column, n->params);
                 goto fail;
             }
+        }
+        /* remotemedia.v1's NodeManifest has no on_error field: a client sets
+         * the node's error policy as params.on_error (no node type has a
+         * parameter of that name), and it goes where a manifest file has it */
+        json_t *policy = json_is_object(params) ? json_object_get(params, "on_error") : NULL;
+        if (policy) {
+            json_object_set(node, "on_error", policy);
+            json_object_del(params, "on_error");
         }
         json_object_set_new(node, "params", params);
     }

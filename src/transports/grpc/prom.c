@@ -182,6 +182,11 @@ static char *render(rmg_prom *p, size_t *len)
                   "# TYPE remotemedia_grpc_active_streams gauge\n"
                   "remotemedia_grpc_active_streams %zu\n",
               rm_host_active_streams(p->host));
+    sb_printf(&b, "# HELP remotemedia_grpc_live_sessions Stream sessions not torn down yet (open, or ended and "
+                  "waiting for a node call to stop); 0 when idle.\n"
+                  "# TYPE remotemedia_grpc_live_sessions gauge\n"
+                  "remotemedia_grpc_live_sessions %zu\n",
+              rm_host_live_streams(p->host));
     sb_printf(&b, "# HELP remotemedia_stream_chunks_total Stream chunks received.\n"
                   "# TYPE remotemedia_stream_chunks_total counter\n"
                   "remotemedia_stream_chunks_total %llu\n",

@@ -26,6 +26,7 @@ typedef struct rmg_config {
     unsigned metrics_every;        /* StreamMetrics every N chunks (0 = never) */
     int log_json;                  /* one JSON object per request line        */
     int allow_python;              /* allow node types of the "python" family */
+    int allow_file_params;         /* accept RM_PARAM_HOST_FILE params from clients */
     unsigned pool_threads;         /* 0 = one per CPU                          */
 } rmg_config;
 

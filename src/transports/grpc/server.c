@@ -7,7 +7,9 @@
  *  - one completion-queue thread runs every tag below; it never waits on a
  *    session: unary runs, manifest compiles and session opens go to the host's
  *    control threads, pushes are queued for the host's pool (and refused
- *    reading further input while a stream is not writable);
+ *    reading further input while a stream is not writable) — except that a
+ *    chunk for an idle one-segment stream runs right here, encoded and sent
+ *    from this thread (no wake of a pool thread and back: RMG_INLINE_BUDGET_US);
  *  - pool/worker threads deliver outputs (on_output) and encode + send them
  *    directly (grpc_call_start_batch is thread-safe under the call's mutex);
  *  - control threads finish unary calls and open/close streams.
@@ -32,6 +34,11 @@
 
 #include "rm_grpc.h"
 #include "rmg_internal.h"
+
+/* A stream whose chunks took longer than this on the CQ thread three times in
+ * a row goes to the pool: a slow session delays the others a few times only.
+ * A 20 ms chunk through resample + VAD takes ~30 µs, a PassThrough echo ~2 µs. */
+#define RMG_INLINE_BUDGET_US 1000u
 
 #define CONTAINER(ptr, type, member) ((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
@@ -180,8 +187,10 @@ typedef struct ucall {
     gpr_timespec deadline;
     grpc_metadata_array md;
     grpc_byte_buffer *payload;
-    tag done_tag;
-    int cancelled;
+    tag done_tag, close_tag;
+    int cancelled, close_started;
+    atomic_int refs; /* done_tag, and close_tag once started */
+    rm_host_cancel *cancel; /* ExecutePipeline: fired when the client goes away */
     grpc_byte_buffer *reply;
     grpc_slice details;
     double t0;
@@ -202,16 +211,31 @@ static void ucall_free(ucall *u)
     rmg_msg_unref(u->req);
     free(u->manifest);
     rm_graph_unref(u->graph);
+    rm_host_cancel_free(u->cancel);
     free(u);
+}
+
+static void ucall_release(ucall *u)
+{
+    if (atomic_fetch_sub(&u->refs, 1) != 1) return;
+    call_finished(u->srv);
+    ucall_free(u);
 }
 
 static void ucall_done(tag *t, int ok)
 {
     (void)ok;
-    ucall *u = CONTAINER(t, ucall, done_tag);
-    server *s = u->srv;
-    call_finished(s);
-    ucall_free(u);
+    ucall_release(CONTAINER(t, ucall, done_tag));
+}
+
+/* The client is gone (or the call ended): a run still going is cancelled,
+ * so a long decode stops instead of finishing for nobody. */
+static void ucall_closed(tag *t, int ok)
+{
+    (void)ok;
+    ucall *u = CONTAINER(t, ucall, close_tag);
+    if (u->cancelled && u->cancel) rm_host_cancel_fire(u->cancel);
+    ucall_release(u);
 }
 
 /* Sends the reply (msg may be NULL) and status; the call ends on the CQ
@@ -231,14 +255,13 @@ static void ucall_finish(ucall *u, grpc_status_code code, const char *details, g
     ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
     ops[n].data.send_status_from_server.status = code;
     ops[n++].data.send_status_from_server.status_details = &u->details;
-    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    ops[n++].data.recv_close_on_server.cancelled = &u->cancelled;
+    if (!u->close_started) {
+        ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        ops[n++].data.recv_close_on_server.cancelled = &u->cancelled;
+    }
     log_request(u->srv, u->method, u->call, code, now_s() - u->t0, NULL, 0,
                 code != GRPC_STATUS_OK ? details : u->error);
-    if (grpc_call_start_batch(u->call, ops, n, &u->done_tag, NULL) != GRPC_CALL_OK) {
-        call_finished(u->srv);
-        ucall_free(u);
-    }
+    if (grpc_call_start_batch(u->call, ops, n, &u->done_tag, NULL) != GRPC_CALL_OK) ucall_release(u);
 }
 
 static void ucall_reply(ucall *u, const ProtobufCMessage *m)
@@ -269,23 +292,77 @@ static void execute_error(ucall *u, Remotemedia__V1__ErrorType type, const char 
     rmg_arena_free(&a);
 }
 
-/* The "python" family runs client-chosen code: only with --allow-python. */
-static int check_python(server *s, rm_graph *g, rm_error *err)
+/* `key` names parameter `name` (or its camelCase form): compared without
+ * underscores and case, a superset of what the manifest loader accepts. */
+static int param_key_is(const char *key, const char *name)
 {
-    if (s->cfg->allow_python) return 0;
-    for (size_t i = 0; i < rm_graph_node_count(g); i++) {
+    for (;;) {
+        while (*key == '_') key++;
+        while (*name == '_') name++;
+        if (!*key || !*name) return !*key && !*name;
+        if ((*key | 0x20) != (*name | 0x20)) return 0;
+        key++, name++;
+    }
+}
+
+static const rm_param_def *find_param(const rm_node_type *t, const char *key)
+{
+    for (const rm_param_def *p = t->params; p && p->name; p++) {
+        if (param_key_is(key, p->name)) return p;
+        for (const char *const *a = p->aliases; a && *a; a++)
+            if (param_key_is(key, *a)) return p;
+    }
+    return NULL;
+}
+
+/* What a client's manifest may not do without the operator's consent: run
+ * client-chosen code (the "python" family: --allow-python), or name files on
+ * this machine (RM_PARAM_HOST_FILE parameters: --allow-file-params).
+ * `manifest` is the JSON text the graph was compiled from. */
+static int check_client_manifest(server *s, rm_graph *g, const char *manifest, rm_error *err)
+{
+    for (size_t i = 0; i < rm_graph_node_count(g) && !s->cfg->allow_python; i++) {
         const rm_node_type *t = rm_graph_node_type(g, i);
         if (t->family && strcmp(t->family, "python") == 0)
             return rm_error_set(err, RM_EPARAM, rm_graph_node_id(g, i),
                                 "node '%s' (%s) runs Python code; the server allows it only with --allow-python",
                                 rm_graph_node_id(g, i), t->name);
     }
-    return 0;
+    if (s->cfg->allow_file_params) return 0;
+    json_t *root = json_loads(manifest, 0, NULL);
+    json_t *nodes = json_object_get(root, "nodes"), *node;
+    size_t i;
+    int rc = 0;
+    json_array_foreach(nodes, i, node) {
+        const char *id = json_string_value(json_object_get(node, "id")), *key;
+        int idx = id ? rm_graph_node_index(g, id) : -1;
+        json_t *v;
+        if (idx < 0) continue;
+        const rm_node_type *t = rm_graph_node_type(g, (size_t)idx);
+        json_object_foreach(json_object_get(node, "params"), key, v) {
+            const rm_param_def *p = find_param(t, key);
+            if (!p || !(p->flags & RM_PARAM_HOST_FILE)) continue;
+            rc = rm_error_set(err, RM_EPARAM, id,
+                              "node '%s' (%s): parameter '%s' names files on the server; the server accepts it "
+                              "from clients only with --allow-file-params",
+                              id, t->name, key);
+            break;
+        }
+        if (rc) break;
+    }
+    json_decref(root);
+    return rc;
 }
 
 static void execute_done(void *user, int rc, rm_host_result *res, const rm_error *err)
 {
     ucall *u = user;
+    if (!res && err && err->code == RM_ELIMIT && !err->node_id[0]) {
+        /* --max-sessions: every slot is taken by streams and unary calls */
+        rmg_prom_error(u->srv->prom, REMOTEMEDIA__V1__ERROR_TYPE__ERROR_TYPE_RESOURCE_LIMIT);
+        ucall_finish(u, GRPC_STATUS_RESOURCE_EXHAUSTED, err->message, NULL);
+        return;
+    }
     if (!res) {
         /* refused before running (unknown input node, size limit) */
         execute_error(u, rmg_error_type(err, err && (err->code == RM_ENOTFOUND || err->code == RM_EFRAMEKIND)),
@@ -363,7 +440,7 @@ static void execute_task(void *arg)
     rm_error err;
     rm_error_clear(&err);
     if (rm_host_compile(s->host, u->manifest, strlen(u->manifest), "manifest", &u->graph, &err, NULL) != 0 ||
-        check_python(s, u->graph, &err) != 0) {
+        check_client_manifest(s, u->graph, u->manifest, &err) != 0) {
         execute_error(u, REMOTEMEDIA__V1__ERROR_TYPE__ERROR_TYPE_VALIDATION, err.node_id, err.message);
         return;
     }
@@ -403,7 +480,7 @@ static void execute_task(void *arg)
         return;
     }
     rm_host_result *res = NULL;
-    int rc = rm_host_run_graph(s->host, u->graph, in, n, &res, &err);
+    int rc = rm_host_run_graph_cancellable(s->host, u->graph, in, n, u->cancel, &res, &err);
     for (size_t i = 0; i < n; i++) rm_frame_unref((rm_frame *)in[i].frame);
     free(in);
     execute_done(u, rc, res, rc ? &err : NULL);
@@ -434,6 +511,17 @@ static void handle_execute(ucall *u)
     if (!u->manifest) {
         execute_error(u, REMOTEMEDIA__V1__ERROR_TYPE__ERROR_TYPE_VALIDATION, err.node_id, err.message);
         return;
+    }
+    /* learn of the client going away while the run is on a control thread */
+    u->cancel = rm_host_cancel_new();
+    if (u->cancel) {
+        grpc_op op;
+        memset(&op, 0, sizeof op);
+        op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+        op.data.recv_close_on_server.cancelled = &u->cancelled;
+        atomic_fetch_add(&u->refs, 1);
+        if (grpc_call_start_batch(u->call, &op, 1, &u->close_tag, NULL) == GRPC_CALL_OK) u->close_started = 1;
+        else atomic_fetch_sub(&u->refs, 1);
     }
     if (rm_host_submit(s->host, execute_task, u) != 0)
         ucall_finish(u, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory", NULL);
@@ -933,7 +1021,7 @@ static void open_task(void *arg)
     rm_error err;
     rm_error_clear(&err);
     int rc = rm_host_compile(s->host, j->manifest, strlen(j->manifest), "manifest", &j->g, &err, NULL);
-    if (rc == 0) rc = check_python(s, j->g, &err);
+    if (rc == 0) rc = check_client_manifest(s, j->g, j->manifest, &err);
     rm_stream *st = NULL;
     int validation = rc != 0;
     if (rc == 0) {
@@ -1284,14 +1372,6 @@ static void reqcall_refuse_oom(reqcall *rc)
     reqcall_free(rc);
 }
 
-static void unimplemented_done(tag *t, int ok)
-{
-    (void)ok;
-    ucall *u = CONTAINER(t, ucall, done_tag);
-    call_finished(u->srv);
-    ucall_free(u);
-}
-
 static void on_call(tag *t, int ok)
 {
     reqcall *rc = CONTAINER(t, reqcall, t);
@@ -1342,6 +1422,8 @@ static void on_call(tag *t, int ok)
     u->t0 = now_s();
     u->details = grpc_empty_slice();
     u->done_tag.fn = ucall_done;
+    u->close_tag.fn = ucall_closed;
+    atomic_init(&u->refs, 1);
     if (slot->method == RMG_M_OTHER) {
         char *m = grpc_slice_to_c_string(rc->details.method);
         char msg[400];
@@ -1352,7 +1434,6 @@ static void on_call(tag *t, int ok)
         gpr_free(m);
         grpc_call_details_destroy(&rc->details);
         free(rc);
-        u->done_tag.fn = unimplemented_done;
         ucall_finish(u, GRPC_STATUS_UNIMPLEMENTED, msg, NULL);
         return;
     }
@@ -1482,6 +1563,7 @@ int rmg_serve(rm_runtime *rt, const rmg_config *cfg)
     ho.max_frame_bytes = cfg->max_message_bytes;
     ho.idle_timeout_ms = (uint64_t)(cfg->idle_timeout_s * 1000.0);
     ho.pool_threads = cfg->pool_threads;
+    ho.inline_budget_us = RMG_INLINE_BUDGET_US;
     rm_error err;
     rm_error_clear(&err);
     if (rm_host_new(rt, &ho, &s->host, &err) != 0) {

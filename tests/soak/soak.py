@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""Soak test of `rmedia serve` (make soak; not part of make test or CI).
+
+    python3 tests/soak/soak.py --build build/release [--seconds 3600]
+                               [--clients 8] [--streams 10] [--sample 60]
+
+One server, many concurrent real-time streams for --seconds (env
+SOAK_SECONDS, default 3600):
+  - --clients load processes (bench/grpc_load, gRPC core C API), each
+    holding --streams streams of 48 kHz 20 ms audio chunks in real time
+    through AudioResample -> VAD -> TestFaultNode;
+  - a random client is SIGKILLed every 1-5 s (its streams vanish
+    mid-call) and replaced; clients also end on their own after 5-20 s;
+  - TestFaultNode (the test-only plugin tests/plugins/faults, loaded with
+    --plugin-dir; never in the default registry) fails 45 % of frames, behind
+    an on_error retry policy whose circuit breaker opens after 3 failed
+    frames and closes again after 2 good ones in half-open;
+  - every --sample seconds (default 60): server RSS, open fds, threads,
+    open and live sessions from /metrics.
+At the end the clients stop and the server must come back to rest: no live
+session (remotemedia_grpc_live_sessions 0 within 60 s), health SERVING, fds
+back to the start, RSS flat after warm-up, the breaker seen both opening and
+closing, and a clean SIGTERM exit.  Prints a summary (also as JSON with
+--json FILE) and exits 1 if a check fails.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "grpc"))
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--build", default=os.path.join(ROOT, "build", "release"))
+ap.add_argument("--seconds", type=float, default=float(os.environ.get("SOAK_SECONDS", 3600)))
+ap.add_argument("--clients", type=int, default=int(os.environ.get("SOAK_CLIENTS", 8)))
+ap.add_argument("--streams", type=int, default=int(os.environ.get("SOAK_STREAMS", 10)))
+ap.add_argument("--sample", type=float, default=60.0)
+ap.add_argument("--json", default="")
+args = ap.parse_args()
+
+RMEDIA = os.path.join(args.build, "rmedia")
+LOAD = os.path.join(args.build, "bench", "grpc_load")
+FAULTS = os.path.join(args.build, "tests", "fault-plugin")
+for path, what in ((RMEDIA, "rmedia"), (LOAD, "bench/grpc_load"), (os.path.join(FAULTS, "faults.so"),
+                                                                  "the test fault plugin")):
+    if not os.path.exists(path):
+        sys.exit("soak: %s not found at %s (make build)" % (what, path))
+
+
+def log(msg):
+    print("soak: " + msg, flush=True)
+
+
+def make_requests(path):
+    """AudioResample -> VAD -> TestFaultNode (retry + breaker), 12 s of audio."""
+    import struct
+    import numpy as np
+    import rmgrpc as r
+    rate, n = 48000, 960
+    t = np.arange(rate * 12) / rate
+    env = (np.sin(2 * np.pi * 0.4 * t) > 0).astype(float)
+    x = 0.3 * env * np.sin(2 * np.pi * 180 * t) + 0.003 * np.random.default_rng(1).standard_normal(len(t))
+    m = r.simple_manifest(("resample", "AudioResample", {"target_rate": 16000}),
+                          ("vad", "VAD", {"frame_ms": 20}),
+                          ("fault", "TestFaultNode", {"fail_rate": 0.45}))
+    # remotemedia.v1 has no on_error field: params.on_error (docs/grpc.md)
+    m["nodes"][2]["params"]["on_error"] = {
+        "policy": "retry", "max_retries": 1, "base_delay_ms": 1, "max_delay_ms": 2,
+        "circuit_breaker": {"failure_threshold": 3, "reset_timeout_ms": 300, "success_threshold": 2}}
+    msgs = [r.init_request(m, expected_chunk_size=n)]
+    for i in range(len(x) // n):
+        msgs.append(r.chunk_request("resample", r.audio_buffer(x[i * n:(i + 1) * n], rate, 1, "f32"), i))
+    msgs.append(r.control_request("close"))
+    with open(path, "wb") as f:
+        for msg in msgs:
+            b = msg.SerializeToString()
+            f.write(struct.pack("<I", len(b)) + b)
+
+
+def proc_stats(pid):
+    st = {}
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                st["rss_mb"] = int(line.split()[1]) / 1024.0
+            elif line.startswith("Threads:"):
+                st["threads"] = int(line.split()[1])
+    st["fds"] = len(os.listdir("/proc/%d/fd" % pid))
+    return st
+
+
+def metrics(port):
+    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=30).read().decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(("remotemedia_grpc_active_streams ", "remotemedia_grpc_live_sessions ",
+                            "remotemedia_stream_chunks_total ")):
+            k, v = line.split()
+            out[k] = float(v)
+    return out
+
+
+def wait_file(path, proc, what, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            sys.exit("soak: the server exited (%s) before writing its %s" % (proc.returncode, what))
+        try:
+            t = open(path).read().strip()
+            if t:
+                return int(t)
+        except FileNotFoundError:
+            pass
+        time.sleep(0.05)
+    sys.exit("soak: no %s after %d s" % (what, timeout))
+
+
+def health(addr):
+    import grpc
+    import rmgrpc as r
+    with grpc.insecure_channel(addr) as ch:
+        return r.stubs().health_grpc.HealthStub(ch).Check(r.stubs().health.HealthCheckRequest(service=""),
+                                                          timeout=10).status == 1
+
+
+tmp = tempfile.mkdtemp(prefix="rm-soak-")
+reqs = os.path.join(tmp, "soak.bin")
+make_requests(reqs)
+serve_log = os.path.join(tmp, "serve.log")
+cmd = [RMEDIA, "serve", "--listen", "127.0.0.1:0", "--port-file", os.path.join(tmp, "port"),
+       "--metrics-listen", "127.0.0.1:0", "--metrics-port-file", os.path.join(tmp, "mport"),
+       "--plugin-dir", FAULTS, "--session-idle-timeout", "30", "--log-level", "info"]
+server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(serve_log, "w"),
+                          env=dict(os.environ, RMEDIA_PLUGIN_PATH="", REMOTEMEDIA_AUTH_TOKENS=""))
+port = wait_file(os.path.join(tmp, "port"), server, "port file")
+mport = wait_file(os.path.join(tmp, "mport"), server, "metrics port file")
+addr = "127.0.0.1:%d" % port
+deadline = time.time() + 60
+while True:
+    try:
+        if health(addr):
+            break
+    except Exception:
+        pass
+    if time.time() > deadline:
+        sys.exit("soak: the server never reported SERVING")
+    time.sleep(0.2)
+
+rng = random.Random(int(os.environ.get("SOAK_SEED", "17")))
+clients = []
+killed = spawned = 0
+
+
+def spawn():
+    global spawned
+    secs = rng.uniform(5, 20)
+    p = subprocess.Popen([LOAD, "--target", addr, "--method", "/remotemedia.v1.StreamingPipelineService/StreamPipeline",
+                          "--requests", reqs, "--mode", "realtime", "--streams", str(args.streams),
+                          "--seconds", "%.1f" % secs], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    spawned += 1
+    return p
+
+
+base = proc_stats(server.pid)
+samples = []
+t0 = time.time()
+log("server pid %d on %s; %d clients x %d streams for %.0f s; sample every %.0f s" %
+    (server.pid, addr, args.clients, args.streams, args.seconds, args.sample))
+log("start: rss %.1f MB, %d fds, %d threads" % (base["rss_mb"], base["fds"], base["threads"]))
+next_kill = time.time() + rng.uniform(1, 5)
+next_sample = time.time() + args.sample
+try:
+    while time.time() - t0 < args.seconds:
+        clients = [c for c in clients if c.poll() is None]
+        while len(clients) < args.clients:
+            clients.append(spawn())
+        now = time.time()
+        if now >= next_kill and clients:
+            victim = rng.choice(clients)
+            victim.send_signal(signal.SIGKILL)
+            victim.wait()
+            killed += 1
+            next_kill = now + rng.uniform(1, 5)
+        if now >= next_sample:
+            st = proc_stats(server.pid)
+            st.update(metrics(mport))
+            st["t"] = round(now - t0)
+            samples.append(st)
+            log("t=%4ds rss %.1f MB, %d fds, %d threads, %d open / %d live sessions, %d chunks; load %s" %
+                (st["t"], st["rss_mb"], st["fds"], st["threads"], st.get("remotemedia_grpc_active_streams", -1),
+                 st.get("remotemedia_grpc_live_sessions", -1), st.get("remotemedia_stream_chunks_total", 0),
+                 open("/proc/loadavg").read().split()[0]))
+            next_sample += args.sample
+        if server.poll() is not None:
+            break
+        time.sleep(0.1)
+finally:
+    for c in clients:
+        if c.poll() is None:
+            c.kill()
+            c.wait()
+
+fails = []
+end, rest = None, None
+if server.poll() is not None:
+    fails.append("the server died during the soak (exit %s)" % server.returncode)
+else:
+    deadline = time.time() + 60
+    m = metrics(mport)
+    while (m.get("remotemedia_grpc_live_sessions", 1) or m.get("remotemedia_grpc_active_streams", 1)) \
+            and time.time() < deadline:
+        time.sleep(0.5)
+        m = metrics(mport)
+    rest = time.time()
+    if m.get("remotemedia_grpc_live_sessions") != 0 or m.get("remotemedia_grpc_active_streams") != 0:
+        fails.append("sessions stuck after the clients left: %s" % m)
+    if not health(addr):
+        fails.append("health is not SERVING at the end")
+    time.sleep(1)
+    end = proc_stats(server.pid)
+    end.update(m)
+    if end["fds"] > base["fds"] + 2:
+        fails.append("fd leak: %d fds at the start, %d at rest" % (base["fds"], end["fds"]))
+
+rss = [s["rss_mb"] for s in samples]
+warm = rss[1:] if len(rss) > 2 else rss  # the first minute fills allocator caches
+growth = (warm[-1] - warm[0]) if len(warm) >= 2 else 0.0
+if len(warm) >= 2 and growth > max(8.0, 0.10 * warm[0]):
+    fails.append("RSS grew %.1f MB after warm-up (%.1f -> %.1f MB)" % (growth, warm[0], warm[-1]))
+text = open(serve_log, errors="replace").read()
+opened = text.count("circuit breaker open")
+closed = text.count("circuit breaker closed")
+if not opened or not closed:
+    fails.append("the breaker was not seen both opening (%d) and closing (%d)" % (opened, closed))
+
+rc = None
+if server.poll() is None:
+    server.send_signal(signal.SIGTERM)
+    try:
+        rc = server.wait(60)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        rc = server.wait()
+        fails.append("no exit within 60 s of SIGTERM")
+    if rc != 0:
+        fails.append("exit code %s after SIGTERM" % rc)
+
+summary = {
+    "seconds": round(time.time() - t0), "clients": args.clients, "streams_per_client": args.streams,
+    "clients_spawned": spawned, "clients_killed": killed,
+    "chunks": int(samples[-1].get("remotemedia_stream_chunks_total", 0)) if samples else 0,
+    "rss_mb": [round(x, 1) for x in rss], "rss_growth_after_warmup_mb": round(growth, 1),
+    "fds_start": base["fds"], "fds_peak": max([s["fds"] for s in samples] or [0]),
+    "fds_at_rest": end["fds"] if end else None,
+    "seconds_to_rest": round(rest - (t0 + args.seconds), 1) if rest else None,
+    "threads_peak": max([s["threads"] for s in samples] or [0]),
+    "breaker_opened": opened, "breaker_closed": closed,
+    "load_average_end": open("/proc/loadavg").read().split()[0], "failures": fails}
+log("summary: " + json.dumps(summary))
+if args.json:
+    with open(args.json, "w") as f:
+        json.dump(summary, f, indent=1)
+if fails:
+    log("FAILED:\n  " + "\n  ".join(fails) + "\nserver log: " + serve_log)
+    sys.exit(1)
+shutil.rmtree(tmp, True)
+log("passed")
