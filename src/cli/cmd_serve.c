@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "remotemedia/python_nodes.h"
+#include "remotemedia/remote_nodes.h"
 #include "remotemedia/nodes.h"
 #include "../transports/grpc/rm_grpc.h"
 
@@ -222,6 +223,9 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
     /* registered always, so that a refused manifest is told about
      * --allow-python; the server runs none unless the operator allows it */
     if (rc == 0) rc = rm_register_python_nodes(rt, NULL, &err);
+#endif
+#ifdef RM_CLI_GRPC
+    if (rc == 0) rc = rm_register_remote_nodes(rt, &err);
 #endif
     for (int i = 0; rc == 0 && i < g->n_plugin_dirs; i++) rc = rm_runtime_load_plugin_dirs(rt, g->plugin_dirs[i], &err);
     for (int i = 0; rc == 0 && i < n_dirs; i++) rc = rm_runtime_load_plugin_dirs(rt, plugin_dirs[i], &err);

@@ -38,6 +38,11 @@ struct rmg_prom {
         double seconds;
     } types[N_TYPES];
     size_t n_types;
+    struct { /* RemotePipeline endpoints, from the "endpoint ADDR stat" node stats */
+        char addr[128];
+        double calls, failures, breaker, p50_us, p99_us;
+    } eps[N_TYPES];
+    size_t n_eps;
     struct MHD_Daemon *mhd;
 };
 
@@ -95,6 +100,35 @@ void rmg_prom_error(rmg_prom *p, Remotemedia__V1__ErrorType type)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* Stats keyed "endpoint ADDR NAME": counters add up over sessions, the
+ * breaker state and round-trip quantiles are the last session's. */
+static void prom_endpoints(rmg_prom *p, const json_t *stats)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)stats, key, v)
+    {
+        const char *sp = strrchr(key, ' ');
+        if (strncmp(key, "endpoint ", 9) != 0 || !sp || sp - key - 9 <= 0 || sp - key - 9 >= 128) continue;
+        int len = (int)(sp - key - 9);
+        size_t i = 0;
+        while (i < p->n_eps && (strncmp(p->eps[i].addr, key + 9, (size_t)len) || p->eps[i].addr[len])) i++;
+        if (i == p->n_eps) {
+            if (p->n_eps == N_TYPES) continue;
+            memset(&p->eps[i], 0, sizeof p->eps[i]);
+            snprintf(p->eps[i].addr, sizeof p->eps[i].addr, "%.*s", len, key + 9);
+            p->n_eps++;
+        }
+        double x = json_number_value(v);
+        const char *name = sp + 1;
+        if (!strcmp(name, "calls")) p->eps[i].calls += x;
+        else if (!strcmp(name, "failures")) p->eps[i].failures += x;
+        else if (!strcmp(name, "breaker")) p->eps[i].breaker = x;
+        else if (!strcmp(name, "rtt_p50_us")) p->eps[i].p50_us = x;
+        else if (!strcmp(name, "rtt_p99_us")) p->eps[i].p99_us = x;
+    }
+}
+
 void rmg_prom_session(rmg_prom *p, const char *metrics_json)
 {
     json_t *root = metrics_json ? json_loads(metrics_json, 0, NULL) : NULL;
@@ -115,6 +149,7 @@ void rmg_prom_session(rmg_prom *p, const char *metrics_json)
         p->types[i].calls += (uint64_t)json_integer_value(json_object_get(v, "calls"));
         p->types[i].frames += (uint64_t)json_integer_value(json_object_get(v, "frames_in"));
         p->types[i].seconds += json_number_value(json_object_get(v, "total_us")) / 1e6;
+        if (!strcmp(type, "RemotePipeline")) prom_endpoints(p, json_object_get(v, "stats"));
     }
     pthread_mutex_unlock(&p->mu);
     json_decref(root);
@@ -206,6 +241,33 @@ static char *render(rmg_prom *p, size_t *len)
     for (size_t i = 0; i < p->n_types; i++)
         sb_printf(&b, "remotemedia_node_latency_seconds{node_type=\"%s\"} %.9g\n", p->types[i].name,
                   p->types[i].calls ? p->types[i].seconds / (double)p->types[i].calls : 0.0);
+    if (p->n_eps) {
+        sb_printf(&b, "# HELP remotemedia_remote_endpoint_calls_total RemotePipeline stream opens and frames sent, "
+                      "by endpoint (finished sessions).\n"
+                      "# TYPE remotemedia_remote_endpoint_calls_total counter\n");
+        for (size_t i = 0; i < p->n_eps; i++)
+            sb_printf(&b, "remotemedia_remote_endpoint_calls_total{endpoint=\"%s\"} %.0f\n", p->eps[i].addr,
+                      p->eps[i].calls);
+        sb_printf(&b, "# HELP remotemedia_remote_endpoint_failures_total RemotePipeline failed calls, by endpoint.\n"
+                      "# TYPE remotemedia_remote_endpoint_failures_total counter\n");
+        for (size_t i = 0; i < p->n_eps; i++)
+            sb_printf(&b, "remotemedia_remote_endpoint_failures_total{endpoint=\"%s\"} %.0f\n", p->eps[i].addr,
+                      p->eps[i].failures);
+        sb_printf(&b, "# HELP remotemedia_remote_endpoint_breaker_state Circuit breaker at the end of the last "
+                      "session: 0 closed, 1 open, 2 half-open.\n"
+                      "# TYPE remotemedia_remote_endpoint_breaker_state gauge\n");
+        for (size_t i = 0; i < p->n_eps; i++)
+            sb_printf(&b, "remotemedia_remote_endpoint_breaker_state{endpoint=\"%s\"} %.0f\n", p->eps[i].addr,
+                      p->eps[i].breaker);
+        sb_printf(&b, "# HELP remotemedia_remote_endpoint_rtt_seconds Round trip of a frame to its first output "
+                      "in the last session.\n"
+                      "# TYPE remotemedia_remote_endpoint_rtt_seconds gauge\n");
+        for (size_t i = 0; i < p->n_eps; i++)
+            sb_printf(&b,
+                      "remotemedia_remote_endpoint_rtt_seconds{endpoint=\"%s\",quantile=\"0.5\"} %.9g\n"
+                      "remotemedia_remote_endpoint_rtt_seconds{endpoint=\"%s\",quantile=\"0.99\"} %.9g\n",
+                      p->eps[i].addr, p->eps[i].p50_us / 1e6, p->eps[i].addr, p->eps[i].p99_us / 1e6);
+    }
     pthread_mutex_unlock(&p->mu);
     *len = b.n;
     return b.d;

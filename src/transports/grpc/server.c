@@ -186,6 +186,8 @@ typedef struct ucall {
     grpc_slice details;
     double t0;
     char error[256];
+    char load[24];          /* health Check: active streams, sent as initial metadata */
+    grpc_metadata load_md;
     /* ExecutePipeline work */
     rmg_msg *req;
     char *manifest;
@@ -221,6 +223,12 @@ static void ucall_finish(ucall *u, grpc_status_code code, const char *details, g
     grpc_op ops[4];
     memset(ops, 0, sizeof ops);
     size_t n = 0;
+    if (u->load[0]) { /* clients balancing by load (RemotePipeline least_loaded) read it */
+        u->load_md.key = grpc_slice_from_static_string(RMG_LOAD_METADATA);
+        u->load_md.value = grpc_slice_from_static_string(u->load);
+        ops[n].data.send_initial_metadata.count = 1;
+        ops[n].data.send_initial_metadata.metadata = &u->load_md;
+    }
     ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
     if (msg) {
         u->reply = msg;
@@ -493,6 +501,7 @@ static void handle_check(ucall *u)
     Grpc__Health__V1__HealthCheckResponse r = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
     r.status = u->srv->shutting_down ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
                                      : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+    snprintf(u->load, sizeof u->load, "%zu", rm_host_active_streams(u->srv->host));
     ucall_reply(u, &r.base);
 }
 
@@ -753,7 +762,6 @@ static void post_recv(scall *c)
 
 static void st_output(void *user, const char *node_id, const char *port, const rm_frame *f, uint64_t seq)
 {
-    (void)port;
     scall *c = user;
     rmg_arena a = {0};
     const char *why = NULL;
@@ -763,6 +771,7 @@ static void st_output(void *user, const char *node_id, const char *port, const r
     Remotemedia__V1__ChunkResult__DataOutputsEntry *ep = &e;
     e.key = (char *)node_id;
     e.value = rmg_frames_to_buffer(&a, &f, 1, &why);
+    if (e.value && rmg_buffer_add_origin(&a, e.value, port, f) != 0) e.value = NULL;
     if (e.value) {
         cr.sequence = seq;
         cr.n_data_outputs = 1;
