@@ -225,9 +225,9 @@ static int single_node(const endpoint_port *v, size_t n)
     return 1;
 }
 
-static const char *port_name(blk *b, const endpoint_port *p, int single)
+static const char *port_name(blk *b, const endpoint_port *p, int single, const char *dflt)
 {
-    if (single) return blk_str(b, p->port ? p->port : "in", NULL, NULL);
+    if (single) return blk_str(b, p->port ? p->port : dflt, NULL, NULL);
     return p->port ? blk_str(b, p->node, ".", p->port) : blk_str(b, p->node, NULL, NULL);
 }
 
@@ -247,7 +247,7 @@ static rp_type *build(blk *b, const rm_node_type *base, const scan *sc, const ch
     const char *js = blk_str(b, json, NULL, NULL);
     int s_in = single_node(sc->in, sc->n_in), s_out = single_node(sc->out, sc->n_out);
     for (size_t i = 0; i < sc->n_in; i++) {
-        const char *name = port_name(b, &sc->in[i], s_in);
+        const char *name = port_name(b, &sc->in[i], s_in, "in");
         const char *node = blk_str(b, sc->in[i].node, NULL, NULL);
         const char *port = sc->in[i].port ? blk_str(b, sc->in[i].port, NULL, NULL) : NULL;
         if (t) {
@@ -257,7 +257,7 @@ static rp_type *build(blk *b, const rm_node_type *base, const scan *sc, const ch
         }
     }
     for (size_t i = 0; i < sc->n_out; i++) {
-        const char *name = port_name(b, &sc->out[i], s_out);
+        const char *name = port_name(b, &sc->out[i], s_out, "out");
         const char *node = blk_str(b, sc->out[i].node, NULL, NULL);
         const char *port = sc->out[i].port ? blk_str(b, sc->out[i].port, NULL, NULL) : NULL;
         if (t) {
