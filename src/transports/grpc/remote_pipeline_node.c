@@ -395,6 +395,7 @@ typedef struct rp_state {
     kept *k; /* frames not yet acknowledged, oldest first */
     size_t n_k, cap_k;
     uint64_t wire, evicted; /* evicted: dropped from `k` unacknowledged since the last output */
+    uint64_t last_wire, last_seq; /* the last acknowledged frame (an input may have several outputs) */
     unsigned depth; /* nested failovers (a resend that fails again) */
 } rp_state;
 
@@ -580,8 +581,10 @@ static const kept *ack(rp_state *s, uint64_t wire, uint64_t *seq)
         if (s->k[n].wire == wire) hit = &s->k[n];
         n++;
     }
+    if (!hit && wire == s->last_wire && wire) *seq = s->last_seq;
     if (hit) {
-        *seq = hit->seq;
+        *seq = s->last_seq = hit->seq;
+        s->last_wire = wire;
         if (s->cur >= 0) {
             endpoint *ep = &s->eps[s->cur];
             ep->rtt[ep->rtt_pos] = (double)(rm_breaker_now_ns() - hit->sent_ns) / 1000.0;
