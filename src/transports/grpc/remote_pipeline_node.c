@@ -49,6 +49,7 @@ typedef struct rp_config {
     int tls;
     const char *tls_ca, *tls_cert, *tls_key;
     int64_t timeout_ms, retries, backoff_ms, resend_max, reply_wait_ms;
+    int all_sources;
     int balance;
     int64_t breaker_failures, breaker_reset_ms, breaker_successes;
 } rp_config;
@@ -94,6 +95,9 @@ static const rm_param_def rp_params[] = {
      "after sending a frame, wait up to this long for its first output (for sub-graphs that answer every frame); "
      "0: pass on what has arrived and go on",
      0, NULL, 0, 60e3, NULL, NULL, 0},
+    {"all_sources", RM_PARAM_BOOL, offsetof(rp_config, all_sources),
+     "every frame goes to every source node of the sub-manifest (as a host's push does), whatever port it came in on",
+     0, NULL, 0, 0, NULL, NULL, 0},
     {NULL, 0, 0, NULL, 0, NULL, 0, 0, NULL, NULL, 0}};
 
 static const rm_port_def rp_inputs[] = {
@@ -628,10 +632,19 @@ static int emit_output(rp_state *s, const rm_client_output *o)
 
 static void emit_cb(void *user, const rm_client_output *o) { emit_output(user, o); }
 
+#define ALL_SOURCES (~0u)
+
 static int send_one(rp_state *s, const kept *k, rm_error *err)
 {
-    return rm_client_stream_push_port(s->stream, s->t->in_node[k->port], s->t->in_port[k->port], k->frame, k->wire,
-                                      err);
+    if (k->port != ALL_SOURCES)
+        return rm_client_stream_push_port(s->stream, s->t->in_node[k->port], s->t->in_port[k->port], k->frame,
+                                          k->wire, err);
+    for (unsigned p = 0; p < s->t->n_in; p++) { /* the first port of each source node */
+        if (p && !strcmp(s->t->in_node[p], s->t->in_node[p - 1])) continue;
+        int rc = rm_client_stream_push(s->stream, s->t->in_node[p], k->frame, k->wire, err);
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 /* The endpoint failed (rc, err): reopen elsewhere, resend what is kept,
@@ -748,6 +761,7 @@ static int rp_process(rm_node *node, void *state, unsigned port, const rm_frame 
         if (rc) return rm_node_fail(node, rc, "%s", err.message);
     }
     uint64_t wire = ++s->wire;
+    if (s->cfg->all_sources) port = ALL_SOURCES;
     if (keep(s, port, f, wire) != 0) return rm_node_fail(node, RM_ENOMEM, "out of memory");
     rm_error err;
     rm_error_clear(&err);
