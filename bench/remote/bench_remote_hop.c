@@ -13,6 +13,7 @@
 #include "../bench.h"
 
 #include <pthread.h>
+#include "remotemedia/client.h"
 #include "remotemedia/remote_nodes.h"
 
 static const char sub[] = "{\"version\":\"v1\",\"nodes\":[{\"id\":\"g\",\"node_type\":\"Gain\","
@@ -56,6 +57,28 @@ static void run(rm_graph *g, const rm_frame *chunk, double *lat, size_t n)
     rm_session_close(s);
 }
 
+/* The C client alone (no session, no node): push one chunk, poll its output. */
+static void run_client(const char *server, const rm_frame *chunk, double *lat, size_t n)
+{
+    rm_client *c;
+    rm_client_stream *st;
+    rm_error err;
+    int rc = rm_client_connect(server, NULL, &c, &err);
+    if (!rc) rc = rm_client_stream_open(c, sub, &st, &err);
+    if (rc) bench_die("client", rc, &err);
+    for (size_t i = 0; i < n + 20; i++) {
+        uint64_t t0 = bench_now_ns();
+        if ((rc = rm_client_stream_push(st, "g", chunk, i, &err)) != 0) bench_die("push", rc, &err);
+        rm_client_output o;
+        if ((rc = rm_client_stream_poll(st, 5, &o, &err)) != 1) bench_die("poll", rc < 0 ? rc : RM_ETIMEDOUT, &err);
+        if (i >= 20) lat[i - 20] = (double)(bench_now_ns() - t0) / 1000.0;
+        rm_client_output_clear(&o);
+    }
+    rm_client_stream_close(st, NULL, NULL, NULL, &err);
+    rm_client_stream_free(st);
+    rm_client_free(c);
+}
+
 int main(int argc, char **argv)
 {
     const char *server = bench_arg(argc, argv, "--server");
@@ -87,20 +110,28 @@ int main(int argc, char **argv)
     float *x = (float *)chunk->u.audio.data;
     for (int i = 0; i < 320; i++) x[i] = 0.1f * (float)((i % 40) - 20) / 20.0f;
     double *local = calloc(block * blocks, sizeof *local), *hop = calloc(block * blocks, sizeof *hop);
-    for (size_t b = 0; b < blocks; b++) { /* interleaved: both see the same machine load */
+    double *cl = calloc(block * blocks, sizeof *cl);
+    for (size_t b = 0; b < blocks; b++) { /* interleaved: all see the same machine load */
         run(gl, chunk, local + b * block, block);
         run(gr, chunk, hop + b * block, block);
+        run_client(server, chunk, cl + b * block, block);
     }
     size_t n = block * blocks;
     double l50 = bench_quantile(local, n, 0.5), l99 = bench_quantile(local, n, 0.99);
     double h50 = bench_quantile(hop, n, 0.5), h99 = bench_quantile(hop, n, 0.99);
-    fprintf(stderr, "bench_remote_hop: %zu chunks each: local p50 %.1f p99 %.1f µs, via %s p50 %.1f p99 %.1f µs\n", n,
-            l50, l99, server, h50, h99);
+    double c50 = bench_quantile(cl, n, 0.5), c99 = bench_quantile(cl, n, 0.99);
+    fprintf(stderr,
+            "bench_remote_hop: %zu chunks each: local p50 %.1f p99 %.1f µs, via %s p50 %.1f p99 %.1f µs, "
+            "C client alone p50 %.1f p99 %.1f µs\n",
+            n, l50, l99, server, h50, h99, c50, c99);
     bench_row("RemotePipeline hop, added per 20 ms chunk p50 (loopback, Gain)", bench_fmt("%.0f µs", h50 - l50),
               bench_fmt("goal <= 150 µs (local %.1f µs, remote %.0f µs)", l50, h50),
               bench_fmt("%.2fx goal", (h50 - l50) / 150.0), h50 - l50 <= 150 ? "PASS" : "MISS");
     bench_row("RemotePipeline hop, added per 20 ms chunk p99 (loopback, Gain)", bench_fmt("%.0f µs", h99 - l99),
               bench_fmt("local %.1f µs, remote %.0f µs", l99, h99), "-", "measured");
+    bench_row("C client stream round trip per 20 ms chunk (same sub-graph, no node)", bench_fmt("p50 %.0f µs", c50),
+              bench_fmt("p99 %.0f µs", c99), "-", "measured");
+    free(cl);
     free(local);
     free(hop);
     rm_frame_unref(chunk);

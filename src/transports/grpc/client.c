@@ -673,7 +673,10 @@ int rm_client_stream_push_port(rm_client_stream *s, const char *node_id, const c
 static int recv_one(rm_client_stream *s, double timeout_s)
 {
     if (!s->recv_pending) return 2;
-    grpc_event ev = grpc_completion_queue_pluck(s->cq, (void *)TAG_RECV, after(timeout_s), NULL);
+    /* a zero timeout must not wait: "now" as a deadline costs up to a
+     * millisecond (the completion queue's timer resolution) */
+    gpr_timespec until = timeout_s > 0 ? after(timeout_s) : gpr_inf_past(GPR_CLOCK_MONOTONIC);
+    grpc_event ev = grpc_completion_queue_pluck(s->cq, (void *)TAG_RECV, until, NULL);
     if (ev.type == GRPC_QUEUE_TIMEOUT) return 0;
     s->recv_pending = 0;
     if (!s->recv) return 2; /* end of the server's messages */
