@@ -100,6 +100,7 @@ class RemotePipeline(Pipeline):
         params.update(node_params)
         self.address = endpoints[0] if len(endpoints) == 1 else endpoints
         self.remote_sinks = _sinks(sub)
+        self._remote_single = len(self.remote_sinks) == 1
         self.events: List[Dict[str, Any]] = []
         self._manifest = {"version": "v1", "metadata": {"name": self.name},
                           "nodes": [{"id": "remote", "node_type": "RemotePipeline", "params": params}],
@@ -112,6 +113,10 @@ class RemotePipeline(Pipeline):
                     "remotemedia.RemotePipeline needs a native runtime built with the gRPC transport "
                     "(libremotemedia_remote)") from e
             raise
+
+    def _compile(self) -> None:
+        super()._compile()
+        self._single_sink = self._remote_single  # outputs are grouped by remote sink
 
     # outputs of the node "remote" → (sink id, port, value), as a local run gives them
     def _map(self, items: List[Tuple[str, str, Any]]) -> List[Tuple[str, str, Any]]:
@@ -129,19 +134,7 @@ class RemotePipeline(Pipeline):
         return out
 
     def _finish(self, res: Tuple[List[Tuple[str, str, Any]], Optional[str], Any], as_list: bool) -> Any:
-        outs, mjson, err = res
-        if mjson:
-            self._metrics = json.loads(mjson)
-        if err is not None:
-            raise err
-        from .pipeline import _collect
-
-        per: Dict[str, List[Any]] = {s: [] for s in self.remote_sinks}
-        for nid, _port, value in self._map(outs):
-            per.setdefault(nid, []).append(value)
-        if len(per) == 1:
-            return _collect(next(iter(per.values())), as_list)
-        return {k: _collect(v, as_list) for k, v in per.items()}
+        return super()._finish((self._map(res[0]), res[1], res[2]), as_list)
 
     @property
     def sinks(self) -> List[str]:

@@ -20,6 +20,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "grpc"))
 import rmgrpc as r  # noqa: E402
+from test_remote import assert_fails_naming as base_assert_fails_naming  # noqa: E402
 from test_remote import closed_port, rmedia, synth_wav  # noqa: E402
 
 ROOT = r.ROOT
@@ -61,11 +62,8 @@ def local_equivalent(tmp_path):
 
 
 def assert_fails_naming(p, endpoint, *words):
-    err = p.stderr.decode()
-    assert p.returncode != 0, err
-    assert endpoint in err, err
-    assert "calc" in err, err  # the node
-    assert any(w in err for w in words), err
+    base_assert_fails_naming(p, endpoint, *words)
+    assert "calc" in p.stderr.decode(), p.stderr  # the node
 
 
 def test_same_as_local(server, tmp_path):
@@ -250,3 +248,21 @@ def test_audio_offload_same_as_local(server, tmp_path):
     local = rmedia("run", path, "-i", wav, "--only", "calc.events", "-f", "values")
     assert local.returncode == 0 and remote.returncode == 0, remote.stderr
     assert remote.stdout == local.stdout and b"is_speech_start" in local.stdout
+
+
+def test_served_pipeline_with_remote_node_and_prometheus(server, tmp_path):
+    """`rmedia serve` knows RemotePipeline too: a pipeline sent to one server
+    offloads to another, and the first server's /metrics has the endpoint."""
+    import urllib.request
+    front = r.Server(metrics=True)
+    try:
+        path = offload(tmp_path, [server.address], sub=json.load(open(CALC)))
+        p = rmedia("remote", "run", "--server", front.address, path, stdin=b"[1, 2]")
+        assert p.returncode == 0 and p.stdout == b"[42,48]\n", p.stderr
+        text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % front.metrics_port(), timeout=30).read().decode()
+        calls = [line for line in text.splitlines()
+                 if line.startswith('remotemedia_remote_endpoint_calls_total{endpoint="%s"}' % server.address)]
+        assert calls and float(calls[0].split()[-1]) >= 3, text[-3000:]
+        assert 'remotemedia_remote_endpoint_rtt_seconds{endpoint="%s",quantile="0.99"}' % server.address in text
+    finally:
+        front.close()

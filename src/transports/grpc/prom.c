@@ -23,6 +23,11 @@ static const char *const code_names[N_CODES] = {
     "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
     "OUT_OF_RANGE", "UNIMPLEMENTED",     "INTERNAL",         "UNAVAILABLE",      "DATA_LOSS",         "UNAUTHENTICATED"};
 
+/* The RemotePipeline node's per-endpoint stats; the counters (first two)
+ * add up over sessions, the rest are the last session's. */
+enum { EP_CALLS, EP_FAILURES, EP_BREAKER, EP_P50, EP_P99, EP_N };
+static const char *const ep_stats[EP_N] = {"calls", "failures", "breaker", "rtt_p50_us", "rtt_p99_us"};
+
 struct rmg_prom {
     rm_host *host;
     pthread_mutex_t mu;
@@ -40,7 +45,7 @@ struct rmg_prom {
     size_t n_types;
     struct { /* RemotePipeline endpoints, from the "endpoint ADDR stat" node stats */
         char addr[128];
-        double calls, failures, breaker, p50_us, p99_us;
+        double v[EP_N];
     } eps[N_TYPES];
     size_t n_eps;
     struct MHD_Daemon *mhd;
@@ -119,13 +124,11 @@ static void prom_endpoints(rmg_prom *p, const json_t *stats)
             snprintf(p->eps[i].addr, sizeof p->eps[i].addr, "%.*s", len, key + 9);
             p->n_eps++;
         }
-        double x = json_number_value(v);
-        const char *name = sp + 1;
-        if (!strcmp(name, "calls")) p->eps[i].calls += x;
-        else if (!strcmp(name, "failures")) p->eps[i].failures += x;
-        else if (!strcmp(name, "breaker")) p->eps[i].breaker = x;
-        else if (!strcmp(name, "rtt_p50_us")) p->eps[i].p50_us = x;
-        else if (!strcmp(name, "rtt_p99_us")) p->eps[i].p99_us = x;
+        for (int k = 0; k < EP_N; k++)
+            if (!strcmp(sp + 1, ep_stats[k])) {
+                if (k <= EP_FAILURES) p->eps[i].v[k] += json_number_value(v);
+                else p->eps[i].v[k] = json_number_value(v);
+            }
     }
 }
 
@@ -241,32 +244,28 @@ static char *render(rmg_prom *p, size_t *len)
     for (size_t i = 0; i < p->n_types; i++)
         sb_printf(&b, "remotemedia_node_latency_seconds{node_type=\"%s\"} %.9g\n", p->types[i].name,
                   p->types[i].calls ? p->types[i].seconds / (double)p->types[i].calls : 0.0);
-    if (p->n_eps) {
-        sb_printf(&b, "# HELP remotemedia_remote_endpoint_calls_total RemotePipeline stream opens and frames sent, "
-                      "by endpoint (finished sessions).\n"
-                      "# TYPE remotemedia_remote_endpoint_calls_total counter\n");
+    static const struct {
+        const char *name, *type, *help, *quantile;
+        int k;
+        double scale;
+    } fam[] = {
+        {"remotemedia_remote_endpoint_calls_total", "counter",
+         "RemotePipeline stream opens and frames sent, by endpoint (finished sessions).", NULL, EP_CALLS, 1},
+        {"remotemedia_remote_endpoint_failures_total", "counter", "RemotePipeline failed calls, by endpoint.", NULL,
+         EP_FAILURES, 1},
+        {"remotemedia_remote_endpoint_breaker_state", "gauge",
+         "Circuit breaker at the end of the last session: 0 closed, 1 open, 2 half-open.", NULL, EP_BREAKER, 1},
+        {"remotemedia_remote_endpoint_rtt_seconds", "gauge",
+         "Round trip of a frame to its first output in the last session.", "0.5", EP_P50, 1e-6},
+        {"remotemedia_remote_endpoint_rtt_seconds", NULL, NULL, "0.99", EP_P99, 1e-6},
+    };
+    for (size_t f = 0; p->n_eps && f < sizeof fam / sizeof fam[0]; f++) {
+        if (fam[f].help)
+            sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", fam[f].name, fam[f].help, fam[f].name, fam[f].type);
         for (size_t i = 0; i < p->n_eps; i++)
-            sb_printf(&b, "remotemedia_remote_endpoint_calls_total{endpoint=\"%s\"} %.0f\n", p->eps[i].addr,
-                      p->eps[i].calls);
-        sb_printf(&b, "# HELP remotemedia_remote_endpoint_failures_total RemotePipeline failed calls, by endpoint.\n"
-                      "# TYPE remotemedia_remote_endpoint_failures_total counter\n");
-        for (size_t i = 0; i < p->n_eps; i++)
-            sb_printf(&b, "remotemedia_remote_endpoint_failures_total{endpoint=\"%s\"} %.0f\n", p->eps[i].addr,
-                      p->eps[i].failures);
-        sb_printf(&b, "# HELP remotemedia_remote_endpoint_breaker_state Circuit breaker at the end of the last "
-                      "session: 0 closed, 1 open, 2 half-open.\n"
-                      "# TYPE remotemedia_remote_endpoint_breaker_state gauge\n");
-        for (size_t i = 0; i < p->n_eps; i++)
-            sb_printf(&b, "remotemedia_remote_endpoint_breaker_state{endpoint=\"%s\"} %.0f\n", p->eps[i].addr,
-                      p->eps[i].breaker);
-        sb_printf(&b, "# HELP remotemedia_remote_endpoint_rtt_seconds Round trip of a frame to its first output "
-                      "in the last session.\n"
-                      "# TYPE remotemedia_remote_endpoint_rtt_seconds gauge\n");
-        for (size_t i = 0; i < p->n_eps; i++)
-            sb_printf(&b,
-                      "remotemedia_remote_endpoint_rtt_seconds{endpoint=\"%s\",quantile=\"0.5\"} %.9g\n"
-                      "remotemedia_remote_endpoint_rtt_seconds{endpoint=\"%s\",quantile=\"0.99\"} %.9g\n",
-                      p->eps[i].addr, p->eps[i].p50_us / 1e6, p->eps[i].addr, p->eps[i].p99_us / 1e6);
+            sb_printf(&b, "%s{endpoint=\"%s\"%s%s%s} %.9g\n", fam[f].name, p->eps[i].addr,
+                      fam[f].quantile ? ",quantile=\"" : "", fam[f].quantile ? fam[f].quantile : "",
+                      fam[f].quantile ? "\"" : "", p->eps[i].v[fam[f].k] * fam[f].scale);
     }
     pthread_mutex_unlock(&p->mu);
     *len = b.n;
