@@ -713,6 +713,8 @@ static int drain(rp_state *s, uint64_t wait_for)
     return rc < 0 ? failover(s, rc, &err) : 0;
 }
 
+static void rp_fini(void *state);
+
 static int rp_init(rm_node *node, void *state, const void *config)
 {
     rp_state *s = state;
@@ -736,8 +738,10 @@ static int rp_init(rm_node *node, void *state, const void *config)
         ep->addr = cfg->endpoints[i];
         rm_breaker_init(&ep->br, (unsigned)cfg->breaker_failures, (uint64_t)cfg->breaker_reset_ms * 1000000u,
                         (unsigned)cfg->breaker_successes);
-        if (rm_client_connect(ep->addr, &o, &ep->client, &err) != 0)
+        if (rm_client_connect(ep->addr, &o, &ep->client, &err) != 0) {
+            rp_fini(s); /* fini only runs after a successful init */
             return rm_node_fail(node, err.code, "RemotePipeline '%s': %s", rm_node_id(node), err.message);
+        }
         /* every endpoint in the metrics from the start, failures or not */
         rm_node_stat(node, stat_key(s, s->n_eps, ST_CALLS), RM_STAT_ADD, 0);
         rm_node_stat(node, stat_key(s, s->n_eps, ST_FAILURES), RM_STAT_ADD, 0);
@@ -747,6 +751,7 @@ static int rp_init(rm_node *node, void *state, const void *config)
     rm_error err;
     rm_error_clear(&err);
     int rc = open_stream(s, -1, &err);
+    if (rc) rp_fini(s);
     return rc ? rm_node_fail(node, rc, "%s", err.message) : 0;
 }
 
@@ -817,9 +822,13 @@ static void rp_fini(void *state)
 {
     rp_state *s = state;
     rm_client_stream_free(s->stream);
+    s->stream = NULL;
     for (size_t i = 0; i < s->n_k; i++) rm_frame_unref(s->k[i].frame);
     free(s->k);
+    s->k = NULL;
+    s->n_k = 0;
     for (size_t e = 0; e < s->n_eps; e++) rm_client_free(s->eps[e].client);
+    s->n_eps = 0;
 }
 
 static const rm_node_type rm__node_remote_pipeline = {
