@@ -673,10 +673,15 @@ int rm_client_stream_push_port(rm_client_stream *s, const char *node_id, const c
 static int recv_one(rm_client_stream *s, double timeout_s)
 {
     if (!s->recv_pending) return 2;
-    /* a zero timeout must not wait: "now" as a deadline costs up to a
-     * millisecond (the completion queue's timer resolution) */
+    /* A zero timeout must not wait: "now" as a deadline costs up to a
+     * millisecond (the completion queue's timer resolution).  A deadline in
+     * the past polls without blocking, but a message that has arrived needs
+     * a few such polls to be read and parsed (no other thread polls for us):
+     * one poll alone left every output to the final close. */
     gpr_timespec until = timeout_s > 0 ? after(timeout_s) : gpr_inf_past(GPR_CLOCK_MONOTONIC);
     grpc_event ev = grpc_completion_queue_pluck(s->cq, (void *)TAG_RECV, until, NULL);
+    for (int i = 0; timeout_s <= 0 && ev.type == GRPC_QUEUE_TIMEOUT && i < 3; i++)
+        ev = grpc_completion_queue_pluck(s->cq, (void *)TAG_RECV, until, NULL);
     if (ev.type == GRPC_QUEUE_TIMEOUT) return 0;
     s->recv_pending = 0;
     if (!s->recv) return 2; /* end of the server's messages */

@@ -675,6 +675,7 @@ static int failover(rp_state *s, int rc, rm_error *e1)
             s->depth = 0;
             return r2;
         }
+        record(s, (size_t)s->cur, 1);
         resent++;
     }
     const char *fa = from >= 0 ? s->eps[from].addr : "";
