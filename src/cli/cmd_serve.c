@@ -39,6 +39,8 @@ static const char serve_usage[] =
     "  --metrics-every N           StreamMetrics every N chunks (default 10, 0 = never)\n"
     "  --threads N                 threads running stream sessions (default: one per CPU)\n"
     "  --allow-python              allow node types that run Python code\n"
+    "  --allow-remote              allow RemotePipeline nodes (the server connects to the\n"
+    "                              endpoints the client's manifest names)\n"
     "  --plugin-dir DIR            load node plugins from DIR (repeatable); RMEDIA_PLUGIN_PATH\n"
     "                              is ignored by serve\n"
     "  --metrics-listen HOST:PORT  Prometheus text at http://HOST:PORT/metrics\n"
@@ -82,7 +84,7 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
 {
     enum {
         O_LISTEN = 256, O_PORT_FILE, O_TOKENS, O_CERT, O_KEY, O_CA, O_MAXMSG, O_MAXSESS, O_IDLE, O_EVERY, O_THREADS,
-        O_PY, O_PLUGDIR, O_MLISTEN, O_MPORT, O_LOG, O_DRAIN
+        O_PY, O_REMOTE, O_PLUGDIR, O_MLISTEN, O_MPORT, O_LOG, O_DRAIN
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -97,6 +99,7 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
         {"metrics-every", required_argument, NULL, O_EVERY},
         {"threads", required_argument, NULL, O_THREADS},
         {"allow-python", no_argument, NULL, O_PY},
+        {"allow-remote", no_argument, NULL, O_REMOTE},
         {"plugin-dir", required_argument, NULL, O_PLUGDIR},
         {"metrics-listen", required_argument, NULL, O_MLISTEN},
         {"metrics-port-file", required_argument, NULL, O_MPORT},
@@ -148,6 +151,7 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
             cfg.pool_threads = (unsigned)d;
             break;
         case O_PY: cfg.allow_python = 1; break;
+        case O_REMOTE: cfg.allow_remote = 1; break;
         case O_PLUGDIR:
             if (n_dirs == 64) return cli_error("too many --plugin-dir options"), EXIT_USAGE;
             plugin_dirs[n_dirs++] = optarg;
@@ -224,9 +228,8 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
      * --allow-python; the server runs none unless the operator allows it */
     if (rc == 0) rc = rm_register_python_nodes(rt, NULL, &err);
 #endif
-#ifdef RM_CLI_GRPC
+    /* registered always too; refused unless --allow-remote */
     if (rc == 0) rc = rm_register_remote_nodes(rt, &err);
-#endif
     for (int i = 0; rc == 0 && i < g->n_plugin_dirs; i++) rc = rm_runtime_load_plugin_dirs(rt, g->plugin_dirs[i], &err);
     for (int i = 0; rc == 0 && i < n_dirs; i++) rc = rm_runtime_load_plugin_dirs(rt, plugin_dirs[i], &err);
     for (int i = 0; rc == 0 && i < g->n_plugins; i++) rc = rm_runtime_load_plugin(rt, g->plugins[i], &err);

@@ -254,9 +254,12 @@ def test_served_pipeline_with_remote_node_and_prometheus(server, tmp_path):
     """`rmedia serve` knows RemotePipeline too: a pipeline sent to one server
     offloads to another, and the first server's /metrics has the endpoint."""
     import urllib.request
-    front = r.Server(metrics=True)
+    path = offload(tmp_path, [server.address], sub=json.load(open(CALC)))
+    # not without --allow-remote: the client would choose where the server connects
+    p = rmedia("remote", "run", "--server", server.address, path, stdin=b"[1, 2]")
+    assert p.returncode != 0 and b"--allow-remote" in p.stderr and b"calc" in p.stderr, p.stderr
+    front = r.Server(args=["--allow-remote"], metrics=True)
     try:
-        path = offload(tmp_path, [server.address], sub=json.load(open(CALC)))
         p = rmedia("remote", "run", "--server", front.address, path, stdin=b"[1, 2]")
         assert p.returncode == 0 and p.stdout == b"[42,48]\n", p.stderr
         text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % front.metrics_port(), timeout=30).read().decode()

@@ -26,6 +26,7 @@ typedef struct rmg_config {
     unsigned metrics_every;        /* StreamMetrics every N chunks (0 = never) */
     int log_json;                  /* one JSON object per request line        */
     int allow_python;              /* allow node types of the "python" family */
+    int allow_remote;              /* allow node types of the "remote" family (RemotePipeline) */
     unsigned pool_threads;         /* 0 = one per CPU                          */
 } rmg_config;
 

@@ -277,15 +277,21 @@ static void execute_error(ucall *u, Remotemedia__V1__ErrorType type, const char 
     rmg_arena_free(&a);
 }
 
-/* The "python" family runs client-chosen code: only with --allow-python. */
+/* The "python" family runs client-chosen code: only with --allow-python.
+ * The "remote" family (RemotePipeline) makes the server connect wherever the
+ * client says: only with --allow-remote. */
 static int check_python(server *s, rm_graph *g, rm_error *err)
 {
-    if (s->cfg->allow_python) return 0;
     for (size_t i = 0; i < rm_graph_node_count(g); i++) {
         const rm_node_type *t = rm_graph_node_type(g, i);
-        if (t->family && strcmp(t->family, "python") == 0)
+        if (!s->cfg->allow_python && t->family && strcmp(t->family, "python") == 0)
             return rm_error_set(err, RM_EPARAM, rm_graph_node_id(g, i),
                                 "node '%s' (%s) runs Python code; the server allows it only with --allow-python",
+                                rm_graph_node_id(g, i), t->name);
+        if (!s->cfg->allow_remote && t->family && strcmp(t->family, "remote") == 0)
+            return rm_error_set(err, RM_EPARAM, rm_graph_node_id(g, i),
+                                "node '%s' (%s) connects to other servers; the server allows it only with "
+                                "--allow-remote",
                                 rm_graph_node_id(g, i), t->name);
     }
     return 0;
