@@ -38,7 +38,10 @@
 extern "C" {
 #endif
 
-#define RM_NODE_ABI_VERSION 1u
+/* 2 added rm_node_type.specialize.  Descriptors (and plugins) of version 1
+ * are still accepted: the runtime reads no field past `example` of them. */
+#define RM_NODE_ABI_VERSION 2u
+#define RM_NODE_ABI_MIN 1u
 
 /* ---------------------------------------------------------------- ports --- */
 
@@ -162,7 +165,7 @@ typedef struct rm_node_type {
      * node's own descriptor — normally a copy of `type` with its ports set —
      * as ONE malloc'd block (everything it points to inside it, or static)
      * that the graph frees; or NULL with `err` set, which the compiler
-     * reports as an error on the node. */
+     * reports as an error on the node.  (ABI version 2.) */
     struct rm_node_type *(*specialize)(const struct rm_node_type *type, const void *config,
                                        const struct rm_runtime *rt, const char *manifest_file, rm_error *err);
 } rm_node_type;

@@ -406,6 +406,20 @@ static void test_specialize(void)
            1, RM_ENOTFOUND, "Specialized has no output port 'c' (output ports: a, b)");
     EXPECT(HEAD "nodes:\n  - {id: s, node_type: Specialized, params: {outs: [a, b, c, d, e]}}\n", 1, RM_EPARAM,
            "p.yaml:4:45: error: node 's': at most 4 outputs (p.yaml) (at nodes[0].params)");
+    /* a version-1 descriptor (built before the hook existed) is accepted and
+     * its memory past `example` is never read: no specialization */
+    static rm_node_type v1;
+    v1 = sp_type;
+    v1.abi_version = 1;
+    v1.name = "SpecializedV1";
+    CHECK_INT(rm_runtime_register(rt, &v1, &e), 0);
+    EXPECT(HEAD "nodes:\n  - {id: s, node_type: SpecializedV1, params: {outs: [a, b]}}\n"
+                "  - {id: p, node_type: PassThrough}\nconnections: [{from: s.b, to: p}]\n",
+           1, RM_ENOTFOUND, "SpecializedV1 has no output port 'b' (output ports: out)");
+    v1.abi_version = 3;
+    v1.name = "SpecializedV3";
+    CHECK_INT(rm_runtime_register(rt, &v1, &e), RM_EINVAL);
+    CHECK_CONTAINS(e.message, "ABI version 3, this runtime supports 1 to 2");
     /* and it runs with its own ports: the frame comes out of 'b' */
     rm_graph *g = NULL;
     CHECK_INT(rm_graph_load_string(rt, ok, strlen(ok), "p.yaml", NULL, &g, NULL), 0);
