@@ -38,12 +38,17 @@ if not any(a in sys.argv for a in ("sdist", "egg_info", "--help", "clean")) and 
         "(`make build` at the repository root) or set RMEDIA_LIB_DIR to the directory that holds it"
     )
 
+# Builds with the gRPC transport also have the client and RemotePipeline as
+# libremotemedia_remote (remotemedia.RemotePipeline needs it).
+WITH_REMOTE = os.path.exists(os.path.join(LIB_DIR, "libremotemedia_remote.so"))
+
 native = Extension(
     "remotemedia._native",
     sources=[os.path.join("src", f) for f in ("module.c", "convert.c", "session.c", "pynode.c")],
     include_dirs=[INCLUDE_DIR, numpy_include()],
     library_dirs=[LIB_DIR],
-    libraries=["remotemedia", "jansson"],
+    libraries=["remotemedia", "jansson"] + (["remotemedia_remote"] if WITH_REMOTE else []),
+    define_macros=[("RMPY_WITH_REMOTE", "1")] if WITH_REMOTE else [],
     runtime_library_dirs=["$ORIGIN"],
     extra_compile_args=["-std=c11", "-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers",
                         "-Wno-cast-function-type", "-fvisibility=hidden"],
@@ -51,6 +56,7 @@ native = Extension(
 )
 
 SONAME = "libremotemedia.so.0"
+SONAMES = [SONAME] + (["libremotemedia_remote.so.0"] if WITH_REMOTE else [])
 
 
 class BuildExt(build_ext):
@@ -62,11 +68,12 @@ class BuildExt(build_ext):
         super().run()
         dest = os.path.dirname(self.get_ext_fullpath("remotemedia._native"))
         os.makedirs(dest, exist_ok=True)
-        shutil.copyfile(os.path.realpath(os.path.join(LIB_DIR, SONAME)), os.path.join(dest, SONAME))
+        for so in SONAMES:
+            shutil.copyfile(os.path.realpath(os.path.join(LIB_DIR, so)), os.path.join(dest, so))
 
     def get_outputs(self):  # so that install/bdist_wheel record the library
         return super().get_outputs() + [
-            os.path.join(os.path.dirname(self.get_ext_fullpath("remotemedia._native")), SONAME)]
+            os.path.join(os.path.dirname(self.get_ext_fullpath("remotemedia._native")), so) for so in SONAMES]
 
 
 setup(

@@ -18,6 +18,8 @@ check() {
 
 # every example validates (and `rmedia graph` renders it)
 for m in examples/*.json examples/*.yaml; do
+  # RemotePipeline (offload.yaml) exists only in builds with the gRPC transport
+  if grep -q 'node_type: RemotePipeline' "$m" && ! "$RMEDIA" nodes | grep -q '^RemotePipeline '; then continue; fi
   count=$((count + 1))
   "$RMEDIA" validate "$m" >/dev/null 2>"$T/err" || fail "validate $m" "$(cat "$T/err")"
   "$RMEDIA" graph "$m" >/dev/null 2>"$T/err" || fail "graph $m" "$(cat "$T/err")"
@@ -76,6 +78,22 @@ if "$RMEDIA" nodes | grep -q '^SpeechToText '; then
   for cmd in "lights on" "lights off" "play music"; do
     STDIN="\"$cmd\"" check "commands: $cmd" "\"$cmd\"" -- "$RMEDIA" run examples/commands.yaml -f values --only stt.out
   done
+  if "$RMEDIA" nodes | grep -q '^RemotePipeline '; then
+    # offload.yaml against a server of our own (ephemeral port, stopped by PID)
+    "$RMEDIA" serve --listen 127.0.0.1:0 --port-file "$T/port" >"$T/serve.log" 2>&1 &
+    spid=$!
+    for _ in $(seq 300); do [[ -s "$T/port" ]] && break; sleep 0.1; done
+    addr="127.0.0.1:$(cat "$T/port" 2>/dev/null)"
+    for _ in $(seq 100); do "$RMEDIA" remote health --server "$addr" >/dev/null 2>&1 && break; sleep 0.1; done
+    "$RMEDIA" run examples/transcribe.yaml -i "$T/speech.wav" -f jsonl >"$T/local.jsonl" 2>/dev/null
+    check offload '"value":"turn on the kitchen lights"' -- "$RMEDIA" run examples/offload.yaml -i "$T/speech.wav" \
+      -f jsonl --set "asr.endpoints=[\"$addr\"]"
+    count=$((count + 1))
+    sed 's/"node":"asr"/"node":"stt"/' "$T/out" | cmp -s - "$T/local.jsonl" \
+      || fail "offload prints what transcribe prints" "$(diff "$T/local.jsonl" "$T/out")"
+    kill -TERM "$spid"
+    wait "$spid" || fail "rmedia serve (offload) exited $?" "$(tail -20 "$T/serve.log")"
+  fi
 fi
 
 finish examples

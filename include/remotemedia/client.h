@@ -35,6 +35,9 @@ const char *rm_client_address(const rm_client *c);
 
 /* grpc.health.v1 Check of `service` ("" = the server): *serving = 1 when SERVING. */
 int rm_client_health(rm_client *c, const char *service, int *serving, rm_error *err);
+/* Load: a health Check that also reads the server's open-stream count
+ * (*active, -1 when the server does not report it).  *serving as above. */
+int rm_client_load(rm_client *c, int *serving, long *active, rm_error *err);
 /* GetVersion: *json (caller frees) = {"protocol_version","runtime_version",
  * "node_types":[…],"compatible":bool}. */
 int rm_client_version(rm_client *c, char **json, rm_error *err);
@@ -42,9 +45,12 @@ int rm_client_version(rm_client *c, char **json, rm_error *err);
 /* One output: a sink's DataBuffer as a frame (owned by the result). */
 typedef struct rm_client_output {
     char *node_id;
-    rm_frame *frame;
+    rm_frame *frame;             /* timestamp_us as the server's frame had it */
     unsigned long long sequence; /* stream: the ChunkResult's sequence */
+    char *port;                  /* the sink's output port, NULL if the server did not say */
 } rm_client_output;
+/* Frees node_id and port and drops the frame (for outputs the caller owns). */
+void rm_client_output_clear(rm_client_output *o);
 
 typedef struct rm_client_result {
     rm_client_output *outputs;
@@ -64,8 +70,12 @@ int rm_client_stream_open(rm_client *c, const char *manifest_json, rm_client_str
 /* Sends one frame (borrowed) to source node_id with the given sequence. */
 int rm_client_stream_push(rm_client_stream *s, const char *node_id, const rm_frame *f, unsigned long long seq,
                           rm_error *err);
+/* The same into input `port` of node_id (a DataChunk's named buffer); port
+ * NULL = the node's first input. */
+int rm_client_stream_push_port(rm_client_stream *s, const char *node_id, const char *port, const rm_frame *f,
+                               unsigned long long seq, rm_error *err);
 /* Waits up to timeout_s for the next output: returns 1 with *out filled
- * (caller frees node_id with free() and unrefs frame), 0 on timeout, 2 when
+ * (caller frees it with rm_client_output_clear), 0 on timeout, 2 when
  * the stream has ended cleanly, or a negative RM_E* code. */
 int rm_client_stream_poll(rm_client_stream *s, double timeout_s, rm_client_output *out, rm_error *err);
 typedef void (*rm_client_output_fn)(void *user, const rm_client_output *o); /* o borrowed */

@@ -38,7 +38,10 @@
 extern "C" {
 #endif
 
-#define RM_NODE_ABI_VERSION 1u
+/* 2 added rm_node_type.specialize.  Descriptors (and plugins) of version 1
+ * are still accepted: the runtime reads no field past `example` of them. */
+#define RM_NODE_ABI_VERSION 2u
+#define RM_NODE_ABI_MIN 1u
 
 /* ---------------------------------------------------------------- ports --- */
 
@@ -126,6 +129,8 @@ typedef struct rm_node rm_node;
 #define RM_NODE_BLOCKING 0x1u /* slow or blocking (model inference, I/O): runs
                                  on its own worker behind a bounded queue     */
 
+struct rm_runtime;
+
 typedef struct rm_node_type {
     uint32_t abi_version; /* RM_NODE_ABI_VERSION; fields are only appended */
     const char *name;     /* registry key, e.g. "AudioResample"            */
@@ -157,6 +162,17 @@ typedef struct rm_node_type {
     /* Optional manifest snippet (YAML nodes list entry) shown by `rmedia
      * inspect`; the test suite validates every example. */
     const char *example;
+
+    /* Optional: for a node type whose ports depend on its parameters
+     * (RemotePipeline takes them from its sub-manifest).  Called by the
+     * compiler once per node, after the parameters are parsed, with the
+     * runtime and the manifest's file name (NULL if none).  Returns this
+     * node's own descriptor — normally a copy of `type` with its ports set —
+     * as ONE malloc'd block (everything it points to inside it, or static)
+     * that the graph frees; or NULL with `err` set, which the compiler
+     * reports as an error on the node.  (ABI version 2.) */
+    struct rm_node_type *(*specialize)(const struct rm_node_type *type, const void *config,
+                                       const struct rm_runtime *rt, const char *manifest_file, rm_error *err);
 } rm_node_type;
 
 /* ----------------------------------------------- calls for node callbacks --- */
@@ -207,7 +223,7 @@ void rm_node_log(rm_node *node, rm_log_level level, const char *fmt, ...)
 /* Adds a node-specific statistic to this instance's metrics (exported under
  * node_metrics.<id>.stats.<key>).  kind SET overwrites, ADD accumulates, and
  * SAMPLE records a distribution (count, mean, max).  `key` must be a static
- * string.  Up to 8 keys per instance; later keys are ignored. */
+ * string.  Up to 48 keys per instance; later keys are ignored. */
 typedef enum rm_stat_kind { RM_STAT_SET, RM_STAT_ADD, RM_STAT_SAMPLE } rm_stat_kind;
 void rm_node_stat(rm_node *node, const char *key, rm_stat_kind kind, double value);
 

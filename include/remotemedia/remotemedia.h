@@ -14,6 +14,7 @@
 
 #include "error.h"
 #include "frame.h"
+#include "breaker.h"
 #include "graph.h"
 #include "harness.h"
 #include "log.h"

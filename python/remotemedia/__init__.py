@@ -19,10 +19,11 @@ from .data import Audio
 from .errors import ManifestError, NodeError, RemoteMediaError, RuntimeUnavailableError
 from .nodetype import Param, node
 from .pipeline import Node, Pipeline, Session
+from .remote import RemotePipeline
 
 __version__ = "0.1.0"
 
-__all__ = ["Audio", "ManifestError", "Node", "NodeError", "Param", "Pipeline", "RemoteMediaError",
+__all__ = ["Audio", "ManifestError", "Node", "NodeError", "Param", "Pipeline", "RemoteMediaError", "RemotePipeline",
            "RuntimeUnavailableError", "Session", "build_info", "inspect", "is_native_runtime_available",
            "is_rust_runtime_available", "node", "nodes", "runtime_info", "__version__"]
 

@@ -247,7 +247,7 @@ class Pipeline:
             raise err
         if self._single_sink:  # the common case, kept short: run() is a hot path
             return _collect([o[2] for o in outs], as_list)
-        sinks = self._graph.sinks
+        sinks = self.sinks  # RemotePipeline: the remote graph's sinks
         per: Dict[str, List[Any]] = {s: [] for s in sinks}
         for nid, _port, value in outs:
             per.setdefault(nid, []).append(value)

@@ -5,6 +5,9 @@
 #include "rmpy.h"
 
 #include <remotemedia/python_nodes.h>
+#ifdef RMPY_WITH_REMOTE
+#include <remotemedia/remote_nodes.h>
+#endif
 
 #include <string.h>
 
@@ -133,6 +136,13 @@ static int runtime_init(rmpy_Runtime *self, PyObject *args, PyObject *kw)
             return -1;
         }
     }
+#ifdef RMPY_WITH_REMOTE
+    /* RemotePipeline: remotemedia.RemotePipeline runs through it */
+    if (rm_register_remote_nodes(self->rt, &err) != 0) {
+        rmpy_raise_error(&err, NULL);
+        return -1;
+    }
+#endif
     for (Py_ssize_t i = 0; i < PyList_GET_SIZE(list); i++) {
         PyObject *nt = PyList_GET_ITEM(list, i);
         if (!PyObject_TypeCheck(nt, &rmpy_NodeTypeType)) {

@@ -57,11 +57,20 @@ static const char *sink_port(const remote_sess *r, const char *node, const rm_fr
     return t->outputs[0].name;
 }
 
+/* The port the server named, as a string that lives with the graph. */
+static const char *sink_port_named(const remote_sess *r, const char *node, const char *port)
+{
+    int idx = rm_graph_node_index(r->graph, node);
+    const rm_node_type *t = idx >= 0 ? rm_graph_node_type(r->graph, (size_t)idx) : NULL;
+    int p = t ? rm_node_type_output_index(t, port) : -1;
+    return p >= 0 ? rm_node_type_output(t, (unsigned)p)->name : "out";
+}
+
 static void deliver(void *user, const rm_client_output *o)
 {
     remote_sess *r = user;
     o->frame->sequence = o->sequence;
-    const char *port = sink_port(r, o->node_id, o->frame);
+    const char *port = o->port ? sink_port_named(r, o->node_id, o->port) : sink_port(r, o->node_id, o->frame);
     if (r->on_output) {
         r->on_output(r->output_user, o->node_id, port, o->frame);
         return;
@@ -87,8 +96,7 @@ static int drain(remote_sess *r, double timeout)
     int rc;
     while ((rc = rm_client_stream_poll(r->stream, timeout, &o, &r->err)) == 1) {
         deliver(r, &o);
-        free(o.node_id);
-        rm_frame_unref(o.frame);
+        rm_client_output_clear(&o);
         timeout = 0;
     }
     return rc < 0 ? rc : 0;

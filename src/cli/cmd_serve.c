@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "remotemedia/python_nodes.h"
+#include "remotemedia/remote_nodes.h"
 #include "remotemedia/nodes.h"
 #include "../transports/grpc/rm_grpc.h"
 
@@ -40,6 +41,8 @@ static const char serve_usage[] =
     "  --allow-python              allow node types that run Python code\n"
     "  --allow-file-params         accept node parameters that name files on this\n"
     "                              machine (SpeechToText model_dir, grammar, ...)\n"
+    "  --allow-remote              allow RemotePipeline nodes (the server connects to the\n"
+    "                              endpoints the client's manifest names)\n"
     "  --plugin-dir DIR            load node plugins from DIR (repeatable); RMEDIA_PLUGIN_PATH\n"
     "                              is ignored by serve\n"
     "  --metrics-listen HOST:PORT  Prometheus text at http://HOST:PORT/metrics\n"
@@ -83,7 +86,7 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
 {
     enum {
         O_LISTEN = 256, O_PORT_FILE, O_TOKENS, O_CERT, O_KEY, O_CA, O_MAXMSG, O_MAXSESS, O_IDLE, O_EVERY, O_THREADS,
-        O_PY, O_PLUGDIR, O_MLISTEN, O_MPORT, O_LOG, O_DRAIN, O_FILEPARAMS
+        O_PY, O_REMOTE, O_PLUGDIR, O_MLISTEN, O_MPORT, O_LOG, O_DRAIN, O_FILEPARAMS
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -99,6 +102,7 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
         {"threads", required_argument, NULL, O_THREADS},
         {"allow-python", no_argument, NULL, O_PY},
         {"allow-file-params", no_argument, NULL, O_FILEPARAMS},
+        {"allow-remote", no_argument, NULL, O_REMOTE},
         {"plugin-dir", required_argument, NULL, O_PLUGDIR},
         {"metrics-listen", required_argument, NULL, O_MLISTEN},
         {"metrics-port-file", required_argument, NULL, O_MPORT},
@@ -151,6 +155,7 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
             break;
         case O_PY: cfg.allow_python = 1; break;
         case O_FILEPARAMS: cfg.allow_file_params = 1; break;
+        case O_REMOTE: cfg.allow_remote = 1; break;
         case O_PLUGDIR:
             if (n_dirs == 64) return cli_error("too many --plugin-dir options"), EXIT_USAGE;
             plugin_dirs[n_dirs++] = optarg;
@@ -227,6 +232,8 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
      * --allow-python; the server runs none unless the operator allows it */
     if (rc == 0) rc = rm_register_python_nodes(rt, NULL, &err);
 #endif
+    /* registered always too; refused unless --allow-remote */
+    if (rc == 0) rc = rm_register_remote_nodes(rt, &err);
     for (int i = 0; rc == 0 && i < g->n_plugin_dirs; i++) rc = rm_runtime_load_plugin_dirs(rt, g->plugin_dirs[i], &err);
     for (int i = 0; rc == 0 && i < n_dirs; i++) rc = rm_runtime_load_plugin_dirs(rt, plugin_dirs[i], &err);
     for (int i = 0; rc == 0 && i < g->n_plugins; i++) rc = rm_runtime_load_plugin(rt, g->plugins[i], &err);

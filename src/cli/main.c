@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "remotemedia/python_nodes.h"
+#include "remotemedia/remote_nodes.h"
 
 static const char usage[] =
     "Usage: rmedia [GLOBAL OPTIONS] COMMAND [ARGS]\n"
@@ -263,6 +264,9 @@ rm_runtime *cli_runtime(const cli_globals *g, int *exit_code)
     int rc = rm_runtime_new_with_builtins(&opts, &rt, &err);
 #ifdef RM_WITH_PYTHON_NODES
     if (rc == 0) rc = rm_register_python_nodes(rt, NULL, &err);
+#endif
+#ifdef RM_CLI_GRPC
+    if (rc == 0) rc = rm_register_remote_nodes(rt, &err);
 #endif
     for (int i = 0; rc == 0 && i < g->n_plugin_dirs; i++) rc = rm_runtime_load_plugin_dirs(rt, g->plugin_dirs[i], &err);
     for (int i = 0; rc == 0 && i < g->n_plugins; i++) rc = rm_runtime_load_plugin(rt, g->plugins[i], &err);

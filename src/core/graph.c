@@ -334,6 +334,17 @@ static void parse_nodes(cctx *c, const json_t *nodes)
             int rc = rm__params_parse(p->type, json_object_get(n, "params"), p->config, &c->g->arena,
                                       c->d, c->m, sub, nid ? nid : path);
             if (rc != 0 && !c->first) c->first = rc;
+            if (rc == 0 && p->type->abi_version >= 2 && p->type->specialize) { /* v1 descriptors end earlier */
+                rm_error e;
+                rm_error_clear(&e);
+                rm_node_type *own = p->type->specialize(p->type, p->config, c->rt, rm_manifest_file(c->m), &e);
+                if (own) {
+                    p->type = rm__arena_keep(&c->g->arena, own);
+                    if (!p->type) c->first = RM_ENOMEM;
+                } else {
+                    DIAG(c, e.code ? e.code : RM_EMANIFEST, sub, nid, "%s", e.message[0] ? e.message : "invalid");
+                }
+            }
         }
         parse_on_error(c, json_object_get(n, "on_error"), path, nid, &p->on_error);
         p->ok = p->id && p->type;

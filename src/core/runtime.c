@@ -182,10 +182,10 @@ int rm_runtime_register(rm_runtime *rt, const rm_node_type *t, rm_error *err)
 {
     if (!t || !t->name || !*t->name)
         return rm_error_set(err, RM_EINVAL, NULL, "node type without a name");
-    if (t->abi_version != RM_NODE_ABI_VERSION)
+    if (t->abi_version < RM_NODE_ABI_MIN || t->abi_version > RM_NODE_ABI_VERSION)
         return rm_error_set(err, RM_EINVAL, NULL,
-                            "node type %s: ABI version %u, this runtime supports %u", t->name,
-                            t->abi_version, RM_NODE_ABI_VERSION);
+                            "node type %s: ABI version %u, this runtime supports %u to %u", t->name,
+                            t->abi_version, RM_NODE_ABI_MIN, RM_NODE_ABI_VERSION);
     if (!t->process)
         return rm_error_set(err, RM_EINVAL, NULL, "node type %s: no process callback", t->name);
     if (t->params && !t->config_size)
@@ -236,12 +236,13 @@ int rm_runtime_load_plugin(rm_runtime *rt, const char *path, rm_error *err)
                             path, RM_PLUGIN_ENTRY_SYMBOL);
     }
     const rm_plugin_info *info = entry();
-    if (!info || info->abi_version != RM_NODE_ABI_VERSION || !info->node_types) {
+    if (!info || info->abi_version < RM_NODE_ABI_MIN || info->abi_version > RM_NODE_ABI_VERSION ||
+        !info->node_types) {
         unsigned abi = info ? info->abi_version : 0; /* read before the code goes away */
         dlclose(h);
         return rm_error_set(err, RM_EPLUGIN, NULL,
-                            "plugin %s: ABI version %u, this runtime supports %u", path, abi,
-                            RM_NODE_ABI_VERSION);
+                            "plugin %s: ABI version %u, this runtime supports %u to %u", path, abi,
+                            RM_NODE_ABI_MIN, RM_NODE_ABI_VERSION);
     }
     if (rt->n_plugins == rt->cap_plugins) {
         size_t cap = rt->cap_plugins ? rt->cap_plugins * 2 : 4;

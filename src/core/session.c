@@ -29,15 +29,13 @@
 #include "queue.h"
 #include "sync.h"
 
-#define RM__MAX_STATS 8
+#define RM__MAX_STATS 48 /* RemotePipeline: 5 per endpoint, up to 8 endpoints */
 #define RM__STRAND_BUDGET 64
 /* Nested synchronous deliveries per thread before the work stack takes over.
  * A level costs a few hundred bytes of C stack (more under ASan, and a node's
  * own frame on top): 64 levels stay far below the smallest thread stacks we
  * run on (pool threads, wasm's 1 MiB). */
 #define RM__MAX_SYNC_DEPTH 64
-
-enum { BREAKER_CLOSED, BREAKER_OPEN, BREAKER_HALF_OPEN };
 
 typedef struct staged {
     unsigned port;
@@ -95,9 +93,7 @@ struct rm_node {
     /* errors and reliability */
     char errmsg[400];
     int errcode;
-    int breaker;
-    unsigned consecutive_failures, half_open_successes;
-    uint64_t opened_at_ns;
+    rm_breaker breaker;
     uint64_t rng;
     int staging;
     staged *staged;
@@ -506,23 +502,13 @@ static uint64_t backoff_ns(rm_node *n, unsigned attempt)
 static void breaker_result(rm_node *n, int ok)
 {
     const rm__on_error *oe = &n->gn->on_error;
-    if (!oe->failure_threshold) return;
-    if (ok) {
-        n->consecutive_failures = 0;
-        if (n->breaker == BREAKER_HALF_OPEN && ++n->half_open_successes >= oe->success_threshold) {
-            n->breaker = BREAKER_CLOSED;
-            rm__log(n->s->rt, RM_LOG_INFO, n->gn->id, "circuit breaker closed");
-        }
-        return;
-    }
-    n->consecutive_failures++;
-    if (n->breaker == BREAKER_HALF_OPEN || n->consecutive_failures >= oe->failure_threshold) {
-        if (n->breaker != BREAKER_OPEN)
-            rm__log(n->s->rt, RM_LOG_WARN, n->gn->id,
-                    "circuit breaker open after %u consecutive failures; frames are dropped for %.1f s",
-                    n->consecutive_failures, (double)oe->reset_timeout_ns / 1e9);
-        n->breaker = BREAKER_OPEN;
-        n->opened_at_ns = rm__now_ns();
+    int to = rm_breaker_record(&n->breaker, ok, rm__now_ns());
+    if (to == RM_BREAKER_CLOSED) {
+        rm__log(n->s->rt, RM_LOG_INFO, n->gn->id, "circuit breaker closed");
+    } else if (to == RM_BREAKER_OPEN) {
+        rm__log(n->s->rt, RM_LOG_WARN, n->gn->id,
+                "circuit breaker open after %u consecutive failures; frames are dropped for %.1f s",
+                n->breaker.consecutive_failures, (double)oe->reset_timeout_ns / 1e9);
     }
 }
 
@@ -532,13 +518,9 @@ static int invoke_retry(rm_node *n, unsigned port, const rm_frame *f)
 {
     const rm__on_error *oe = &n->gn->on_error;
     rm_session *s = n->s;
-    if (n->breaker == BREAKER_OPEN) {
-        if (rm__now_ns() - n->opened_at_ns < oe->reset_timeout_ns) {
-            RM__CNT_ADD(n->rejected, 1);
-            return 0;
-        }
-        n->breaker = BREAKER_HALF_OPEN;
-        n->half_open_successes = 0;
+    if (!rm_breaker_allow(&n->breaker, rm__now_ns())) {
+        RM__CNT_ADD(n->rejected, 1);
+        return 0;
     }
     int rc = 0;
     for (unsigned attempt = 0;; attempt++) {
@@ -850,6 +832,8 @@ int rm_session_open(rm_graph *g, const rm_session_opts *opts, rm_session **out, 
         n->config = gn->config;
         n->latest_config = gn->config;
         n->eos_pending = gn->n_upstream + (gn->is_source ? 1u : 0u);
+        rm_breaker_init(&n->breaker, n->gn->on_error.failure_threshold, n->gn->on_error.reset_timeout_ns,
+                        n->gn->on_error.success_threshold);
         n->rng = 0x9E3779B97F4A7C15ull ^ ((uint64_t)i * 0xBF58476D1CE4E5B9ull) ^ s->open_ns;
         atomic_init(&n->pending_config, NULL);
         n->state = calloc(1, gn->type->state_size ? gn->type->state_size : 1);
@@ -1166,10 +1150,9 @@ char *rm_session_metrics_json(const rm_session *s)
         rm__buf_printf(&b, ",\"worker\":%d", n->gn->segment);
         if (n->gn->inserted) rm__buf_puts(&b, ",\"inserted\":true");
         if (n->gn->on_error.policy == RM__ON_ERROR_RETRY) {
-            static const char *const states[] = {"closed", "open", "half_open"};
             rm__buf_printf(&b, ",\"retries\":%llu,\"rejected\":%llu,\"circuit\":\"%s\"",
                            (unsigned long long)RM__CNT_GET(n->retries),
-                           (unsigned long long)RM__CNT_GET(n->rejected), states[n->breaker]);
+                           (unsigned long long)RM__CNT_GET(n->rejected), rm_breaker_state_name(n->breaker.state));
         }
         if (n->n_stats) {
             rm__buf_puts(&b, ",\"stats\":{");

@@ -103,8 +103,8 @@ int main(int argc, char **argv)
         while (rm_client_stream_poll(s, 0, &out, &err) == 1) {
             polled += value_of(out.frame);
             CHECK(!strcmp(out.node_id, "add"));
-            free(out.node_id);
-            rm_frame_unref(out.frame);
+            CHECK(out.port && !strcmp(out.port, "out")); /* the server names the sink's port */
+            rm_client_output_clear(&out);
         }
     }
     char *metrics = NULL;
@@ -121,10 +121,7 @@ int main(int argc, char **argv)
     rm_client_stream_cancel(s);
     rm_client_output out;
     int r;
-    while ((r = rm_client_stream_poll(s, 5, &out, &err)) == 1) {
-        free(out.node_id);
-        rm_frame_unref(out.frame);
-    }
+    while ((r = rm_client_stream_poll(s, 5, &out, &err)) == 1) rm_client_output_clear(&out);
     CHECK(r == RM_ECANCELED && strstr(err.message, addr));
     rm_client_stream_free(s);
 

@@ -10,6 +10,7 @@ through nginx while one server is SIGKILLed and later restarted on its port:
 - every stream either completes with all its results or reports a failure
   to its client — none ends quietly short;
 - the restarted server takes load again (its request log)."""
+import json
 import os
 import shutil
 import signal
@@ -110,6 +111,7 @@ class Nginx:
 
 
 CALC = r.example("calculator.json")
+CALC_FILE = os.path.join(ROOT, "examples", "calculator.json")
 
 
 def calc_request(x):
@@ -274,3 +276,105 @@ def test_kill_and_restart_under_load(cluster):
           "calls after the load" % (n_calls, attempts["total"], attempts["unavailable"],
                                     {o: sum(1 for x in stream_outcomes if x[0] == o) for o in ("completed", "failed", "error")},
                                     share))
+
+
+# ------------------------------------------- RemotePipeline, no nginx --
+
+def test_remote_pipeline_failover(tmp_path):
+    """The same through a RemotePipeline node with its own endpoint list: a
+    stream of values runs through `rmedia run`; the server holding the stream
+    is SIGKILLed part way.  The node reopens the stream on another endpoint,
+    resends what was not answered and says so in a remote_events event: every
+    input is answered (a resent one possibly twice, never more than the event
+    says), nothing is lost, and a new session after the restart uses the
+    restarted server again."""
+    servers = [r.Server() for _ in range(3)]
+    try:
+        _failover(tmp_path, servers)
+    finally:
+        for s in servers:
+            if s.proc.poll() is None:
+                s.close()
+            else:
+                s.kill()
+
+
+def open_streams(server):
+    p = r.stubs()
+    _, call = server.health_stub().Check.with_call(p.health.HealthCheckRequest(), timeout=10)
+    md = dict(call.initial_metadata())
+    return int(md.get("x-rm-active-sessions", "0"))
+
+
+def _failover(tmp_path, servers):
+    n = 300
+    m = {"version": "v1",
+         "nodes": [{"id": "calc", "node_type": "RemotePipeline",
+                    "params": {"endpoints": [s.address for s in servers], "manifest": CALC_FILE,
+                               "retries": 3, "backoff_ms": 20, "timeout_ms": 10000}}],
+         "connections": []}
+    path = str(tmp_path / "failover.json")
+    with open(path, "w") as f:
+        json.dump(m, f)
+    metrics = str(tmp_path / "metrics.json")
+    proc = subprocess.Popen([r.RMEDIA, "run", path, "-f", "jsonl", "--metrics", metrics], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, RMEDIA_PLUGIN_PATH=""))
+    lines = []
+
+    def read_lines():
+        for line in proc.stdout:
+            lines.append(line.decode())
+    reader = threading.Thread(target=read_lines)
+    errs = []
+    err_reader = threading.Thread(target=lambda: errs.append(proc.stderr.read().decode()))
+    reader.start()
+    err_reader.start()
+    victim = servers[0]  # round robin starts at the first endpoint
+    address = victim.address
+    for i in range(n):
+        proc.stdin.write(b"%d\n" % i)
+        proc.stdin.flush()
+        time.sleep(0.005)
+        if i == n // 3:
+            # the stream must be open on the first endpoint before the kill
+            # (a slow start under ASan or load must not see the kill first):
+            # its health reply counts open streams (x-rm-active-sessions)
+            deadline = time.time() + 120
+            while open_streams(victim) < 1 and time.time() < deadline and proc.poll() is None:
+                time.sleep(0.05)
+            assert open_streams(victim) >= 1, "the stream did not open on %s" % address
+            victim.proc.send_signal(signal.SIGKILL)
+            victim.proc.wait()
+            victim.kill()
+    proc.stdin.close()
+    assert proc.wait(120) == 0, errs
+    reader.join()
+    err_reader.join()
+    outs = [json.loads(x) for x in lines]
+    events = [o["value"] for o in outs if o["port"] == "remote_events"]
+    values = [o["value"] for o in outs if o["port"] == "out"]
+    assert len(events) == 1, (events, errs)
+    ev = events[0]
+    assert ev["event"] == "failover" and ev["node"] == "calc" and ev["from"] == address, ev
+    assert ev["to"] in (servers[1].address, servers[2].address) and ev["lost"] == 0, ev
+    assert "failed" in errs[0] and address in errs[0], errs  # the warning names the endpoint
+    counts = {}
+    for v in values:
+        counts[v] = counts.get(v, 0) + 1
+    assert sorted(counts) == sorted(i * 2 + 10 for i in range(n)), "an input was not answered"
+    assert sum(c - 1 for c in counts.values()) <= ev["resent"], (counts, ev)
+    print("failover event:", ev, "duplicates:", sum(c - 1 for c in counts.values()))
+    stats = json.load(open(metrics))["node_metrics"]["calc"]["stats"]
+    assert stats["endpoint %s failures" % address] >= 1
+    # every frame was sent somewhere (resent ones twice), plus two stream opens
+    assert stats["endpoint %s calls" % address] + stats["endpoint %s calls" % ev["to"]] >= n + 2, stats
+
+    # the killed server comes back on its port: a new session takes it again
+    restarted = r.Server(args=["--listen", address])
+    servers[0] = restarted
+    p = subprocess.run([r.RMEDIA, "run", path, "--metrics", metrics], input=b"[1, 2, 3]", capture_output=True,
+                       env=dict(os.environ, RMEDIA_PLUGIN_PATH=""), timeout=120)
+    assert p.returncode == 0 and p.stdout == b"[12,14,16]\n", p.stderr
+    stats = json.load(open(metrics))["node_metrics"]["calc"]["stats"]
+    assert stats["endpoint %s calls" % address] >= 4, stats

@@ -207,6 +207,38 @@ static void test_wrong_kind_with_skip(void)
     rm_graph_unref(g);
 }
 
+/* remotemedia/breaker.h, the breaker above, driven by hand with fake times */
+static void test_breaker_api(void)
+{
+    rm_breaker b;
+    rm_breaker_init(&b, 3, 1000, 2);
+    CHECK_INT(b.state, RM_BREAKER_CLOSED);
+    CHECK_INT(rm_breaker_allow(&b, 0), 1);
+    CHECK_INT(rm_breaker_record(&b, 0, 10), -1);
+    CHECK_INT(rm_breaker_record(&b, 0, 20), -1);
+    CHECK_INT(rm_breaker_record(&b, 1, 30), -1); /* a success resets the count */
+    CHECK_INT(rm_breaker_record(&b, 0, 40), -1);
+    CHECK_INT(rm_breaker_record(&b, 0, 50), -1);
+    CHECK_INT(rm_breaker_record(&b, 0, 60), RM_BREAKER_OPEN);
+    CHECK_INT(rm_breaker_allow(&b, 1059), 0); /* open until the reset time */
+    CHECK_INT(rm_breaker_allow(&b, 1060), 1);
+    CHECK_INT(b.state, RM_BREAKER_HALF_OPEN);
+    CHECK_INT(rm_breaker_record(&b, 1, 1070), -1);
+    CHECK_INT(rm_breaker_record(&b, 1, 1080), RM_BREAKER_CLOSED); /* success_threshold 2 */
+    /* a failure while half-open opens it again at once */
+    for (int i = 0; i < 3; i++) rm_breaker_record(&b, 0, 2000);
+    CHECK_INT(rm_breaker_allow(&b, 3000), 1);
+    CHECK_INT(rm_breaker_record(&b, 0, 3001), RM_BREAKER_OPEN);
+    CHECK_INT(rm_breaker_allow(&b, 3500), 0);
+    CHECK_STR(rm_breaker_state_name(RM_BREAKER_HALF_OPEN), "half_open");
+    CHECK_STR(rm_breaker_state_name((rm_breaker_state)7), "unknown");
+    /* threshold 0: never opens */
+    rm_breaker_init(&b, 0, 1000, 0);
+    for (int i = 0; i < 100; i++) CHECK_INT(rm_breaker_record(&b, 0, (uint64_t)i), -1);
+    CHECK_INT(rm_breaker_allow(&b, 100), 1);
+    CHECK(rm_breaker_now_ns() > 0);
+}
+
 int main(void)
 {
     rm_error e;
@@ -219,6 +251,7 @@ int main(void)
     RUN(test_retries_exhausted_drop_the_frame);
     RUN(test_circuit_breaker);
     RUN(test_wrong_kind_with_skip);
+    RUN(test_breaker_api);
     rm_runtime_free(rt);
     return CHECK_DONE();
 }

@@ -352,6 +352,87 @@ static void test_all_problems_in_one_pass(void)
            6, RM_EMANIFEST, "unsupported manifest version");
 }
 
+/* rm_node_type.specialize: ports from parameters (RemotePipeline's hook) */
+typedef struct sp_config {
+    const char *const *outs;
+} sp_config;
+static const rm_param_def sp_params[] = {
+    {"outs", RM_PARAM_STRING_LIST, offsetof(sp_config, outs), "output port names", 0, NULL, 0, 0, NULL, NULL,
+     RM_PARAM_REQUIRED},
+    {NULL, 0, 0, NULL, 0, NULL, 0, 0, NULL, NULL, 0}};
+static int sp_process(rm_node *n, void *st, unsigned port, const rm_frame *f)
+{
+    (void)st, (void)port;
+    return rm_node_emit(n, 1, f); /* the second output */
+}
+static rm_node_type *sp_specialize(const rm_node_type *type, const void *config, const struct rm_runtime *r,
+                                   const char *file, rm_error *err)
+{
+    const sp_config *c = config;
+    (void)r;
+    size_t n = 0;
+    while (c->outs[n]) n++;
+    if (n > 4) {
+        rm_error_set(err, RM_EPARAM, NULL, "at most 4 outputs (%s)", file ? file : "no file");
+        return NULL;
+    }
+    /* one block: the descriptor, then the port array (names point into the
+     * config, which lives as long as the graph) */
+    rm_node_type *t = calloc(1, sizeof *t + (n + 1) * sizeof(rm_port_def));
+    rm_port_def *p = (rm_port_def *)(t + 1);
+    *t = *type;
+    for (size_t i = 0; i < n; i++) p[i] = (rm_port_def){c->outs[i], RM_KIND_BIT(RM_FRAME_JSON), "x"};
+    t->outputs = p;
+    t->specialize = NULL;
+    return t;
+}
+static const rm_node_type sp_type = {.abi_version = RM_NODE_ABI_VERSION,
+                                     .name = "Specialized",
+                                     .doc = "test",
+                                     .params = sp_params,
+                                     .config_size = sizeof(sp_config),
+                                     .process = sp_process,
+                                     .specialize = sp_specialize};
+
+static void test_specialize(void)
+{
+    rm_error e;
+    CHECK_INT(rm_runtime_register(rt, &sp_type, &e), 0);
+    const char *ok = HEAD "nodes:\n  - {id: s, node_type: Specialized, params: {outs: [a, b]}}\n"
+                          "  - {id: p, node_type: PassThrough}\nconnections: [{from: s.b, to: p}]\n";
+    EXPECT(ok, 0, 0, "");
+    EXPECT(HEAD "nodes:\n  - {id: s, node_type: Specialized, params: {outs: [a, b]}}\n"
+                "  - {id: p, node_type: PassThrough}\nconnections: [{from: s.c, to: p}]\n",
+           1, RM_ENOTFOUND, "Specialized has no output port 'c' (output ports: a, b)");
+    EXPECT(HEAD "nodes:\n  - {id: s, node_type: Specialized, params: {outs: [a, b, c, d, e]}}\n", 1, RM_EPARAM,
+           "p.yaml:4:45: error: node 's': at most 4 outputs (p.yaml) (at nodes[0].params)");
+    /* a version-1 descriptor (built before the hook existed) is accepted and
+     * its memory past `example` is never read: no specialization */
+    static rm_node_type v1;
+    v1 = sp_type;
+    v1.abi_version = 1;
+    v1.name = "SpecializedV1";
+    CHECK_INT(rm_runtime_register(rt, &v1, &e), 0);
+    EXPECT(HEAD "nodes:\n  - {id: s, node_type: SpecializedV1, params: {outs: [a, b]}}\n"
+                "  - {id: p, node_type: PassThrough}\nconnections: [{from: s.b, to: p}]\n",
+           1, RM_ENOTFOUND, "SpecializedV1 has no output port 'b' (output ports: out)");
+    v1.abi_version = 3;
+    v1.name = "SpecializedV3";
+    CHECK_INT(rm_runtime_register(rt, &v1, &e), RM_EINVAL);
+    CHECK_CONTAINS(e.message, "ABI version 3, this runtime supports 1 to 2");
+    /* and it runs with its own ports: the frame comes out of 'b' */
+    rm_graph *g = NULL;
+    CHECK_INT(rm_graph_load_string(rt, ok, strlen(ok), "p.yaml", NULL, &g, NULL), 0);
+    rm_frame *f = rm_frame_new_text("hi", 2);
+    rm_outputs *outs = NULL;
+    CHECK_INT(rm_graph_run(g, (const rm_frame *const *)&f, 1, &outs, NULL, &e), 0);
+    CHECK_INT(rm_outputs_count(outs), 1);
+    CHECK_STR(rm_outputs_at(outs, 0)->node_id, "p");
+    rm_outputs_free(outs);
+    rm_frame_unref(f);
+    rm_graph_unref(g);
+}
+
 int main(void)
 {
     if (!(rt = check_runtime_new(RM_LOG_ERROR))) return 1;
@@ -367,6 +448,7 @@ int main(void)
     RUN(test_converters_are_inserted);
     RUN(test_on_error);
     RUN(test_all_problems_in_one_pass);
+    RUN(test_specialize);
     rm_runtime_free(rt);
     return CHECK_DONE();
 }

@@ -137,8 +137,11 @@ static int status_error(const rm_client *c, grpc_status_code st, grpc_slice deta
 
 /* ------------------------------------------------------------ unary calls --- */
 
-static int unary(rm_client *c, const char *method, const ProtobufCMessage *req,
-                 const ProtobufCMessageDescriptor *rd, ProtobufCMessage **resp, rm_error *err)
+/* One unary call; `md_key` (may be NULL): copies that initial-metadata
+ * value of the reply into md_val (cap bytes, "" if absent). */
+static int unary_md(rm_client *c, const char *method, const ProtobufCMessage *req,
+                    const ProtobufCMessageDescriptor *rd, ProtobufCMessage **resp, const char *md_key, char *md_val,
+                    size_t cap, rm_error *err)
 {
     *resp = NULL;
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
@@ -186,6 +189,13 @@ static int unary(rm_client *c, const char *method, const ProtobufCMessage *req,
         rc = status_error(c, st, details, err);
         goto out;
     }
+    for (size_t i = 0; md_key && i < initial.count; i++)
+        if (grpc_slice_str_cmp(initial.metadata[i].key, md_key) == 0) {
+            size_t n = GRPC_SLICE_LENGTH(initial.metadata[i].value);
+            if (n >= cap) n = cap - 1;
+            memcpy(md_val, GRPC_SLICE_START_PTR(initial.metadata[i].value), n);
+            md_val[n] = '\0';
+        }
     *resp = recv ? rmg_unpack(recv, rd) : NULL;
     if (!*resp) rc = rm_error_set(err, RM_EIO, NULL, "server %s: the reply is not a valid %s", c->address, rd->name);
 out:
@@ -198,6 +208,33 @@ out:
     grpc_metadata_array_destroy(&trailing);
     grpc_metadata_array_destroy(&initial);
     return rc;
+}
+
+static int unary(rm_client *c, const char *method, const ProtobufCMessage *req,
+                 const ProtobufCMessageDescriptor *rd, ProtobufCMessage **resp, rm_error *err)
+{
+    return unary_md(c, method, req, rd, resp, NULL, NULL, 0, err);
+}
+
+int rm_client_load(rm_client *c, int *serving, long *active, rm_error *err)
+{
+    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    req.service = (char *)"";
+    ProtobufCMessage *r;
+    char val[32] = "";
+    *serving = 0;
+    *active = -1;
+    int rc = unary_md(c, "/grpc.health.v1.Health/Check", &req.base,
+                      &grpc__health__v1__health_check_response__descriptor, &r, RMG_LOAD_METADATA, val, sizeof val,
+                      err);
+    if (rc) return rc;
+    *serving = ((Grpc__Health__V1__HealthCheckResponse *)r)->status ==
+               GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+    protobuf_c_message_free_unpacked(r, NULL);
+    char *end;
+    long v = strtol(val, &end, 10);
+    if (*val && !*end && v >= 0) *active = v;
+    return 0;
 }
 
 int rm_client_health(rm_client *c, const char *service, int *serving, rm_error *err)
@@ -323,10 +360,12 @@ static int add_output(const rm_client *c, rmg_msg *owner, const char *node, cons
 {
     rm_frame *f = rmg_buffer_to_frame(b, owner, node, err);
     if (!f) return err ? (err->code ? err->code : RM_EIO) : RM_EIO;
+    char *port = rmg_frame_take_origin(f);
     rm_client_output *p = realloc(*outs, (*n + 1) * sizeof *p);
     char *id = strdup(node);
     if (!p || !id) {
         free(id);
+        free(port);
         if (p) *outs = p;
         rm_frame_unref(f);
         return rm_error_set(err, RM_ENOMEM, NULL, "server %s: out of memory", c->address);
@@ -335,6 +374,7 @@ static int add_output(const rm_client *c, rmg_msg *owner, const char *node, cons
     p[*n].node_id = id;
     p[*n].frame = f;
     p[*n].sequence = seq;
+    p[*n].port = port;
     (*n)++;
     return 0;
 }
@@ -359,13 +399,18 @@ static char *metrics_json(const Remotemedia__V1__ExecutionMetrics *m)
     return s;
 }
 
+void rm_client_output_clear(rm_client_output *o)
+{
+    free(o->node_id);
+    free(o->port);
+    rm_frame_unref(o->frame);
+    memset(o, 0, sizeof *o);
+}
+
 void rm_client_result_free(rm_client_result *r)
 {
     if (!r) return;
-    for (size_t i = 0; i < r->n_outputs; i++) {
-        free(r->outputs[i].node_id);
-        rm_frame_unref(r->outputs[i].frame);
-    }
+    for (size_t i = 0; i < r->n_outputs; i++) rm_client_output_clear(&r->outputs[i]);
     free(r->outputs);
     free(r->metrics_json);
     memset(r, 0, sizeof *r);
@@ -482,6 +527,8 @@ static int send_msg(rm_client_stream *s, const ProtobufCMessage *m, rm_error *er
         if (ev.type == GRPC_QUEUE_TIMEOUT) {
             grpc_call_cancel(s->call, NULL);
             grpc_completion_queue_pluck(s->cq, (void *)TAG_SEND, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+            return rm_error_set(err, RM_ETIMEDOUT, NULL, "server %s: deadline exceeded (%.1f s) sending to the stream",
+                                s->c->address, s->c->deadline_s);
         }
         /* the reason is in the call's status */
         return rm_error_set(err, RM_EIO, NULL, "server %s: the stream was closed by the server", s->c->address);
@@ -538,7 +585,15 @@ int rm_client_stream_open(rm_client *c, const char *manifest_json, rm_client_str
         s->ended = 1;
         return rm_error_set(err, RM_EINTERNAL, NULL, "server %s: cannot start the stream", c->address);
     }
-    grpc_completion_queue_pluck(s->cq, (void *)TAG_START, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+    /* a server that accepts the connection but never answers must not hang us */
+    grpc_event ev = grpc_completion_queue_pluck(s->cq, (void *)TAG_START, after(c->deadline_s), NULL);
+    if (ev.type == GRPC_QUEUE_TIMEOUT) {
+        grpc_call_cancel(s->call, NULL);
+        grpc_completion_queue_pluck(s->cq, (void *)TAG_START, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        finish(s, NULL);
+        return rm_error_set(err, RM_ETIMEDOUT, NULL, "server %s: deadline exceeded (%.1f s) opening the stream",
+                            c->address, c->deadline_s);
+    }
     rmg_arena a = {0};
     Remotemedia__V1__StreamInit init = REMOTEMEDIA__V1__STREAM_INIT__INIT;
     Remotemedia__V1__StreamRequest req = REMOTEMEDIA__V1__STREAM_REQUEST__INIT;
@@ -576,6 +631,12 @@ int rm_client_stream_open(rm_client *c, const char *manifest_json, rm_client_str
 int rm_client_stream_push(rm_client_stream *s, const char *node_id, const rm_frame *f, unsigned long long seq,
                           rm_error *err)
 {
+    return rm_client_stream_push_port(s, node_id, NULL, f, seq, err);
+}
+
+int rm_client_stream_push_port(rm_client_stream *s, const char *node_id, const char *port, const rm_frame *f,
+                               unsigned long long seq, rm_error *err)
+{
     if (s->ended || s->closed_sent)
         return rm_error_set(err, RM_ESTATE, NULL, "server %s: the stream is closed", s->c->address);
     rmg_arena a = {0};
@@ -584,10 +645,20 @@ int rm_client_stream_push(rm_client_stream *s, const char *node_id, const rm_fra
     Remotemedia__V1__StreamRequest req = REMOTEMEDIA__V1__STREAM_REQUEST__INIT;
     chunk.node_id = (char *)node_id;
     chunk.sequence = seq;
-    chunk.buffer = rmg_frames_to_buffer(&a, &f, 1, &why);
+    Remotemedia__V1__DataBuffer *b = rmg_frames_to_buffer(&a, &f, 1, &why);
+    Remotemedia__V1__DataChunk__NamedBuffersEntry named = REMOTEMEDIA__V1__DATA_CHUNK__NAMED_BUFFERS_ENTRY__INIT;
+    Remotemedia__V1__DataChunk__NamedBuffersEntry *np = &named;
+    if (port) {
+        named.key = (char *)port;
+        named.value = b;
+        chunk.named_buffers = &np;
+        chunk.n_named_buffers = 1;
+    } else {
+        chunk.buffer = b;
+    }
     req.request_case = REMOTEMEDIA__V1__STREAM_REQUEST__REQUEST_DATA_CHUNK;
     req.data_chunk = &chunk;
-    int rc = chunk.buffer ? send_msg(s, &req.base, err)
+    int rc = b ? send_msg(s, &req.base, err)
                           : rm_error_set(err, RM_EINVAL, node_id, "input for node '%s' cannot be sent: %s", node_id,
                                          why ? why : "out of memory");
     rmg_arena_free(&a);
@@ -602,7 +673,15 @@ int rm_client_stream_push(rm_client_stream *s, const char *node_id, const rm_fra
 static int recv_one(rm_client_stream *s, double timeout_s)
 {
     if (!s->recv_pending) return 2;
-    grpc_event ev = grpc_completion_queue_pluck(s->cq, (void *)TAG_RECV, after(timeout_s), NULL);
+    /* A zero timeout must not wait: "now" as a deadline costs up to a
+     * millisecond (the completion queue's timer resolution).  A deadline in
+     * the past polls without blocking, but a message that has arrived needs
+     * a few such polls to be read and parsed (no other thread polls for us):
+     * one poll alone left every output to the final close. */
+    gpr_timespec until = timeout_s > 0 ? after(timeout_s) : gpr_inf_past(GPR_CLOCK_MONOTONIC);
+    grpc_event ev = grpc_completion_queue_pluck(s->cq, (void *)TAG_RECV, until, NULL);
+    for (int i = 0; timeout_s <= 0 && ev.type == GRPC_QUEUE_TIMEOUT && i < 3; i++)
+        ev = grpc_completion_queue_pluck(s->cq, (void *)TAG_RECV, until, NULL);
     if (ev.type == GRPC_QUEUE_TIMEOUT) return 0;
     s->recv_pending = 0;
     if (!s->recv) return 2; /* end of the server's messages */
@@ -679,8 +758,7 @@ int rm_client_stream_close(rm_client_stream *s, rm_client_output_fn fn, void *us
     int rc;
     while ((rc = rm_client_stream_poll(s, s->c->deadline_s, &o, err)) == 1) {
         if (fn) fn(user, &o);
-        free(o.node_id);
-        rm_frame_unref(o.frame);
+        rm_client_output_clear(&o);
     }
     if (rc == 0) {
         rm_client_stream_cancel(s);
@@ -713,10 +791,7 @@ void rm_client_stream_free(rm_client_stream *s)
         grpc_call_unref(s->call);
     }
     if (s->recv) grpc_byte_buffer_destroy(s->recv);
-    for (size_t i = s->q_pos; i < s->q_n; i++) {
-        free(s->queue[i].node_id);
-        rm_frame_unref(s->queue[i].frame);
-    }
+    for (size_t i = s->q_pos; i < s->q_n; i++) rm_client_output_clear(&s->queue[i]);
     free(s->queue);
     free(s->final_metrics);
     grpc_completion_queue_shutdown(s->cq);

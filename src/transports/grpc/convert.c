@@ -643,3 +643,47 @@ Remotemedia__V1__ErrorResponse *rmg_error(rmg_arena *a, Remotemedia__V1__ErrorTy
     if (!e->message || !e->failing_node_id) return NULL;
     return e;
 }
+
+/* ------------------------------------------------------- output origin --- */
+
+static int add_meta(rmg_arena *a, Remotemedia__V1__DataBuffer *b, const char *key, const char *value)
+{
+    Remotemedia__V1__DataBuffer__MetadataEntry **m = rmg_alloc(a, (b->n_metadata + 1) * sizeof *m);
+    Remotemedia__V1__DataBuffer__MetadataEntry *e = rmg_alloc(a, sizeof *e);
+    if (!m || !e) return RM_ENOMEM;
+    if (b->n_metadata) memcpy(m, b->metadata, b->n_metadata * sizeof *m);
+    remotemedia__v1__data_buffer__metadata_entry__init(e);
+    e->key = (char *)key;
+    e->value = rmg_strdup(a, value);
+    if (!e->value) return RM_ENOMEM;
+    m[b->n_metadata] = e;
+    b->metadata = m;
+    b->n_metadata++;
+    return 0;
+}
+
+int rmg_buffer_add_origin(rmg_arena *a, Remotemedia__V1__DataBuffer *b, const char *port, const rm_frame *f)
+{
+    if (port && add_meta(a, b, RMG_META_PORT, port) != 0) return RM_ENOMEM;
+    if (f->timestamp_us != RM_TS_NONE) {
+        char ts[32];
+        snprintf(ts, sizeof ts, "%lld", (long long)f->timestamp_us);
+        if (add_meta(a, b, RMG_META_TS, ts) != 0) return RM_ENOMEM;
+    }
+    return 0;
+}
+
+char *rmg_frame_take_origin(rm_frame *f)
+{
+    const char *ts = rm_frame_meta_get(f, RMG_META_TS);
+    if (ts) {
+        char *end;
+        long long v = strtoll(ts, &end, 10);
+        if (end != ts && !*end) f->timestamp_us = v;
+        rm_frame_meta_set(f, RMG_META_TS, NULL);
+    }
+    const char *p = rm_frame_meta_get(f, RMG_META_PORT);
+    char *port = p ? strdup(p) : NULL;
+    if (p) rm_frame_meta_set(f, RMG_META_PORT, NULL);
+    return port;
+}

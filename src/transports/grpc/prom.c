@@ -23,6 +23,11 @@ static const char *const code_names[N_CODES] = {
     "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED",
     "OUT_OF_RANGE", "UNIMPLEMENTED",     "INTERNAL",         "UNAVAILABLE",      "DATA_LOSS",         "UNAUTHENTICATED"};
 
+/* The RemotePipeline node's per-endpoint stats; the counters (first two)
+ * add up over sessions, the rest are the last session's. */
+enum { EP_CALLS, EP_FAILURES, EP_BREAKER, EP_P50, EP_P99, EP_N };
+static const char *const ep_stats[EP_N] = {"calls", "failures", "breaker", "rtt_p50_us", "rtt_p99_us"};
+
 struct rmg_prom {
     rm_host *host;
     pthread_mutex_t mu;
@@ -38,6 +43,11 @@ struct rmg_prom {
         double seconds;
     } types[N_TYPES];
     size_t n_types;
+    struct { /* RemotePipeline endpoints, from the "endpoint ADDR stat" node stats */
+        char addr[128];
+        double v[EP_N];
+    } eps[N_TYPES];
+    size_t n_eps;
     struct MHD_Daemon *mhd;
 };
 
@@ -95,6 +105,33 @@ void rmg_prom_error(rmg_prom *p, Remotemedia__V1__ErrorType type)
     pthread_mutex_unlock(&p->mu);
 }
 
+/* Stats keyed "endpoint ADDR NAME": counters add up over sessions, the
+ * breaker state and round-trip quantiles are the last session's. */
+static void prom_endpoints(rmg_prom *p, const json_t *stats)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)stats, key, v)
+    {
+        const char *sp = strrchr(key, ' ');
+        if (strncmp(key, "endpoint ", 9) != 0 || !sp || sp - key - 9 <= 0 || sp - key - 9 >= 128) continue;
+        int len = (int)(sp - key - 9);
+        size_t i = 0;
+        while (i < p->n_eps && (strncmp(p->eps[i].addr, key + 9, (size_t)len) || p->eps[i].addr[len])) i++;
+        if (i == p->n_eps) {
+            if (p->n_eps == N_TYPES) continue;
+            memset(&p->eps[i], 0, sizeof p->eps[i]);
+            snprintf(p->eps[i].addr, sizeof p->eps[i].addr, "%.*s", len, key + 9);
+            p->n_eps++;
+        }
+        for (int k = 0; k < EP_N; k++)
+            if (!strcmp(sp + 1, ep_stats[k])) {
+                if (k <= EP_FAILURES) p->eps[i].v[k] += json_number_value(v);
+                else p->eps[i].v[k] = json_number_value(v);
+            }
+    }
+}
+
 void rmg_prom_session(rmg_prom *p, const char *metrics_json)
 {
     json_t *root = metrics_json ? json_loads(metrics_json, 0, NULL) : NULL;
@@ -115,6 +152,7 @@ void rmg_prom_session(rmg_prom *p, const char *metrics_json)
         p->types[i].calls += (uint64_t)json_integer_value(json_object_get(v, "calls"));
         p->types[i].frames += (uint64_t)json_integer_value(json_object_get(v, "frames_in"));
         p->types[i].seconds += json_number_value(json_object_get(v, "total_us")) / 1e6;
+        if (!strcmp(type, "RemotePipeline")) prom_endpoints(p, json_object_get(v, "stats"));
     }
     pthread_mutex_unlock(&p->mu);
     json_decref(root);
@@ -211,6 +249,29 @@ static char *render(rmg_prom *p, size_t *len)
     for (size_t i = 0; i < p->n_types; i++)
         sb_printf(&b, "remotemedia_node_latency_seconds{node_type=\"%s\"} %.9g\n", p->types[i].name,
                   p->types[i].calls ? p->types[i].seconds / (double)p->types[i].calls : 0.0);
+    static const struct {
+        const char *name, *type, *help, *quantile;
+        int k;
+        double scale;
+    } fam[] = {
+        {"remotemedia_remote_endpoint_calls_total", "counter",
+         "RemotePipeline stream opens and frames sent, by endpoint (finished sessions).", NULL, EP_CALLS, 1},
+        {"remotemedia_remote_endpoint_failures_total", "counter", "RemotePipeline failed calls, by endpoint.", NULL,
+         EP_FAILURES, 1},
+        {"remotemedia_remote_endpoint_breaker_state", "gauge",
+         "Circuit breaker at the end of the last session: 0 closed, 1 open, 2 half-open.", NULL, EP_BREAKER, 1},
+        {"remotemedia_remote_endpoint_rtt_seconds", "gauge",
+         "Round trip of a frame to its first output in the last session.", "0.5", EP_P50, 1e-6},
+        {"remotemedia_remote_endpoint_rtt_seconds", NULL, NULL, "0.99", EP_P99, 1e-6},
+    };
+    for (size_t f = 0; p->n_eps && f < sizeof fam / sizeof fam[0]; f++) {
+        if (fam[f].help)
+            sb_printf(&b, "# HELP %s %s\n# TYPE %s %s\n", fam[f].name, fam[f].help, fam[f].name, fam[f].type);
+        for (size_t i = 0; i < p->n_eps; i++)
+            sb_printf(&b, "%s{endpoint=\"%s\"%s%s%s} %.9g\n", fam[f].name, p->eps[i].addr,
+                      fam[f].quantile ? ",quantile=\"" : "", fam[f].quantile ? fam[f].quantile : "",
+                      fam[f].quantile ? "\"" : "", p->eps[i].v[fam[f].k] * fam[f].scale);
+    }
     pthread_mutex_unlock(&p->mu);
     *len = b.n;
     return b.d;

@@ -27,6 +27,7 @@ typedef struct rmg_config {
     int log_json;                  /* one JSON object per request line        */
     int allow_python;              /* allow node types of the "python" family */
     int allow_file_params;         /* accept RM_PARAM_HOST_FILE params from clients */
+    int allow_remote;              /* allow node types of the "remote" family (RemotePipeline) */
     unsigned pool_threads;         /* 0 = one per CPU                          */
 } rmg_config;
 

@@ -70,4 +70,17 @@ Remotemedia__V1__ErrorType rmg_error_type(const rm_error *err, int validation);
 Remotemedia__V1__ErrorResponse *rmg_error(rmg_arena *a, Remotemedia__V1__ErrorType type, const char *node_id,
                                           const char *message);
 
+/* Where a stream output came from, carried in its DataBuffer's metadata
+ * (ChunkResult has no fields for it): the sink's output port and the frame's
+ * timestamp.  The C client takes both back out, so `rmedia remote run`
+ * prints what `rmedia run` prints; other clients see two extra keys. */
+#define RMG_META_PORT "rm.port"
+#define RMG_META_TS "rm.timestamp_us"
+/* Initial metadata of a health Check reply: the server's open streams. */
+#define RMG_LOAD_METADATA "x-rm-active-sessions"
+int rmg_buffer_add_origin(rmg_arena *a, Remotemedia__V1__DataBuffer *b, const char *port, const rm_frame *f);
+/* Removes the origin keys from `f` (writable): sets f->timestamp_us and
+ * returns the port (caller frees), or NULL when the server sent none. */
+char *rmg_frame_take_origin(rm_frame *f);
+
 #endif

@@ -195,6 +195,8 @@ typedef struct ucall {
     grpc_slice details;
     double t0;
     char error[256];
+    char load[24];          /* health Check: active streams, sent as initial metadata */
+    grpc_metadata load_md;
     /* ExecutePipeline work */
     rmg_msg *req;
     char *manifest;
@@ -245,6 +247,12 @@ static void ucall_finish(ucall *u, grpc_status_code code, const char *details, g
     grpc_op ops[4];
     memset(ops, 0, sizeof ops);
     size_t n = 0;
+    if (u->load[0]) { /* clients balancing by load (RemotePipeline least_loaded) read it */
+        u->load_md.key = grpc_slice_from_static_string(RMG_LOAD_METADATA);
+        u->load_md.value = grpc_slice_from_static_string(u->load);
+        ops[n].data.send_initial_metadata.count = 1;
+        ops[n].data.send_initial_metadata.metadata = &u->load_md;
+    }
     ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
     if (msg) {
         u->reply = msg;
@@ -316,16 +324,23 @@ static const rm_param_def *find_param(const rm_node_type *t, const char *key)
 }
 
 /* What a client's manifest may not do without the operator's consent: run
- * client-chosen code (the "python" family: --allow-python), or name files on
- * this machine (RM_PARAM_HOST_FILE parameters: --allow-file-params).
+ * client-chosen code (the "python" family: --allow-python), make the server
+ * connect wherever the client says (the "remote" family, RemotePipeline:
+ * --allow-remote), or name files on this machine (RM_PARAM_HOST_FILE
+ * parameters: --allow-file-params).
  * `manifest` is the JSON text the graph was compiled from. */
 static int check_client_manifest(server *s, rm_graph *g, const char *manifest, rm_error *err)
 {
-    for (size_t i = 0; i < rm_graph_node_count(g) && !s->cfg->allow_python; i++) {
+    for (size_t i = 0; i < rm_graph_node_count(g); i++) {
         const rm_node_type *t = rm_graph_node_type(g, i);
-        if (t->family && strcmp(t->family, "python") == 0)
+        if (!s->cfg->allow_python && t->family && strcmp(t->family, "python") == 0)
             return rm_error_set(err, RM_EPARAM, rm_graph_node_id(g, i),
                                 "node '%s' (%s) runs Python code; the server allows it only with --allow-python",
+                                rm_graph_node_id(g, i), t->name);
+        if (!s->cfg->allow_remote && t->family && strcmp(t->family, "remote") == 0)
+            return rm_error_set(err, RM_EPARAM, rm_graph_node_id(g, i),
+                                "node '%s' (%s) connects to other servers; the server allows it only with "
+                                "--allow-remote",
                                 rm_graph_node_id(g, i), t->name);
     }
     if (s->cfg->allow_file_params) return 0;
@@ -581,6 +596,7 @@ static void handle_check(ucall *u)
     Grpc__Health__V1__HealthCheckResponse r = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
     r.status = u->srv->shutting_down ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING
                                      : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING;
+    snprintf(u->load, sizeof u->load, "%zu", rm_host_active_streams(u->srv->host));
     ucall_reply(u, &r.base);
 }
 
@@ -841,7 +857,6 @@ static void post_recv(scall *c)
 
 static void st_output(void *user, const char *node_id, const char *port, const rm_frame *f, uint64_t seq)
 {
-    (void)port;
     scall *c = user;
     rmg_arena a = {0};
     const char *why = NULL;
@@ -851,6 +866,7 @@ static void st_output(void *user, const char *node_id, const char *port, const r
     Remotemedia__V1__ChunkResult__DataOutputsEntry *ep = &e;
     e.key = (char *)node_id;
     e.value = rmg_frames_to_buffer(&a, &f, 1, &why);
+    if (e.value && rmg_buffer_add_origin(&a, e.value, port, f) != 0) e.value = NULL;
     if (e.value) {
         cr.sequence = seq;
         cr.n_data_outputs = 1;

@@ -187,12 +187,14 @@ BUILTIN_NODES: Dict[str, Type[FallbackNode]] = {}  # name and every alias -> cla
 # the fallback's tables with the native descriptions leaves these families out.
 NATIVE_ONLY_FAMILIES: Dict[str, str] = {
     "speech": "it runs the C speech libraries (pocketsphinx recognition, flite synthesis)",
+    "remote": "it runs the C gRPC client (remotemedia.RemotePipeline needs the native runtime)",
 }
 # Node types (names and aliases) of those families -> family.  A test checks
 # that every native node type of a native-only family is listed here.
 NATIVE_ONLY_NODES: Dict[str, str] = {
     "SpeechToText": "speech",
     "TextToSpeech": "speech",
+    "RemotePipeline": "remote",
 }
 
 
