@@ -67,15 +67,13 @@ export class PythonHost {
     const t = now();
     let py = options.pyodide;
     if (!py) {
-      // Browsers: pyodide.mjs from indexURL (served with the page, not bundled);
-      // Node: the npm package.
-      const inNode = typeof (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node
-        === "string";
-      const spec = inNode && !options.indexURL ? "pyodide" : `${options.indexURL ?? "./pyodide/"}pyodide.mjs`;
-      const { loadPyodide } = (await import(/* @vite-ignore */ spec)) as {
-        loadPyodide(o: { indexURL?: string; fullStdLib?: boolean }): Promise<Pyodide>;
+      // pyodide.mjs from indexURL, served with the page (not bundled).  In
+      // Node pass `pyodide` (loadPyodide() of the npm package) instead.
+      if (!options.indexURL) throw new PythonError("PythonHost.load needs indexURL (where Pyodide's files are) or pyodide");
+      const { loadPyodide } = (await import(/* @vite-ignore */ `${options.indexURL}pyodide.mjs`)) as {
+        loadPyodide(o: { indexURL?: string }): Promise<Pyodide>;
       };
-      py = await loadPyodide(options.indexURL ? { indexURL: options.indexURL } : {});
+      py = await loadPyodide({ indexURL: options.indexURL });
     }
     const h = new PythonHost(py);
     h.loadMs = now() - t;

@@ -10,12 +10,13 @@ import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { RemoteMedia, RemoteMediaError } from "../dist/index.js";
 import { PythonHost } from "../dist/python.js";
+import { loadPyodide } from "pyodide";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 const wasmBytes = readFileSync(process.env.RMEDIA_WASM || path.join(root, "build/wasm/remotemedia.wasm"));
 let py;
 before(async () => {
-  py = await PythonHost.load();
+  py = await PythonHost.load({ pyodide: await loadPyodide() });
   py.addFiles({
     "user_nodes.py": `
 import asyncio
