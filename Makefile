@@ -65,11 +65,14 @@ wasm: bootstrap
 # Compares rmedia.wasm under Node's WASI, and remotemedia.wasm through the
 # TypeScript package web/ (Node's test runner), with a native rmedia: the sanitizer
 # build's when `make test` made one, else the release build (built if needed).
+# Then the browser demo web/demo in headless chromium (playwright-core), Python
+# nodes in Pyodide and the conformance cases included (docs/browser.md).
 test-wasm: wasm
 	@native=$(SANITIZE)/rmedia; \
 	if [ ! -x $$native ]; then $(MAKE) --no-print-directory build || exit 1; native=$(RELEASE)/rmedia; fi; \
 	tests/wasm/run.sh build/wasm $$native && \
-	cd web && node scripts/embed-python.mjs && node_modules/.bin/tsc -p tsconfig.json && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/
+	cd web && node scripts/embed-python.mjs && node_modules/.bin/tsc -p tsconfig.json && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/ && \
+	cd demo && npm run --silent build >/dev/null && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/
 
 # libFuzzer targets (tests/fuzz/README.md), built with clang-14 into $(FUZZ).
 # `make fuzz` runs each for FUZZ_SECONDS from the committed corpus (new

@@ -84,7 +84,8 @@ const ops: Record<string, (r: Req) => Promise<unknown> | unknown> = {
   nodes() {
     return lib().nodes();
   },
-  validate(r) {
+  async validate(r) {
+    await needsPython(r.manifest as string);
     const g = lib().compile(r.manifest as string, (r.name as string) ?? "manifest");
     const info = g.info;
     const warnings = g.warnings;

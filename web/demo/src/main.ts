@@ -53,9 +53,12 @@ nodes:
   - id: level
     node_type: AudioLevel
     params: { window_ms: 50 }
+  - id: events
+    node_type: PassThrough    # the sink of the VAD's speech start/end events
 connections:
   - { from: resample, to: vad }
   - { from: vad, to: level }
+  - { from: vad.events, to: events }
 `;
 const PY_DEFAULT = `import remotemedia
 
@@ -278,7 +281,7 @@ let levels: { t: number; db: number }[] = [];
 function onAudioOutputs(outs: Output[]): void {
   for (const o of outs) {
     const v = o.value as Record<string, number | boolean> | undefined;
-    if (o.node === "vad" && o.port === "events" && v) {
+    if (o.node === "events" && v) {
       if (v.is_speech_start) segments.push({ startMs: Number(v.timestamp_ms) });
       if (v.is_speech_end) {
         const s = segments[segments.length - 1];
@@ -444,5 +447,8 @@ $("mic-stop").addEventListener("click", () => void stopMic());
 // ----------------------------------------------------------------- offline
 if ("serviceWorker" in navigator && import.meta.env.PROD)
   navigator.serviceWorker.register(new URL("sw.js", base).href).catch(() => undefined);
+
+// For tests and the console: the worker handle (window.remotemedia.worker).
+(window as unknown as { remotemedia: unknown }).remotemedia = { worker: rmw, ready };
 
 selectExample("calculator");

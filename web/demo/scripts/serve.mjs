@@ -1,5 +1,5 @@
-// A static file server for the built demo on 127.0.0.1 (ephemeral port),
-// started and stopped by the tests; `node server.mjs DIR` serves until killed.
+// A static file server for the built demo (web/demo/dist) on 127.0.0.1 (ephemeral port),
+// started and stopped by the tests; `node scripts/serve.mjs DIR` serves until killed.
 import { createServer } from "node:http";
 import { readFile, stat } from "node:fs/promises";
 import path from "node:path";
