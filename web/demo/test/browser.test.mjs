@@ -12,8 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { serve } from "../scripts/serve.mjs";
+import { launch } from "../scripts/browser.mjs";
 
 const demo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const root = path.resolve(demo, "../..");
@@ -28,7 +27,7 @@ const MIC_TOLERANCE_MS = 120;
 /** The audio file runs the file's own samples: one VAD frame. */
 const FILE_TOLERANCE_MS = 20;
 
-let tmp, wav, wavMs, nativeSegments, server, browser;
+let tmp, wav, wavMs, nativeSegments, chrome, browser;
 
 function rmedia(args, input) {
   const r = spawnSync(native, args, { cwd: root, input, encoding: "utf8", env: { ...process.env, RMEDIA_PLUGIN_PATH: "" } });
@@ -86,7 +85,6 @@ function assertSegmentsClose(got, want, tol, what) {
 
 before(async () => {
   assert.ok(native, "no native rmedia (set RMEDIA_NATIVE)");
-  assert.ok(existsSync(path.join(demo, "dist/index.html")), "web/demo/dist is missing: npm run build");
   tmp = mkdtempSync(path.join(tmpdir(), "rm-browser-"));
   wav = path.join(tmp, "speech.wav");
   wavMs = makeSpeechWav(wav);
@@ -94,29 +92,16 @@ before(async () => {
   assert.equal(r.code, 0, r.err);
   nativeSegments = segmentsFromEvents(r.out.split("\n").filter(Boolean).map((l) => JSON.parse(l)).filter((o) => o.port === "events").map((o) => o.value));
   assert.equal(nativeSegments.length, 2, `the test file should have two utterances natively: ${JSON.stringify(nativeSegments)}`);
-  server = await serve(path.join(demo, "dist"));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ["--no-sandbox", "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-           `--use-file-for-fake-audio-capture=${wav}%noloop`, "--autoplay-policy=no-user-gesture-required"],
-  });
+  chrome = await launch({ fakeAudio: wav });
+  browser = chrome.browser;
 });
 
 after(async () => {
-  await browser?.close();
-  await server?.close();
+  await chrome?.close();
   if (tmp) rmSync(tmp, { recursive: true, force: true });
 });
 
-async function openPage(context) {
-  const page = await (context ?? browser).newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  await page.goto(server.url);
-  await page.waitForSelector("#status[data-ready]", { timeout: 60000 });
-  page.errors = errors;
-  return page;
-}
+const openPage = (context) => chrome.open(context);
 
 async function runExample(page, id) {
   await page.click(`#${id}`);
