@@ -447,8 +447,7 @@ static int ext_result(rm_node *node, int rc, const char *what)
 {
     if (rc >= 0) return 0;
     if (host_reported) return rc;
-    return rm_node_fail(node, rc, "external node %s failed in %s (%s)", ext_of(node)->name, what,
-                        rm_err_name(rc));
+    return rm_node_fail(node, rc, "external node %s failed in %s", ext_of(node)->name, what);
 }
 
 static int ext_init(rm_node *node, void *state, const void *config)

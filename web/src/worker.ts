@@ -11,6 +11,7 @@
  */
 import { RemoteMedia, type Frame, type Output, type Session } from "./index.js";
 import { PythonHost } from "./python.js";
+import { PYTHON_FILES } from "./python-files.js";
 
 export interface WorkerInit {
   wasmURL: string;
@@ -136,13 +137,20 @@ const ops: Record<string, (r: Req) => Promise<unknown> | unknown> = {
   },
 };
 
-/** Loads Pyodide first when the manifest names a Python node type (a node
- * type the wasm core lacks), so the validator knows those types. */
+/** Python node types available without user code: the shipped nodes of
+ * web/python and PythonNode.  Other Python types exist once the page ran
+ * their code (op "python"), which loads Pyodide. */
+const SHIPPED_PYTHON_TYPES = new Set([
+  "PythonNode",
+  ...Object.values(PYTHON_FILES).flatMap((src) => [...src.matchAll(/@remotemedia\.node\("(\w+)"/g)].map((m) => m[1]!)),
+]);
+
+/** Loads Pyodide first when the manifest names a shipped Python node type,
+ * so the validator knows it (a typo of a wasm type stays a fast error). */
 async function needsPython(manifest: string): Promise<void> {
   if (py) return;
-  const types = new Set((lib().nodes() as { name?: string }[]).map((n) => n.name));
   const named = [...manifest.matchAll(/node_type["']?\s*:\s*["']?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
-  if (named.some((t) => t && !types.has(t))) await python().catch(() => undefined);
+  if (named.some((t) => t && SHIPPED_PYTHON_TYPES.has(t))) await python();
 }
 
 scope.onmessage = async (e: MessageEvent) => {

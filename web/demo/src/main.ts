@@ -191,6 +191,7 @@ function selectExample(name: string): void {
   input.value = ex.input;
   $("example-doc").textContent = ex.doc;
   out.textContent = "";
+  delete out.dataset.state;
   clearError();
   renderGutter();
   void validate();
