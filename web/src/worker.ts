@@ -129,6 +129,24 @@ const ops: Record<string, (r: Req) => Promise<unknown> | unknown> = {
   metrics(r) {
     return session(r.session).s.metrics();
   },
+  /** Measures inside the worker: pushes `frame` `repeat` times into a new
+   * session (after `warmup` pushes) and returns µs per push (outputs taken
+   * and dropped).  For benchmarks: no postMessage in the timing. */
+  async time(r) {
+    await needsPython(r.manifest as string);
+    const s = lib().open(r.manifest as string);
+    try {
+      const frame = r.frame as Frame;
+      const push = () => { s.push(frame); s.takeOutputs(); };
+      for (let i = 0; i < ((r.warmup as number) ?? 100); i++) push();
+      const n = (r.repeat as number) ?? 1000;
+      const t = performance.now();
+      for (let i = 0; i < n; i++) push();
+      return { perPushUs: ((performance.now() - t) / n) * 1000, metrics: s.metrics() };
+    } finally {
+      s.close();
+    }
+  },
   close(r) {
     const e = sessions.get(r.session as number);
     sessions.delete(r.session as number);
