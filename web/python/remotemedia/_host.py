@@ -6,27 +6,95 @@ import array
 import importlib
 import inspect
 import json
-import traceback
+import math
 from typing import Any, Dict, List, Tuple
 
-from . import Audio, ManifestError, NodeTypeInfo, _registry
+from . import Audio, ManifestError
+from ._pynode import _where
+from .nodetype import _NO_DEFAULT, NodeTypeInfo, Param, registered_node_types
 
 _FORMATS = {1: "f", 2: "h", 3: "i"}
 _CODES = {"f": 1, "h": 2, "i": 3}
 _METHOD = ("__init__", "process", "flush", "reset")
 
 
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p[:1].upper() + p[1:] for p in rest)
+
+
+def _spellings(p: Param) -> List[str]:
+    names = [p.name, *p.aliases]
+    return names + [_camel(n) for n in names if _camel(n) != n]
+
+
+def _check(p: Param, value: Any, where: str) -> Any:
+    """A manifest value converted to the Param's type, or ManifestError naming `where`."""
+    t = p.type
+
+    def bad(why: str) -> ManifestError:
+        return ManifestError(f"{where}: {why}, got {value!r}")
+
+    if t == "bool":
+        if not isinstance(value, bool):
+            raise bad("expected true or false")
+    elif t == "int":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+            raise bad("expected an integer")
+        value = int(value)
+    elif t == "float":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise bad("expected a number")
+        value = float(value)
+    elif t in ("string", "enum"):
+        if not isinstance(value, str):
+            raise bad("expected a string")
+        if p.enum and value not in p.enum:
+            raise bad(f"expected one of {', '.join(p.enum)}")
+    elif t == "string list":
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise bad("expected a list of strings")
+        for v in value if p.enum else ():
+            if v not in p.enum:
+                raise ManifestError(f"{where}: '{v}' is not one of {', '.join(p.enum)}")
+    n = len(value) if t == "string list" else value if t in ("int", "float") else None
+    if n is not None and p.min is not None and n < p.min:
+        raise bad(f"below the minimum {p.min:g}")
+    if n is not None and p.max is not None and n > p.max:
+        raise bad(f"above the maximum {p.max:g}")
+    return value
+
+
+def _instantiate(info: NodeTypeInfo, params: Dict[str, Any], node_id: str) -> Any:
+    """An instance from manifest params, checked against the class's Params."""
+    by_name = {s: p for p in info.params for s in _spellings(p)}
+    kw: Dict[str, Any] = {}
+    for key, value in params.items():
+        p = by_name.get(key)
+        if p is None:
+            if info.params:
+                known = ", ".join(q.name for q in info.params)
+                raise ManifestError(f"node '{node_id}' ({info.name}): unknown param '{key}' (known: {known})")
+            kw[key] = value  # a class without Params takes what it is given
+            continue
+        kw[p.name] = _check(p, value, f"node '{node_id}' ({info.name}): param '{key}'")
+    for p in info.params:
+        if p.name in kw:
+            continue
+        if p.default is _NO_DEFAULT:
+            if p.required:
+                raise ManifestError(f"node '{node_id}' ({info.name}): missing required param '{p.name}'")
+            kw[p.name] = None
+        else:
+            kw[p.name] = p.default
+    return info.cls(**kw)
+
+
 class _Instance:
     def __init__(self, info: NodeTypeInfo, obj: Any, node_id: str):
         self.info, self.obj, self.node_id = info, obj, node_id
-
-
-def _where(exc: BaseException) -> str:
-    tb = traceback.extract_tb(exc.__traceback__)
-    if not tb:
-        return ""
-    last = tb[-1]
-    return f", at {last.filename}:{last.lineno} in {last.name}"
 
 
 def _failure(exc: BaseException, op: int, name: str, node_id: str) -> str:
@@ -81,8 +149,8 @@ def _class(spec: str) -> NodeTypeInfo:
     if not callable(getattr(cls, "process", None)):
         raise ManifestError(f"class '{spec}' has no process() method")
     name = getattr(cls, "node_type_name", None)
-    info = _registry.get(name) if name else None
-    return info if info is not None and info.cls is cls else NodeTypeInfo(attr, cls, [], f"Python class {spec}")
+    info = registered_node_types().get(name) if name else None
+    return info if info is not None and info.cls is cls else NodeTypeInfo(attr, cls, [], f"Python class {spec}", False)
 
 
 def create(type_name: str, params_json: str, node_id: str) -> Tuple[Any, str]:
@@ -97,8 +165,8 @@ def create(type_name: str, params_json: str, node_id: str) -> Tuple[Any, str]:
             if isinstance(args, dict):
                 params.update(args)
         else:
-            info = _registry[type_name]
-        return _Instance(info, info.create(params, node_id), node_id), ""
+            info = registered_node_types()[type_name]
+        return _Instance(info, _instantiate(info, params, node_id), node_id), ""
     except BaseException as exc:  # noqa: BLE001 - every failure is the node's error
         return None, _failure(exc, 0, type_name, node_id)
 
