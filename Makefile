@@ -72,7 +72,7 @@ test-wasm: wasm
 	if [ ! -x $$native ]; then $(MAKE) --no-print-directory build || exit 1; native=$(RELEASE)/rmedia; fi; \
 	tests/wasm/run.sh build/wasm $$native && \
 	cd web && node scripts/embed-python.mjs && node_modules/.bin/tsc -p tsconfig.json && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/ && \
-	cd demo && npm run --silent build >/dev/null && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/
+	cd demo && npm run --silent build && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/
 
 # libFuzzer targets (tests/fuzz/README.md), built with clang-14 into $(FUZZ).
 # `make fuzz` runs each for FUZZ_SECONDS from the committed corpus (new
