@@ -1,7 +1,7 @@
 # RemoteMedia — the two commands a newcomer needs:
 #   make demo   set up, build and run the main example
 #   make test   set up, build and run every test (ASan + UBSan, leak check)
-# Other targets: build, bench, wasm, fuzz, install (PREFIX=...), clean.
+# Other targets: build, bench, wasm, packages, fuzz, install (PREFIX=...), clean.
 # `make demo` builds quietly (the log goes to build/release/demo-build.log);
 # V=1 shows the build output.
 
@@ -14,7 +14,7 @@ FUZZ     ?= build/fuzz
 FUZZ_SECONDS ?= 60
 FUZZ_SLICE_SECONDS ?= 10
 
-.PHONY: all build test test-release test-python demo bench wasm test-wasm fuzz fuzz-build fuzz-slice install clean bootstrap
+.PHONY: all build test test-release test-python demo bench wasm packages test-wasm fuzz fuzz-build fuzz-slice install clean bootstrap
 
 all: build
 
@@ -62,17 +62,28 @@ bench: build
 wasm: bootstrap
 	@scripts/build-wasm
 
+# The example .rmpkg packages (examples/packages) with the wasm runtime.
+packages: build
+	@test -f build/wasm/remotemedia.wasm || scripts/build-wasm
+	@mkdir -p build/packages
+	@for p in calculator text-processor audio-preprocess; do \
+	  $(RELEASE)/rmedia pack examples/packages/$$p/manifest.json --wasm build/wasm/remotemedia.wasm \
+	    --metadata examples/packages/$$p/metadata.json -o build/packages/$$p.rmpkg || exit 1; done
+
 # Compares rmedia.wasm under Node's WASI, and remotemedia.wasm through the
-# TypeScript package web/ (Node's test runner), with a native rmedia: the sanitizer
-# build's when `make test` made one, else the release build (built if needed).
-# Then the browser demo web/demo in headless chromium (playwright-core), Python
-# nodes in Pyodide and the conformance cases included (docs/browser.md).
+# TypeScript package web/ (Node's test runner, .rmpkg packages both ways), with
+# a native rmedia: the sanitizer build's when `make test` made one, else the
+# release build (built if needed); then the conformance cases through the wasm
+# library (tests/conformance, --host wasm); then the browser demo web/demo in
+# headless chromium (playwright-core): Python nodes in Pyodide, packages and the
+# conformance cases in the page included (docs/browser.md).
 test-wasm: wasm
 	@native=$(SANITIZE)/rmedia; \
 	if [ ! -x $$native ]; then $(MAKE) --no-print-directory build || exit 1; native=$(RELEASE)/rmedia; fi; \
 	tests/wasm/run.sh build/wasm $$native && \
-	cd web && node scripts/embed-python.mjs && node_modules/.bin/tsc -p tsconfig.json && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/ && \
-	cd demo && npm run --silent build && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/
+	(cd web && node scripts/embed-python.mjs && node_modules/.bin/tsc -p tsconfig.json && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/) && \
+	/usr/bin/python3 tests/conformance/run.py --host wasm --exact --wasm build/wasm/remotemedia.wasm && \
+	cd web/demo && npm run --silent build && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/
 
 # libFuzzer targets (tests/fuzz/README.md), built with clang-14 into $(FUZZ).
 # `make fuzz` runs each for FUZZ_SECONDS from the committed corpus (new

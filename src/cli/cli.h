@@ -62,6 +62,10 @@ int cmd_schema(const cli_globals *g, int argc, char **argv);
 int cmd_graph(const cli_globals *g, int argc, char **argv);
 int cmd_serve(const cli_globals *g, int argc, char **argv); /* cmd_serve.c, RM_WITH_GRPC */
 int cmd_remote(const cli_globals *g, int argc, char **argv); /* cmd_remote.c, RM_WITH_GRPC */
+int cmd_pack(const cli_globals *g, int argc, char **argv);   /* cmd_pack.c, RM_CLI_PACKAGE */
+/* The manifest of a .rmpkg package, after validating the package against
+ * `rt` (problems printed); NULL with *exit_code set on failure.  cmd_pack.c. */
+rm_manifest *cli_package_manifest(rm_runtime *rt, const char *path, rm_diags *d, int *exit_code);
 
 /* Where `rmedia run` executes its session: NULL = locally; `rmedia remote
  * run` passes one that runs it on a server.  The graph is still compiled

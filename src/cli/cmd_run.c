@@ -1233,7 +1233,16 @@ int cli_run_with(const cli_globals *g, int argc, char **argv, const cli_backend 
     }
 #endif
     rm_manifest *mf = NULL;
-    int rc = rm_manifest_load_file(manifest, &mf, d);
+    int rc;
+#ifdef RM_CLI_PACKAGE
+    size_t ml = strlen(manifest);
+    if (ml > 6 && !strcmp(manifest + ml - 6, ".rmpkg")) { /* run a package's manifest natively */
+        mf = cli_package_manifest(rt, manifest, d, &exit_code);
+        if (!mf) goto done;
+        rc = 0;
+    } else
+#endif
+        rc = rm_manifest_load_file(manifest, &mf, d);
     if (rc == 0) {
         exit_code = apply_sets(rt, mf, sets, n_sets, set_paths);
         if (exit_code != EXIT_OK) {

@@ -22,6 +22,7 @@ static const char usage[] =
     "  inspect NODE        show a node type's ports and parameters\n"
     "  schema              print the JSON Schema of manifests\n"
     "  graph MANIFEST      print the pipeline as a Graphviz DOT graph\n"
+    "  pack MANIFEST -o P  create a .rmpkg package; pack --check P validates one\n"
     "  serve               serve pipelines over gRPC (remotemedia.v1)\n"
     "  version             print version and build features\n"
     "  help [COMMAND]      show help for a command\n"
@@ -294,7 +295,7 @@ static int cmd_version(int argc, char **argv)
     return EXIT_OK;
 }
 
-static const char *const commands[] = {"run", "validate", "nodes", "inspect", "schema", "graph", "serve", "remote", "version", "help"};
+static const char *const commands[] = {"run", "validate", "nodes", "inspect", "schema", "graph", "pack", "serve", "remote", "version", "help"};
 
 static int unknown_command(const char *cmd)
 {
@@ -313,7 +314,7 @@ static int take_late_globals(cli_globals *g, int *verbose, int *argc, char **arg
     static const char *const with_value[] = {"-i", "-o", "-f", "--input", "--output", "--format",
                                              "--input-format", "--output-format", "--output-subtype",
                                              "--output-node", "--chunk-ms", "--set", "--only",
-                                             "--max-input-bytes", NULL};
+                                             "--max-input-bytes", "--wasm", "--metadata", "--python", NULL};
     int out = 1;
     for (int i = 1; i < *argc; i++) {
         const char *a = argv[i];
@@ -387,6 +388,9 @@ static int cmd_help(const cli_globals *g, int argc, char **argv)
     if (!strcmp(argv[1], "inspect")) return cmd_inspect(g, 2, args);
     if (!strcmp(argv[1], "schema")) return cmd_schema(g, 2, args);
     if (!strcmp(argv[1], "graph")) return cmd_graph(g, 2, args);
+#ifdef RM_CLI_PACKAGE
+    if (!strcmp(argv[1], "pack")) return cmd_pack(g, 2, args);
+#endif
 #ifdef RM_CLI_GRPC
     if (!strcmp(argv[1], "serve")) return cmd_serve(g, 2, args);
 #endif
@@ -459,6 +463,14 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "inspect")) return cmd_inspect(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "schema")) return cmd_schema(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "graph")) return cmd_graph(&g, sub_argc, sub_argv);
+#ifdef RM_CLI_PACKAGE
+    if (!strcmp(cmd, "pack")) return cmd_pack(&g, sub_argc, sub_argv);
+#else
+    if (!strcmp(cmd, "pack")) {
+        cli_error("this rmedia was built without .rmpkg packages (RM_WITH_PACKAGE=OFF)");
+        return EXIT_ENV;
+    }
+#endif
 #ifdef RM_CLI_GRPC
     if (!strcmp(cmd, "serve")) return cmd_serve(&g, sub_argc, sub_argv);
     if (!strcmp(cmd, "remote")) return cmd_remote(&g, sub_argc, sub_argv);

@@ -10,11 +10,15 @@
 #include "remotemedia/nodes.h"
 
 extern const rm_node_type rm__node_passthrough;
+#ifdef RM_WITH_MATH
 extern const rm_node_type rm__node_multiply;
 extern const rm_node_type rm__node_add;
 extern const rm_node_type rm__node_calculator;
+#endif
+#ifdef RM_WITH_TEXT
 extern const rm_node_type rm__node_text_processor;
 extern const rm_node_type rm__node_text_collector;
+#endif
 #ifdef RM_WITH_AUDIO
 extern const rm_node_type rm__node_audio_resample;
 extern const rm_node_type rm__node_format_converter;
@@ -31,8 +35,13 @@ extern const rm_node_type rm__node_text_to_speech;
 #endif
 
 static const rm_node_type *const builtin_nodes[] = {
-    &rm__node_passthrough,     &rm__node_multiply,       &rm__node_add,
-    &rm__node_calculator,      &rm__node_text_processor, &rm__node_text_collector,
+    &rm__node_passthrough,
+#ifdef RM_WITH_MATH
+    &rm__node_multiply,        &rm__node_add,            &rm__node_calculator,
+#endif
+#ifdef RM_WITH_TEXT
+    &rm__node_text_processor,  &rm__node_text_collector,
+#endif
 #ifdef RM_WITH_AUDIO
     &rm__node_audio_resample,  &rm__node_format_converter, &rm__node_channel_mixer,
     &rm__node_audio_chunker,   &rm__node_gain,             &rm__node_audio_level,
@@ -89,6 +98,12 @@ const char *rm_build_features(void)
 #endif
 #ifndef RM_NO_PLUGINS
            " plugins"
+#endif
+#ifdef RM_WITH_MATH
+           " math"
+#endif
+#ifdef RM_WITH_TEXT
+           " text"
 #endif
 #ifdef RM_WITH_AUDIO
            " audio"

@@ -235,7 +235,52 @@ def host_grpc(args):
     return run
 
 
-HOSTS = {"cli": host_cli, "python": host_python, "grpc": host_grpc}
+def host_wasm(args):
+    """build/wasm/remotemedia.wasm through the TypeScript package web/ in
+    Node (wasm_host.mjs, one process per run).  Node types of families the
+    wasm build leaves out (speech) make a case "not in the wasm build"."""
+    wasm = os.path.abspath(args.wasm or os.path.join(ROOT, "build", "wasm", "remotemedia.wasm"))
+    if not os.path.exists(wasm):
+        raise SystemExit(f"wasm host: {wasm} missing (make wasm)")
+    if not os.path.exists(os.path.join(ROOT, "web", "dist", "index.js")):
+        raise SystemExit("wasm host: web/dist missing (cd web && npm run build)")
+    scale = {"f32": 1.0, "s16": 32768.0, "s32": 2147483648.0}
+
+    def run(case, ms, tmp):
+        spec = {"manifest": case.manifest}
+        if case.is_audio:
+            raw = os.path.join(tmp, case.name + ".s16")
+            case.audio.astype("<i2").tofile(raw)
+            spec.update(audio=raw, rate=case.rate, channels=int(case.audio.shape[1]),
+                        chunk_frames=case.rate * ms // 1000)
+        else:
+            spec["values"] = case.values
+        sp = os.path.join(tmp, case.name + "-wasm.json")
+        with open(sp, "w") as f:
+            json.dump(spec, f)
+        p = subprocess.run(["node", os.path.join(HERE, "wasm_host.mjs"), wasm, sp], capture_output=True, text=True)
+        if p.returncode != 0:
+            if "unknown node type" in p.stderr and "SpeechToText" in p.stderr:
+                raise NotInBuild("SpeechToText: speech nodes are native only")
+            raise RuntimeError(f"wasm host exited {p.returncode}: {p.stderr.strip()[-2000:]}")
+        outs = []
+        for line in p.stdout.splitlines():
+            o = json.loads(line)
+            if "samples" in o:
+                x = np.asarray(o["samples"], dtype=np.float64).reshape(-1, o["channels"]) / scale[o["format"]]
+                outs.append({"node": o["node"], "port": o["port"], "audio": x, "rate": o["rate"]})
+            else:
+                outs.append(o)
+        return outs
+
+    return run
+
+
+class NotInBuild(Exception):
+    """The case uses a node family this host's build does not have."""
+
+
+HOSTS = {"cli": host_cli, "python": host_python, "grpc": host_grpc, "wasm": host_wasm}
 
 
 # -------------------------------------------------------------- normalise --
@@ -282,7 +327,22 @@ def close(a, b):
     return a == b
 
 
-def compare(expected, got):
+def same_printed(a, b):
+    """Identical as the native CLI prints them: numbers to 15 significant
+    digits (JSON through JavaScript does not keep 670 and 670.0 apart),
+    everything else equal."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, (int, float)) and isinstance(b, (int, float)):
+        return float("%.15g" % a) == float("%.15g" % b)
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_printed(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(same_printed(x, y) for x, y in zip(a, b))
+    return type(a) is type(b) and a == b
+
+
+def compare(expected, got, exact=False):
     """Returns a list of differences (empty = conformant)."""
     diffs = []
     if len(expected) != len(got):
@@ -302,7 +362,7 @@ def compare(expected, got):
                 d = max((abs(x - y) for x, y in zip(ea["rms_100ms"], ga["rms_100ms"])), default=0.0)
                 if d > AUDIO_RMS_ABS:
                     diffs.append(f"{where}: audio level differs by up to {d:.3g} RMS")
-        elif not close(e["value"], g["value"]):
+        elif not (same_printed(e["value"], g["value"]) if exact else close(e["value"], g["value"])):
             diffs.append(f"{where}: {json.dumps(g['value'])[:300]}\n      expected {json.dumps(e['value'])[:300]}")
         if len(diffs) > 5:
             break
@@ -316,6 +376,10 @@ def main():
     ap.add_argument("--host", required=True, choices=sorted(HOSTS))
     ap.add_argument("--rmedia", help="the rmedia binary (cli and grpc hosts)")
     ap.add_argument("--build-dir", help="the CMake build holding libremotemedia (python host)")
+    ap.add_argument("--wasm", help="remotemedia.wasm (wasm host; default build/wasm/remotemedia.wasm)")
+    ap.add_argument("--exact", action="store_true",
+                    help="outputs of JSON-input (math/text) cases must be identical as the CLI prints "
+                         "them, not within 1e-9; audio cases keep their tolerance")
     ap.add_argument("--framing", default="all",
                     help="comma-separated: " + ", ".join(FRAMINGS) + " (default: all)")
     ap.add_argument("--case", action="append", help="run only this case (repeatable)")
@@ -354,7 +418,11 @@ def main():
                 continue
             for n in names if case.is_audio else ["20ms"]:
                 try:
-                    diffs = compare(expected, normalise(run(case, FRAMINGS[n], tmp)))
+                    diffs = compare(expected, normalise(run(case, FRAMINGS[n], tmp)),
+                                    exact=args.exact and not case.is_audio)
+                except NotInBuild as e:
+                    print(f"{args.host:7} {case.name:14} {'':10} skipped: not in this build ({e})")
+                    break
                 except Exception as e:  # a host failure is a failed case, not a crash of the suite
                     diffs = [f"host failed: {e}"]
                 label = n if case.is_audio else "json input"

@@ -189,7 +189,36 @@ def run_audio():
         put("run_audio", bytes([g]) + frame(2, 1, 7, 480) + frame(0, 1, 2, 100))
 
 
+def packages():
+    # Small packages: valid ones (a stub runtime: only its header is checked)
+    # and one of each kind of refusal, so the fuzzer starts past the zip layer.
+    import hashlib, io, zipfile
+    calc = open(os.path.join(ROOT, "examples/packages/calculator/manifest.json"), "rb").read()
+    text = open(os.path.join(ROOT, "examples/packages/text-processor/manifest.json"), "rb").read()
+    wasm = b"\0asm\x01\0\0\0"
+
+    def pkg(members, checksums=True, method=zipfile.ZIP_DEFLATED):
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", method) as z:
+            for n, d in members:
+                zi = zipfile.ZipInfo(n, (2024, 1, 1, 0, 0, 0))
+                zi.compress_type = method
+                z.writestr(zi, d)
+            if checksums:
+                zi = zipfile.ZipInfo("checksums", (2024, 1, 1, 0, 0, 0))
+                zi.compress_type = method
+                z.writestr(zi, "".join("%s  %s\n" % (hashlib.sha256(d).hexdigest(), n) for n, d in members))
+        put("package", buf.getvalue())
+    md = b'{"package_name": "calc", "format_version": "1.0.0"}'
+    pkg([("manifest.json", calc), ("runtime.wasm", wasm), ("metadata.json", md)])
+    pkg([("manifest.json", text), ("runtime.wasm", wasm), ("python/node.py", b"x = 1\n")], method=zipfile.ZIP_STORED)
+    pkg([("manifest.json", calc), ("runtime.wasm", wasm)], checksums=False)
+    pkg([("manifest.json", calc.replace(b"10", b'"ten"')), ("runtime.wasm", b"\0asm\x02\0\0\0")])
+    pkg([("manifest.json", b"{\n ,}"), ("runtime.wasm", wasm), ("../evil", b""), ("python/", b"")])
+
+
 if __name__ == "__main__":
+    packages()
     node_params(manifests())
     json_inputs()
     audio()

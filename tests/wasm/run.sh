@@ -137,6 +137,8 @@ wasm_only() {
 # A node type left out of the wasm build says so, not "did you mean".
 wasm_only speech-not-in-wasm 1 "note: TextToSpeech is not in the wasm build: speech nodes are native only" \
     -- validate examples/speak.yaml
+# Packages are made and checked by the native rmedia (libzip) and web/, not here.
+wasm_only pack-not-in-wasm 5 "built without .rmpkg packages" -- pack examples/calculator.json -o x.rmpkg
 # Absolute and ../ paths outside the preopened directories: the error says why.
 wasm_only absolute-path 4 "reaches only the directories the WASI runtime preopens" \
     -- validate "$root/examples/calculator.json"

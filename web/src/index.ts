@@ -14,6 +14,7 @@
 import { wasiImports } from "./wasi.js";
 
 export { WasiExit } from "./wasi.js";
+export * from "./package.js";
 
 /** rm_frame_kind values of the core (include/remotemedia/frame.h). */
 const KIND_NAMES = ["", "audio", "video", "tensor", "json", "text", "binary"] as const;

@@ -6,6 +6,7 @@
 import { RemoteMediaWorker, type WorkerSession } from "../../dist/worker-client.js";
 import type { Output } from "../../dist/index.js";
 import { decodeAudio } from "./wav.js";
+import { setupPackages } from "./packages.js";
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const status = $("status"), out = $("output"), errorBox = $("error"), diags = $<HTMLUListElement>("diagnostics");
@@ -444,6 +445,13 @@ async function stopMic(): Promise<void> {
 }
 $("mic-start").addEventListener("click", () => void startMic());
 $("mic-stop").addEventListener("click", () => void stopMic());
+
+// ---------------------------------------------------------------- packages
+setupPackages({
+  rmw, ready, wasmURL: new URL("remotemedia.wasm", base), editor, pyCode,
+  pythonLoaded: () => $("py-status").dataset.state === "loaded",
+  validate, showError, clearError,
+});
 
 // ----------------------------------------------------------------- offline
 if ("serviceWorker" in navigator && import.meta.env.PROD)

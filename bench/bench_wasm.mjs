@@ -1,0 +1,105 @@
+// The wasm library against the native library in the same run (`make
+// bench`, scripts/bench): per 20 ms chunk through resample 48 -> 16 kHz +
+// VAD (tests/wasm/resample_vad.yaml) in remotemedia.wasm through the
+// TypeScript package web/ in Node, and through the same rmw_* C API compiled
+// natively (bench/bench_rmw_chunk.c); rounds alternate between the two and
+// the medians are compared (goal: wasm <= 2x native).  Also the module's
+// compile + instantiate time and its size.  Prints scripts/bench ROW lines.
+//   node bench/bench_wasm.mjs NATIVE_BENCH_RMW_CHUNK [--quick]
+import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { gzipSync } from "node:zlib";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { RemoteMedia } from "../web/dist/index.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const [nativeBench, ...rest] = process.argv.slice(2);
+const quick = rest.includes("--quick");
+const wasmPath = process.env.RMEDIA_WASM || path.join(root, "build/wasm/remotemedia.wasm");
+const manifestPath = process.env.RM_BENCH_MANIFEST || path.join(root, "tests/wasm/resample_vad.yaml");
+const bytes = readFileSync(wasmPath);
+const median = (a) => { const s = [...a].sort((x, y) => x - y); return s[s.length >> 1]; };
+const row = (...f) => console.log(["ROW", ...f].join("\t"));
+
+// compile + instantiate (+ the runtime with every node type), fresh each time
+const loads = [];
+for (let i = 0; i < (quick ? 3 : 9); i++) {
+  const t = performance.now();
+  const rm = await RemoteMedia.load(new Uint8Array(bytes));
+  loads.push(performance.now() - t);
+  rm.dispose();
+}
+
+// the signal of bench_rmw_chunk.c: 0.5 s of a 300 Hz tone, 0.5 s near silence
+const sig = new Float32Array(48000);
+for (let i = 0; i < 48000; i++)
+  sig[i] = Math.fround(Math.floor(i / 24000) % 2 === 0 ? 0.3 * Math.sin((2 * Math.PI * 300 * i) / 48000) : 0.001 * Math.sin(i));
+const rm = await RemoteMedia.load(bytes);
+const chunks = quick ? 300 : 1000, rounds = quick ? 5 : 15;
+
+/** Native rounds in one child process: "us_per_chunk WALL CPU" lines. */
+function native(manifestPath, n, wall, cpu) {
+  const r = spawnSync(nativeBench, [manifestPath, String(chunks), String(n)], { encoding: "utf8" });
+  if (r.status !== 0) { console.error(`bench_wasm: ${nativeBench} failed: ${r.stderr}`); process.exit(1); }
+  for (const m of r.stdout.matchAll(/us_per_chunk ([\d.]+) ([\d.]+)/g)) {
+    wall.push(Number(m[1]));
+    cpu.push(Number(m[2]));
+  }
+}
+
+/** wasm and native per-chunk µs for one manifest: native rounds before
+ * and after the wasm rounds.  (Not alternating round by round: after a
+ * child process is forked, the wasm rounds ran 5-8x slower for a while,
+ * copy-on-write faults on the pages of the wasm heap.) */
+function measure(manifestPath) {
+  const natWall = [], natCpu = [];
+  native(manifestPath, Math.ceil(rounds / 2), natWall, natCpu);
+  const s = rm.open(readFileSync(manifestPath, "utf8"));
+  let pos = 0;
+  const push = () => {
+    const at = pos % 48000;
+    s.push({ samples: sig.subarray(at, at + 960), sampleRate: 48000, channels: 1, timestampUs: (pos * 1e6) / 48000 });
+    pos += 960;
+    s.takeOutputs();
+  };
+  // Warm-up by time: V8 runs wasm in its baseline compiler first and
+  // optimises hot functions in the background, which on a busy machine
+  // takes a while; the steady state is what a long stream sees.
+  const until = performance.now() + (quick ? 500 : 2000);
+  while (performance.now() < until) push();
+  // Wall time and the process's CPU time per chunk (user + system, all
+  // threads: after the warm-up V8's compiler threads are idle).  On a
+  // shared, busy machine wall time mostly measures the other processes, so
+  // the ratio is taken on CPU time.
+  const wasmWall = [], wasmCpu = [];
+  for (let r = 0; r < rounds; r++) {
+    const t = performance.now(), c = process.cpuUsage();
+    for (let i = 0; i < chunks; i++) push();
+    const dc = process.cpuUsage(c);
+    wasmWall.push(((performance.now() - t) * 1000) / chunks);
+    wasmCpu.push((dc.user + dc.system) / chunks);
+  }
+  s.close();
+  native(manifestPath, Math.floor(rounds / 2), natWall, natCpu);
+  return { w: median(wasmCpu), n: median(natCpu), ww: median(wasmWall), nw: median(natWall),
+           wmin: Math.min(...wasmCpu), nmin: Math.min(...natCpu) };
+}
+
+const a = measure(manifestPath);
+const ratio = a.w / a.n;
+row("wasm (Node): resample 48->16 kHz + VAD, CPU per 20 ms chunk (median)", `${a.w.toFixed(1)} us (wall ${a.ww.toFixed(1)})`,
+  `native rmw API ${a.n.toFixed(1)} us (wall ${a.nw.toFixed(1)}); goal <= 2x`, `${ratio.toFixed(2)}x`,
+  ratio <= 2 ? "ok" : "over goal");
+row("wasm (Node): resample 48->16 kHz + VAD, CPU per 20 ms chunk (best round)", `${a.wmin.toFixed(1)} us`,
+  `native rmw API ${a.nmin.toFixed(1)} us; goal <= 2x`, `${(a.wmin / a.nmin).toFixed(2)}x`,
+  a.wmin / a.nmin <= 2 ? "ok" : "over goal");
+const p = measure(path.join(root, "bench/passthrough_audio.yaml"));
+row("wasm (Node): PassThrough, CPU per 20 ms chunk (the JS boundary: copy in, push, copy out)",
+  `${p.w.toFixed(1)} us (best ${p.wmin.toFixed(1)}; wall ${p.ww.toFixed(1)})`, `native rmw API ${p.n.toFixed(1)} us`,
+  `${(p.w / p.n).toFixed(1)}x`,
+  "measured");
+row("wasm: compile + instantiate remotemedia.wasm + runtime", `${median(loads).toFixed(1)} ms`, "-", "-", "measured");
+const kb = (n) => `${(n / 1024).toFixed(0)} KB`;
+row("wasm: remotemedia.wasm size (core + math + text + audio)", `${kb(bytes.length)} (${kb(gzipSync(bytes, { level: 9 }).length)} gzip)`,
+  "goal <= 500 KB", (bytes.length / (500 * 1024)).toFixed(2), bytes.length <= 500 * 1024 ? "ok" : "over goal");
