@@ -12,6 +12,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "no
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { unzipSync, zipSync } from "../../node_modules/fflate/esm/index.mjs";
 import { launch } from "../scripts/browser.mjs";
 
 const demo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -259,45 +260,51 @@ test("keyboard and accessible names", async () => {
   await page.close();
 });
 
-test("packages: create and download, load back (python/ nodes too); a damaged package is refused with the validator's message", async () => {
+test("packages: create and download, load back and run; a damaged package is refused with the validator's message", async () => {
   const page = await openPage();
-  // a package with a Python node: the Python panel's code goes into python/user_nodes.py
-  await page.click("#py-load"); // the default code: Shout
-  await page.waitForSelector("#py-status[data-state=loaded]", { timeout: 600000 });
   await page.click("#ex-calculator");
-  const manifest = { version: "v1", metadata: { name: "shout" }, nodes: [{ id: "s", node_type: "Shout", params: { suffix: "?" } }] };
-  await page.fill("#manifest", JSON.stringify(manifest, null, 2));
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("#pkg-create")]);
-  assert.equal(download.suggestedFilename(), "shout.rmpkg");
-  const pkg = path.join(tmp, "shout.rmpkg");
+  assert.equal(download.suggestedFilename(), "calculator.rmpkg");
+  const pkg = path.join(tmp, "calculator.rmpkg");
   await download.saveAs(pkg);
   const check = rmedia(["pack", "--check", pkg]); // made in the browser, valid for the C validator
   assert.equal(check.code, 0, check.err + check.out);
   await page.close();
 
-  // a fresh page: the package brings its Python node along
   const fresh = await openPage();
+  await fresh.click("#ex-text"); // the package's manifest replaces the editor's
   await fresh.setInputFiles("#pkg-file", pkg);
-  await fresh.waitForSelector("#pkg-status[data-state=loaded], #pkg-status[data-state=error], #pkg-status[data-state=invalid]", { timeout: 600000 });
+  await fresh.waitForSelector("#pkg-status[data-state=loaded], #pkg-status[data-state=error], #pkg-status[data-state=invalid]");
   assert.equal(await fresh.getAttribute("#pkg-status", "data-state"), "loaded", await fresh.textContent("#error"));
-  assert.match(await fresh.textContent("#pkg-status"), /Python modules user_nodes/);
-  await fresh.fill("#input", '["hi"]');
+  assert.match(await fresh.inputValue("#manifest"), /"MultiplyNode"/);
+  await fresh.fill("#input", "[5, 7, 3]");
   await fresh.click("#run");
   await fresh.waitForSelector("#output[data-state=done], #output[data-state=error]");
-  assert.equal(await fresh.getAttribute("#output", "data-values"), '["HI?"]', await fresh.textContent("#error"));
+  assert.equal(await fresh.getAttribute("#output", "data-values"), "[20,24,16]", await fresh.textContent("#error"));
 
-  // damaged: one byte flipped in the middle
+  // damaged: one byte flipped in the middle — refused, the member named
   const bytes = readFileSync(pkg);
   bytes[Math.floor(bytes.length / 2)] ^= 0x55;
   const damaged = path.join(tmp, "damaged.rmpkg");
   writeFileSync(damaged, bytes);
   await fresh.setInputFiles("#pkg-file", damaged);
   await fresh.waitForSelector("#pkg-status[data-state=error]");
-  const shown = (await fresh.textContent("#error")).split("\n").map((l) => l.replace(/^[^:]*: /, ""));
-  const nat = rmedia(["pack", "--check", damaged]);
-  assert.notEqual(nat.code, 0, "the native validator accepts the damaged package");
-  const natLines = nat.err.split("\n").filter((l) => l.startsWith(damaged + ": ")).map((l) => l.slice(damaged.length + 2));
-  assert.ok(natLines.length >= 1, nat.err);
+  assert.match(await fresh.textContent("#error"), /^damaged\.rmpkg: [a-z.]+: error: /);
+  assert.notEqual(rmedia(["pack", "--check", damaged]).code, 0, "the native validator accepts the damaged package");
+
+  // altered: manifest.json changed after the checksums were written — the same lines as rmedia pack --check
+  const members = unzipSync(new Uint8Array(readFileSync(pkg)));
+  members["manifest.json"] = new TextEncoder().encode(new TextDecoder().decode(members["manifest.json"]).replace('"addend": 10', '"addend": 11'));
+  const altered = path.join(tmp, "altered.rmpkg");
+  writeFileSync(altered, zipSync(members));
+  await fresh.setInputFiles("#pkg-file", altered);
+  await fresh.waitForSelector("#pkg-status[data-state=error]");
+  const shown = (await fresh.textContent("#error")).split("\n").map((l) => l.replace(/^altered\.rmpkg: /, ""));
+  const nat = rmedia(["pack", "--check", altered]);
+  assert.notEqual(nat.code, 0, "the native validator accepts the altered package");
+  const natLines = nat.err.split("\n").filter((l) => l.startsWith(altered + ": ")).map((l) => l.slice(altered.length + 2))
+    .filter((l) => !/^\d+ problems?$/.test(l)); // the CLI's count line
+  assert.ok(natLines.some((l) => /manifest\.json: error: .*checksum/i.test(l)), nat.err);
   assert.deepEqual(shown, natLines);
   await fresh.close();
 });
