@@ -1,6 +1,7 @@
-// Offline: the wasm library, Pyodide's files and the page's own assets are
-// cached on first use (same-origin GETs), and served from the cache when the
-// network is gone.  A new deployment changes CACHE.
+// Offline: the wasm library and Pyodide's files (CORE, large and fixed for a
+// deployment) are served cache-first; the page's own assets network-first,
+// cached on first use and served from the cache when the network is gone.
+// A new deployment changes CACHE.
 const CACHE = "remotemedia-demo-v1";
 const CORE = ["./", "./index.html", "./remotemedia.wasm", "./mic-worklet.js", "./pyodide/pyodide.mjs",
   "./pyodide/pyodide.asm.mjs", "./pyodide/pyodide.asm.wasm", "./pyodide/python_stdlib.zip", "./pyodide/pyodide-lock.json"];
@@ -16,8 +17,13 @@ self.addEventListener("activate", (e) => {
 self.addEventListener("fetch", (e) => {
   const req = e.request;
   if (req.method !== "GET" || new URL(req.url).origin !== self.location.origin) return;
+  const core = CORE.some((p) => p.length > 2 && req.url === new URL(p, self.registration.scope).href);
   e.respondWith((async () => {
     const cache = await caches.open(CACHE);
+    if (core) {
+      const hit = await cache.match(req, { ignoreSearch: true });
+      if (hit) return hit;
+    }
     try {
       const res = await fetch(req);
       if (res.ok) await cache.put(req, res.clone());
