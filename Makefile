@@ -75,13 +75,16 @@ packages: build
 # TypeScript package web/ (Node's test runner, .rmpkg packages both ways), with
 # a native rmedia: the sanitizer build's when `make test` made one, else the
 # release build (built if needed); then the conformance cases through the wasm
-# library (tests/conformance, --host wasm).
+# library (tests/conformance, --host wasm); then the browser demo web/demo in
+# headless chromium (playwright-core): Python nodes in Pyodide, packages and the
+# conformance cases in the page included (docs/browser.md).
 test-wasm: wasm
 	@native=$(SANITIZE)/rmedia; \
 	if [ ! -x $$native ]; then $(MAKE) --no-print-directory build || exit 1; native=$(RELEASE)/rmedia; fi; \
 	tests/wasm/run.sh build/wasm $$native && \
-	(cd web && node_modules/.bin/tsc -p tsconfig.json && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/) && \
-	/usr/bin/python3 tests/conformance/run.py --host wasm --exact --wasm build/wasm/remotemedia.wasm
+	(cd web && node scripts/embed-python.mjs && node_modules/.bin/tsc -p tsconfig.json && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/) && \
+	/usr/bin/python3 tests/conformance/run.py --host wasm --exact --wasm build/wasm/remotemedia.wasm && \
+	cd web/demo && npm run --silent build && RMEDIA_NATIVE=$(CURDIR)/$$native node --test test/
 
 # libFuzzer targets (tests/fuzz/README.md), built with clang-14 into $(FUZZ).
 # `make fuzz` runs each for FUZZ_SECONDS from the committed corpus (new

@@ -75,7 +75,13 @@ rm_runtime *RMW_EXPORT(rmw_runtime_new)(void)
     return rt;
 }
 
-void RMW_EXPORT(rmw_runtime_free)(rm_runtime *rt) { rm_runtime_free(rt); }
+static void external_free_all(const rm_runtime *rt);
+
+void RMW_EXPORT(rmw_runtime_free)(rm_runtime *rt)
+{
+    rm_runtime_free(rt);
+    external_free_all(rt); /* after: the runtime borrowed the descriptors */
+}
 
 /* [describe(type), ...] for every registered node type. */
 char *RMW_EXPORT(rmw_nodes_json)(rm_runtime *rt)
@@ -385,4 +391,210 @@ uint32_t RMW_EXPORT(rmw_output_audio_rate)(const rmw_output *o)
 int RMW_EXPORT(rmw_output_audio_format)(const rmw_output *o)
 {
     return o->frame->kind == RM_FRAME_AUDIO ? (int)o->frame->u.audio.format : 0;
+}
+
+/* ----------------------------------------------------- external nodes --- */
+
+#if defined(__wasm__)
+__attribute__((import_module("rmw"), import_name("host_call"))) extern int
+rmw_host_call(int host_type, int instance, int op, rm_node *node, const rmw_output *frame, const char *text,
+              size_t len);
+#else
+static rmw_host_fn host_fn;
+void rmw_set_host(rmw_host_fn fn) { host_fn = fn; }
+static int rmw_host_call(int host_type, int instance, int op, rm_node *node, const rmw_output *frame,
+                         const char *text, size_t len)
+{
+    return host_fn ? host_fn(host_type, instance, op, node, frame, text, len) : RM_ENOTSUP;
+}
+#endif
+
+/* One registered external type: the descriptor the runtime borrows, with
+ * its strings and parameter table, and the host's id for it. */
+typedef struct ext_type {
+    rm_node_type t; /* first: rm_node_type_of() is cast back to ext_type */
+    rm_param_def params[2];
+    const rm_runtime *rt;
+    char *name, *doc;
+    int host_type;
+    struct ext_type *next;
+} ext_type;
+
+static ext_type *ext_types;
+
+typedef struct {
+    const json_t *args; /* every manifest parameter (RM_PARAM_REST) */
+} ext_config;
+
+typedef struct {
+    int host_type;
+    int instance; /* the host's id, > 0 once INIT succeeded */
+} ext_state;
+
+static const ext_type *ext_of(rm_node *node) { return (const ext_type *)rm_node_type_of(node); }
+
+/* Set by rmw_node_fail: the host recorded its own message for the call. */
+static int host_reported;
+
+static int host(rm_node *node, int instance, int op, const rmw_output *frame, const char *text, size_t len)
+{
+    host_reported = 0;
+    return rmw_host_call(ext_of(node)->host_type, instance, op, node, frame, text, len);
+}
+
+/* A host call that failed without rmw_node_fail still names the node. */
+static int ext_result(rm_node *node, int rc, const char *what)
+{
+    if (rc >= 0) return 0;
+    if (host_reported) return rc;
+    return rm_node_fail(node, rc, "external node %s failed in %s", ext_of(node)->name, what);
+}
+
+static int ext_init(rm_node *node, void *state, const void *config)
+{
+    ext_state *st = state;
+    const ext_config *c = config;
+    char *params = rm_json_dumps(c->args ? c->args : json_object(), JSON_COMPACT);
+    if (!params) return rm_node_fail(node, RM_ENOMEM, "out of memory");
+    int rc = host(node, 0, RMW_HOST_INIT, NULL, params, strlen(params));
+    free(params);
+    if (rc > 0) {
+        st->host_type = ext_of(node)->host_type;
+        st->instance = rc;
+        return 0;
+    }
+    return ext_result(node, rc ? rc : RM_EINVAL, "init");
+}
+
+static int ext_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
+{
+    (void)port;
+    const ext_state *st = state;
+    /* a borrowed view: the host reads it with the rmw_output_* accessors */
+    rmw_output view = {NULL, (char *)rm_node_id(node), (char *)"in", (rm_frame *)f};
+    return ext_result(node, host(node, st->instance, RMW_HOST_PROCESS, &view, NULL, 0), "process");
+}
+
+static int ext_flush(rm_node *node, void *state)
+{
+    const ext_state *st = state;
+    return ext_result(node, host(node, st->instance, RMW_HOST_FLUSH, NULL, NULL, 0), "flush");
+}
+
+static int ext_reset(rm_node *node, void *state)
+{
+    const ext_state *st = state;
+    return ext_result(node, host(node, st->instance, RMW_HOST_RESET, NULL, NULL, 0), "reset");
+}
+
+/* fini has no node handle: the host keys FINI by (host_type, instance). */
+static void ext_fini(void *state)
+{
+    const ext_state *st = state;
+    if (st->instance > 0) rmw_host_call(st->host_type, st->instance, RMW_HOST_FINI, NULL, NULL, NULL, 0);
+}
+
+static void ext_type_free(ext_type *x)
+{
+    free(x->name);
+    free(x->doc);
+    free(x);
+}
+
+static void external_free_all(const rm_runtime *rt)
+{
+    for (ext_type **pp = &ext_types; *pp;) {
+        ext_type *x = *pp;
+        if (x->rt == rt) {
+            *pp = x->next;
+            ext_type_free(x);
+        } else {
+            pp = &x->next;
+        }
+    }
+}
+
+int RMW_EXPORT(rmw_register_external)(rm_runtime *rt, const char *name, size_t name_len, const char *doc,
+                                      size_t doc_len, int host_type)
+{
+    ext_type *x = calloc(1, sizeof *x);
+    if (!x) return fail(RM_ENOMEM, "out of memory");
+    x->name = dupn(name, name_len);
+    x->doc = dupn(doc, doc_len);
+    if (!x->name || !x->doc) {
+        ext_type_free(x);
+        return fail(RM_ENOMEM, "out of memory");
+    }
+    x->rt = rt;
+    x->host_type = host_type;
+    x->params[0] = (rm_param_def){"args", RM_PARAM_JSON, offsetof(ext_config, args),
+                                  "the node's parameters (every key under params)", 0, "{}", 0, 0, NULL, NULL,
+                                  RM_PARAM_REST};
+    x->t = (rm_node_type){
+        .abi_version = RM_NODE_ABI_VERSION,
+        .name = x->name,
+        .doc = x->doc,
+        .family = "external",
+        .params = x->params,
+        .config_size = sizeof(ext_config),
+        .state_size = sizeof(ext_state),
+        .init = ext_init,
+        .process = ext_process,
+        .flush = ext_flush,
+        .reset = ext_reset,
+        .fini = ext_fini,
+    };
+    rm_error e;
+    rm_error_clear(&e);
+    int rc = rm_runtime_register(rt, &x->t, &e);
+    if (rc) {
+        ext_type_free(x);
+        return fail_err(&e, rc);
+    }
+    x->next = ext_types;
+    ext_types = x;
+    return 0;
+}
+
+const char *RMW_EXPORT(rmw_node_id)(const rm_node *node) { return rm_node_id(node); }
+
+static int64_t ts_of(double timestamp_us) { return timestamp_us < 0 ? RM_TS_NONE : (int64_t)timestamp_us; }
+
+static int emit(rm_node *node, rm_frame *f, double timestamp_us)
+{
+    f->timestamp_us = ts_of(timestamp_us);
+    return rm_node_emit_take(node, 0, f);
+}
+
+int RMW_EXPORT(rmw_node_emit_json)(rm_node *node, const char *text, size_t len, double timestamp_us)
+{
+    char msg[256] = "";
+    rm_frame *f = rm_frame_new_json_text(text, len, msg, sizeof msg);
+    if (!f) return rm_node_fail(node, RM_EPARSE, "output is not JSON: %s", msg);
+    return emit(node, f, timestamp_us);
+}
+
+int RMW_EXPORT(rmw_node_emit_text)(rm_node *node, const char *text, size_t len, double timestamp_us)
+{
+    rm_frame *f = rm_frame_new_text(text, len);
+    if (!f) return rm_node_fail(node, RM_EINVAL, "output text is not valid UTF-8 or memory ran out");
+    return emit(node, f, timestamp_us);
+}
+
+/* `data` from rmw_alloc; its ownership passes to the frame (also on failure). */
+int RMW_EXPORT(rmw_node_emit_audio)(rm_node *node, int format, uint32_t rate, uint32_t channels, void *data,
+                                    size_t frames, double timestamp_us)
+{
+    rm_frame *f = rm_frame_wrap_audio((rm_sample_format)format, rate, channels, frames, data, release_heap, NULL);
+    if (!f) {
+        free(data);
+        return rm_node_fail(node, RM_EINVAL, "invalid output audio (format, rate, channels or length)");
+    }
+    return emit(node, f, timestamp_us);
+}
+
+int RMW_EXPORT(rmw_node_fail)(rm_node *node, int code, const char *msg, size_t len)
+{
+    host_reported = 1;
+    return rm_node_fail(node, code < 0 ? code : RM_ENODE, "%.*s", (int)len, msg);
 }

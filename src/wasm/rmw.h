@@ -70,4 +70,48 @@ uint32_t rmw_output_audio_channels(const rmw_output *o);
 uint32_t rmw_output_audio_rate(const rmw_output *o);
 int rmw_output_audio_format(const rmw_output *o);
 
+/*
+ * External nodes: node types whose work is done by the host (JavaScript; in
+ * the browser, Python classes in Pyodide).  They sit in the same registry as
+ * the built-in types, so a manifest mixing both is validated (an unknown
+ * type is a located error) and scheduled by the one executor.
+ *
+ * rmw_register_external(rt, name, doc, host_type) adds node type `name`
+ * (one input "in" and one output "out", any kind; every manifest parameter
+ * is collected into one JSON object).  The executor then calls the host
+ * through the single import rmw.host_call (RMW_HOST_* ops):
+ *
+ *   int host_call(int host_type, int instance, int op, rm_node *node,
+ *                 const rmw_output *frame, const char *text, size_t len)
+ *
+ *   INIT     instance 0, text/len = the parameters as JSON (borrowed);
+ *            returns the host's instance id (> 0) or a negative RM_E* code
+ *   PROCESS  frame = the input (borrowed view for the call: read it with the
+ *            rmw_output_* accessors, never free it); returns 0 or RM_E*
+ *   FLUSH    end of stream;  RESET  barge-in;  FINI  instance gone (the
+ *            return value is ignored)
+ *
+ * During INIT..FLUSH the host emits with rmw_node_emit_* (downstream nodes
+ * run inside that call) and reports a failure with rmw_node_fail (the
+ * message becomes the session's located node error).  Audio crosses as a
+ * view: the host reads rmw_output_audio_data in place and emits with a
+ * buffer from rmw_alloc whose ownership passes to the frame, as in
+ * rmw_session_push_audio.  Descriptors live until rmw_runtime_free.
+ */
+enum { RMW_HOST_INIT = 0, RMW_HOST_PROCESS = 1, RMW_HOST_FLUSH = 2, RMW_HOST_RESET = 3, RMW_HOST_FINI = 4 };
+typedef int (*rmw_host_fn)(int host_type, int instance, int op, rm_node *node, const rmw_output *frame,
+                           const char *text, size_t len);
+#if !defined(__wasm__)
+/* Native builds (tests) have no import: the host function is set here. */
+void rmw_set_host(rmw_host_fn fn);
+#endif
+int rmw_register_external(rm_runtime *rt, const char *name, size_t name_len, const char *doc, size_t doc_len,
+                          int host_type);
+const char *rmw_node_id(const rm_node *node);
+int rmw_node_emit_json(rm_node *node, const char *text, size_t len, double timestamp_us);
+int rmw_node_emit_text(rm_node *node, const char *text, size_t len, double timestamp_us);
+int rmw_node_emit_audio(rm_node *node, int format, uint32_t rate, uint32_t channels, void *data, size_t frames,
+                        double timestamp_us);
+int rmw_node_fail(rm_node *node, int code, const char *msg, size_t len);
+
 #endif

@@ -91,6 +91,40 @@ interface Exports {
   rmw_output_audio_channels(o: number): number;
   rmw_output_audio_rate(o: number): number;
   rmw_output_audio_format(o: number): number;
+  rmw_register_external(rt: number, name: number, nameLen: number, doc: number, docLen: number, hostType: number): number;
+  rmw_node_id(node: number): number;
+  rmw_node_emit_json(node: number, text: number, len: number, timestampUs: number): number;
+  rmw_node_emit_text(node: number, text: number, len: number, timestampUs: number): number;
+  rmw_node_emit_audio(node: number, fmt: number, rate: number, ch: number, data: number, frames: number,
+                      timestampUs: number): number;
+  rmw_node_fail(node: number, code: number, msg: number, len: number): number;
+}
+
+/** rmw.h RMW_HOST_* ops of the host_call import. */
+const HOST_INIT = 0, HOST_PROCESS = 1, HOST_FLUSH = 2, HOST_RESET = 3, HOST_FINI = 4;
+const RM_ENODE = -12;
+
+/** Sends a node's outputs on (downstream nodes run inside the call). */
+export type Emit = (value: Frame, timestampUs?: number) => void;
+
+/** One instance of an external node (one per node per session). */
+export interface ExternalInstance {
+  /** One input frame (a copy: audio samples are the instance's to keep). */
+  process(input: Output, emit: Emit): void;
+  /** End of stream. */
+  flush?(emit: Emit): void;
+  /** Barge-in: drop buffered state. */
+  reset?(): void;
+  /** The session is closing. */
+  dispose?(): void;
+}
+
+/** A node type implemented in JavaScript (or Python via Pyodide): see
+ * RemoteMedia.registerExternal and rmw.h "External nodes". */
+export interface ExternalNodeType {
+  /** Called at session open with the node's manifest params; throwing fails
+   * the session before any frame runs, with the message located at the node. */
+  create(params: Record<string, unknown>, nodeId: string): ExternalInstance;
 }
 
 export type WasmSource = ArrayBuffer | ArrayBufferView | WebAssembly.Module | string | URL;
@@ -129,15 +163,21 @@ export class RemoteMedia {
     const module = await compile(source);
     let mem: WebAssembly.Memory | undefined;
     const log: string[] = [];
+    let self: RemoteMedia | undefined;
     const imports = {
       wasi_snapshot_preview1: wasiImports(
         () => mem as WebAssembly.Memory,
         (_fd, text) => log.push(text),
       ),
+      rmw: {
+        host_call: (hostType: number, instance: number, op: number, node: number, frame: number, text: number,
+                    len: number) => (self ? self.hostCall(hostType, instance, op, node, frame, text, len) : -21),
+      },
     } as unknown as WebAssembly.Imports;
     const instance = await WebAssembly.instantiate(module, imports);
     mem = (instance.exports as unknown as Exports).memory;
     const rm = new RemoteMedia(instance);
+    self = rm;
     rm.log.push(...log);
     return rm;
   }
@@ -183,6 +223,92 @@ export class RemoteMedia {
       throw e;
     }
     return new Session(this, s, own ? graph : undefined, options);
+  }
+
+  private readonly externalTypes: ExternalNodeType[] = [];
+  private readonly externalInstances = new Map<number, ExternalInstance>();
+  private nextInstance = 1;
+
+  /** Adds node type `name`, implemented by `type`, to this runtime: manifests
+   * may then use it beside the built-in types (one input, one output; its
+   * params are passed to create() as one object).  Throws if the name is
+   * taken. */
+  registerExternal(name: string, type: ExternalNodeType, doc = `external node ${name}`): void {
+    const id = this.externalTypes.length;
+    const rc = this.withStr(name, (np, nn) =>
+      this.withStr(doc, (dp, dn) => this.x.rmw_register_external(this.rt, np, nn, dp, dn, id)));
+    if (rc) throw this.error(rc);
+    this.externalTypes.push(type);
+  }
+
+  /** @internal the rmw.host_call import: the executor calling an external node. */
+  hostCall(hostType: number, instance: number, op: number, node: number, frame: number, text: number,
+           len: number): number {
+    if (op === HOST_FINI) {
+      const inst = this.externalInstances.get(instance);
+      this.externalInstances.delete(instance);
+      try {
+        inst?.dispose?.();
+      } catch {
+        /* nothing can be reported from fini */
+      }
+      return 0;
+    }
+    const emit: Emit = (value, ts) => this.emitFrom(node, value, ts);
+    try {
+      if (op === HOST_INIT) {
+        const type = this.externalTypes[hostType];
+        if (!type) return this.nodeFail(node, `no external node type ${hostType}`);
+        const params = JSON.parse(decoder.decode(new Uint8Array(this.x.memory.buffer, text, len).slice())) as
+          Record<string, unknown>;
+        const inst = type.create(params, this.cstr(this.x.rmw_node_id(node), false));
+        const id = this.nextInstance++;
+        this.externalInstances.set(id, inst);
+        return id;
+      }
+      const inst = this.externalInstances.get(instance);
+      if (!inst) return this.nodeFail(node, `external node instance ${instance} is gone`);
+      if (op === HOST_PROCESS) inst.process(readOutput(this, frame), emit);
+      else if (op === HOST_FLUSH) inst.flush?.(emit);
+      else if (op === HOST_RESET) inst.reset?.();
+      return 0;
+    } catch (e) {
+      if (e instanceof EmitError) return e.code; // the core has the message already
+      return this.nodeFail(node, e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  private nodeFail(node: number, message: string): number {
+    return this.withStr(message, (p, n) => this.x.rmw_node_fail(node, RM_ENODE, p, n));
+  }
+
+  private emitFrom(node: number, value: Frame, timestampUs = -1): void {
+    const x = this.x;
+    let rc: number;
+    if (isAudio(value)) {
+      const p = this.copyAudioIn(value);
+      rc = x.rmw_node_emit_audio(node, sampleFormat(value.samples), value.sampleRate, value.channels, p,
+                                 value.samples.length / value.channels, value.timestampUs ?? timestampUs);
+    } else if (typeof value === "string") {
+      rc = this.withStr(value, (p, n) => x.rmw_node_emit_text(node, p, n, timestampUs));
+    } else {
+      rc = this.withStr(JSON.stringify(value), (p, n) => x.rmw_node_emit_json(node, p, n, timestampUs));
+    }
+    if (rc) throw new EmitError(rc);
+  }
+
+  /** @internal Copies audio samples into a new rmw_alloc buffer (whose
+   * ownership the caller passes to the module). */
+  copyAudioIn(frame: AudioFrame): number {
+    const ch = frame.channels;
+    if (!Number.isInteger(ch) || ch < 1 || frame.samples.length % ch !== 0)
+      throw new RemoteMediaError(`audio frame: ${frame.samples.length} samples do not divide into ${ch} channels`, -1);
+    const bytes = frame.samples.byteLength;
+    const p = this.x.rmw_alloc(bytes);
+    if (!p) throw new RemoteMediaError("out of memory", -2);
+    new Uint8Array(this.x.memory.buffer, p, bytes).set(
+      new Uint8Array(frame.samples.buffer, frame.samples.byteOffset, bytes));
+    return p;
   }
 
   // ---- internals shared with Graph and Session --------------------------
@@ -276,6 +402,17 @@ export interface SessionOptions {
 
 const SAMPLE_FORMAT = { f32: 1, s16: 2, s32: 3 } as const;
 
+function sampleFormat(s: AudioFrame["samples"]): number {
+  return s instanceof Float32Array ? SAMPLE_FORMAT.f32 : s instanceof Int16Array ? SAMPLE_FORMAT.s16 : SAMPLE_FORMAT.s32;
+}
+
+/** Thrown through an external node's code when an emit failed downstream. */
+class EmitError extends Error {
+  constructor(readonly code: number) {
+    super(`emit failed (${code})`);
+  }
+}
+
 function isAudio(f: Frame): f is AudioFrame {
   return typeof f === "object" && f !== null && "samples" in f && ArrayBuffer.isView((f as AudioFrame).samples);
 }
@@ -316,16 +453,9 @@ export class Session implements AsyncIterable<Output> {
     const x = this.rm.exports;
     let rc: number;
     if (isAudio(frame)) {
-      const fmt = frame.samples instanceof Float32Array ? SAMPLE_FORMAT.f32
-        : frame.samples instanceof Int16Array ? SAMPLE_FORMAT.s16 : SAMPLE_FORMAT.s32;
+      const fmt = sampleFormat(frame.samples);
       const ch = frame.channels;
-      if (!Number.isInteger(ch) || ch < 1 || frame.samples.length % ch !== 0)
-        throw new RemoteMediaError(`audio frame: ${frame.samples.length} samples do not divide into ${ch} channels`, -1);
-      const bytes = frame.samples.byteLength;
-      const p = x.rmw_alloc(bytes);
-      if (!p) throw new RemoteMediaError("out of memory", -2);
-      new Uint8Array(x.memory.buffer, p, bytes).set(
-        new Uint8Array(frame.samples.buffer, frame.samples.byteOffset, bytes));
+      const p = this.rm.copyAudioIn(frame);
       const frames = frame.samples.length / ch;
       const ts = frame.timestampUs ?? Math.round((this.audioPos * 1e6) / frame.sampleRate);
       this.audioPos += frames;
@@ -401,7 +531,7 @@ export class Session implements AsyncIterable<Output> {
       if (!o) break;
       let out: Output;
       try {
-        out = this.read(o);
+        out = readOutput(this.rm, o);
       } finally {
         x.rmw_output_free(o);
       }
@@ -412,31 +542,33 @@ export class Session implements AsyncIterable<Output> {
     }
   }
 
-  private read(o: number): Output {
-    const x = this.rm.exports;
-    const kind = (KIND_NAMES[x.rmw_output_kind(o)] || "binary") as OutputKind;
-    const out: Output = {
-      node: this.rm.cstr(x.rmw_output_node(o), false),
-      port: this.rm.cstr(x.rmw_output_port(o), false),
-      kind,
-    };
-    const ts = x.rmw_output_timestamp_us(o);
-    if (ts >= 0) out.timestampUs = ts;
-    if (kind === "json") out.value = JSON.parse(this.rm.cstr(x.rmw_output_text(o), true));
-    else if (kind === "text") out.value = this.rm.cstr(x.rmw_output_text(o), true);
-    else if (kind === "audio") {
-      const p = x.rmw_output_audio_data(o);
-      const channels = x.rmw_output_audio_channels(o);
-      const n = x.rmw_output_audio_frames(o) * channels;
-      const fmt = x.rmw_output_audio_format(o);
-      const buf = x.memory.buffer;
-      const samples = fmt === SAMPLE_FORMAT.f32 ? new Float32Array(buf, p, n).slice()
-        : fmt === SAMPLE_FORMAT.s16 ? new Int16Array(buf, p, n).slice() : new Int32Array(buf, p, n).slice();
-      out.audio = { samples, sampleRate: x.rmw_output_audio_rate(o), channels };
-      if (ts >= 0) out.audio.timestampUs = ts;
-    }
-    return out;
+}
+
+/** An output (or an external node's input) as a JS value; audio copied out. */
+function readOutput(rm: RemoteMedia, o: number): Output {
+  const x = rm.exports;
+  const kind = (KIND_NAMES[x.rmw_output_kind(o)] || "binary") as OutputKind;
+  const out: Output = {
+    node: rm.cstr(x.rmw_output_node(o), false),
+    port: rm.cstr(x.rmw_output_port(o), false),
+    kind,
+  };
+  const ts = x.rmw_output_timestamp_us(o);
+  if (ts >= 0) out.timestampUs = ts;
+  if (kind === "json") out.value = JSON.parse(rm.cstr(x.rmw_output_text(o), true));
+  else if (kind === "text") out.value = rm.cstr(x.rmw_output_text(o), true);
+  else if (kind === "audio") {
+    const p = x.rmw_output_audio_data(o);
+    const channels = x.rmw_output_audio_channels(o);
+    const n = x.rmw_output_audio_frames(o) * channels;
+    const fmt = x.rmw_output_audio_format(o);
+    const buf = x.memory.buffer;
+    const samples = fmt === SAMPLE_FORMAT.f32 ? new Float32Array(buf, p, n).slice()
+      : fmt === SAMPLE_FORMAT.s16 ? new Int16Array(buf, p, n).slice() : new Int32Array(buf, p, n).slice();
+    out.audio = { samples, sampleRate: x.rmw_output_audio_rate(o), channels };
+    if (ts >= 0) out.audio.timestampUs = ts;
   }
+  return out;
 }
 
 export interface ExecuteResult {

@@ -1,0 +1,108 @@
+// Browser benchmarks (a measurement, not a test), run by scripts/bench:
+// in chromium headless, the same run as the native CLI,
+//   - resample 48 → 16 kHz + VAD per 20 ms chunk: wasm in the page's worker
+//     vs the native rmedia (same manifest, 60 s of audio in 20 ms chunks,
+//     process start subtracted);
+//   - the cost of one Python node call from the wasm executor (a chain with
+//     DataTransformNode minus the same chain with PassThrough);
+//   - time from navigation to the first output: wasm only, and a Python
+//     example with Pyodide cold (new browser profile) and cached (reload).
+// Prints ROW lines for scripts/bench.   node web/demo/scripts/bench.mjs NATIVE_RMEDIA [--quick]
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { launch, demoDir } from "./browser.mjs";
+
+const native = process.argv[2];
+const quick = process.argv.includes("--quick");
+if (!native) { console.error("usage: bench.mjs NATIVE_RMEDIA [--quick]"); process.exit(2); }
+const root = path.resolve(demoDir, "../..");
+const manifest = readFileSync(path.join(root, "tests/wasm/resample_vad.yaml"), "utf8");
+const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
+const row = (what, ours, base, ratio, verdict) => console.log(["ROW", what, ours, base, ratio, verdict].join("\t"));
+
+// native: 60 s (quick: 10 s) of 48 kHz audio in 20 ms chunks, minus process start-up
+const tmp = mkdtempSync(path.join(tmpdir(), "rm-bench-browser-"));
+const secs = 60, rate = 48000, chunks = secs * 50; // long enough to dwarf process start-up
+const wav = path.join(tmp, "in.wav");
+{
+  const n = secs * rate, b = Buffer.alloc(44 + n * 4);
+  b.write("RIFF", 0); b.writeUInt32LE(36 + n * 4, 4); b.write("WAVEfmt ", 8); b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(3, 20); b.writeUInt16LE(1, 22); b.writeUInt32LE(rate, 24); b.writeUInt32LE(rate * 4, 28);
+  b.writeUInt16LE(4, 32); b.writeUInt16LE(32, 34); b.write("data", 36); b.writeUInt32LE(n * 4, 40);
+  for (let i = 0; i < n; i++) b.writeFloatLE(0.1 * Math.sin(i / 7) * (Math.floor(i / rate) % 2), 44 + i * 4);
+  writeFileSync(wav, b);
+}
+const mf = path.join(tmp, "m.yaml");
+writeFileSync(mf, manifest);
+const timeRun = (args) => {
+  const t = process.hrtime.bigint();
+  const r = spawnSync(native, args, { encoding: "utf8", env: { ...process.env, RMEDIA_PLUGIN_PATH: "" } });
+  if (r.status !== 0) throw new Error(`${native} ${args.join(" ")}: ${r.stderr}`);
+  return Number(process.hrtime.bigint() - t) / 1e3;
+};
+const reps = quick ? 3 : 7;
+const runs = [], idles = [];
+for (let i = 0; i < reps; i++) {
+  runs.push(timeRun(["run", mf, "-i", wav, "--chunk-ms", "20", "-f", "jsonl", "--no-progress", "-o", path.join(tmp, "o.wav")]));
+  idles.push(timeRun(["version"]));
+}
+const nativeUs = [(median(runs) - median(idles)) / chunks];
+
+const chrome = await launch();
+try {
+  // per chunk in the page's worker
+  const page = await chrome.open();
+  const wasmUs = [];
+  for (let i = 0; i < reps; i++)
+    wasmUs.push(await page.evaluate(async ({ manifest, n }) => {
+      const samples = new Float32Array(960).map((_, i) => 0.1 * Math.sin(i / 7));
+      const r = await window.remotemedia.worker.call("time", { manifest, frame: { samples, sampleRate: 48000, channels: 1 }, repeat: n, warmup: 200 });
+      return r.perPushUs;
+    }, { manifest, n: quick ? 300 : 1500 }));
+  const w = median(wasmUs), nu = median(nativeUs);
+  row("browser: resample 48→16 kHz + VAD per 20 ms chunk (wasm in chromium vs native CLI)", `${w.toFixed(1)} µs`,
+      `${nu.toFixed(1)} µs native`, `${(w / nu).toFixed(2)}x`, w / nu <= 2 ? "within 2x" : "over 2x");
+
+  // Python node call overhead from wasm
+  const chain = (t) => `version: v1\nnodes:\n  - {id: a, node_type: MultiplyNode, params: {factor: 2}}\n  - {id: p, node_type: ${t}}\n  - {id: b, node_type: AddNode, params: {addend: 1}}\nconnections:\n  - {from: a, to: p}\n  - {from: p, to: b}\n`;
+  const per = async (t) => page.evaluate(async ({ manifest, n }) =>
+    (await window.remotemedia.worker.call("time", { manifest, frame: 21, repeat: n, warmup: 50 })).perPushUs,
+    { manifest: chain(t), n: quick ? 200 : 2000 });
+  await per("DataTransformNode"); // loads Pyodide
+  const py = [], pass = [];
+  for (let i = 0; i < reps; i++) { py.push(await per("DataTransformNode")); pass.push(await per("PassThrough")); }
+  const call = median(py) - median(pass);
+  row("browser: one Python node call from the wasm executor (json frame, Pyodide)", `${call.toFixed(1)} µs`,
+      "5-20 ms per Python node (seed)", `${(call / 5000).toFixed(3)}x`, call < 5000 ? "better" : "worse");
+  await page.close();
+
+  // time to first output after navigation
+  const firstOutput = async (context, example) => {
+    const p = await context.newPage();
+    const t = Date.now();
+    await p.goto(chrome.server.url);
+    await p.waitForSelector("#status[data-ready]", { timeout: 600000 });
+    const ready = Date.now() - t;
+    await p.click(`#${example}`);
+    await p.click("#run");
+    await p.waitForSelector("#output[data-state=done]", { timeout: 600000 });
+    const ms = Date.now() - t;
+    await p.close();
+    return { ready, ms };
+  };
+  const ctx = await chrome.browser.newContext();
+  const calc = await firstOutput(ctx, "ex-calculator");
+  row("browser: page load → wasm library ready", `${calc.ready} ms`, "~50 ms wasm load (seed)", `${(calc.ready / 50).toFixed(1)}x`, "page load included");
+  row("browser: page load → first wasm output (calculator)", `${calc.ms} ms`, "-", "-", "-");
+  const cold = await firstOutput(ctx, "ex-text"); // Pyodide never loaded in this profile
+  const cached = await firstOutput(ctx, "ex-text"); // its files now in the HTTP cache / service worker
+  row("browser: page load → first Python output, Pyodide cold", `${cold.ms} ms`, "-", "-", "-");
+  row("browser: page load → first Python output, Pyodide cached", `${cached.ms} ms`, "~1.5 s Pyodide cached (seed)",
+      `${(cached.ms / 1500).toFixed(2)}x`, cached.ms <= 1500 ? "better" : "worse");
+  await ctx.close();
+} finally {
+  await chrome.close();
+  rmSync(tmp, { recursive: true, force: true });
+}
