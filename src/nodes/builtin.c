@@ -15,6 +15,7 @@ extern const rm_node_type rm__node_add;
 extern const rm_node_type rm__node_calculator;
 extern const rm_node_type rm__node_text_processor;
 extern const rm_node_type rm__node_text_collector;
+extern const rm_node_type rm__node_responder;
 #ifdef RM_WITH_AUDIO
 extern const rm_node_type rm__node_audio_resample;
 extern const rm_node_type rm__node_format_converter;
@@ -33,6 +34,7 @@ extern const rm_node_type rm__node_text_to_speech;
 static const rm_node_type *const builtin_nodes[] = {
     &rm__node_passthrough,     &rm__node_multiply,       &rm__node_add,
     &rm__node_calculator,      &rm__node_text_processor, &rm__node_text_collector,
+    &rm__node_responder,
 #ifdef RM_WITH_AUDIO
     &rm__node_audio_resample,  &rm__node_format_converter, &rm__node_channel_mixer,
     &rm__node_audio_chunker,   &rm__node_gain,             &rm__node_audio_level,

@@ -729,6 +729,9 @@ int rtc_peer_create(rtc_server *s, const char *offer, size_t len, char **answer,
         return 503;
     }
     fprintf(stderr, "rmedia serve: webrtc peer %s answered (a session of '%s')\n", p->id, rm_graph_name(s->graph));
+    pthread_mutex_lock(&p->mu);
+    p->created_ns = now_ns(); /* the ICE timeout runs from the answer (opening the session loads models) */
+    pthread_mutex_unlock(&p->mu);
     created(p);
     peer_unref(p);
     return 201;
@@ -778,7 +781,9 @@ static gboolean teardown(gpointer user)
     dc_send(p, json_pack("{s:s, s:s, s:s, s:o}", "type", "closed", "reason", rtc_end_name(p->reason), "detail",
                          p->detail, "metrics", m ? m : json_object()));
     json_decref(w);
-    fprintf(stderr, "rmedia serve: webrtc peer %s ended: %s (%s)\n", p->id, rtc_end_name(p->reason), p->detail);
+    fprintf(stderr, "rmedia serve: webrtc peer %s ended: %s (%s); audio frames in %llu, dropped %llu, out %llu\n",
+            p->id, rtc_end_name(p->reason), p->detail, (unsigned long long)p->frames_in,
+            (unsigned long long)p->frames_dropped, (unsigned long long)p->frames_out);
     if (st) rm_stream_free(st); /* waits for an output callback in progress */
     if (p->pipe) {
         gst_element_set_state(p->pipe, GST_STATE_NULL);
@@ -966,11 +971,12 @@ void rtc_peers_tick(rtc_server *s)
         rtc_peer *p = act[i];
         pace(p);
         pthread_mutex_lock(&p->mu);
+        uint64_t born = p->created_ns;
         int connected = p->connected, stats_due = connected && t - p->last_stats_ns > 1000000000ull;
         if (stats_due) p->last_stats_ns = t;
         pthread_mutex_unlock(&p->mu);
         char detail[128];
-        if (limit && !connected && t - p->created_ns > limit) {
+        if (limit && !connected && t > born && t - born > limit) {
             snprintf(detail, sizeof detail, "ICE did not connect within %g s (--webrtc-peer-timeout)",
                      s->cfg.peer_timeout_s);
             rtc_peer_end(p, RTC_END_TIMEOUT, detail);

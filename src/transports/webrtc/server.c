@@ -352,6 +352,9 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
     rm_host_opts_init(&ho);
     ho.pool_threads = cfg->pool_threads;
     ho.max_sessions = cfg->max_sessions;
+    /* peer audio arrives in 20 ms frames and is dropped when the queue is
+     * full: room for 10 s while a model decodes an utterance */
+    ho.queue_capacity = 512;
     ho.idle_timeout_ms = (uint64_t)(cfg->idle_timeout_s * 1000.0);
     rm_error err;
     rm_error_clear(&err);
