@@ -26,6 +26,8 @@ const RATE = 16000;
 const SENTENCES = ['turn on the kitchen lights', 'please open the front door', 'the weather is cold today'];
 // measured 0 % on this machine; the margin covers the Opus round trip
 const MAX_WER = 20;
+const LONG_PREFIX = 'you said, and I will now repeat it slowly and at great length, so that you can interrupt me ' +
+  'while I am still talking about it, that the words were';
 const MAX_REPLY_MISSING = 0.4; // share of the echoed words the reply transcription may miss
 
 const words = (t) => t.toLowerCase().replace(/[^a-z' ]/g, ' ').split(/\s+/).filter(Boolean);
@@ -83,12 +85,12 @@ function transcribe(file) {
   return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).join(' ');
 }
 
-async function startServer(extra) {
+async function startServer(extra, manifest) {
   const portFile = path.join(WORK, `port-${Date.now()}`);
   const tokenFile = path.join(WORK, 'tokens');
   fs.writeFileSync(tokenFile, TOKEN + '\n');
   const args = ['serve', '--webrtc-listen', '127.0.0.1:0', '--webrtc-port-file', portFile, '--webrtc-ice-address',
-    '127.0.0.1', '--auth-token-file', tokenFile, ...extra, path.join(SRC, 'examples/voice-agent.yaml')];
+    '127.0.0.1', '--auth-token-file', tokenFile, ...extra, manifest || path.join(SRC, 'examples/voice-agent.yaml')];
   const proc = spawn(RMEDIA, args, { stdio: ['ignore', 'inherit', 'pipe'] });
   let log = '';
   proc.stderr.on('data', (d) => { log += d; process.stderr.write(d); });
@@ -236,9 +238,37 @@ async function main() {
       await p3.close();
     });
   } finally {
+    await stopServer(server);
+  }
+  // Barge-in: a reply long enough that the next sentence starts while it
+  // plays (examples/voice-agent.yaml with a long echo prefix).
+  const barge = path.join(WORK, 'barge.yaml');
+  const agent = fs.readFileSync(path.join(SRC, 'examples/voice-agent.yaml'), 'utf8');
+  assert.ok(agent.includes('echo_prefix: "you said"') && agent.includes('barge_in: true'));
+  fs.writeFileSync(barge, agent.replace('echo_prefix: "you said"', `echo_prefix: "${LONG_PREFIX}"`));
+  const server2 = await startServer([], barge);
+  try {
+    await check('barge-in: speaking over the reply stops it', async () => {
+      const page = await browser.newPage();
+      await page.goto(`${pageBase}?server=${encodeURIComponent(server2.base)}&token=${TOKEN}`);
+      await page.evaluate(() => voice.connect());
+      const msgs = () => page.evaluate(() => voice.messages);
+      const all = await until('a barge_in message', async () => { const m = await msgs(); return m.some((x) => x.type === 'barge_in') && m; }, 90000);
+      const b = all.find((x) => x.type === 'barge_in');
+      console.log(`     barge_in: ${JSON.stringify(b)}`);
+      assert.ok(b.dropped_ms > 0, 'no queued reply audio was dropped');
+      assert.ok(b.ms > 0);
+      // the interrupting sentence is still heard and answered
+      const at = all.indexOf(b);
+      await until('the transcript after the barge-in', async () => (await msgs()).slice(at).some((x) => x.node === 'transcript'), 30000);
+      await page.close();
+      const n = await metric(server2.base, 'rmedia_webrtc_barge_ins_total');
+      assert.ok(n >= 1, `rmedia_webrtc_barge_ins_total is ${n}`);
+    });
+  } finally {
     await browser.close();
     pageServer.close();
-    await stopServer(server);
+    await stopServer(server2);
   }
   if (failures.length) {
     console.log(`${failures.length} case(s) failed: ${failures.join('; ')}`);

@@ -59,8 +59,9 @@ struct rtc_peer {
     char *audio_sink; /* sink node whose audio goes back (first seen) */
     uint32_t caps_rate, caps_ch;
     GstClockTime next_pts;
-    int speaking;         /* reply audio is being sent                    */
-    uint64_t barge_t0_ns; /* peer speech start while speaking (0 = none)  */
+    int speaking;         /* reply audio is being sent                          */
+    int mute_reply;       /* barge-in: the interrupted reply's audio is dropped  */
+    uint64_t first_push_ns; /* wall time of the first peer audio pushed         */
     double barge_last_ms;
     uint64_t created_ns;
     _Atomic uint64_t last_rx_ns;
@@ -226,13 +227,51 @@ static void on_data_channel(GstElement *wb, GstWebRTCDataChannel *dc, gpointer u
 
 /* ------------------------------------------------------ session outputs --- */
 
+/* Barge-in (the manifest's metadata.session.barge_in): the peer started
+ * speaking (a VAD event among the outputs) while reply audio plays.  The
+ * queued reply audio is dropped, and so is the rest of that reply (the
+ * speaking node's current call runs to its end; its output is discarded)
+ * until the next transcript or reply text.  Measured: from the speech start
+ * in the peer's audio (`at_ms` on the session's input timeline, which runs in
+ * real time from the first frame) to the end of the audio already handed to
+ * the encoder, i.e. silence on the return track. */
+static void barge_in(rtc_peer *p, double at_ms)
+{
+    uint64_t t = now_ns();
+    GstClockTime now_rt = p->pipe ? gst_element_get_current_running_time(p->pipe) : GST_CLOCK_TIME_NONE;
+    pthread_mutex_lock(&p->mu);
+    if (!p->speaking && !p->qn) {
+        pthread_mutex_unlock(&p->mu);
+        return;
+    }
+    double dropped_ms = 0;
+    for (size_t i = 0; i < p->qn; i++) {
+        const rm_frame *f = p->q[i];
+        size_t n = f->u.audio.frames - (i == 0 ? p->qoff : 0);
+        dropped_ms += 1000.0 * (double)n / f->u.audio.rate;
+        rm_frame_unref(p->q[i]);
+    }
+    p->qn = p->qoff = 0;
+    p->mute_reply = 1;
+    uint64_t ahead = GST_CLOCK_TIME_IS_VALID(now_rt) && p->next_pts > now_rt ? p->next_pts - now_rt : 0;
+    uint64_t spoke = p->first_push_ns + (uint64_t)(at_ms > 0 ? at_ms * 1e6 : 0);
+    double ms = spoke && spoke < t + ahead ? (double)(t + ahead - spoke) / 1e6 : (double)ahead / 1e6;
+    p->barge_last_ms = ms;
+    pthread_mutex_unlock(&p->mu);
+    pthread_mutex_lock(&p->s->mu);
+    p->s->totals.barge_ins++;
+    p->s->totals.barge_in_ms_sum += ms;
+    pthread_mutex_unlock(&p->s->mu);
+    dc_send(p, json_pack("{s:s, s:f, s:f}", "type", "barge_in", "ms", ms, "dropped_ms", dropped_ms));
+}
+
 static void on_output(void *user, const char *node_id, const char *port, const rm_frame *f, uint64_t seq)
 {
     rtc_peer *p = user;
     if (f->kind == RM_FRAME_AUDIO) {
         pthread_mutex_lock(&p->mu);
         if (!p->audio_sink) p->audio_sink = strdup(node_id);
-        if (p->audio_sink && !strcmp(p->audio_sink, node_id) && f->u.audio.frames) {
+        if (p->audio_sink && !strcmp(p->audio_sink, node_id) && f->u.audio.frames && !p->mute_reply) {
             if (p->qn == p->qcap) {
                 size_t cap = p->qcap ? p->qcap * 2 : 16;
                 rm_frame **q = realloc(p->q, cap * sizeof *q);
@@ -245,6 +284,15 @@ static void on_output(void *user, const char *node_id, const char *port, const r
     }
     json_t *data = NULL;
     const char *kind = "json";
+    if (f->kind == RM_FRAME_JSON && json_object_get(f->u.json.value, "is_speech_start")) {
+        if (json_is_true(json_object_get(f->u.json.value, "is_speech_start")) && p->s->barge_in)
+            barge_in(p, json_number_value(json_object_get(f->u.json.value, "timestamp_ms")));
+    } else if (f->kind == RM_FRAME_JSON || f->kind == RM_FRAME_TEXT) {
+        /* a new transcript or reply: the next reply is heard again */
+        pthread_mutex_lock(&p->mu);
+        p->mute_reply = 0;
+        pthread_mutex_unlock(&p->mu);
+    }
     if (f->kind == RM_FRAME_JSON) data = json_incref(f->u.json.value);
     else if (f->kind == RM_FRAME_TEXT) data = json_stringn(f->u.text.data, f->u.text.len), kind = "text";
     if (!data) return; /* video, tensors, binary: not sent */
@@ -283,7 +331,8 @@ static GstFlowReturn on_sample(GstAppSink *sink, gpointer user)
     if (f) memcpy(f->u.audio.data, map.data, n * ch * sizeof(float));
     gst_buffer_unmap(buf, &map);
     gst_sample_unref(smp);
-    atomic_store(&p->last_rx_ns, now_ns());
+    uint64_t t = now_ns();
+    atomic_store(&p->last_rx_ns, t);
     if (!f) return GST_FLOW_OK;
     int pushed = 0;
     pthread_mutex_lock(&p->push_mu);
@@ -297,6 +346,7 @@ static GstFlowReturn on_sample(GstAppSink *sink, gpointer user)
     pthread_mutex_unlock(&p->push_mu);
     rm_frame_unref(f);
     pthread_mutex_lock(&p->mu);
+    if (pushed && !p->frames_in) p->first_push_ns = t;
     if (pushed) p->frames_in++;
     else p->frames_dropped++;
     pthread_mutex_unlock(&p->mu);

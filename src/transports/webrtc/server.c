@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include <gst/gst.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <nice/address.h>
 
@@ -120,6 +121,12 @@ static void prom(rtc_server *s, GString *o)
                            "rmedia_webrtc_data_messages_total{direction=\"out\"} %llu\n",
                            (unsigned long long)t.frames_in, (unsigned long long)t.frames_dropped,
                            (unsigned long long)t.messages_in, (unsigned long long)t.messages_out);
+    g_string_append_printf(o,
+                           "# HELP rmedia_webrtc_barge_ins_total Reply audio interrupted by the peer speaking\n"
+                           "# TYPE rmedia_webrtc_barge_ins_total counter\nrmedia_webrtc_barge_ins_total %llu\n"
+                           "# HELP rmedia_webrtc_barge_in_seconds_sum Speech start to silence on the return track\n"
+                           "# TYPE rmedia_webrtc_barge_in_seconds_sum counter\nrmedia_webrtc_barge_in_seconds_sum %g\n",
+                           (unsigned long long)t.barge_ins, t.barge_in_ms_sum / 1000.0);
     rtc_peers_prom(s, o);
 }
 
@@ -261,6 +268,17 @@ static char *read_text(const char *path, const char *flag)
     return buf;
 }
 
+/* metadata.session.<key> of the manifest as a boolean (0 if absent). */
+static int session_option(const char *text, const char *key)
+{
+    rm_manifest *m = NULL;
+    if (rm_manifest_load_string(text, strlen(text), "manifest", RM_MANIFEST_AUTO, &m, NULL) != 0) return 0;
+    const json_t *meta = json_object_get(rm_manifest_json(m), "metadata");
+    int on = json_is_true(json_object_get(json_object_get(meta, "session"), key));
+    rm_manifest_free(m);
+    return on;
+}
+
 /* The node ids the peer's audio and data-channel JSON go to. */
 static int pick_inputs(rtc_server *s)
 {
@@ -346,6 +364,7 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
     s->cfg = *cfg;
     pthread_mutex_init(&s->mu, NULL);
     int code = 1;
+    char *text_copy = NULL;
     char *text = read_text(cfg->manifest_path, "manifest");
     if (!text) goto fail;
     rm_host_opts ho;
@@ -365,7 +384,7 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
     }
     char *diags = NULL;
     int rc = rm_host_compile(s->host, text, strlen(text), cfg->manifest_path, &s->graph, &err, &diags);
-    free(text);
+    text_copy = text;
     if (rc != 0) {
         fprintf(stderr, "%s", diags && *diags ? diags : err.message);
         if (!diags || !*diags) fputc('\n', stderr);
@@ -386,6 +405,9 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
             }
         }
     }
+    s->barge_in = session_option(text_copy, "barge_in");
+    free(text_copy);
+    text_copy = NULL;
     if (pick_inputs(s) != 0) {
         code = 3;
         goto fail;
@@ -435,6 +457,7 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
     *out = s;
     return 0;
 fail:
+    free(text_copy);
     rtc_stop(s);
     return code;
 }
