@@ -2,10 +2,13 @@
 # Runs tests/webrtc/test.js inside a new network namespace that has only lo
 # (unshare -n, ip link set lo up): ICE, DTLS and signalling stay on
 # 127.0.0.1 and nothing reaches another interface.
-# Usage: run.sh RMEDIA SOURCE_DIR WORK_DIR
+# Usage: run.sh RMEDIA SOURCE_DIR WORK_DIR [SCRIPT [ARGS...]]
+# (SCRIPT defaults to test.js; scripts/bench runs bench/webrtc/bench.js so.)
 set -euo pipefail
 rmedia=$1 src=$2 work=$3
 here=$(cd "$(dirname "$0")" && pwd)
+script=${4:-$here/test.js}
+shift $(($# < 4 ? $# : 4))
 if [[ ! -d $here/node_modules/playwright-core ]]; then
   echo "tests/webrtc: playwright-core is not installed (scripts/bootstrap runs npm ci there)" >&2
   exit 1
@@ -17,6 +20,8 @@ if ! unshare -n true 2>/tmp/rm-webrtc-unshare.$$; then
   exit 1
 fi
 rm -f /tmp/rm-webrtc-unshare.$$
+# GLib's quark table: see lsan.supp
+export LSAN_OPTIONS="suppressions=$here/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 rm -rf "$work"
 mkdir -p "$work"
-exec unshare -n bash -c 'ip link set lo up && exec node "$0" "$@"' "$here/test.js" "$rmedia" "$src" "$work"
+exec unshare -n bash -c 'ip link set lo up && exec node "$0" "$@"' "$script" "$rmedia" "$src" "$work" "$@"

@@ -13,14 +13,12 @@
 'use strict';
 const assert = require('assert');
 const fs = require('fs');
-const http = require('http');
 const path = require('path');
-const { spawn, spawnSync } = require('child_process');
-const { chromium } = require('playwright-core');
+const { TOKEN, words, edits, sleep, until, wav, makeMicWav, transcribe, startServer, stopServer, metric, peers, ended,
+  servePage, launch } = require('./lib');
 
 const [RMEDIA, SRC, WORK] = process.argv.slice(2);
-const TOKEN = 'webrtc-test-token';
-const RATE = 16000;
+const ctx = { RMEDIA, SRC, WORK };
 // Sentences of tests/data/sentences.txt the responder echoes (no "time",
 // "hello" or "hi": those get other answers).
 const SENTENCES = ['turn on the kitchen lights', 'please open the front door', 'the weather is cold today'];
@@ -30,110 +28,13 @@ const LONG_PREFIX = 'you said, and I will now repeat it slowly and at great leng
   'while I am still talking about it, that the words were';
 const MAX_REPLY_MISSING = 0.4; // share of the echoed words the reply transcription may miss
 
-const words = (t) => t.toLowerCase().replace(/[^a-z' ]/g, ' ').split(/\s+/).filter(Boolean);
-function edits(ref, hyp) {
-  let d = Array.from({ length: hyp.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= ref.length; i++) {
-    const n = [i];
-    for (let j = 1; j <= hyp.length; j++) n[j] = Math.min(d[j] + 1, n[j - 1] + 1, d[j - 1] + (ref[i - 1] !== hyp[j - 1]));
-    d = n;
-  }
-  return d[hyp.length];
-}
-const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
-async function until(what, fn, ms) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await sleep(200);
-  }
-}
-
-function wav(samples16, rate) {
-  const b = Buffer.alloc(44 + samples16.length * 2);
-  b.write('RIFF', 0); b.writeUInt32LE(36 + samples16.length * 2, 4); b.write('WAVEfmt ', 8);
-  b.writeUInt32LE(16, 16); b.writeUInt16LE(1, 20); b.writeUInt16LE(1, 22); b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate * 2, 28); b.writeUInt16LE(2, 32); b.writeUInt16LE(16, 34); b.write('data', 36);
-  b.writeUInt32LE(samples16.length * 2, 40);
-  for (let i = 0; i < samples16.length; i++) b.writeInt16LE(samples16[i], 44 + i * 2);
-  return b;
-}
-
-// The fake microphone: 2 s of silence (the call is still connecting), then
-// each sentence followed by 2.5 s of silence (room for the reply).
-function makeMicWav(file) {
-  const parts = [new Int16Array(RATE * 2)];
-  for (const s of SENTENCES) {
-    const r = spawnSync(RMEDIA, ['run', path.join(SRC, 'examples/speak.yaml'), '--set', 'tts.voice=rms',
-      '--output-format', `s16le:${RATE}:1`, '-o', '-'], { input: JSON.stringify(s) + '\n', maxBuffer: 1 << 26 });
-    assert.strictEqual(r.status, 0, `speak.yaml failed: ${r.stderr}`);
-    parts.push(new Int16Array(r.stdout.buffer, r.stdout.byteOffset, r.stdout.length / 2));
-    parts.push(new Int16Array(Math.round(RATE * 2.5)));
-  }
-  const all = new Int16Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) all.set(p, at), (at += p.length);
-  fs.writeFileSync(file, wav(all, RATE));
-}
-
-function transcribe(file) {
-  const r = spawnSync(RMEDIA, ['run', path.join(SRC, 'examples/transcribe.yaml'), '-i', file, '--only', 'stt.out',
-    '-f', 'values'], { encoding: 'utf8', maxBuffer: 1 << 26 });
-  assert.strictEqual(r.status, 0, `transcribe.yaml failed: ${r.stderr}`);
-  return r.stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l)).join(' ');
-}
-
-async function startServer(extra, manifest) {
-  const portFile = path.join(WORK, `port-${Date.now()}`);
-  const tokenFile = path.join(WORK, 'tokens');
-  fs.writeFileSync(tokenFile, TOKEN + '\n');
-  const args = ['serve', '--webrtc-listen', '127.0.0.1:0', '--webrtc-port-file', portFile, '--webrtc-ice-address',
-    '127.0.0.1', '--auth-token-file', tokenFile, ...extra, manifest || path.join(SRC, 'examples/voice-agent.yaml')];
-  const proc = spawn(RMEDIA, args, { stdio: ['ignore', 'inherit', 'pipe'] });
-  let log = '';
-  proc.stderr.on('data', (d) => { log += d; process.stderr.write(d); });
-  const exited = new Promise((ok) => proc.on('exit', (code, sig) => ok({ code, sig })));
-  const port = await until('the port file', () => fs.existsSync(portFile) && fs.readFileSync(portFile, 'utf8').trim(), 30000);
-  const base = `http://127.0.0.1:${port}`;
-  await until('the health check', async () => (await fetch(`${base}/health`).catch(() => null))?.status === 200, 30000);
-  return { proc, base, exited, log: () => log };
-}
-
-async function stopServer(s) {
-  s.proc.kill('SIGTERM'); // by PID
-  const { code, sig } = await s.exited;
-  assert.strictEqual(code, 0, `rmedia serve exited with ${code} (${sig}); log:\n${s.log()}`);
-}
-
-async function metric(base, name) {
-  const t = await (await fetch(`${base}/metrics`)).text();
-  const line = t.split('\n').find((l) => l.startsWith(name + ' ') || l.startsWith(name + '{') && l.includes(name));
-  return line ? Number(line.split(' ').pop()) : NaN;
-}
-const peers = (base) => metric(base, 'rmedia_webrtc_peers');
-async function ended(base, reason) {
-  const t = await (await fetch(`${base}/metrics`)).text();
-  const m = t.match(new RegExp(`rmedia_webrtc_peers_ended_total\\{reason="${reason}"\\} (\\d+)`));
-  return m ? Number(m[1]) : 0;
-}
-
 async function main() {
   fs.mkdirSync(WORK, { recursive: true });
   const mic = path.join(WORK, 'mic.wav');
-  makeMicWav(mic);
-  const html = fs.readFileSync(path.join(SRC, 'web/voice/index.html'));
-  const pageServer = http.createServer((q, r) => { r.setHeader('Content-Type', 'text/html'); r.end(html); });
-  await new Promise((ok) => pageServer.listen(0, '127.0.0.1', ok));
-  const pageBase = `http://127.0.0.1:${pageServer.address().port}/`;
-  const browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream',
-      `--use-file-for-fake-audio-capture=${mic}`, '--allow-loopback-in-peer-connection',
-      '--autoplay-policy=no-user-gesture-required', '--no-sandbox'],
-  });
-  const server = await startServer(['--webrtc-max-peers', '1', '--webrtc-peer-timeout', '5']);
+  makeMicWav(RMEDIA, SRC, mic, SENTENCES);
+  const { server: pageServer, base: pageBase } = await servePage(SRC);
+  const browser = await launch(mic);
+  const server = await startServer(ctx, ['--webrtc-max-peers', '1', '--webrtc-peer-timeout', '20']);
   const open = async (token) => {
     const page = await browser.newPage();
     page.on('pageerror', (e) => console.error('page error:', e.message));
@@ -204,14 +105,19 @@ async function main() {
       const pcm = Int16Array.from(rec.data, (v) => Math.max(-32768, Math.min(32767, Math.round(v * 32767))));
       const replyWav = path.join(WORK, 'reply.wav');
       fs.writeFileSync(replyWav, wav(pcm, rec.rate));
-      const reply = words(transcribe(replyWav));
+      const reply = words(transcribe(RMEDIA, SRC, replyWav));
       console.log(`     reply audio (${(pcm.length / rec.rate).toFixed(1)} s) transcribed: ${reply.join(' ')}`);
       assert.ok(reply.includes('said'), 'the reply audio does not say "you said"');
       const want = SENTENCES.flatMap(words);
       const missing = want.filter((w) => !reply.includes(w));
       assert.ok(missing.length <= want.length * MAX_REPLY_MISSING, `reply misses ${missing.join(', ')}`);
-      const msgs = await page.evaluate(() => voice.messages.length);
-      assert.ok(msgs > 0);
+    });
+    await check('JSON on the data channel reaches a node; a bad target is answered with an error', async () => {
+      await page.evaluate(() => voice.dc.send(JSON.stringify({ node: 'reply', data: 'open the garage' })));
+      await until('the reply to the data-channel text', () => page.evaluate(() => voice.messages.some((m) => m.node === 'said' && m.data === 'you said open the garage')), 20000);
+      await page.evaluate(() => voice.dc.send(JSON.stringify({ node: 'nope', data: 1 })));
+      const err = await until('an error message', () => page.evaluate(() => voice.messages.find((m) => m.type === 'error')), 20000);
+      assert.match(err.message, /no node 'nope' in pipeline 'voice-agent'/);
     });
     await check('too many peers → 503 naming the limit', async () => {
       const p2 = await open(TOKEN);
@@ -222,7 +128,7 @@ async function main() {
     await check('page closed → session freed', async () => {
       assert.strictEqual(await peers(server.base), 1);
       await page.close();
-      await until('the session to be freed', async () => (await peers(server.base)) === 0, 30000);
+      await until('the session to be freed', async () => (await peers(server.base)) === 0, 90000);
       assert.ok((await ended(server.base, 'peer_gone')) >= 1, 'ended for another reason than the peer going away');
     });
     await check('DELETE ends the session; the freed slot takes a new peer', async () => {
@@ -246,7 +152,7 @@ async function main() {
   const agent = fs.readFileSync(path.join(SRC, 'examples/voice-agent.yaml'), 'utf8');
   assert.ok(agent.includes('echo_prefix: "you said"') && agent.includes('barge_in: true'));
   fs.writeFileSync(barge, agent.replace('echo_prefix: "you said"', `echo_prefix: "${LONG_PREFIX}"`));
-  const server2 = await startServer([], barge);
+  const server2 = await startServer(ctx, [], barge);
   try {
     await check('barge-in: speaking over the reply stops it', async () => {
       const page = await browser.newPage();

@@ -167,7 +167,7 @@ static void on_dc_message(GstWebRTCDataChannel *dc, const gchar *str, gpointer u
         dc_error(p, "%s", "the pipeline declares no input node for data-channel JSON; send {\"node\": ID, \"data\": ...}");
         return;
     }
-    /* a string goes to a port that takes text but not json as text */
+    /* a string is text wherever text is accepted (as `rmedia run` reads it) */
     rm_frame *f = NULL;
     int idx = rm_graph_node_index(s->graph, node);
     const rm_port_def *pd = NULL;
@@ -176,8 +176,7 @@ static void on_dc_message(GstWebRTCDataChannel *dc, const gchar *str, gpointer u
         int pi = port ? rm_node_type_input_index(t, port) : 0;
         pd = pi >= 0 ? rm_node_type_input(t, (unsigned)pi) : NULL;
     }
-    if (json_is_string(data) && pd && pd->kinds && !(pd->kinds & RM_KIND_BIT(RM_FRAME_JSON)) &&
-        (pd->kinds & RM_KIND_BIT(RM_FRAME_TEXT)))
+    if (json_is_string(data) && (!pd || !pd->kinds || (pd->kinds & RM_KIND_BIT(RM_FRAME_TEXT))))
         f = rm_frame_new_text(json_string_value(data), json_string_length(data));
     else
         f = rm_frame_new_json(data);
