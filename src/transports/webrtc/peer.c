@@ -179,7 +179,7 @@ static void on_dc_message(GstWebRTCDataChannel *dc, const gchar *str, gpointer u
     if (json_is_string(data) && (!pd || !pd->kinds || (pd->kinds & RM_KIND_BIT(RM_FRAME_TEXT))))
         f = rm_frame_new_text(json_string_value(data), json_string_length(data));
     else
-        f = rm_frame_new_json(data);
+        f = rm_frame_new_json(json_incref(data)); /* the frame takes a reference */
     rm_error err;
     rm_error_clear(&err);
     int rc = RM_ENOMEM;
