@@ -14,6 +14,7 @@
 const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
+const { spawnSync } = require('child_process');
 const { TOKEN, words, edits, sleep, until, wav, makeMicWav, transcribe, startServer, stopServer, metric, peers, ended,
   servePage, launch } = require('./lib');
 
@@ -53,6 +54,27 @@ async function main() {
   };
   try {
     let page;
+    await check('bad command lines and manifests: clear errors, exit codes', () => {
+      const bad = path.join(WORK, 'bad.yaml');
+      fs.writeFileSync(bad, 'version: v1\nnodes:\n  - { id: a, node_type: NoSuchNode }\n');
+      const noAudio = path.join(WORK, 'noaudio.yaml');
+      fs.writeFileSync(noAudio, 'version: v1\nnodes:\n  - { id: t, node_type: TextToSpeech }\n');
+      const cases = [
+        [['--webrtc-listen', '127.0.0.1:0'], 2, /--webrtc-listen needs a MANIFEST/],
+        [['--webrtc-ice-address', '127.0.0.1'], 2, /need --webrtc-listen/],
+        [['--webrtc-listen', '127.0.0.1:x', bad], 2, /expected HOST:PORT with a numeric port/],
+        [['--webrtc-listen', '127.0.0.1:0', '--webrtc-ice-address', '1.2.3', bad], 2, /'1.2.3' is not an IPv4 or IPv6 address/],
+        [['--webrtc-listen', '127.0.0.1:0', '--tls-cert', bad, bad], 2, /TLS needs both --tls-cert and --tls-key/],
+        [['--webrtc-listen', '127.0.0.1:0', path.join(WORK, 'missing.yaml')], 4, /missing.yaml/],
+        [['--webrtc-listen', '127.0.0.1:0', bad], 1, /bad.yaml:3:.*unknown node type 'NoSuchNode'/],
+        [['--webrtc-listen', '127.0.0.1:0', noAudio], 1, /no source node takes audio/],
+      ];
+      for (const [args, code, msg] of cases) {
+        const r = spawnSync(RMEDIA, ['serve', ...args], { encoding: 'utf8', timeout: 60000 });
+        assert.strictEqual(r.status, code, `rmedia serve ${args.join(' ')}: exit ${r.status}, want ${code}: ${r.stderr}`);
+        assert.match(r.stderr, msg, `rmedia serve ${args.join(' ')}`);
+      }
+    });
     await check('bad SDP → 400 naming the problem', async () => {
       const r = await fetch(`${server.base}/whip`, { method: 'POST', body: 'hello',
         headers: { 'Content-Type': 'application/sdp', Authorization: `Bearer ${TOKEN}` } });
@@ -114,9 +136,9 @@ async function main() {
     });
     await check('JSON on the data channel reaches a node; a bad target is answered with an error', async () => {
       await page.evaluate(() => voice.dc.send(JSON.stringify({ node: 'reply', data: 'open the garage' })));
-      await until('the reply to the data-channel text', () => page.evaluate(() => voice.messages.some((m) => m.node === 'said' && m.data === 'you said open the garage')), 20000);
+      await until('the reply to the data-channel text', () => page.evaluate(() => voice.messages.some((m) => m.node === 'said' && m.data === 'you said open the garage')), 90000);
       await page.evaluate(() => voice.dc.send(JSON.stringify({ node: 'nope', data: 1 })));
-      const err = await until('an error message', () => page.evaluate(() => voice.messages.find((m) => m.type === 'error')), 20000);
+      const err = await until('an error message', () => page.evaluate(() => voice.messages.find((m) => m.type === 'error')), 90000);
       assert.match(err.message, /no node 'nope' in pipeline 'voice-agent'/);
     });
     await check('too many peers → 503 naming the limit', async () => {

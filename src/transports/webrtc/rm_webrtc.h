@@ -35,7 +35,8 @@ typedef struct rtc_server rtc_server;
 
 /* Loads the manifest, starts the HTTP endpoint and the media thread.  `rt`
  * is borrowed and must outlive the server.  Returns 0, or a process exit
- * code with the problem printed to stderr. */
+ * code of the CLI (1 invalid manifest, 2 bad option, 4 unreadable file,
+ * 5 GStreamer or the address unavailable) with the problem printed. */
 int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out);
 /* Ends every peer (each gets {"type":"closed","reason":"shutdown"}), stops
  * the endpoint, frees everything.  NULL is ignored. */

@@ -14,14 +14,15 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
-#include <netdb.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <time.h>
 
+#include <gio/gio.h>
 #include <gst/gst.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -246,26 +247,17 @@ static void *loop_main(void *arg)
     return NULL;
 }
 
+/* A whole file (NUL-terminated; g_free), or NULL with the problem printed. */
 static char *read_text(const char *path, const char *flag)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        fprintf(stderr, "rmedia serve: %s %s: %s\n", flag, path, strerror(errno));
+    gchar *text = NULL;
+    GError *e = NULL;
+    if (!g_file_get_contents(path, &text, NULL, &e)) {
+        fprintf(stderr, "rmedia serve: %s %s: %s\n", flag, path, e ? e->message : "cannot read");
+        if (e) g_error_free(e);
         return NULL;
     }
-    size_t cap = 4096, len = 0;
-    char *buf = malloc(cap);
-    for (size_t n; buf && (n = fread(buf + len, 1, cap - len - 1, f)) > 0;) {
-        len += n;
-        if (len + 1 == cap) {
-            char *b = realloc(buf, cap *= 2);
-            if (!b) free(buf);
-            buf = b;
-        }
-    }
-    fclose(f);
-    if (buf) buf[len] = '\0';
-    return buf;
+    return text;
 }
 
 /* metadata.session.<key> of the manifest as a boolean (0 if absent). */
@@ -301,25 +293,20 @@ static int pick_inputs(rtc_server *s)
     return 0;
 }
 
+/* HOST:PORT ("[v6]:PORT" too) → the first address it resolves to; -1 if
+ * not of that form, -2 if HOST does not resolve. */
 static int listen_addr(const char *listen, struct sockaddr_storage *sa)
 {
-    char host[256];
     const char *colon = strrchr(listen, ':');
-    if (!colon || (size_t)(colon - listen) >= sizeof host) return -1;
-    memcpy(host, listen, (size_t)(colon - listen));
-    host[colon - listen] = '\0';
-    char *h = host;
-    if (*h == '[') {
-        h++;
-        h[strlen(h) - 1] = '\0';
-    }
-    struct addrinfo hints = {0}, *ai = NULL;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_NUMERICSERV | AI_PASSIVE;
-    if (getaddrinfo(*h ? h : NULL, colon + 1, &hints, &ai) != 0 || !ai) return -1;
-    memcpy(sa, ai->ai_addr, ai->ai_addrlen);
-    freeaddrinfo(ai);
-    return 0;
+    if (!colon || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1)) return -1;
+    GSocketConnectable *addr = g_network_address_parse(listen, 0, NULL);
+    GSocketAddressEnumerator *en = addr ? g_socket_connectable_enumerate(addr) : NULL;
+    GSocketAddress *first = en ? g_socket_address_enumerator_next(en, NULL, NULL) : NULL;
+    int ok = first && g_socket_address_to_native(first, sa, sizeof *sa, NULL);
+    if (first) g_object_unref(first);
+    if (en) g_object_unref(en);
+    if (addr) g_object_unref(addr);
+    return ok ? 0 : -2;
 }
 
 int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
@@ -328,7 +315,10 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
     for (size_t i = 0; i < cfg->n_ice_addrs; i++) {
         NiceAddress a;
         nice_address_init(&a);
-        if (!nice_address_set_from_string(&a, cfg->ice_addrs[i])) {
+        unsigned char raw[16];
+        /* numeric only: getaddrinfo behind libnice would take "1.2.3" */
+        if ((inet_pton(AF_INET, cfg->ice_addrs[i], raw) != 1 && inet_pton(AF_INET6, cfg->ice_addrs[i], raw) != 1) ||
+            !nice_address_set_from_string(&a, cfg->ice_addrs[i])) {
             fprintf(stderr, "rmedia serve: --webrtc-ice-address '%s' is not an IPv4 or IPv6 address\n",
                     cfg->ice_addrs[i]);
             return 2;
@@ -340,21 +330,23 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
     }
     struct sockaddr_storage sa;
     memset(&sa, 0, sizeof sa);
-    if (listen_addr(cfg->listen, &sa) != 0) {
-        fprintf(stderr, "rmedia serve: --webrtc-listen '%s': expected HOST:PORT with a numeric port\n", cfg->listen);
+    int bad = listen_addr(cfg->listen, &sa);
+    if (bad) {
+        fprintf(stderr, "rmedia serve: --webrtc-listen '%s': %s\n", cfg->listen,
+                bad == -1 ? "expected HOST:PORT with a numeric port" : "the host does not resolve");
         return 2;
     }
     GError *ge = NULL;
     if (!gst_init_check(NULL, NULL, &ge)) {
         fprintf(stderr, "rmedia serve: cannot initialise GStreamer: %s\n", ge ? ge->message : "?");
         if (ge) g_error_free(ge);
-        return 1;
+        return 5;
     }
     GstElementFactory *wf = gst_element_factory_find("webrtcbin");
     if (!wf) {
         fprintf(stderr, "rmedia serve: GStreamer's webrtcbin is missing (Debian: gstreamer1.0-plugins-bad, "
                         "gstreamer1.0-nice)\n");
-        return 1;
+        return 5;
     }
     gst_object_unref(wf);
 
@@ -363,10 +355,11 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
     s->rt = rt;
     s->cfg = *cfg;
     pthread_mutex_init(&s->mu, NULL);
-    int code = 1;
+    int code = 4; /* the exit codes of cli.h: 1 invalid manifest, 4 I/O, 5 environment */
     char *text_copy = NULL;
     char *text = read_text(cfg->manifest_path, "manifest");
     if (!text) goto fail;
+    code = 5;
     rm_host_opts ho;
     rm_host_opts_init(&ho);
     ho.pool_threads = cfg->pool_threads;
@@ -379,7 +372,7 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
     rm_error_clear(&err);
     if (rm_host_new(rt, &ho, &s->host, &err) != 0) {
         fprintf(stderr, "rmedia serve: %s\n", err.message);
-        free(text);
+        g_free(text);
         goto fail;
     }
     char *diags = NULL;
@@ -389,7 +382,7 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
         fprintf(stderr, "%s", diags && *diags ? diags : err.message);
         if (!diags || !*diags) fputc('\n', stderr);
         free(diags);
-        code = 3;
+        code = 1;
         goto fail;
     }
     free(diags);
@@ -400,16 +393,16 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
                 fprintf(stderr, "rmedia serve: %s: node '%s' (%s) runs Python code; start the server with "
                                 "--allow-python to allow it\n",
                         cfg->manifest_path, rm_graph_node_id(s->graph, i), t->name);
-                code = 3;
+                code = 1;
                 goto fail;
             }
         }
     }
     s->barge_in = session_option(text_copy, "barge_in");
-    free(text_copy);
+    g_free(text_copy);
     text_copy = NULL;
     if (pick_inputs(s) != 0) {
-        code = 3;
+        code = 1;
         goto fail;
     }
     s->ctx = g_main_context_new();
@@ -424,9 +417,11 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
     if (cfg->tls_cert) {
+        code = 4;
         s->tls_cert = read_text(cfg->tls_cert, "--tls-cert");
         s->tls_key = s->tls_cert ? read_text(cfg->tls_key, "--tls-key") : NULL;
         if (!s->tls_key) goto fail;
+        code = 5;
         flags |= MHD_USE_TLS;
         s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                   MHD_OPTION_NOTIFY_COMPLETED, request_done, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
@@ -457,7 +452,7 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
     *out = s;
     return 0;
 fail:
-    free(text_copy);
+    g_free(text_copy);
     rtc_stop(s);
     return code;
 }
@@ -480,8 +475,8 @@ void rtc_stop(rtc_server *s)
     if (s->ctx) g_main_context_unref(s->ctx);
     rm_graph_unref(s->graph);
     rm_host_free(s->host);
-    free(s->tls_cert);
-    free(s->tls_key);
+    g_free(s->tls_cert);
+    g_free(s->tls_key);
     pthread_mutex_destroy(&s->mu);
     free(s);
 }
