@@ -588,8 +588,9 @@ static void add_ice_addresses(rtc_peer *p)
     if (ice) g_object_unref(ice);
 }
 
-/* Inserts the gathered candidates into the answer when webrtcbin has not
- * (WHIP without trickle: the answer must carry them). */
+/* The answer as text, once gathering is complete: webrtcbin has added every
+ * local candidate to its local description by then (WHIP without trickle:
+ * the answer must carry them). */
 static char *answer_text(rtc_peer *p)
 {
     GstWebRTCSessionDescription *local = NULL;
