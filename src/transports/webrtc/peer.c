@@ -36,6 +36,7 @@
 #define CHUNK_MS 20   /* reply audio pushed per step                         */
 #define LEAD_MS 60    /* reply audio handed to the encoder ahead of real time */
 #define ANSWER_TIMEOUT_S 10
+#define CLOSE_GRACE_MS 200 /* the closing data-channel message leaves before the pipeline stops */
 
 struct rtc_peer {
     rtc_server *s;
@@ -794,6 +795,8 @@ fail:
 
 /* ------------------------------------------------------------ teardown --- */
 
+static gboolean stop_pipeline(gpointer user);
+
 static gboolean teardown(gpointer user)
 {
     rtc_peer *p = user;
@@ -827,6 +830,7 @@ static gboolean teardown(gpointer user)
     if (w && p->barge_last_ms > 0) json_object_set_new(w, "last_barge_in_ms", json_real(p->barge_last_ms));
     pthread_mutex_unlock(&p->mu);
     if (m && w) json_object_set(m, "webrtc", w);
+    if (st) rm_stream_free(st); /* waits for an output callback in progress: none after this */
     /* best effort: the peer may already be gone */
     dc_send(p, json_pack("{s:s, s:s, s:s, s:o}", "type", "closed", "reason", rtc_end_name(p->reason), "detail",
                          p->detail, "metrics", m ? m : json_object()));
@@ -834,7 +838,17 @@ static gboolean teardown(gpointer user)
     fprintf(stderr, "rmedia serve: webrtc peer %s ended: %s (%s); audio frames in %llu, dropped %llu, out %llu\n",
             p->id, rtc_end_name(p->reason), p->detail, (unsigned long long)p->frames_in,
             (unsigned long long)p->frames_dropped, (unsigned long long)p->frames_out);
-    if (st) rm_stream_free(st); /* waits for an output callback in progress */
+    /* the pipeline stops a little later, so that the closing message leaves */
+    GSource *later = g_timeout_source_new(CLOSE_GRACE_MS);
+    g_source_set_callback(later, stop_pipeline, p, NULL);
+    g_source_attach(later, s->ctx);
+    g_source_unref(later);
+    return G_SOURCE_REMOVE;
+}
+
+static gboolean stop_pipeline(gpointer user)
+{
+    rtc_peer *p = user;
     if (p->pipe) {
         gst_element_set_state(p->pipe, GST_STATE_NULL);
         GstBus *bus = gst_element_get_bus(p->pipe);
@@ -851,7 +865,7 @@ static gboolean teardown(gpointer user)
     }
     if (p->pipe) gst_object_unref(p->pipe);
     p->pipe = p->wb = p->appsrc = NULL;
-    release_slot(s);
+    release_slot(p->s);
     peer_unref(p); /* the list's */
     return G_SOURCE_REMOVE;
 }
