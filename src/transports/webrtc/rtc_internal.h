@@ -30,8 +30,7 @@ struct rtc_server {
     rm_graph *graph;
     const char *audio_in; /* node id taking the peer's audio (borrowed from graph) */
     const char *data_in;  /* node id taking data-channel JSON, or NULL            */
-    const char *barge_vad; /* node id whose events mean "the peer speaks", or NULL */
-    int barge_in;          /* the manifest's session option                       */
+    int barge_in;          /* metadata.session.barge_in of the manifest           */
     struct MHD_Daemon *mhd;
     char *tls_cert, *tls_key;
     GMainContext *ctx;
