@@ -57,6 +57,11 @@ fi
 
 if "$RMEDIA" nodes | grep -q '^SpeechToText '; then
   STDIN='"Turn on the kitchen lights."' check speak '' -- "$RMEDIA" run examples/speak.yaml -o "$T/speech.wav"
+  # the voice agent (served over WebRTC in docs/webrtc.md) also runs offline
+  STDIN='"Please open the front door."' check speak-question '' -- \
+    "$RMEDIA" run examples/speak.yaml --set tts.voice=rms -o "$T/question.wav"
+  check voice-agent '"you said please open the front door"' -- \
+    "$RMEDIA" run examples/voice-agent.yaml -i "$T/question.wav" -o "$T/answer.wav" -f values
   # text that is not UTF-8 never reaches the synthesiser: the input line is
   # rejected by name and no WAV file is left behind
   STDIN=$'"Turn on the \xff lights."' expect "speak: invalid UTF-8" 4 '' "stdin:1: invalid JSON input: unable to decode byte 0xff" -- \

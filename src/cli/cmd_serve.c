@@ -11,9 +11,15 @@
 #include "remotemedia/remote_nodes.h"
 #include "remotemedia/nodes.h"
 #include "../transports/grpc/rm_grpc.h"
+#ifdef RM_CLI_WEBRTC
+#include "../transports/webrtc/rm_webrtc.h"
+#endif
 
 static const char serve_usage[] =
     "Usage: rmedia serve [OPTIONS]\n"
+#ifdef RM_CLI_WEBRTC
+    "       rmedia serve --webrtc-listen HOST:PORT [OPTIONS] MANIFEST\n"
+#endif
     "\n"
     "Serve pipelines over gRPC: remotemedia.v1 PipelineExecutionService\n"
     "(ExecutePipeline, GetVersion), StreamingPipelineService (StreamPipeline)\n"
@@ -51,6 +57,25 @@ static const char serve_usage[] =
     "  --drain-timeout S           on SIGTERM/SIGINT: stop accepting, end streams with\n"
     "                              StreamClosed \"server shutting down\", let unary calls\n"
     "                              finish for up to S seconds (default 10), exit 0\n"
+#ifdef RM_CLI_WEBRTC
+    "\n"
+    "WebRTC (docs/webrtc.md): browsers and WHIP clients talk to MANIFEST, one\n"
+    "session per peer: POST an SDP offer to http(s)://HOST:PORT/whip (201 + answer +\n"
+    "Location), DELETE the Location to end.  Peer Opus audio goes to the first\n"
+    "source node taking audio, the first sink's audio comes back as Opus paced in\n"
+    "real time, json/text outputs go out on the data channel.  The token, TLS,\n"
+    "--max-sessions, --session-idle-timeout and --threads options apply to it too.\n"
+    "With --webrtc-listen, gRPC is served only when --listen is given.\n"
+    "  --webrtc-listen HOST:PORT   serve WHIP signalling; port 0 picks a free port\n"
+    "  --webrtc-port-file FILE     write the bound WHIP port to FILE once listening\n"
+    "  --webrtc-ice-address ADDR   local ICE candidate address (repeatable; default:\n"
+    "                              every interface).  Needed in a network namespace\n"
+    "                              with only lo: --webrtc-ice-address 127.0.0.1\n"
+    "  --webrtc-max-peers N        connected peers at once; more get HTTP 503\n"
+    "                              (default 0 = unlimited)\n"
+    "  --webrtc-peer-timeout S     end a peer whose ICE does not connect, or whose\n"
+    "                              audio stops, for S seconds (default 10)\n"
+#endif
     "  -h, --help                  show this help\n"
     "\n"
     "Unary replies larger than 4 MiB (gRPC clients' default receive limit) fail\n"
@@ -86,7 +111,8 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
 {
     enum {
         O_LISTEN = 256, O_PORT_FILE, O_TOKENS, O_CERT, O_KEY, O_CA, O_MAXMSG, O_MAXSESS, O_IDLE, O_EVERY, O_THREADS,
-        O_PY, O_REMOTE, O_PLUGDIR, O_MLISTEN, O_MPORT, O_LOG, O_DRAIN, O_FILEPARAMS
+        O_PY, O_REMOTE, O_PLUGDIR, O_MLISTEN, O_MPORT, O_LOG, O_DRAIN, O_FILEPARAMS, O_RTC_LISTEN, O_RTC_PORT,
+        O_RTC_ICE, O_RTC_PEERS, O_RTC_TIMEOUT
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -108,6 +134,13 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
         {"metrics-port-file", required_argument, NULL, O_MPORT},
         {"log-format", required_argument, NULL, O_LOG},
         {"drain-timeout", required_argument, NULL, O_DRAIN},
+#ifdef RM_CLI_WEBRTC
+        {"webrtc-listen", required_argument, NULL, O_RTC_LISTEN},
+        {"webrtc-port-file", required_argument, NULL, O_RTC_PORT},
+        {"webrtc-ice-address", required_argument, NULL, O_RTC_ICE},
+        {"webrtc-max-peers", required_argument, NULL, O_RTC_PEERS},
+        {"webrtc-peer-timeout", required_argument, NULL, O_RTC_TIMEOUT},
+#endif
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -120,11 +153,17 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
     cfg.drain_timeout_s = 10;
     const char *token_file = NULL, *plugin_dirs[64];
     int n_dirs = 0;
+    int listen_given = getenv("REMOTEMEDIA_LISTEN") && *getenv("REMOTEMEDIA_LISTEN");
+#ifdef RM_CLI_WEBRTC
+    rtc_config rtc;
+    memset(&rtc, 0, sizeof rtc);
+    rtc.peer_timeout_s = 10;
+#endif
     double d;
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
-        case O_LISTEN: cfg.listen = optarg; break;
+        case O_LISTEN: cfg.listen = optarg, listen_given = 1; break;
         case O_PORT_FILE: cfg.port_file = optarg; break;
         case O_TOKENS: token_file = optarg; break;
         case O_CERT: cfg.tls_cert = optarg; break;
@@ -173,12 +212,43 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
             if (parse_num("--drain-timeout", optarg, &d)) return EXIT_USAGE;
             cfg.drain_timeout_s = d;
             break;
+#ifdef RM_CLI_WEBRTC
+        case O_RTC_LISTEN: rtc.listen = optarg; break;
+        case O_RTC_PORT: rtc.port_file = optarg; break;
+        case O_RTC_ICE:
+            if (rtc.n_ice_addrs == RTC_MAX_ICE_ADDRS)
+                return cli_error("too many --webrtc-ice-address options (at most %d)", RTC_MAX_ICE_ADDRS), EXIT_USAGE;
+            rtc.ice_addrs[rtc.n_ice_addrs++] = optarg;
+            break;
+        case O_RTC_PEERS:
+            if (parse_num("--webrtc-max-peers", optarg, &d)) return EXIT_USAGE;
+            rtc.max_peers = (size_t)d;
+            break;
+        case O_RTC_TIMEOUT:
+            if (parse_num("--webrtc-peer-timeout", optarg, &d)) return EXIT_USAGE;
+            rtc.peer_timeout_s = d;
+            break;
+#endif
         case 'h': fputs(serve_usage, stdout); return EXIT_OK;
         default: fputs("Try 'rmedia serve --help'.\n", stderr); return EXIT_USAGE;
         }
     }
+    const char *manifest = NULL;
+#ifdef RM_CLI_WEBRTC
+    if (rtc.listen) {
+        if (optind >= argc) {
+            cli_error("--webrtc-listen needs a MANIFEST (the pipeline each peer runs)");
+            return EXIT_USAGE;
+        }
+        manifest = argv[optind++];
+    } else if (rtc.port_file || rtc.n_ice_addrs || rtc.max_peers) {
+        cli_error("the --webrtc-* options need --webrtc-listen HOST:PORT");
+        return EXIT_USAGE;
+    }
+#endif
     if (optind < argc) {
-        cli_error("serve takes no arguments ('%s'); see 'rmedia serve --help'", argv[optind]);
+        cli_error("serve takes no arguments ('%s')%s; see 'rmedia serve --help'", argv[optind],
+                  manifest ? " besides the MANIFEST" : "");
         return EXIT_USAGE;
     }
     if (!strchr(cfg.listen, ':')) {
@@ -244,7 +314,33 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
         free(env_buf);
         return cli_exit_for(rc);
     }
-    int code = rmg_serve(rt, &cfg);
+    int code;
+#ifdef RM_CLI_WEBRTC
+    if (manifest) {
+        rtc.manifest_path = manifest;
+        rtc.tokens = tokens;
+        rtc.n_tokens = n_tokens;
+        rtc.tls_cert = cfg.tls_cert;
+        rtc.tls_key = cfg.tls_key;
+        rtc.max_sessions = cfg.max_sessions;
+        rtc.idle_timeout_s = cfg.idle_timeout_s;
+        rtc.pool_threads = cfg.pool_threads;
+        rtc.allow_python = cfg.allow_python;
+        if (!listen_given) {
+            code = rtc_serve(rt, &rtc);
+        } else {
+            /* both: WebRTC runs beside the gRPC server until it drains */
+            rtc_server *ws = NULL;
+            code = rtc_start(rt, &rtc, &ws);
+            if (code == 0) {
+                code = rmg_serve(rt, &cfg);
+                rtc_stop(ws);
+            }
+        }
+    } else
+#endif
+        code = rmg_serve(rt, &cfg);
+    (void)manifest;
     rm_runtime_free(rt);
     free(file_buf);
     free(env_buf);

@@ -18,6 +18,7 @@ extern const rm_node_type rm__node_calculator;
 #ifdef RM_WITH_TEXT
 extern const rm_node_type rm__node_text_processor;
 extern const rm_node_type rm__node_text_collector;
+extern const rm_node_type rm__node_responder;
 #endif
 #ifdef RM_WITH_AUDIO
 extern const rm_node_type rm__node_audio_resample;
@@ -40,7 +41,7 @@ static const rm_node_type *const builtin_nodes[] = {
     &rm__node_multiply,        &rm__node_add,            &rm__node_calculator,
 #endif
 #ifdef RM_WITH_TEXT
-    &rm__node_text_processor,  &rm__node_text_collector,
+    &rm__node_text_processor,  &rm__node_text_collector,  &rm__node_responder,
 #endif
 #ifdef RM_WITH_AUDIO
     &rm__node_audio_resample,  &rm__node_format_converter, &rm__node_channel_mixer,

@@ -1,0 +1,172 @@
+// WebRTC voice benchmark (scripts/bench, through bench/webrtc/run.sh inside a
+// network namespace with only lo): headless chromium talks to
+// `rmedia serve --webrtc-listen` running examples/voice-agent.yaml.
+//
+//   voice-to-voice latency  end of the caller's utterance → first reply sample
+//                           arriving in the page (p50, p99), both measured on
+//                           one WebAudio clock (the microphone track and the
+//                           remote track in one ScriptProcessor), with the
+//                           per-utterance cost of each node from the session
+//                           metrics
+//   barge-in                speech start → silence on the return track (the
+//                           server's measurement, see docs/webrtc.md)
+//   concurrent sessions     the most calls at once whose transcripts stay right
+//                           (WER ≤ 20 %) with no caller audio dropped
+//
+// Usage: node bench.js RMEDIA SOURCE_DIR WORK_DIR [--quick]
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const { TOKEN, words, edits, sleep, until, makeMicWav, startServer, stopServer, metric, servePage, launch } =
+  require('../../tests/webrtc/lib');
+
+const [RMEDIA, SRC, WORK, ...rest] = process.argv.slice(2);
+const quick = rest.includes('--quick');
+const ctx = { RMEDIA, SRC, WORK };
+const SENTENCES = ['turn on the kitchen lights', 'please open the front door', 'the weather is cold today',
+  'call my sister tomorrow', 'play some quiet music', 'set an alarm for seven'].slice(0, quick ? 2 : 6);
+const GAP_S = 3.5;
+const BLOCK = 256;
+
+const row = (m, ours, base, ratio, verdict) => console.log(`ROW\t${m}\t${ours}\t${base}\t${ratio}\t${verdict}`);
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]; };
+
+// Connects a page and records per-block RMS of the microphone (ch 0) and of
+// the reply (ch 1) on one AudioContext clock.
+async function call(page, pageBase, server, record) {
+  await page.goto(`${pageBase}?server=${encodeURIComponent(server.base)}&token=${TOKEN}`);
+  await page.evaluate(async (rec) => {
+    const mic = await navigator.mediaDevices.getUserMedia({ audio: true });
+    await voice.connect(mic);
+    if (!rec) return;
+    await new Promise((ok) => { const t = setInterval(() => voice.remote && (clearInterval(t), ok()), 20); });
+    const ctx = new AudioContext();
+    const merge = ctx.createChannelMerger(2);
+    ctx.createMediaStreamSource(mic).connect(merge, 0, 0);
+    ctx.createMediaStreamSource(voice.remote).connect(merge, 0, 1);
+    const proc = ctx.createScriptProcessor(256, 2, 1);
+    window.levels = [];
+    window.levelRate = ctx.sampleRate;
+    const rms = (a) => Math.sqrt(a.reduce((s, v) => s + v * v, 0) / a.length);
+    proc.onaudioprocess = (e) => window.levels.push([rms(e.inputBuffer.getChannelData(0)), rms(e.inputBuffer.getChannelData(1))]);
+    merge.connect(proc);
+    proc.connect(ctx.destination);
+  }, record);
+}
+
+// Utterance ends on the microphone and the first reply block after each.
+function latencies(levels, rate) {
+  const thr = 0.01, quiet = Math.ceil((0.5 * rate) / BLOCK), out = [];
+  for (let i = 1; i < levels.length; i++) {
+    if (!(levels[i - 1][0] > thr && levels[i][0] <= thr)) continue;
+    let j = i;
+    while (j < levels.length && j - i < quiet && levels[j][0] <= thr) j++;
+    if (j - i < quiet) continue; // a pause inside the utterance
+    let k = i;
+    while (k < levels.length && levels[k][1] <= thr && !(k > i + quiet && levels[k][0] > thr)) k++;
+    if (k < levels.length && levels[k][1] > thr) out.push(((k - i) * BLOCK * 1000) / rate);
+  }
+  return out;
+}
+
+const transcripts = (page) => page.evaluate(() => voice.messages.filter((m) => m.node === 'transcript').map((m) => m.data.text));
+function wer(heard) {
+  let errs = 0, total = 0;
+  for (const s of SENTENCES) {
+    const ref = words(s);
+    errs += heard.length ? Math.min(...heard.map((h) => edits(ref, words(h)))) : ref.length;
+    total += ref.length;
+  }
+  return (100 * errs) / total;
+}
+
+async function main() {
+  fs.mkdirSync(WORK, { recursive: true });
+  const mic = path.join(WORK, 'mic.wav');
+  makeMicWav(RMEDIA, SRC, mic, SENTENCES, GAP_S);
+  const loopS = fs.statSync(mic).size / 2 / 16000;
+  const { server: pageServer, base: pageBase } = await servePage(SRC);
+  const browser = await launch(mic);
+  try {
+    // 1. voice-to-voice latency, one caller, one loop of the sentences
+    let server = await startServer(ctx, ['--webrtc-peer-timeout', '30']);
+    let page = await browser.newPage();
+    await call(page, pageBase, server, true);
+    await sleep((loopS + 3) * 1000);
+    const { levels, rate } = await page.evaluate(() => ({ levels: window.levels, rate: window.levelRate }));
+    // DELETE, keeping the connection open until the closing message (with
+    // the session metrics) has arrived
+    await page.evaluate((t) => fetch(voice.resource, { method: 'DELETE', headers: { Authorization: `Bearer ${t}` } }), TOKEN);
+    const closed = await until('the closed message', () => page.evaluate(() => voice.messages.find((m) => m.type === 'closed')), 30000);
+    await page.close();
+    await stopServer(server);
+    const lat = latencies(levels, rate);
+    if (lat.length) {
+      const p50 = pct(lat, 50), p99 = pct(lat, 99);
+      row(`webrtc voice-to-voice latency p50 (${lat.length} utterances, voice-agent.yaml)`, `${p50.toFixed(0)} ms`, '500 ms (goal)', (p50 / 500).toFixed(2), p50 <= 500 ? 'meets goal' : 'above goal');
+      row('webrtc voice-to-voice latency p99', `${p99.toFixed(0)} ms`, '800-1500 ms (cloud agents)', (p99 / 800).toFixed(2), p99 <= 800 ? 'below cloud agents' : 'in cloud range or above');
+    } else {
+      row('webrtc voice-to-voice latency', 'no reply detected', '500 ms (goal)', '-', 'FAILED');
+    }
+    const nm = (closed.metrics && closed.metrics.node_metrics) || {};
+    const utts = Math.max(1, lat.length);
+    for (const id of ['vad', 'stt', 'reply', 'tts']) {
+      if (!nm[id]) continue;
+      row(`webrtc  ${id} (${nm[id].node_type}) CPU time per utterance (not all on the critical path)`, `${(nm[id].total_us / 1000 / utts).toFixed(1)} ms`, '-', '-', 'breakdown');
+    }
+    row('webrtc  VAD end-of-speech wait (min_silence_ms)', '300 ms', '-', '-', 'breakdown (configured)');
+    const w = closed.metrics && closed.metrics.webrtc;
+    if (w) row('webrtc  RTCP jitter / packets lost (loopback)', `${w.jitter_ms.toFixed(2)} ms / ${w.packets_lost}`, '-', '-', 'network');
+
+    // 2. barge-in: replies long enough that the next sentence interrupts them
+    const barge = path.join(WORK, 'barge.yaml');
+    fs.writeFileSync(barge, fs.readFileSync(path.join(SRC, 'examples/voice-agent.yaml'), 'utf8')
+      .replace('echo_prefix: "you said"', 'echo_prefix: "you said, and I will now repeat it slowly and at great length, so that you can interrupt me, that the words were"'));
+    server = await startServer(ctx, ['--webrtc-peer-timeout', '30'], barge);
+    page = await browser.newPage();
+    await call(page, pageBase, server, false);
+    await sleep((loopS + 2) * 1000);
+    const barges = await page.evaluate(() => voice.messages.filter((m) => m.type === 'barge_in').map((m) => m.ms));
+    await page.close();
+    await stopServer(server);
+    if (barges.length) {
+      const b50 = pct(barges, 50);
+      row(`webrtc barge-in: speech start → silence p50 (${barges.length} barge-ins)`, `${b50.toFixed(0)} ms`, '100 ms (goal)', (b50 / 100).toFixed(2), b50 <= 100 ? 'meets goal' : 'above goal');
+    } else {
+      row('webrtc barge-in', 'none happened', '100 ms (goal)', '-', 'FAILED');
+    }
+
+    // 3. concurrent calls
+    let held = 0;
+    for (const n of quick ? [1, 2] : [1, 2, 4, 8, 12]) {
+      server = await startServer(ctx, ['--webrtc-peer-timeout', '60']);
+      const pages = [];
+      for (let i = 0; i < n; i++) {
+        const p = await browser.newPage();
+        await call(p, pageBase, server, false);
+        pages.push(p);
+      }
+      await sleep((loopS + 4) * 1000);
+      const wers = [];
+      for (const p of pages) wers.push(wer(await transcripts(p)));
+      for (const p of pages) await p.evaluate(() => voice.hangup()).catch(() => {});
+      await until('every call to end', async () => (await metric(server.base, 'rmedia_webrtc_peers')) === 0, 60000);
+      const dropped = await metric(server.base, 'rmedia_webrtc_audio_frames_dropped_total');
+      for (const p of pages) await p.close();
+      await stopServer(server);
+      const ok = Math.max(...wers) <= 20 && dropped === 0;
+      console.error(`webrtc bench: ${n} calls: worst WER ${Math.max(...wers).toFixed(1)} %, caller audio frames dropped ${dropped}`);
+      if (!ok) break;
+      held = n;
+    }
+    row('webrtc concurrent voice calls held (voice-agent.yaml; WER ≤ 20 %, no audio dropped)', `${held}`, '-', '-', 'on this machine');
+  } finally {
+    await browser.close();
+    pageServer.close();
+  }
+}
+
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -1,0 +1,505 @@
+/*
+ * The WHIP endpoint of `rmedia serve --webrtc-listen` (libmicrohttpd):
+ *
+ *   POST   /whip        SDP offer (application/sdp) → 201, the SDP answer and
+ *                       Location: /whip/<peer id>
+ *   DELETE /whip/<id>   ends that peer's session → 200
+ *   OPTIONS             CORS preflight (browser pages on another origin)
+ *   GET    /health      "ok" (no token)
+ *   GET    /metrics     Prometheus text (no token)
+ *
+ * Errors are plain text naming the problem: 400 bad offer, 401 token,
+ * 404 unknown resource, 413 offer too large, 503 limits.  The media thread
+ * runs the server's GMainContext: pacing, timeouts, stats, teardown.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <sys/socket.h>
+#include <time.h>
+
+#include <gio/gio.h>
+#include <gst/gst.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <nice/address.h>
+
+#include "rtc_internal.h"
+
+#define MAX_OFFER_BYTES (64u * 1024u)
+#define TICK_MS 10
+
+typedef struct req {
+    char *body;
+    size_t len;
+    int too_large;
+} req;
+
+static enum MHD_Result reply(struct MHD_Connection *c, rtc_server *s, unsigned status, const char *type, char *body,
+                             const char *location)
+{
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), body, MHD_RESPMEM_MUST_COPY);
+    if (!r) return MHD_NO;
+    MHD_add_response_header(r, "Content-Type", type);
+    MHD_add_response_header(r, "Access-Control-Allow-Origin", "*");
+    MHD_add_response_header(r, "Access-Control-Expose-Headers", "Location");
+    if (location) MHD_add_response_header(r, "Location", location);
+    if (status == 401) MHD_add_response_header(r, "WWW-Authenticate", "Bearer");
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    int slot = status < 300 ? 0 : status == 400 ? 1 : status == 401 ? 2 : status == 404 ? 3 : status == 503 ? 4 : 5;
+    pthread_mutex_lock(&s->mu);
+    s->totals.http[slot]++;
+    pthread_mutex_unlock(&s->mu);
+    return ret;
+}
+
+static enum MHD_Result text_reply(struct MHD_Connection *c, rtc_server *s, unsigned status, const char *msg)
+{
+    char buf[1100];
+    snprintf(buf, sizeof buf, "%s\n", msg);
+    return reply(c, s, status, "text/plain; charset=utf-8", buf, NULL);
+}
+
+/* Compares without stopping at the first difference (no timing hint). */
+static int same_secret(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char d = (unsigned char)(la != lb);
+    for (size_t i = 0; i < la; i++) d |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+    return d == 0;
+}
+
+/* NULL when the request may pass, else why not. */
+static const char *check_token(rtc_server *s, struct MHD_Connection *c)
+{
+    if (!s->cfg.n_tokens) return NULL;
+    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    if (!h) return "missing 'Authorization: Bearer TOKEN' header";
+    if (strncmp(h, "Bearer ", 7) != 0) return "the Authorization header must be 'Bearer TOKEN'";
+    int ok = 0;
+    for (size_t i = 0; i < s->cfg.n_tokens; i++) ok |= same_secret(h + 7, s->cfg.tokens[i]);
+    return ok ? NULL : "invalid bearer token";
+}
+
+static void prom(rtc_server *s, GString *o)
+{
+    pthread_mutex_lock(&s->mu);
+    rtc_totals t = s->totals;
+    size_t peers = s->n_peers;
+    pthread_mutex_unlock(&s->mu);
+    g_string_append_printf(o,
+                           "# HELP rmedia_webrtc_peers Connected WebRTC peers (each one session)\n"
+                           "# TYPE rmedia_webrtc_peers gauge\nrmedia_webrtc_peers %zu\n"
+                           "# HELP rmedia_webrtc_peers_total WebRTC peers answered\n"
+                           "# TYPE rmedia_webrtc_peers_total counter\nrmedia_webrtc_peers_total %llu\n",
+                           peers, (unsigned long long)t.peers_total);
+    static const char *const codes[6] = {"2xx", "400", "401", "404", "503", "other"};
+    g_string_append(o, "# HELP rmedia_webrtc_http_responses_total WHIP responses by status\n"
+                       "# TYPE rmedia_webrtc_http_responses_total counter\n");
+    for (int i = 0; i < 6; i++)
+        g_string_append_printf(o, "rmedia_webrtc_http_responses_total{status=\"%s\"} %llu\n", codes[i],
+                               (unsigned long long)t.http[i]);
+    g_string_append(o, "# HELP rmedia_webrtc_peers_ended_total Ended peers by reason\n"
+                       "# TYPE rmedia_webrtc_peers_ended_total counter\n");
+    for (int i = 0; i < RTC_END_COUNT; i++)
+        g_string_append_printf(o, "rmedia_webrtc_peers_ended_total{reason=\"%s\"} %llu\n", rtc_end_name(i),
+                               (unsigned long long)t.ended[i]);
+    g_string_append_printf(o,
+                           "# HELP rmedia_webrtc_audio_frames_in_total Decoded peer audio frames pushed (ended peers)\n"
+                           "# TYPE rmedia_webrtc_audio_frames_in_total counter\n"
+                           "rmedia_webrtc_audio_frames_in_total %llu\n"
+                           "# HELP rmedia_webrtc_audio_frames_dropped_total Peer audio dropped: session queue full\n"
+                           "# TYPE rmedia_webrtc_audio_frames_dropped_total counter\n"
+                           "rmedia_webrtc_audio_frames_dropped_total %llu\n"
+                           "# HELP rmedia_webrtc_data_messages_total Data-channel messages (ended peers)\n"
+                           "# TYPE rmedia_webrtc_data_messages_total counter\n"
+                           "rmedia_webrtc_data_messages_total{direction=\"in\"} %llu\n"
+                           "rmedia_webrtc_data_messages_total{direction=\"out\"} %llu\n",
+                           (unsigned long long)t.frames_in, (unsigned long long)t.frames_dropped,
+                           (unsigned long long)t.messages_in, (unsigned long long)t.messages_out);
+    g_string_append_printf(o,
+                           "# HELP rmedia_webrtc_barge_ins_total Reply audio interrupted by the peer speaking\n"
+                           "# TYPE rmedia_webrtc_barge_ins_total counter\nrmedia_webrtc_barge_ins_total %llu\n"
+                           "# HELP rmedia_webrtc_barge_in_seconds_sum Speech start to silence on the return track\n"
+                           "# TYPE rmedia_webrtc_barge_in_seconds_sum counter\nrmedia_webrtc_barge_in_seconds_sum %g\n",
+                           (unsigned long long)t.barge_ins, t.barge_in_ms_sum / 1000.0);
+    rtc_peers_prom(s, o);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
+                              const char *version, const char *upload, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    rtc_server *s = cls;
+    if (!strcmp(method, "POST")) {
+        req *r = *con_cls;
+        if (!r) {
+            r = calloc(1, sizeof *r);
+            if (!r) return MHD_NO;
+            *con_cls = r;
+            return MHD_YES;
+        }
+        if (*upload_size) {
+            if (!r->too_large && r->len + *upload_size <= MAX_OFFER_BYTES) {
+                char *b = realloc(r->body, r->len + *upload_size + 1);
+                if (!b) return MHD_NO;
+                memcpy(b + r->len, upload, *upload_size);
+                r->body = b;
+                r->len += *upload_size;
+                r->body[r->len] = '\0';
+            } else {
+                r->too_large = 1;
+            }
+            *upload_size = 0;
+            return MHD_YES;
+        }
+    }
+    if (!strcmp(method, "OPTIONS")) {
+        struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+        if (!resp) return MHD_NO;
+        MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
+        MHD_add_response_header(resp, "Access-Control-Allow-Methods", "POST, DELETE, OPTIONS");
+        MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Authorization, Content-Type");
+        MHD_add_response_header(resp, "Access-Control-Expose-Headers", "Location");
+        enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_NO_CONTENT, resp);
+        MHD_destroy_response(resp);
+        return ret;
+    }
+    if (!strcmp(method, "GET") && !strcmp(url, "/health")) return text_reply(c, s, 200, "ok");
+    if (!strcmp(method, "GET") && !strcmp(url, "/metrics")) {
+        GString *o = g_string_new(NULL);
+        prom(s, o);
+        enum MHD_Result ret = reply(c, s, 200, "text/plain; version=0.0.4; charset=utf-8", o->str, NULL);
+        g_string_free(o, TRUE);
+        return ret;
+    }
+    int whip = !strcmp(url, "/whip"), resource = !strncmp(url, "/whip/", 6) && url[6];
+    if (!whip && !resource) return text_reply(c, s, 404, "no such endpoint: POST /whip, DELETE /whip/<id>, GET /health, GET /metrics");
+    const char *deny = check_token(s, c);
+    if (deny) return text_reply(c, s, 401, deny);
+    if (resource && !strcmp(method, "DELETE")) {
+        if (rtc_peer_end_by_id(s, url + 6, RTC_END_DELETE) != 0) {
+            char msg[200];
+            snprintf(msg, sizeof msg, "no session '%.100s' (ended already, or never existed)", url + 6);
+            return text_reply(c, s, 404, msg);
+        }
+        return text_reply(c, s, 200, "session ended");
+    }
+    if (resource && !strcmp(method, "PATCH"))
+        return text_reply(c, s, 405, "trickle ICE is not supported: the answer carries every candidate");
+    if (!whip || strcmp(method, "POST") != 0)
+        return text_reply(c, s, 405, "POST an SDP offer to /whip; DELETE /whip/<id> ends a session");
+    req *r = *con_cls;
+    if (r->too_large) return text_reply(c, s, 413, "the offer is larger than 64 KiB");
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    if (!ct || strncmp(ct, "application/sdp", 15) != 0)
+        return text_reply(c, s, 415, "the offer must be sent with Content-Type: application/sdp");
+    if (s->stopping) return text_reply(c, s, 503, "the server is shutting down");
+    char *answer = NULL, id[64], why[900];
+    int status = rtc_peer_create(s, r->body ? r->body : "", r->len, &answer, id, sizeof id, why, sizeof why);
+    if (status != 201) {
+        pthread_mutex_lock(&s->mu);
+        s->totals.peers_refused++;
+        pthread_mutex_unlock(&s->mu);
+        fprintf(stderr, "rmedia serve: webrtc offer refused (%d): %s\n", status, why);
+        return text_reply(c, s, (unsigned)status, why);
+    }
+    pthread_mutex_lock(&s->mu);
+    s->totals.peers_total++;
+    pthread_mutex_unlock(&s->mu);
+    char loc[96];
+    snprintf(loc, sizeof loc, "/whip/%s", id);
+    enum MHD_Result ret = reply(c, s, 201, "application/sdp", answer, loc);
+    free(answer);
+    return ret;
+}
+
+static void request_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
+{
+    (void)cls, (void)c, (void)t;
+    req *r = *con_cls;
+    if (r) {
+        free(r->body);
+        free(r);
+    }
+    *con_cls = NULL;
+}
+
+/* ------------------------------------------------------------- startup --- */
+
+static gboolean tick(gpointer user)
+{
+    rtc_peers_tick(user);
+    return G_SOURCE_CONTINUE;
+}
+
+static void *loop_main(void *arg)
+{
+    rtc_server *s = arg;
+    g_main_context_push_thread_default(s->ctx);
+    g_main_loop_run(s->loop);
+    g_main_context_pop_thread_default(s->ctx);
+    return NULL;
+}
+
+/* A whole file (NUL-terminated; g_free), or NULL with the problem printed. */
+static char *read_text(const char *path, const char *flag)
+{
+    gchar *text = NULL;
+    GError *e = NULL;
+    if (!g_file_get_contents(path, &text, NULL, &e)) {
+        fprintf(stderr, "rmedia serve: %s %s: %s\n", flag, path, e ? e->message : "cannot read");
+        if (e) g_error_free(e);
+        return NULL;
+    }
+    return text;
+}
+
+/* metadata.session.<key> of the manifest as a boolean (0 if absent). */
+static int session_option(const char *text, const char *key)
+{
+    rm_manifest *m = NULL;
+    if (rm_manifest_load_string(text, strlen(text), "manifest", RM_MANIFEST_AUTO, &m, NULL) != 0) return 0;
+    const json_t *meta = json_object_get(rm_manifest_json(m), "metadata");
+    int on = json_is_true(json_object_get(json_object_get(meta, "session"), key));
+    rm_manifest_free(m);
+    return on;
+}
+
+/* The node ids the peer's audio and data-channel JSON go to. */
+static int pick_inputs(rtc_server *s)
+{
+    rm_graph *g = s->graph;
+    for (size_t i = 0; i < rm_graph_source_count(g); i++) {
+        size_t n = rm_graph_source(g, i);
+        const rm_node_type *t = rm_graph_node_type(g, n);
+        const rm_port_def *pd = rm_node_type_n_inputs(t) ? rm_node_type_input(t, 0) : NULL;
+        if (!pd) continue;
+        if (!s->audio_in && (!pd->kinds || (pd->kinds & RM_KIND_BIT(RM_FRAME_AUDIO))))
+            s->audio_in = rm_graph_node_id(g, n);
+        else if (!s->data_in && (!pd->kinds || (pd->kinds & (RM_KIND_BIT(RM_FRAME_JSON) | RM_KIND_BIT(RM_FRAME_TEXT)))))
+            s->data_in = rm_graph_node_id(g, n);
+    }
+    if (!s->audio_in) {
+        fprintf(stderr, "rmedia serve: %s: no source node takes audio; a WebRTC manifest needs one for the peer's "
+                        "microphone\n", s->cfg.manifest_path);
+        return -1;
+    }
+    return 0;
+}
+
+/* HOST:PORT ("[v6]:PORT" too) → the first address it resolves to; -1 if
+ * not of that form, -2 if HOST does not resolve. */
+static int listen_addr(const char *listen, struct sockaddr_storage *sa)
+{
+    const char *colon = strrchr(listen, ':');
+    if (!colon || !colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1)) return -1;
+    GSocketConnectable *addr = g_network_address_parse(listen, 0, NULL);
+    GSocketAddressEnumerator *en = addr ? g_socket_connectable_enumerate(addr) : NULL;
+    GSocketAddress *first = en ? g_socket_address_enumerator_next(en, NULL, NULL) : NULL;
+    int ok = first && g_socket_address_to_native(first, sa, sizeof *sa, NULL);
+    if (first) g_object_unref(first);
+    if (en) g_object_unref(en);
+    if (addr) g_object_unref(addr);
+    return ok ? 0 : -2;
+}
+
+int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
+{
+    *out = NULL;
+    for (size_t i = 0; i < cfg->n_ice_addrs; i++) {
+        NiceAddress a;
+        nice_address_init(&a);
+        unsigned char raw[16];
+        /* numeric only: getaddrinfo behind libnice would take "1.2.3" */
+        if ((inet_pton(AF_INET, cfg->ice_addrs[i], raw) != 1 && inet_pton(AF_INET6, cfg->ice_addrs[i], raw) != 1) ||
+            !nice_address_set_from_string(&a, cfg->ice_addrs[i])) {
+            fprintf(stderr, "rmedia serve: --webrtc-ice-address '%s' is not an IPv4 or IPv6 address\n",
+                    cfg->ice_addrs[i]);
+            return 2;
+        }
+    }
+    if (!cfg->tls_cert != !cfg->tls_key) {
+        fprintf(stderr, "rmedia serve: TLS needs both --tls-cert and --tls-key\n");
+        return 2;
+    }
+    struct sockaddr_storage sa;
+    memset(&sa, 0, sizeof sa);
+    int bad = listen_addr(cfg->listen, &sa);
+    if (bad) {
+        fprintf(stderr, "rmedia serve: --webrtc-listen '%s': %s\n", cfg->listen,
+                bad == -1 ? "expected HOST:PORT with a numeric port" : "the host does not resolve");
+        return 2;
+    }
+    GError *ge = NULL;
+    if (!gst_init_check(NULL, NULL, &ge)) {
+        fprintf(stderr, "rmedia serve: cannot initialise GStreamer: %s\n", ge ? ge->message : "?");
+        if (ge) g_error_free(ge);
+        return 5;
+    }
+    GstElementFactory *wf = gst_element_factory_find("webrtcbin");
+    if (!wf) {
+        fprintf(stderr, "rmedia serve: GStreamer's webrtcbin is missing (Debian: gstreamer1.0-plugins-bad, "
+                        "gstreamer1.0-nice)\n");
+        return 5;
+    }
+    gst_object_unref(wf);
+
+    rtc_server *s = calloc(1, sizeof *s);
+    if (!s) return 1;
+    s->rt = rt;
+    s->cfg = *cfg;
+    pthread_mutex_init(&s->mu, NULL);
+    int code = 4; /* the exit codes of cli.h: 1 invalid manifest, 4 I/O, 5 environment */
+    char *text_copy = NULL;
+    char *text = read_text(cfg->manifest_path, "manifest");
+    if (!text) goto fail;
+    code = 5;
+    rm_host_opts ho;
+    rm_host_opts_init(&ho);
+    ho.pool_threads = cfg->pool_threads;
+    ho.max_sessions = cfg->max_sessions;
+    /* peer audio arrives in 20 ms frames and is dropped when the queue is
+     * full: room for 10 s while a model decodes an utterance */
+    ho.queue_capacity = 512;
+    ho.idle_timeout_ms = (uint64_t)(cfg->idle_timeout_s * 1000.0);
+    rm_error err;
+    rm_error_clear(&err);
+    if (rm_host_new(rt, &ho, &s->host, &err) != 0) {
+        fprintf(stderr, "rmedia serve: %s\n", err.message);
+        g_free(text);
+        goto fail;
+    }
+    char *diags = NULL;
+    int rc = rm_host_compile(s->host, text, strlen(text), cfg->manifest_path, &s->graph, &err, &diags);
+    text_copy = text;
+    if (rc != 0) {
+        fprintf(stderr, "%s", diags && *diags ? diags : err.message);
+        if (!diags || !*diags) fputc('\n', stderr);
+        free(diags);
+        code = 1;
+        goto fail;
+    }
+    free(diags);
+    if (!cfg->allow_python) {
+        for (size_t i = 0; i < rm_graph_node_count(s->graph); i++) {
+            const rm_node_type *t = rm_graph_node_type(s->graph, i);
+            if (t->family && !strcmp(t->family, "python")) {
+                fprintf(stderr, "rmedia serve: %s: node '%s' (%s) runs Python code; start the server with "
+                                "--allow-python to allow it\n",
+                        cfg->manifest_path, rm_graph_node_id(s->graph, i), t->name);
+                code = 1;
+                goto fail;
+            }
+        }
+    }
+    s->barge_in = session_option(text_copy, "barge_in");
+    g_free(text_copy);
+    text_copy = NULL;
+    if (pick_inputs(s) != 0) {
+        code = 1;
+        goto fail;
+    }
+    s->ctx = g_main_context_new();
+    s->loop = g_main_loop_new(s->ctx, FALSE);
+    GSource *t = g_timeout_source_new(TICK_MS);
+    g_source_set_callback(t, tick, s, NULL);
+    g_source_attach(t, s->ctx);
+    g_source_unref(t);
+    if (pthread_create(&s->loop_thread, NULL, loop_main, s) != 0) goto fail;
+    s->loop_started = 1;
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
+    if (sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    if (cfg->tls_cert) {
+        code = 4;
+        s->tls_cert = read_text(cfg->tls_cert, "--tls-cert");
+        s->tls_key = s->tls_cert ? read_text(cfg->tls_key, "--tls-key") : NULL;
+        if (!s->tls_key) goto fail;
+        code = 5;
+        flags |= MHD_USE_TLS;
+        s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                  MHD_OPTION_NOTIFY_COMPLETED, request_done, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                                  MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
+                                  MHD_OPTION_END);
+    } else {
+        s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                                  MHD_OPTION_NOTIFY_COMPLETED, request_done, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+                                  MHD_OPTION_END);
+    }
+    if (!s->mhd) {
+        fprintf(stderr, "rmedia serve: cannot listen on %s for WebRTC signalling%s\n", cfg->listen,
+                cfg->tls_cert ? " (or the TLS certificate/key is not valid PEM)" : "");
+        goto fail;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+    unsigned port = info ? info->port : 0;
+    if (cfg->port_file) {
+        FILE *f = fopen(cfg->port_file, "w");
+        if (!f || fprintf(f, "%u\n", port) < 0 || fclose(f) != 0) {
+            fprintf(stderr, "rmedia serve: --webrtc-port-file %s: %s\n", cfg->port_file, strerror(errno));
+            goto fail;
+        }
+    }
+    fprintf(stderr, "rmedia serve: WebRTC (WHIP) on %s://%.*s:%u/whip, pipeline '%s' (audio in: %s%s%s)\n",
+            cfg->tls_cert ? "https" : "http", (int)(strrchr(cfg->listen, ':') - cfg->listen), cfg->listen, port,
+            rm_graph_name(s->graph), s->audio_in, s->data_in ? ", data in: " : "", s->data_in ? s->data_in : "");
+    *out = s;
+    return 0;
+fail:
+    g_free(text_copy);
+    rtc_stop(s);
+    return code;
+}
+
+void rtc_stop(rtc_server *s)
+{
+    if (!s) return;
+    s->stopping = 1;
+    /* no new offers (s->stopping), then every peer ends; an offer being
+     * answered ends too */
+    if (s->loop_started) rtc_peers_drain(s);
+    if (s->mhd) MHD_stop_daemon(s->mhd);
+    if (s->loop_started) rtc_peers_drain(s);
+    if (s->host) rm_host_shutdown_streams(s->host);
+    if (s->loop_started) {
+        g_main_loop_quit(s->loop);
+        pthread_join(s->loop_thread, NULL);
+    }
+    if (s->loop) g_main_loop_unref(s->loop);
+    if (s->ctx) g_main_context_unref(s->ctx);
+    rm_graph_unref(s->graph);
+    rm_host_free(s->host);
+    g_free(s->tls_cert);
+    g_free(s->tls_key);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+static volatile sig_atomic_t g_stop;
+static void on_signal(int sig) { g_stop = sig; }
+
+int rtc_serve(rm_runtime *rt, const rtc_config *cfg)
+{
+    rtc_server *s = NULL;
+    int code = rtc_start(rt, cfg, &s);
+    if (code != 0) return code;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGINT, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    while (!g_stop) {
+        struct timespec ts = {0, 50 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+    fprintf(stderr, "rmedia serve: shutting down (signal %d)\n", (int)g_stop);
+    rtc_stop(s);
+    return 0;
+}
