@@ -36,6 +36,10 @@ CASES = [
               ("t", "TextProcessorNode", {"operations": ["word_count"]}),
               connections=[{"from": "a", "to": "b"}, {"from": "a", "to": "c"}, {"from": "a", "to": "t"}]),
      ["one two", 3, [4, 5]]),
+    (manifest(("r", "Responder", {"answer_time": False, "min_words": 2})),
+     ["hello there", "Hi", "history of hi-fi music", "HELLO, world", "it's late now", "uh", "",
+      {"text": "what time is it"}, {"nope": 1}, "Ünïcödé wörds hi", "x" * 1200 + " y"]),
+    (manifest(("r", "Responder", {"echo_prefix": "", "greeting": ""})), ["hello you", "just this", {"text": "ok"}]),
 ]
 
 

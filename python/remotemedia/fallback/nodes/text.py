@@ -1,9 +1,10 @@
-"""TextProcessorNode and TextCollectorNode (src/nodes/text/*.c), ported rule
+"""TextProcessorNode, TextCollectorNode and Responder (src/nodes/text/*.c), ported rule
 for rule: case mapping covers exactly the scripts the C tables cover (ASCII,
 Latin-1, Latin Extended-A, Greek, Cyrillic), and the collector works on UTF-8
 bytes like its twin, so outputs match byte for byte."""
 from __future__ import annotations
 
+import time
 from typing import Any, Dict, List, Optional
 
 from ..params import BOOL, INT, RUNTIME, STRING, STRING_LIST, ParamDef
@@ -321,3 +322,97 @@ class TextCollectorNode(FallbackNode):
     def reset(self) -> None:
         self.buf.clear()
         self.props = None
+
+
+# ----------------------------------------------------------------- Responder --
+
+_ONES = ["", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven", "twelve",
+         "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
+_TENS = ["", "", "twenty", "thirty", "forty", "fifty"]
+
+
+def time_words(hour: int, minute: int) -> str:
+    """"three fifteen p m", "twelve o'clock a m", "nine oh five p m"."""
+    h = hour % 12
+    ampm = "a m" if hour < 12 else "p m"
+    word = _ONES[h if h else 12]
+    if minute == 0:
+        return f"the time is {word} o'clock {ampm}"
+    if minute < 10:
+        return f"the time is {word} oh {_ONES[minute]} {ampm}"
+    if minute < 20:
+        return f"the time is {word} {_ONES[minute]} {ampm}"
+    sep = " " if minute % 10 else ""
+    return f"the time is {word} {_TENS[minute // 10]}{sep}{_ONES[minute % 10]} {ampm}"
+
+
+def _ascii_alpha(c: int) -> bool:
+    return 0x41 <= c <= 0x5A or 0x61 <= c <= 0x7A
+
+
+def has_word(text: bytes, word: bytes) -> bool:
+    """`word` (lower case) appears in `text` as a whole word: ASCII, any case,
+    on bytes like the C twin."""
+    wl = len(word)
+    for p in range(len(text)):
+        if p and _ascii_alpha(text[p - 1]):
+            continue
+        seg = text[p:p + wl]
+        if len(seg) == wl and bytes(c | 0x20 if 0x41 <= c <= 0x5A else c for c in seg) == word:
+            if p + wl >= len(text) or not _ascii_alpha(text[p + wl]):
+                return True
+    return False
+
+
+def count_words(text: bytes) -> int:
+    n, inside = 0, False
+    for c in text:
+        w = _ascii_alpha(c) or 0x30 <= c <= 0x39 or c == 0x27
+        if w and not inside:
+            n += 1
+        inside = w
+    return n
+
+
+@register
+class Responder(FallbackNode):
+    """src/nodes/text/responder.c, rule for rule."""
+    name = "Responder"
+    doc = "Rule-based voice-agent reply: tells the time, greets, echoes what it heard"
+    family = "text"
+    inputs = [("in", ["json", "text"], "an utterance: text, or json with \"text\"")]
+    outputs = [("out", ["text"], "one reply per utterance")]
+    params = [
+        ParamDef("echo_prefix", STRING, "said before an echoed utterance (\"\" = echo only)", def_str="you said",
+                 flags=RUNTIME),
+        ParamDef("greeting", STRING, "reply to \"hello\" or \"hi\" (\"\" = echo greetings too)",
+                 def_str="hello, how can I help", flags=RUNTIME),
+        ParamDef("answer_time", BOOL, "answer an utterance with the word \"time\" with the time of day, in words", 1,
+                 flags=RUNTIME),
+        ParamDef("utc", BOOL, "tell the time in UTC instead of the server's local time", 0, flags=RUNTIME),
+        ParamDef("min_words", INT, "utterances with fewer words get no reply", 1, min=0, max=1000, flags=RUNTIME),
+    ]
+    example = "- id: reply\n  node_type: Responder\n  params: { echo_prefix: \"you said\" }\n"
+
+    def process(self, port: int, frame: Frame) -> None:
+        text = None
+        if frame.kind == "text":
+            text = frame.value
+        elif frame.kind == "json" and isinstance(frame.value, dict) and isinstance(frame.value.get("text"), str):
+            text = frame.value["text"]
+        if text is None:
+            return
+        raw = text.encode("utf-8", "surrogatepass")
+        if count_words(raw) < self.config["min_words"]:
+            return
+        cfg = self.config
+        if cfg["answer_time"] and has_word(raw, b"time"):
+            t = time.gmtime() if cfg["utc"] else time.localtime()
+            reply = time_words(t.tm_hour, t.tm_min)
+        elif cfg["greeting"] and (has_word(raw, b"hello") or has_word(raw, b"hi")):
+            reply = cfg["greeting"]
+        else:
+            prefix = cfg["echo_prefix"]
+            heard = raw[:900].decode("utf-8", "ignore")  # the C twin's %.900s
+            reply = prefix + (" " if prefix else "") + heard
+        self.emit(Frame("text", reply, frame))
