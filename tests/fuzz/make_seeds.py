@@ -190,7 +190,7 @@ def run_audio():
 
 
 def packages():
-    # Small packages: valid ones (a stub runtime: only its header is checked)
+    # Small packages: valid ones (runtime.wasm is only the 8-byte wasm header, all the validator reads of it)
     # and one of each kind of refusal, so the fuzzer starts past the zip layer.
     import hashlib, io, zipfile
     calc = open(os.path.join(ROOT, "examples/packages/calculator/manifest.json"), "rb").read()
