@@ -11,6 +11,11 @@
  * A breaker is a plain struct the caller owns; it is not synchronised (guard
  * it with the caller's own lock if several threads share it).  Times are
  * CLOCK_MONOTONIC nanoseconds (rm_breaker_now_ns()).
+ *
+ * A backend that several sessions use (an endpoint and the credentials used
+ * for it) should have one breaker for the whole process, so that a session
+ * does not retry an endpoint that has just tripped for another one:
+ * rm_breaker_shared_acquire() below.
  */
 #ifndef REMOTEMEDIA_BREAKER_H
 #define REMOTEMEDIA_BREAKER_H
@@ -47,6 +52,41 @@ int rm_breaker_record(rm_breaker *b, int ok, uint64_t now_ns);
 const char *rm_breaker_state_name(rm_breaker_state s);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t rm_breaker_now_ns(void);
+
+/* ---- Shared breakers: one per backend for the whole process ----
+ *
+ * A process-wide registry of breakers keyed by a string the caller makes
+ * from what identifies the backend (RemotePipeline: endpoint address, TLS
+ * files and token, so different credentials never share state).  Users with
+ * the same key but a different policy get separate breakers.
+ *
+ * Ownership: each successful acquire is paired with one release.  When the
+ * last user releases it, a closed breaker with no failures counted is freed;
+ * any other is kept idle so that the next user (the next session) starts
+ * from its state: an endpoint that tripped stays skipped until its reset
+ * time.  At most RM_BREAKER_SHARED_IDLE_MAX idle breakers are kept (the one
+ * idle longest is dropped first); the rest are freed at process exit.
+ * Threads: every function may be called from any thread.  One process-wide
+ * mutex guards the registry and the state of every shared breaker; each call
+ * holds it only for the state update (no I/O, no callbacks).  In
+ * single-thread builds (wasm32-wasi) the mutex is a no-op. */
+typedef struct rm_breaker_shared rm_breaker_shared;
+#define RM_BREAKER_SHARED_IDLE_MAX 64
+
+/* The breaker for `key` with this policy, created closed if no one holds it;
+ * NULL only when out of memory. */
+rm_breaker_shared *rm_breaker_shared_acquire(const char *key, unsigned failure_threshold,
+                                             uint64_t reset_timeout_ns, unsigned success_threshold);
+/* Drops one reference (NULL is ignored). */
+void rm_breaker_shared_release(rm_breaker_shared *b);
+/* rm_breaker_allow() / rm_breaker_record() under the registry lock; `after`
+ * (may be NULL) receives a copy of the breaker as this call left it. */
+int rm_breaker_shared_allow(rm_breaker_shared *b, uint64_t now_ns);
+int rm_breaker_shared_record(rm_breaker_shared *b, int ok, uint64_t now_ns, rm_breaker *after);
+/* A copy of the breaker's current policy and state. */
+rm_breaker rm_breaker_shared_get(rm_breaker_shared *b);
+/* How many users hold it (for tests and metrics). */
+unsigned rm_breaker_shared_users(rm_breaker_shared *b);
 
 #ifdef __cplusplus
 }

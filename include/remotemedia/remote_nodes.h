@@ -10,7 +10,7 @@
  *
  * runs a sub-manifest on remotemedia.v1 servers as one stream per session,
  * with retries, round_robin or least_loaded balancing, a circuit breaker per
- * endpoint and failover mid-stream.  Its ports are the sub-manifest's source
+ * endpoint (shared by every session of the process) and failover mid-stream.  Its ports are the sub-manifest's source
  * inputs and sink outputs.  See docs/nodes.md and docs/remote.md.
  *
  * It lives in the gRPC transport layer (it needs the client): the core and

@@ -9,6 +9,7 @@
 #ifdef RM_SINGLE_THREAD
 typedef struct { int unused; } rm__mutex;
 typedef struct { int unused; } rm__cond;
+#define RM__MUTEX_INITIALIZER {0}
 #define rm__mutex_init(m) ((void)(m))
 #define rm__mutex_destroy(m) ((void)(m))
 #define rm__lock(m) ((void)(m))
@@ -22,6 +23,7 @@ typedef struct { int unused; } rm__cond;
 #include <pthread.h>
 typedef pthread_mutex_t rm__mutex;
 typedef pthread_cond_t rm__cond;
+#define RM__MUTEX_INITIALIZER PTHREAD_MUTEX_INITIALIZER
 #define rm__mutex_init(m) pthread_mutex_init((m), NULL)
 #define rm__mutex_destroy(m) pthread_mutex_destroy(m)
 #define rm__lock(m) pthread_mutex_lock(m)

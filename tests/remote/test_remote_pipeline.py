@@ -269,3 +269,54 @@ def test_served_pipeline_with_remote_node_and_prometheus(server, tmp_path):
         assert 'remotemedia_remote_endpoint_rtt_seconds{endpoint="%s",quantile="0.99"}' % server.address in text
     finally:
         front.close()
+
+
+def test_breaker_shared_between_sessions(server, tmp_path):
+    """The sessions of one process share each endpoint's breaker.  A server
+    with --allow-remote runs the sessions of a RemotePipeline with endpoints
+    [dead, live] whose breaker opens after one failure.
+    A (reset 10 min): session 1 trips the dead endpoint; session 2 goes to the
+    live one at once, without a call to the dead one.
+    B (reset 1 s, M = 5, another policy so another breaker): after the reset
+    time the endpoint, now up, gets the probe in the next session (3
+    successes: still half-open) and the session after that closes it."""
+    import time
+    dead = "127.0.0.1:%d" % closed_port()
+    front = r.Server(args=["--allow-remote"])
+    revived = None
+
+    def session(path, n):
+        m = str(tmp_path / ("m%d.json" % n))
+        p = rmedia("remote", "run", "--server", front.address, path, "--metrics", m, stdin=b"[1, 2]")
+        assert p.returncode == 0 and p.stdout == b"[42,48]\n", p.stderr
+        stats = json.load(open(m))["node_metrics"]["calc"]["stats"]
+        return lambda ep, k: stats["endpoint %s %s" % (ep, k)]
+
+    def manifest(name, **breaker):
+        return offload(tmp_path, [dead, server.address], sub=json.load(open(CALC)), name=name, retries=2,
+                       backoff_ms=1, breaker_failures=1, **breaker)
+
+    try:
+        a = manifest("a.json", breaker_reset_ms=600000)
+        s1 = session(a, 1)
+        assert s1(dead, "calls") == 1 and s1(dead, "failures") == 1 and s1(dead, "breaker") == 1  # open
+        s2 = session(a, 2)
+        assert s2(dead, "calls") == 0 and s2(dead, "breaker") == 1  # skipped: open since session 1
+        assert s2(server.address, "calls") >= 3 and s2(server.address, "failures") == 0
+
+        b = manifest("b.json", breaker_reset_ms=1000, breaker_successes=5)
+        s3 = session(b, 3)
+        assert s3(dead, "failures") >= 1 and s3(dead, "breaker") == 1
+        revived = r.Server(args=["--listen", dead])  # the endpoint comes back
+        time.sleep(1.5)  # past the reset time
+        s4 = session(b, 4)  # half-open: the probe (stream open) and two frames go to it
+        assert s4(dead, "calls") == 3 and s4(dead, "failures") == 0 and s4(dead, "breaker") == 2  # half-open
+        s5 = session(b, 5)  # success 4 (open) and 5 (first frame): closed
+        assert s5(dead, "calls") == 3 and s5(dead, "breaker") == 0
+        # breaker A is a different breaker: still open, the dead port still skipped
+        s6 = session(a, 6)
+        assert s6(dead, "calls") == 0 and s6(dead, "breaker") == 1
+    finally:
+        front.close()
+        if revived:
+            revived.close()

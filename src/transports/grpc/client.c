@@ -389,9 +389,16 @@ static char *metrics_json(const Remotemedia__V1__ExecutionMetrics *m)
     for (size_t i = 0; i < m->n_node_metrics; i++) {
         const Remotemedia__V1__NodeMetrics *nm = m->node_metrics[i]->value;
         if (!nm) continue;
-        json_object_set_new(nodes, m->node_metrics[i]->key,
-                            json_pack("{s:f, s:I}", "execution_time_ms", nm->execution_time_ms, "items_processed",
-                                      (json_int_t)nm->items_processed));
+        /* the server's own node metrics (custom_metrics: stats, counts, timings) as
+         * `rmedia run --metrics` writes them, plus the two proto fields */
+        json_t *n = nm->custom_metrics && *nm->custom_metrics ? json_loads(nm->custom_metrics, 0, NULL) : NULL;
+        if (!json_is_object(n)) {
+            json_decref(n);
+            n = json_object();
+        }
+        json_object_set_new(n, "execution_time_ms", json_real(nm->execution_time_ms));
+        json_object_set_new(n, "items_processed", json_integer((json_int_t)nm->items_processed));
+        json_object_set_new(nodes, m->node_metrics[i]->key, n);
     }
     json_object_set_new(o, "node_metrics", nodes);
     char *s = json_dumps(o, JSON_COMPACT);

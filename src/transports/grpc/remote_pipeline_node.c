@@ -8,8 +8,11 @@
  * of the local node types where known — so `rmedia validate` checks links.
  *
  * Run time: init opens the stream on an endpoint chosen by `balance`, skipping
- * endpoints whose circuit breaker is open (remotemedia/breaker.h, the
- * runtime's breaker), with `retries` and exponential backoff.  Every frame
+ * endpoints whose circuit breaker is open, with `retries` and exponential
+ * backoff.  The breakers are the runtime's (remotemedia/breaker.h), one per
+ * endpoint + credentials + policy for the whole process
+ * (rm_breaker_shared_acquire), so a session skips an endpoint that tripped
+ * in another one.  Every frame
  * sent is kept until an output with the same or a later sequence arrives
  * (the server processes a stream in order), up to `resend_max` frames.  When
  * the endpoint fails mid-stream the stream is reopened on another endpoint,
@@ -374,7 +377,7 @@ static rm_node_type *rp_specialize(const rm_node_type *type, const void *config,
 typedef struct endpoint {
     const char *addr;
     rm_client *client;
-    rm_breaker br;
+    rm_breaker_shared *br; /* shared by every session of this process using the endpoint */
     uint64_t calls, failures;
     double rtt[RP_RTT_SAMPLES]; /* µs, ring */
     size_t n_rtt, rtt_pos, rtt_since;
@@ -414,7 +417,7 @@ static int cmp_d(const void *a, const void *b)
 static void publish(rp_state *s, size_t e)
 {
     endpoint *ep = &s->eps[e];
-    rm_node_stat(s->node, stat_key(s, e, ST_BREAKER), RM_STAT_SET, (double)ep->br.state);
+    rm_node_stat(s->node, stat_key(s, e, ST_BREAKER), RM_STAT_SET, (double)rm_breaker_shared_get(ep->br).state);
     if (!ep->n_rtt) return;
     double v[RP_RTT_SAMPLES];
     memcpy(v, ep->rtt, ep->n_rtt * sizeof *v);
@@ -433,10 +436,11 @@ static void record(rp_state *s, size_t e, int ok)
         ep->failures++;
         rm_node_stat(s->node, stat_key(s, e, ST_FAILURES), RM_STAT_ADD, 1);
     }
-    int to = rm_breaker_record(&ep->br, ok, rm_breaker_now_ns());
+    rm_breaker after;
+    int to = rm_breaker_shared_record(ep->br, ok, rm_breaker_now_ns(), &after);
     if (to == RM_BREAKER_OPEN)
         rm_node_log(s->node, RM_LOG_WARN, "endpoint %s: circuit breaker open after %u consecutive failures",
-                    ep->addr, ep->br.consecutive_failures);
+                    ep->addr, after.consecutive_failures);
     else if (to == RM_BREAKER_CLOSED)
         rm_node_log(s->node, RM_LOG_INFO, "endpoint %s: circuit breaker closed", ep->addr);
     if (to >= 0) publish(s, e);
@@ -470,7 +474,7 @@ static size_t candidates_1(rp_state *s, int avoid, size_t *order)
     for (size_t i = 0; i < s->n_eps; i++) {
         size_t e = (s->rr + i) % s->n_eps;
         if ((int)e == avoid) continue;
-        if (!rm_breaker_allow(&s->eps[e].br, now)) continue;
+        if (!rm_breaker_shared_allow(s->eps[e].br, now)) continue;
         load[e] = 0;
         if (s->cfg->balance == BAL_LEAST_LOADED) {
             int serving = 0;
@@ -716,6 +720,35 @@ static int drain(rp_state *s, uint64_t wait_for)
 
 static void rp_fini(void *state);
 
+/* FNV-1a: the token goes into the breaker key as a hash, not in clear. */
+static uint64_t fnv1a(const char *p)
+{
+    uint64_t h = 14695981039346656037ull;
+    for (; p && *p; p++) h = (h ^ (unsigned char)*p) * 1099511628211ull;
+    return h;
+}
+
+/* The process-wide breaker of `addr` as this node reaches it: the same
+ * address with other credentials (TLS files, token) gets its own. */
+static rm_breaker_shared *shared_breaker(const rp_config *cfg, const char *addr)
+{
+    const char *f[4] = {addr, cfg->tls_ca ? cfg->tls_ca : "", cfg->tls_cert ? cfg->tls_cert : "",
+                        cfg->tls_key ? cfg->tls_key : ""};
+    size_t n = 64;
+    for (int i = 0; i < 4; i++) n += strlen(f[i]) + 24;
+    char *key = malloc(n);
+    if (!key) return NULL;
+    /* length-prefixed fields: no separator can be faked by a file name */
+    snprintf(key, n, "remote|%zu:%s|%zu:%s|%zu:%s|%zu:%s|tls=%d|token=%d:%016llx", strlen(f[0]), f[0], strlen(f[1]),
+             f[1], strlen(f[2]), f[2], strlen(f[3]), f[3], cfg->tls || cfg->tls_ca || cfg->tls_cert,
+             cfg->token != NULL, (unsigned long long)fnv1a(cfg->token));
+    rm_breaker_shared *b =
+        rm_breaker_shared_acquire(key, (unsigned)cfg->breaker_failures, (uint64_t)cfg->breaker_reset_ms * 1000000u,
+                                  (unsigned)cfg->breaker_successes);
+    free(key);
+    return b;
+}
+
 static int rp_init(rm_node *node, void *state, const void *config)
 {
     rp_state *s = state;
@@ -737,16 +770,21 @@ static int rp_init(rm_node *node, void *state, const void *config)
         rm_error err;
         rm_error_clear(&err);
         ep->addr = cfg->endpoints[i];
-        rm_breaker_init(&ep->br, (unsigned)cfg->breaker_failures, (uint64_t)cfg->breaker_reset_ms * 1000000u,
-                        (unsigned)cfg->breaker_successes);
+        ep->br = shared_breaker(cfg, ep->addr);
+        if (!ep->br) {
+            rp_fini(s);
+            return rm_node_fail(node, RM_ENOMEM, "out of memory");
+        }
         if (rm_client_connect(ep->addr, &o, &ep->client, &err) != 0) {
+            s->n_eps++; /* so that fini releases its breaker */
             rp_fini(s); /* fini only runs after a successful init */
             return rm_node_fail(node, err.code, "RemotePipeline '%s': %s", rm_node_id(node), err.message);
         }
         /* every endpoint in the metrics from the start, failures or not */
         rm_node_stat(node, stat_key(s, s->n_eps, ST_CALLS), RM_STAT_ADD, 0);
         rm_node_stat(node, stat_key(s, s->n_eps, ST_FAILURES), RM_STAT_ADD, 0);
-        rm_node_stat(node, stat_key(s, s->n_eps, ST_BREAKER), RM_STAT_SET, 0);
+        rm_node_stat(node, stat_key(s, s->n_eps, ST_BREAKER), RM_STAT_SET,
+                     (double)rm_breaker_shared_get(ep->br).state);
         s->n_eps++;
     }
     rm_error err;
@@ -828,7 +866,10 @@ static void rp_fini(void *state)
     free(s->k);
     s->k = NULL;
     s->n_k = 0;
-    for (size_t e = 0; e < s->n_eps; e++) rm_client_free(s->eps[e].client);
+    for (size_t e = 0; e < s->n_eps; e++) {
+        rm_client_free(s->eps[e].client);
+        rm_breaker_shared_release(s->eps[e].br);
+    }
     s->n_eps = 0;
 }
 
