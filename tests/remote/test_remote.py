@@ -136,6 +136,38 @@ def test_audio_output_file(server, tmp_path):
     assert open(a, "rb").read() == open(b, "rb").read()
 
 
+@pytest.mark.parametrize("extra", [["--set", "multiply.multiplier=5"], ["--strict"], ["--table"],
+                                   ["-f", "jsonl", "--only", "add.out"], ["-i", "-", "-f", "values"]])
+def test_calculator_more_options(server, extra):
+    local, remote = both(server, [CALC] + extra, stdin=b"[1, 2, 30]\n")
+    assert_same(local, remote)
+
+
+@pytest.mark.parametrize("extra", [["--realtime", "-f", "values"], ["--chunk-ms", "50", "-f", "jsonl"],
+                                   ["-i", "-", "--only", "vad.events"], ["--input-format", "s16le:16000:1"]])
+def test_audio_more_options(server, tmp_path, extra):
+    """Live (paced) input, chunk size, audio on stdin (a WAV, or raw PCM)."""
+    wav = str(tmp_path / "burst.wav")
+    synth_wav(wav, seconds=2.5)
+    data = open(wav, "rb").read()
+    if "--input-format" in extra:
+        w = wave.open(wav)
+        data = w.readframes(w.getnframes())
+        w.close()
+    args = [VAD] + ([] if "-" in extra or "--input-format" in extra else ["-i", wav]) + extra
+    local, remote = both(server, args, stdin=data if "-" in extra or "--input-format" in extra else None)
+    assert_same(local, remote)
+    assert b"is_speech_start" in local.stdout
+
+
+def test_audio_raw_output_on_stdout(server, tmp_path):
+    wav = str(tmp_path / "burst.wav")
+    synth_wav(wav, seconds=1.0)
+    manifest = os.path.join(ROOT, "examples", "preprocess.yaml")
+    local, remote = both(server, [manifest, "-i", wav, "--output-format", "s16le", "-o", "-"])
+    assert_same(local, remote)
+
+
 def test_stream_live_audio(server, tmp_path):
     wav = str(tmp_path / "burst.wav")
     synth_wav(wav)
