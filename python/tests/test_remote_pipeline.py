@@ -41,7 +41,7 @@ pytestmark = pytest.mark.skipif(not _has_remote() or not _rmedia(),
 
 
 class Server:
-    def __init__(self, *args):
+    def __init__(self, *args, health=()):
         self.dir = tempfile.mkdtemp(prefix="rm-py-remote-")
         port_file = os.path.join(self.dir, "port")
         self.log = open(os.path.join(self.dir, "log"), "w")
@@ -53,7 +53,7 @@ class Server:
             assert self.proc.poll() is None and time.time() < deadline, "rmedia serve did not start"
             time.sleep(0.05)
         self.address = "127.0.0.1:" + open(port_file).read().strip()
-        while subprocess.run([_rmedia(), "remote", "health", "--server", self.address, "--deadline", "2"],
+        while subprocess.run([_rmedia(), "remote", "health", "--server", self.address, "--deadline", "2"] + list(health),
                              capture_output=True).returncode != 0:
             assert time.time() < deadline, "rmedia serve is not SERVING"
             time.sleep(0.05)
@@ -132,3 +132,29 @@ def test_token_and_errors_name_the_server(tmp_path):
     assert dead in str(e.value) and "unavailable" in str(e.value)
     with pytest.raises(TypeError):
         rm.RemotePipeline(dead, CALC, tls=42)
+
+
+def test_tls_and_mtls(tmp_path):
+    """tls= as a CA path, and as {"ca", "cert", "key"} against a server that
+    requires client certificates; the wrong CA fails naming the server."""
+    import sys
+    sys.path.insert(0, os.path.join(ROOT, "tests", "grpc"))
+    import rmgrpc  # TLS material made with openssl at test time
+
+    d = rmgrpc.make_test_certs(str(tmp_path))
+    pem = lambda n: os.path.join(d, n)  # noqa: E731
+    client = ["--tls-ca", pem("ca.pem"), "--tls-cert", pem("client.pem"), "--tls-key", pem("client.key")]
+    s = Server("--tls-cert", pem("server.pem"), "--tls-key", pem("server.key"), "--tls-client-ca", pem("ca.pem"),
+               health=client)
+    try:
+        mtls = {"ca": pem("ca.pem"), "cert": pem("client.pem"), "key": pem("client.key")}
+        assert rm.RemotePipeline(s.address, CALC, tls=mtls).run_sync([1, 2]) == [12, 14]
+        with pytest.raises(RemoteMediaError) as e:  # no client certificate
+            rm.RemotePipeline(s.address, CALC, tls=pem("ca.pem"), retries=0, timeout=5).run_sync(1)
+        assert s.address in str(e.value)
+        with pytest.raises(RemoteMediaError) as e:  # a CA that did not sign the server's certificate
+            rm.RemotePipeline(s.address, CALC, tls={"ca": pem("other.pem"), "cert": pem("client.pem"),
+                                                    "key": pem("client.key")}, retries=0, timeout=5).run_sync(1)
+        assert s.address in str(e.value)
+    finally:
+        s.close()
