@@ -279,7 +279,9 @@ def test_breaker_shared_between_sessions(server, tmp_path):
     live one at once, without a call to the dead one.
     B (reset 1 s, M = 5, another policy so another breaker): after the reset
     time the endpoint, now up, gets the probe in the next session (3
-    successes: still half-open) and the session after that closes it."""
+    successes: still half-open) and the session after that closes it.
+    C: with one endpoint, down, the session after the one that tripped it
+    fails at once: breaker open, naming the endpoint and the node."""
     import time
     dead = "127.0.0.1:%d" % closed_port()
     front = r.Server(args=["--allow-remote"])
@@ -316,6 +318,15 @@ def test_breaker_shared_between_sessions(server, tmp_path):
         # breaker A is a different breaker: still open, the dead port still skipped
         s6 = session(a, 6)
         assert s6(dead, "calls") == 0 and s6(dead, "breaker") == 1
+        # one endpoint, down: the next session fails at once on the open
+        # breaker, naming the endpoint and the node
+        down = "127.0.0.1:%d" % closed_port()
+        c = offload(tmp_path, [down], sub=json.load(open(CALC)), name="c.json", retries=0, breaker_failures=1,
+                    breaker_reset_ms=600000)
+        first = rmedia("remote", "run", "--server", front.address, c, stdin=b"[1]")
+        assert_fails_naming(first, down, "unavailable")
+        second = rmedia("remote", "run", "--server", front.address, c, stdin=b"[1]")
+        assert_fails_naming(second, down, "circuit breaker open")
     finally:
         front.close()
         if revived:
