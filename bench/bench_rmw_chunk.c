@@ -2,8 +2,8 @@
  * The native side of the wasm benchmark (bench/bench_wasm.mjs, `make
  * bench`): the rmw_* C API of the wasm library (src/wasm/rmw.c) compiled
  * natively, driven per 20 ms chunk exactly as web/ drives remotemedia.wasm:
- * rmw_alloc + copy the chunk in, rmw_session_push_audio, then take every
- * output and copy its audio out.  So the ratio wasm/native is what the wasm
+ * rmw_alloc + copy the chunk in, rmw_session_push_audio, then
+ * rmw_session_drain and copy every output's audio (or text) out.  So the ratio wasm/native is what the wasm
  * target and the JavaScript boundary cost, the same C code on both sides.
  *
  *   bench_rmw_chunk MANIFEST CHUNKS ROUNDS
@@ -90,12 +90,11 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bench_rmw_chunk: push: %s\n", rmw_error());
                 return 1;
             }
-            rmw_output *o;
-            while ((o = rmw_output_take(s, NULL, 0, NULL, 0))) {
-                size_t bytes = rmw_output_audio_frames(o) * rmw_output_audio_channels(o) * 4;
-                if (rmw_output_audio_data(o) && bytes <= (1 << 20)) memcpy(out, rmw_output_audio_data(o), bytes);
-                else if (rmw_output_kind(o) == RM_FRAME_JSON) rmw_free(rmw_output_text(o));
-                rmw_output_free(o);
+            const rmw_out_table *t = rmw_session_drain(s); /* as web/ does after each push */
+            for (uint32_t i = 0; t && i < t->count; i++) {
+                const rmw_out_desc *d = &t->item[i];
+                size_t bytes = d->kind == RM_FRAME_AUDIO ? (size_t)d->size * d->channels * 4 : d->size;
+                if (d->data && bytes <= (1 << 20)) memcpy(out, d->data, bytes); /* JS copies out */
             }
         }
         double dt = now_us(CLOCK_MONOTONIC) - t0, dc = now_us(CLOCK_PROCESS_CPUTIME_ID) - c0;
