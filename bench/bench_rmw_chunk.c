@@ -6,8 +6,10 @@
  * rmw_session_drain and copy every output's audio (or text) out.  So the ratio wasm/native is what the wasm
  * target and the JavaScript boundary cost, the same C code on both sides.
  *
- *   bench_rmw_chunk MANIFEST CHUNKS ROUNDS
- * prints "us_per_chunk WALL CPU" per round (after a 200-chunk warm-up): wall
+ *   bench_rmw_chunk MANIFEST CHUNKS ROUNDS [--paired]
+ * prints "us_per_chunk WALL CPU" per round (after a 200-chunk warm-up); with
+ * --paired it runs each round when a line arrives on stdin, so the caller
+ * alternates its rounds with these in one long-lived process: wall
  * time and the process's CPU time per chunk (on a busy machine CPU time is
  * the steadier of the two).  The input
  * is the signal bench_wasm.mjs makes: 48 kHz mono f32, 0.5 s of a 300 Hz tone
@@ -55,8 +57,9 @@ static char *slurp(const char *path, size_t *len)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: bench_rmw_chunk MANIFEST CHUNKS ROUNDS\n");
+    int paired = argc == 5 && !strcmp(argv[4], "--paired");
+    if (argc != 4 && !paired) {
+        fprintf(stderr, "usage: bench_rmw_chunk MANIFEST CHUNKS ROUNDS [--paired]\n");
         return 2;
     }
     size_t len = 0;
@@ -78,8 +81,11 @@ int main(int argc, char **argv)
     if (!out || !sig) return 1;
     for (size_t i = 0; i < 48000; i++) sig[i] = sample(i);
     size_t pos = 0;
+    char line[64];
     for (long r = -1; r < rounds; r++) {
         long n = r < 0 ? 200 : chunks; /* round -1: warm-up */
+        /* paired: wait for the caller's "go" before each round */
+        if (paired && r >= 0 && !fgets(line, sizeof line, stdin)) break;
         double t0 = now_us(CLOCK_MONOTONIC), c0 = now_us(CLOCK_PROCESS_CPUTIME_ID);
         for (long c = 0; c < n; c++) {
             float *buf = rmw_alloc(CHUNK * sizeof(float));
@@ -99,6 +105,7 @@ int main(int argc, char **argv)
         }
         double dt = now_us(CLOCK_MONOTONIC) - t0, dc = now_us(CLOCK_PROCESS_CPUTIME_ID) - c0;
         if (r >= 0) printf("us_per_chunk %.3f %.3f\n", dt / (double)n, dc / (double)n);
+        if (paired) fflush(stdout);
     }
     free(out);
     free(sig);
