@@ -71,8 +71,25 @@ async function measure(manifestPath) {
   // Warm-up by time: V8 runs wasm in its baseline compiler first and
   // optimises hot functions in the background, which on a busy machine
   // takes a while; the steady state is what a long stream sees.
+  // Then until the rounds stop getting faster: at load average ~30 the
+  // first rounds after 2 s still ran 2-7x slower (V8's background compiler
+  // starved), which polluted the median.  At least 10 s and five steady
+  // rounds (tier-up comes in steps), at most 40 s.
   const until = performance.now() + (quick ? 500 : 2000);
   while (performance.now() < until) push();
+  const cpuRound = () => {
+    const c = process.cpuUsage();
+    for (let i = 0; i < chunks; i++) push();
+    const d = process.cpuUsage(c);
+    return (d.user + d.system) / chunks;
+  };
+  const settleMin = performance.now() + (quick ? 0 : 10000), settleEnd = performance.now() + (quick ? 3000 : 40000);
+  for (let best = Infinity, steady = 0;
+       (steady < 5 || performance.now() < settleMin) && performance.now() < settleEnd;) {
+    const t = cpuRound();
+    steady = t <= best * 1.15 ? steady + 1 : 0;
+    best = Math.min(best, t);
+  }
   // Wall time and the process's CPU time per chunk (user + system, all
   // threads: after the warm-up V8's compiler threads are idle).  On a
   // shared, busy machine wall time mostly measures the other processes, so
@@ -83,14 +100,15 @@ async function measure(manifestPath) {
     if (!m) { console.error(`bench_wasm: ${nativeBench} failed`); process.exit(1); }
     natWall.push(Number(m[1]));
     natCpu.push(Number(m[2]));
-    const t = performance.now(), c = process.cpuUsage();
-    for (let i = 0; i < chunks; i++) push();
-    const dc = process.cpuUsage(c);
+    const t = performance.now(), cpu = cpuRound();
     wasmWall.push(((performance.now() - t) * 1000) / chunks);
-    wasmCpu.push((dc.user + dc.system) / chunks);
+    wasmCpu.push(cpu);
   }
   nat.end();
   s.close();
+  if (process.env.RM_BENCH_VERBOSE) // the rounds in order: is V8 still tiering up?
+    console.error(`bench_wasm: ${path.basename(manifestPath)} wasm ${wasmCpu.map((x) => x.toFixed(1)).join(" ")}` +
+                  ` | native ${natCpu.map((x) => x.toFixed(1)).join(" ")}`);
   return { w: median(wasmCpu), n: median(natCpu), ww: median(wasmWall), nw: median(natWall),
            wmin: Math.min(...wasmCpu), nmin: Math.min(...natCpu) };
 }
