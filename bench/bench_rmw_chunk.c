@@ -2,12 +2,14 @@
  * The native side of the wasm benchmark (bench/bench_wasm.mjs, `make
  * bench`): the rmw_* C API of the wasm library (src/wasm/rmw.c) compiled
  * natively, driven per 20 ms chunk exactly as web/ drives remotemedia.wasm:
- * rmw_alloc + copy the chunk in, rmw_session_push_audio, then take every
- * output and copy its audio out.  So the ratio wasm/native is what the wasm
+ * rmw_alloc + copy the chunk in, rmw_session_push_audio, then
+ * rmw_session_drain and copy every output's audio (or text) out.  So the ratio wasm/native is what the wasm
  * target and the JavaScript boundary cost, the same C code on both sides.
  *
- *   bench_rmw_chunk MANIFEST CHUNKS ROUNDS
- * prints "us_per_chunk WALL CPU" per round (after a 200-chunk warm-up): wall
+ *   bench_rmw_chunk MANIFEST CHUNKS ROUNDS [--paired]
+ * prints "us_per_chunk WALL CPU" per round (after a 200-chunk warm-up); with
+ * --paired it runs each round when a line arrives on stdin, so the caller
+ * alternates its rounds with these in one long-lived process: wall
  * time and the process's CPU time per chunk (on a busy machine CPU time is
  * the steadier of the two).  The input
  * is the signal bench_wasm.mjs makes: 48 kHz mono f32, 0.5 s of a 300 Hz tone
@@ -55,8 +57,9 @@ static char *slurp(const char *path, size_t *len)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: bench_rmw_chunk MANIFEST CHUNKS ROUNDS\n");
+    int paired = argc == 5 && !strcmp(argv[4], "--paired");
+    if (argc != 4 && !paired) {
+        fprintf(stderr, "usage: bench_rmw_chunk MANIFEST CHUNKS ROUNDS [--paired]\n");
         return 2;
     }
     size_t len = 0;
@@ -78,8 +81,11 @@ int main(int argc, char **argv)
     if (!out || !sig) return 1;
     for (size_t i = 0; i < 48000; i++) sig[i] = sample(i);
     size_t pos = 0;
+    char line[64];
     for (long r = -1; r < rounds; r++) {
         long n = r < 0 ? 200 : chunks; /* round -1: warm-up */
+        /* paired: wait for the caller's "go" before each round */
+        if (paired && r >= 0 && !fgets(line, sizeof line, stdin)) break;
         double t0 = now_us(CLOCK_MONOTONIC), c0 = now_us(CLOCK_PROCESS_CPUTIME_ID);
         for (long c = 0; c < n; c++) {
             float *buf = rmw_alloc(CHUNK * sizeof(float));
@@ -90,16 +96,16 @@ int main(int argc, char **argv)
                 fprintf(stderr, "bench_rmw_chunk: push: %s\n", rmw_error());
                 return 1;
             }
-            rmw_output *o;
-            while ((o = rmw_output_take(s, NULL, 0, NULL, 0))) {
-                size_t bytes = rmw_output_audio_frames(o) * rmw_output_audio_channels(o) * 4;
-                if (rmw_output_audio_data(o) && bytes <= (1 << 20)) memcpy(out, rmw_output_audio_data(o), bytes);
-                else if (rmw_output_kind(o) == RM_FRAME_JSON) rmw_free(rmw_output_text(o));
-                rmw_output_free(o);
+            const rmw_out_table *t = rmw_session_drain(s); /* as web/ does after each push */
+            for (uint32_t i = 0; t && i < t->count; i++) {
+                const rmw_out_desc *d = &t->item[i];
+                size_t bytes = d->kind == RM_FRAME_AUDIO ? (size_t)d->size * d->channels * 4 : d->size;
+                if (d->data && bytes <= (1 << 20)) memcpy(out, d->data, bytes); /* JS copies out */
             }
         }
         double dt = now_us(CLOCK_MONOTONIC) - t0, dc = now_us(CLOCK_PROCESS_CPUTIME_ID) - c0;
         if (r >= 0) printf("us_per_chunk %.3f %.3f\n", dt / (double)n, dc / (double)n);
+        if (paired) fflush(stdout);
     }
     free(out);
     free(sig);

@@ -159,8 +159,11 @@ char *RMW_EXPORT(rmw_graph_summary)(rm_graph *g)
 
 struct rmw_output {
     struct rmw_output *next;
-    char *node_id, *port;
+    /* the session's strings (the graph's node id, the type's port name):
+     * no copy per output, valid while the graph lives */
+    const char *node_id, *port;
     rm_frame *frame;
+    char *text; /* JSON dumped by rmw_session_drain, freed with the output */
 };
 
 struct rmw_session {
@@ -168,22 +171,17 @@ struct rmw_session {
     rmw_output *head, *tail; /* produced, not yet taken */
     size_t count;
     uint64_t audio_seq; /* sequence numbers of pushed audio frames */
+    rmw_output *drained;   /* what the last rmw_session_drain described */
+    rmw_out_table *table;  /* its descriptor table, reused */
+    size_t table_cap;      /* descriptors it has room for */
 };
 
 static void on_output(void *user, const char *node_id, const char *port, const rm_frame *frame)
 {
     rmw_session *ws = user;
-    rmw_output *o = calloc(1, sizeof *o);
-    if (!o) return;
-    if (!node_id) node_id = "";
-    if (!port) port = "";
-    o->node_id = dupn(node_id, strlen(node_id));
-    o->port = dupn(port, strlen(port));
-    o->frame = rm_frame_ref(frame);
-    if (!o->node_id || !o->port) { /* out of memory: the output is lost */
-        rmw_output_free(o);
-        return;
-    }
+    rmw_output *o = malloc(sizeof *o);
+    if (!o) return; /* out of memory: the output is lost */
+    *o = (rmw_output){NULL, node_id ? node_id : "", port ? port : "", rm_frame_ref(frame), NULL};
     if (ws->tail) ws->tail->next = o;
     else ws->head = o;
     ws->tail = o;
@@ -193,10 +191,18 @@ static void on_output(void *user, const char *node_id, const char *port, const r
 void RMW_EXPORT(rmw_output_free)(rmw_output *o)
 {
     if (!o) return;
-    free(o->node_id);
-    free(o->port);
     rm_frame_unref(o->frame);
+    free(o->text);
     free(o);
+}
+
+static void free_list(rmw_output *o)
+{
+    while (o) {
+        rmw_output *next = o->next;
+        rmw_output_free(o);
+        o = next;
+    }
 }
 
 rmw_session *RMW_EXPORT(rmw_session_open)(rm_graph *g)
@@ -294,12 +300,8 @@ int RMW_EXPORT(rmw_session_flush)(rmw_session *ws)
 int RMW_EXPORT(rmw_session_cancel)(rmw_session *ws)
 {
     int rc = rm_session_reset(ws->s);
-    while (ws->head) {
-        rmw_output *o = ws->head;
-        ws->head = o->next;
-        rmw_output_free(o);
-    }
-    ws->tail = NULL;
+    free_list(ws->head);
+    ws->head = ws->tail = NULL;
     ws->count = 0;
     if (rc) {
         rm_error e = *rm_session_error(ws->s);
@@ -314,11 +316,9 @@ void RMW_EXPORT(rmw_session_close)(rmw_session *ws)
 {
     if (!ws) return;
     rm_session_close(ws->s); /* does not flush: no output arrives after this */
-    while (ws->head) {
-        rmw_output *o = ws->head;
-        ws->head = o->next;
-        rmw_output_free(o);
-    }
+    free_list(ws->head);
+    free_list(ws->drained);
+    free(ws->table);
     free(ws);
 }
 
@@ -352,6 +352,54 @@ rmw_output *RMW_EXPORT(rmw_output_take)(rmw_session *ws, const char *sink, size_
         return o;
     }
     return NULL;
+}
+
+/* Every waiting output at once (one call per push instead of ~10 per
+ * output): takes them all, frees what the previous drain described, and
+ * returns the table (see rmw.h), or NULL when out of memory (the outputs
+ * stay waiting).  JSON outputs are dumped here, as rmw_output_text does. */
+const rmw_out_table *RMW_EXPORT(rmw_session_drain)(rmw_session *ws)
+{
+    free_list(ws->drained);
+    ws->drained = NULL;
+    if (ws->count > ws->table_cap || !ws->table) {
+        size_t cap = ws->count > 8 ? ws->count : 8;
+        rmw_out_table *t = malloc(sizeof *t + cap * sizeof t->item[0]);
+        if (!t) {
+            fail(RM_ENOMEM, "out of memory");
+            return NULL;
+        }
+        free(ws->table);
+        ws->table = t;
+        ws->table_cap = cap;
+    }
+    rmw_out_table *t = ws->table;
+    size_t n = 0;
+    for (rmw_output *o = ws->head; o; o = o->next, n++) {
+        const rm_frame *f = o->frame;
+        rmw_out_desc *d = &t->item[n];
+        *d = (rmw_out_desc){.kind = (int32_t)f->kind, .node = o->node_id, .port = o->port,
+                            .timestamp_us = f->timestamp_us == RM_TS_NONE ? -1.0 : (double)f->timestamp_us};
+        if (f->kind == RM_FRAME_AUDIO) {
+            d->data = f->u.audio.data;
+            d->size = (uint32_t)f->u.audio.frames;
+            d->channels = f->u.audio.channels;
+            d->rate = f->u.audio.rate;
+            d->format = (int32_t)f->u.audio.format;
+        } else if (f->kind == RM_FRAME_TEXT) {
+            d->data = f->u.text.data;
+            d->size = (uint32_t)f->u.text.len;
+        } else if (f->kind == RM_FRAME_JSON) {
+            o->text = rm_frame_json_dumps(f);
+            d->data = o->text;
+            d->size = o->text ? (uint32_t)strlen(o->text) : 0;
+        }
+    }
+    t->count = (uint32_t)n;
+    ws->drained = ws->head;
+    ws->head = ws->tail = NULL;
+    ws->count = 0;
+    return t;
 }
 
 const char *RMW_EXPORT(rmw_output_node)(const rmw_output *o) { return o->node_id; }
@@ -471,7 +519,7 @@ static int ext_process(rm_node *node, void *state, unsigned port, const rm_frame
     (void)port;
     const ext_state *st = state;
     /* a borrowed view: the host reads it with the rmw_output_* accessors */
-    rmw_output view = {NULL, (char *)rm_node_id(node), (char *)"in", (rm_frame *)f};
+    rmw_output view = {NULL, rm_node_id(node), "in", (rm_frame *)f, NULL};
     return ext_result(node, host(node, st->instance, RMW_HOST_PROCESS, &view, NULL, 0), "process");
 }
 

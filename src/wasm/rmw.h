@@ -20,7 +20,10 @@
  *  - An output taken with rmw_output_take is the caller's until rmw_output_free;
  *    rmw_output_audio_data points into it (a view on the wasm heap that is
  *    valid until rmw_output_free and only while memory does not grow: JS
- *    copies it out before the next call).
+ *    copies it out before the next call).  rmw_output_node/_port return
+ *    the graph's strings: valid while the graph lives.
+ *  - The table rmw_session_drain returns, and the outputs it describes, are
+ *    the session's until its next rmw_session_drain or rmw_session_close.
  *  - Free order: outputs and sessions before their graph, graphs before the
  *    runtime.
  * Single-threaded: everything runs on the caller's thread inside the call.
@@ -57,6 +60,40 @@ int rmw_session_flush(rmw_session *ws);
 int rmw_session_cancel(rmw_session *ws);
 char *rmw_metrics_json(rmw_session *ws);
 void rmw_session_close(rmw_session *ws);
+/*
+ * The per-push path: rmw_session_drain takes every waiting output and
+ * describes them in one table, so a push costs two calls across the
+ * boundary whatever the graph emits.  The table and what it points to (the
+ * audio samples, the text, the strings) are the session's and stay valid
+ * until the next rmw_session_drain or rmw_session_close on it (and, for JS
+ * views, while memory does not grow: read it before the next call).  `node`
+ * and `port` are NUL-terminated; `data` is the audio (`size` frames ×
+ * `channels` samples of `format`), a text frame's UTF-8 or a JSON frame as
+ * compact JSON text (`size` bytes, not NUL-terminated); NULL for other kinds.
+ * The wasm32 layout (what web/src/index.ts reads): count at 0, descriptors
+ * of 40 bytes from 8, fields at 0 kind, 4 node, 8 port, 12 data, 16 size,
+ * 20 channels, 24 rate, 28 format, 32 timestamp_us (f64, -1 = none).
+ */
+typedef struct rmw_out_desc {
+    int32_t kind; /* rm_frame_kind */
+    const char *node, *port;
+    const void *data;
+    uint32_t size, channels, rate;
+    int32_t format;
+    double timestamp_us;
+} rmw_out_desc;
+typedef struct rmw_out_table {
+    uint32_t count;
+    rmw_out_desc item[];
+} rmw_out_table;
+const rmw_out_table *rmw_session_drain(rmw_session *ws);
+#if defined(__wasm32__)
+_Static_assert(sizeof(rmw_out_desc) == 40 && offsetof(rmw_out_table, item) == 8 &&
+                   offsetof(rmw_out_desc, timestamp_us) == 32 && offsetof(rmw_out_desc, format) == 28,
+               "web/src/index.ts reads this layout");
+#endif
+
+/* Outputs one at a time, by sink and port (tests, hosts that want some). */
 size_t rmw_output_count(rmw_session *ws, const char *sink, size_t sl, const char *port, size_t pl);
 rmw_output *rmw_output_take(rmw_session *ws, const char *sink, size_t sl, const char *port, size_t pl);
 const char *rmw_output_node(const rmw_output *o);

@@ -79,6 +79,7 @@ interface Exports {
   rmw_session_cancel(s: number): number;
   rmw_metrics_json(s: number): number;
   rmw_session_close(s: number): void;
+  rmw_session_drain(s: number): number;
   rmw_output_take(s: number, sink: number, sl: number, port: number, pl: number): number;
   rmw_output_free(o: number): void;
   rmw_output_node(o: number): number;
@@ -303,12 +304,32 @@ export class RemoteMedia {
     const ch = frame.channels;
     if (!Number.isInteger(ch) || ch < 1 || frame.samples.length % ch !== 0)
       throw new RemoteMediaError(`audio frame: ${frame.samples.length} samples do not divide into ${ch} channels`, -1);
-    const bytes = frame.samples.byteLength;
-    const p = this.x.rmw_alloc(bytes);
+    const samples = frame.samples;
+    const p = this.x.rmw_alloc(samples.byteLength);
     if (!p) throw new RemoteMediaError("out of memory", -2);
-    new Uint8Array(this.x.memory.buffer, p, bytes).set(
-      new Uint8Array(frame.samples.buffer, frame.samples.byteOffset, bytes));
+    // malloc aligns to 8 at least, so the typed views of the heap index it
+    const v = this.views();
+    if (samples instanceof Float32Array) v.f32.set(samples, p >> 2);
+    else if (samples instanceof Int16Array) v.i16.set(samples, p >> 1);
+    else v.i32.set(samples, p >> 2);
     return p;
+  }
+
+  private heapViews: HeapViews | undefined;
+
+  /** @internal Typed views of the wasm heap, made again only after memory
+   * grew (a new buffer): not one view per call on the per-chunk path. */
+  views(): HeapViews {
+    const buf = this.x.memory.buffer;
+    let v = this.heapViews;
+    if (!v || v.u8.buffer !== buf) {
+      v = {
+        u8: new Uint8Array(buf), i16: new Int16Array(buf), i32: new Int32Array(buf), u32: new Uint32Array(buf),
+        f32: new Float32Array(buf), f64: new Float64Array(buf),
+      };
+      this.heapViews = v;
+    }
+    return v;
   }
 
   // ---- internals shared with Graph and Session --------------------------
@@ -363,6 +384,16 @@ export class RemoteMedia {
   dispose(): void {
     this.x.rmw_runtime_free(this.rt);
   }
+}
+
+/** @internal */
+export interface HeapViews {
+  u8: Uint8Array;
+  i16: Int16Array;
+  i32: Int32Array;
+  u32: Uint32Array;
+  f32: Float32Array;
+  f64: Float64Array;
 }
 
 export interface GraphInfo {
@@ -524,17 +555,48 @@ export class Session implements AsyncIterable<Output> {
     for (const w of this.waiters.splice(0)) w({ value: undefined, done: true });
   }
 
+  /** Node ids and port names by address: they are the graph's strings
+   * (rmw.h), fixed while this session's graph lives. */
+  private readonly names = new Map<number, string>();
+
+  private name(p: number): string {
+    let s = this.names.get(p);
+    if (s === undefined) {
+      s = this.rm.cstr(p, false);
+      this.names.set(p, s);
+    }
+    return s;
+  }
+
+  /** Every output the last call produced, from one rmw_session_drain table
+   * (layout in rmw.h): audio copied out, JSON parsed, text decoded. */
   private drain(): void {
-    const x = this.rm.exports;
-    for (;;) {
-      const o = x.rmw_output_take(this.handle, 0, 0, 0, 0);
-      if (!o) break;
-      let out: Output;
-      try {
-        out = readOutput(this.rm, o);
-      } finally {
-        x.rmw_output_free(o);
+    const t = this.rm.exports.rmw_session_drain(this.handle);
+    if (!t) throw this.rm.error(-2);
+    const v = this.rm.views();
+    const n = v.u32[t >> 2]!;
+    // read the whole table before any callback runs: one may push (a new
+    // drain frees this table) or close the session
+    const outs: Output[] = [];
+    for (let i = 0; i < n; i++) {
+      const d = (t + 8 + i * 40) >> 2; // in u32 units; the f64 at +32 bytes
+      const kind = (KIND_NAMES[v.i32[d]!] || "binary") as OutputKind;
+      const out: Output = { node: this.name(v.u32[d + 1]!), port: this.name(v.u32[d + 2]!), kind };
+      const ts = v.f64[(d >> 1) + 4]!;
+      if (ts >= 0) out.timestampUs = ts;
+      const data = v.u32[d + 3]!, size = v.u32[d + 4]!;
+      if (kind === "audio") {
+        const channels = v.u32[d + 5]!, fmt = v.i32[d + 7]!, count = size * channels;
+        const samples = copySamples(v, fmt, data, count);
+        out.audio = { samples, sampleRate: v.u32[d + 6]!, channels };
+        if (ts >= 0) out.audio.timestampUs = ts;
+      } else if (kind === "json" || kind === "text") {
+        const text = decoder.decode(v.u8.subarray(data, data + size));
+        out.value = kind === "json" ? JSON.parse(text) : text;
       }
+      outs.push(out);
+    }
+    for (const out of outs) {
       this.options.onOutput?.(out);
       const w = this.waiters.shift();
       if (w) w({ value: out, done: false });
@@ -542,6 +604,17 @@ export class Session implements AsyncIterable<Output> {
     }
   }
 
+}
+
+/** A copy of `count` samples of format `fmt` at heap address `p`. */
+function copySamples(v: HeapViews, fmt: number, p: number, count: number): AudioFrame["samples"] {
+  const size = fmt === SAMPLE_FORMAT.s16 ? 2 : 4;
+  if (p % size !== 0) { // a frame that starts inside a buffer, unaligned: copy the bytes
+    const bytes = v.u8.slice(p, p + count * size).buffer;
+    return fmt === SAMPLE_FORMAT.f32 ? new Float32Array(bytes) : size === 2 ? new Int16Array(bytes) : new Int32Array(bytes);
+  }
+  return fmt === SAMPLE_FORMAT.f32 ? v.f32.slice(p >> 2, (p >> 2) + count)
+    : size === 2 ? v.i16.slice(p >> 1, (p >> 1) + count) : v.i32.slice(p >> 2, (p >> 2) + count);
 }
 
 /** An output (or an external node's input) as a JS value; audio copied out. */
@@ -562,9 +635,7 @@ function readOutput(rm: RemoteMedia, o: number): Output {
     const channels = x.rmw_output_audio_channels(o);
     const n = x.rmw_output_audio_frames(o) * channels;
     const fmt = x.rmw_output_audio_format(o);
-    const buf = x.memory.buffer;
-    const samples = fmt === SAMPLE_FORMAT.f32 ? new Float32Array(buf, p, n).slice()
-      : fmt === SAMPLE_FORMAT.s16 ? new Int16Array(buf, p, n).slice() : new Int32Array(buf, p, n).slice();
+    const samples = copySamples(rm.views(), fmt, p, n);
     out.audio = { samples, sampleRate: x.rmw_output_audio_rate(o), channels };
     if (ts >= 0) out.audio.timestampUs = ts;
   }
