@@ -86,7 +86,10 @@ const EXAMPLES: Record<string, { manifest: string; input: string; doc: string }>
 // ------------------------------------------------------------------ worker
 const base = new URL("./", location.href);
 const rmw = new RemoteMediaWorker(new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }));
-const ready = rmw.init({ wasmURL: new URL("remotemedia.wasm", base).href, pyodideURL: new URL("pyodide/", base).href })
+// Pyodide starts at page load beside the wasm library (?pyodide=lazy: when
+// first needed, the bench's baseline)
+const preloadPython = new URLSearchParams(location.search).get("pyodide") !== "lazy";
+const ready = rmw.init({ wasmURL: new URL("remotemedia.wasm", base).href, pyodideURL: new URL("pyodide/", base).href, preloadPython })
   .then((r) => {
     status.textContent = `wasm library ${r.version} loaded in ${r.loadMs.toFixed(0)} ms.`;
     status.dataset.ready = "1";
