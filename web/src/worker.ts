@@ -18,9 +18,9 @@ export interface WorkerInit {
   /** Pyodide's files (pyodide.mjs, pyodide.asm.wasm, python_stdlib.zip, ...). */
   pyodideURL: string;
   /** Start Pyodide now, beside the wasm library, instead of when a manifest
-   * first names a Python node type (a page that will run Python: its first
-   * Python output comes seconds sooner; the cost is ~13 MB fetched, or read
-   * from the cache, at every page load). */
+   * first names a Python node type.  Its first Python output comes sooner,
+   * but the interpreter's start runs on this worker's thread: wasm sessions
+   * wait behind it (seconds), and ~13 MB are read at every page load. */
   preloadPython?: boolean;
 }
 
