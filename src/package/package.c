@@ -443,6 +443,10 @@ static size_t quoted_ident(const char *p, const char *e, const char **name)
     return (size_t)(q - p - 1);
 }
 
+/* Python node types in one package (declared, or defined by one file):
+ * bounds the work a crafted package can cause. */
+#define MAX_PY_TYPES 1000
+
 typedef struct pytype {
     char *name, *member;
 } pytype;
@@ -482,7 +486,7 @@ static int pytypes_add(pytypes *t, const char *name, size_t len, const char *fro
 }
 
 /* The node types the Python source `s` defines, added to `out` as from
- * `from`.  -1 on allocation failure. */
+ * `from`.  -1 on allocation failure, -2 past MAX_PY_TYPES. */
 static int scan_python_types(const char *s, size_t len, const char *from, pytypes *out)
 {
     const char *end = s + len;
@@ -524,6 +528,7 @@ static int scan_python_types(const char *s, size_t len, const char *from, pytype
             pending = 0; /* @node decorates a class; this is something else */
         }
         if (n && pytypes_add(out, name, n, from) != 0) return -1;
+        if (out->n > MAX_PY_TYPES) return -2;
         s = nl ? nl + 1 : end;
     }
     return 0;
@@ -549,28 +554,41 @@ static void check_python_types(const rm_package *p, rm_runtime *rt, pytypes *out
     const json_t *decl = json_object_get(json_object_get(v, "runtime_info"), "python_node_types");
     const char *type;
     const json_t *file;
-    if (decl && !json_is_object(decl))
+    /* each member is read once: what it defines, by member index */
+    pytypes *found = calloc(p->n ? p->n : 1, sizeof *found);
+    char *scanned = calloc(p->n ? p->n : 1, 1);
+    if (!found || !scanned) ERR(r, RM_ENOMEM, "metadata.json", "out of memory");
+    else if (decl && !json_is_object(decl))
         ERR(r, RM_EINVAL, "metadata.json", PNT ": expected an object {\"NodeType\": \"python/FILE.py\"}");
-    json_object_foreach((json_t *)decl, type, file)
+    else if (json_object_size(decl) > MAX_PY_TYPES)
+        ERR(r, RM_ELIMIT, "metadata.json", PNT ": %zu types, over the limit of %d", json_object_size(decl),
+            MAX_PY_TYPES);
+    else json_object_foreach((json_t *)decl, type, file)
     {
         const char *f = json_string_value(file);
         member *m = f && !strncmp(f, "python/", 7) ? find_member(p, f) : NULL;
-        pytypes found = {0};
+        size_t k = m ? (size_t)(m - p->m) : 0;
+        if (m && !scanned[k]) {
+            scanned[k] = 1;
+            int sc = scan_python_types((const char *)m->data, m->len, f, &found[k]);
+            if (sc == -2) ERR(r, RM_ELIMIT, f, "defines more than %d Python node types", MAX_PY_TYPES);
+            else if (sc == -1) ERR(r, RM_ENOMEM, f, "out of memory");
+        }
         if (!is_ident(type)) ERR(r, RM_EINVAL, "metadata.json", PNT ": '%s' is not a node type name", type);
         else if (!f) ERR(r, RM_EINVAL, "metadata.json", PNT ": '%s': expected a member name \"python/FILE.py\"", type);
         else if (!m)
             ERR(r, RM_EINVAL, "metadata.json", PNT ": '%s' is declared in '%s', which is not a python/ member", type, f);
         else if (rt && rm_runtime_find_node_type(rt, type))
             ERR(r, RM_EINVAL, "metadata.json", PNT ": '%s' is a node type of the runtime already", type);
-        else if (scan_python_types((const char *)m->data, m->len, f, &found) != 0)
-            ERR(r, RM_ENOMEM, f, "out of memory");
-        else if (pytypes_find(&found, type, strlen(type)) < 0)
+        else if (pytypes_find(&found[k], type, strlen(type)) < 0)
             ERR(r, RM_EINVAL, f, "does not define Python node type '%s' (metadata.json declares it in " PNT ")",
                 type);
         else if (pytypes_add(out, type, strlen(type), f) != 0)
             ERR(r, RM_ENOMEM, "metadata.json", "out of memory");
-        pytypes_free(&found);
     }
+    for (size_t i = 0; found && i < p->n; i++) pytypes_free(&found[i]);
+    free(found);
+    free(scanned);
     json_decref(v);
 }
 
@@ -1020,11 +1038,12 @@ int rm_package_write(const char *path, const rm_package_input *in, rm_runtime *r
     }
     for (size_t i = 0; i < pyfiles.n; i++) {
         size_t nl = strlen(pyfiles.f[i].name);
-        if (nl > 3 && !strcmp(pyfiles.f[i].name + nl - 3, ".py") &&
-            scan_python_types((const char *)pyfiles.f[i].data, pyfiles.f[i].len, pyfiles.f[i].name, &py) != 0) {
-            ERR(r, RM_ENOMEM, "", "out of memory");
-            break;
-        }
+        int sc = nl > 3 && !strcmp(pyfiles.f[i].name + nl - 3, ".py")
+                     ? scan_python_types((const char *)pyfiles.f[i].data, pyfiles.f[i].len, pyfiles.f[i].name, &py)
+                     : 0;
+        if (sc == -2) ERR(r, RM_ELIMIT, pyfiles.f[i].name, "defines more than %d Python node types", MAX_PY_TYPES);
+        if (sc == -1) ERR(r, RM_ENOMEM, "", "out of memory");
+        if (sc != 0) break;
     }
     for (size_t i = 0; rt && i < py.n; i++)
         if (rm_runtime_find_node_type(rt, py.v[i].name))

@@ -217,9 +217,14 @@ function quotedIdent(l: string, p: number): string | undefined {
   return l[e] === q ? l.slice(p + 1, e) : undefined;
 }
 
-/** The node types a Python source defines, in order of appearance. */
-export function pythonNodeTypes(source: string): string[] {
-  const out: string[] = [];
+/** Python node types in one package (declared, or defined by one file):
+ * bounds the work a crafted package can cause (as in C). */
+export const MAX_PYTHON_NODE_TYPES = 1000;
+
+/** The node types a Python source defines, in order of appearance (the
+ * scan stops after MAX_PYTHON_NODE_TYPES + 1). */
+export function pythonNodeTypes(source: string, known: string[] = []): string[] {
+  const out = known;
   let pending = false; // a @node(...) without a name: the next class names it
   for (const l of source.split("\n")) {
     let p = skipBlank(l, 0);
@@ -255,6 +260,7 @@ export function pythonNodeTypes(source: string): string[] {
       pending = false; // @node decorates a class; this is something else
     }
     if (name !== undefined && !out.includes(name)) out.push(name);
+    if (out.length > MAX_PYTHON_NODE_TYPES) break;
   }
   return out;
 }
@@ -272,12 +278,23 @@ function checkPythonTypes(metadata: Record<string, unknown> | undefined, files: 
     r.error("metadata.json", `${PNT}: expected an object {"NodeType": "python/FILE.py"}`);
     return out;
   }
-  for (const [type, f] of Object.entries(decl as Record<string, unknown>)) {
+  const entries = Object.entries(decl as Record<string, unknown>);
+  if (entries.length > MAX_PYTHON_NODE_TYPES) {
+    r.add("error", "metadata.json", `${PNT}: ${entries.length} types, over the limit of ${MAX_PYTHON_NODE_TYPES}`);
+    return out;
+  }
+  const found = new Map<string, string[]>(); // each member is read once
+  for (const [type, f] of entries) {
     const data = typeof f === "string" && f.startsWith("python/") ? files[f] : undefined;
+    if (data && !found.has(f as string)) {
+      const types = pythonNodeTypes(decoder.decode(data));
+      found.set(f as string, types);
+      if (types.length > MAX_PYTHON_NODE_TYPES) r.error(f as string, `defines more than ${MAX_PYTHON_NODE_TYPES} Python node types`);
+    }
     if (!isIdent(type)) r.error("metadata.json", `${PNT}: '${type}' is not a node type name`);
     else if (typeof f !== "string") r.error("metadata.json", `${PNT}: '${type}': expected a member name "python/FILE.py"`);
     else if (!data) r.error("metadata.json", `${PNT}: '${type}' is declared in '${f}', which is not a python/ member`);
-    else if (!pythonNodeTypes(decoder.decode(data)).includes(type))
+    else if (!found.get(f)!.includes(type))
       r.error(f, `does not define Python node type '${type}' (metadata.json declares it in ${PNT})`);
     else out.set(type, f);
   }
@@ -678,9 +695,17 @@ export async function createPackage(o: CreateOptions): Promise<Uint8Array> {
   }
   if (r.errors) throw new PackageError("package", r.items);
   const declared: Record<string, string> = {};
-  for (const [n, d] of members.slice(2))
-    if (n.endsWith(".py"))
-      for (const t of pythonNodeTypes(decoder.decode(d))) if (!(t in declared)) declared[t] = n;
+  const all: string[] = [];
+  for (const [n, d] of members.slice(2)) {
+    if (!n.endsWith(".py")) continue;
+    const before = all.length;
+    pythonNodeTypes(decoder.decode(d), all);
+    for (const t of all.slice(before)) declared[t] = n;
+    if (all.length > MAX_PYTHON_NODE_TYPES) {
+      r.error(n, `defines more than ${MAX_PYTHON_NODE_TYPES} Python node types`);
+      throw new PackageError("package", r.items);
+    }
+  }
   const md = { ...makeMetadata(man, o.wasm.length, members.length > 2, when, declared), ...o.metadata };
   members.push(["metadata.json", encoder.encode(JSON.stringify(md, null, 2))]);
   let sums = "";

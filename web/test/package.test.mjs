@@ -284,6 +284,7 @@ test("python-nodes: made by TypeScript, the same metadata as rmedia pack, checke
 const pyBase = (src = pySrc, decl = { Normalize: "python/text_nodes.py", Tagger: "python/text_nodes.py" }, manifest = pyManifest) => [
   ["manifest.json", manifest], ["runtime.wasm", wasm], ["python/text_nodes.py", src],
   ["metadata.json", JSON.stringify({ package_name: "py", runtime_info: { python_node_types: decl } })]];
+const manyTypes = Array.from({ length: 1001 }, (_, i) => `@node("M${i}")\nclass M${i}: pass\n`).join("");
 const pyCases = [
   ["a declared type its python/ file does not define", () => craft(pyBase(pySrc.replace('"Normalize"', '"Normalise"'))),
     /^python\/text_nodes\.py: error: does not define Python node type 'Normalize' \(metadata\.json declares it in runtime_info\.python_node_types\)$/m],
@@ -297,6 +298,13 @@ const pyCases = [
     /^manifest\.json:12:\d+: error: node 'tag': unknown node type 'Tagge'; did you mean 'Tagger'\?/m],
   ["a type defined in python/ but not declared", () => craft(pyBase(pySrc, { Normalize: "python/text_nodes.py" })),
     /^manifest\.json:12:\d+: error: node 'tag': unknown node type 'Tagger'/m],
+  ["a declaration over the limit of 1000 types", () => craft(pyBase(pySrc,
+    Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`T${i}`, "python/text_nodes.py"])))),
+    /^metadata\.json: error: runtime_info\.python_node_types: 1001 types, over the limit of 1000$/m],
+  ["a python/ file defining over 1000 types", () => craft([...pyBase(), ["python/many.py", manyTypes]].map(([n, d]) =>
+    n === "metadata.json" ? [n, JSON.stringify({ runtime_info: { python_node_types: { Normalize: "python/text_nodes.py",
+      Tagger: "python/text_nodes.py", M0: "python/many.py" } } })] : [n, d])),
+    /^python\/many\.py: error: defines more than 1000 Python node types$/m],
 ];
 for (const [name, make, re] of pyCases) {
   test(`crafted Python node types: ${name}: both sides refuse with the same problems`, async () => {
@@ -305,6 +313,18 @@ for (const [name, make, re] of pyCases) {
     assert.deepEqual(tsLines, cLines);
   });
 }
+
+test("both packers refuse python/ files defining over 1000 node types", async () => {
+  const dir = mkdtempSync(path.join(tmp, "many-"));
+  writeFileSync(path.join(dir, "many.py"), manyTypes);
+  const out = path.join(tmp, "many.rmpkg");
+  const r = rmedia(["pack", path.join(root, "examples/packages/python-nodes/manifest.json"), "-o", out, "--wasm", wasmPath, "--python", dir]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /python\/many\.py: error: defines more than 1000 Python node types/);
+  assert.ok(!existsSync(out));
+  await assert.rejects(createPackage({ manifest: pyManifest, wasm, python: { "many.py": manyTypes } }),
+    /python\/many\.py: error: defines more than 1000 Python node types/);
+});
 
 test("pythonNodeTypes reads the decorator lines as rmedia pack does", async () => {
   const { pythonNodeTypes } = await import("../dist/index.js");
