@@ -279,7 +279,9 @@ test("packages: create and download, load back and run; a damaged package is ref
   assert.match(await fresh.inputValue("#manifest"), /"MultiplyNode"/);
   await fresh.fill("#input", "[5, 7, 3]");
   await fresh.click("#run");
-  await fresh.waitForSelector("#output[data-state=done], #output[data-state=error]");
+  // the text example's manifest (shown first) started Pyodide in the worker:
+  // the run waits behind its start (minutes on a loaded 2-core machine)
+  await fresh.waitForSelector("#output[data-state=done], #output[data-state=error]", { timeout: 600000 });
   assert.equal(await fresh.getAttribute("#output", "data-values"), "[20,24,16]", await fresh.textContent("#error"));
 
   // damaged: one byte flipped in the middle — refused, the member named
