@@ -67,8 +67,9 @@ wasm: bootstrap
 packages: build
 	@test -f build/wasm/remotemedia.wasm || scripts/build-wasm
 	@mkdir -p build/packages
-	@for p in calculator text-processor audio-preprocess; do \
-	  $(RELEASE)/rmedia pack examples/packages/$$p/manifest.json --wasm build/wasm/remotemedia.wasm \
+	@for p in calculator text-processor audio-preprocess python-nodes; do \
+	  py=; test -d examples/packages/$$p/python && py="--python examples/packages/$$p/python"; \
+	  $(RELEASE)/rmedia pack examples/packages/$$p/manifest.json --wasm build/wasm/remotemedia.wasm $$py \
 	    --metadata examples/packages/$$p/metadata.json -o build/packages/$$p.rmpkg || exit 1; done
 
 # Compares rmedia.wasm under Node's WASI, and remotemedia.wasm through the

@@ -24,6 +24,7 @@
 #include <zip.h>
 
 #include "remotemedia/graph.h"
+#include "remotemedia/node.h"
 #include "remotemedia/package.h"
 
 #define MAX_PROBLEMS 200
@@ -411,6 +412,243 @@ static void check_wasm(const member *w, rm_package_report *r)
             version);
 }
 
+/* ---------------------------------------------- Python node types --- */
+
+/* A package may define node types in its python/ files; metadata.json
+ * declares them as runtime_info.python_node_types {"Type": "python/f.py"}.
+ * Neither side imports Python to find them: the packers and validators read
+ * the same decorator lines (docs/rmpkg.md, "Python node types"), here and in
+ * web/src/package.ts, so both accept and refuse the same packages.
+ *
+ *   @remotemedia.node("Name") / @node(name="Name")   → Name
+ *   @node() / @node(doc="...")  then  class Name:   → Name
+ */
+static int ident_start(char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_'; }
+static int ident_char(char c) { return ident_start(c) || (c >= '0' && c <= '9'); }
+
+static const char *skip_blank(const char *p, const char *e)
+{
+    while (p < e && (*p == ' ' || *p == '\t' || *p == '\r')) p++;
+    return p;
+}
+
+/* "Name" or 'Name' at p (an identifier in quotes): its length, else 0. */
+static size_t quoted_ident(const char *p, const char *e, const char **name)
+{
+    if (p >= e || (*p != '"' && *p != '\'') || p + 1 >= e || !ident_start(p[1])) return 0;
+    const char *q = p + 1;
+    while (q < e && ident_char(*q)) q++;
+    if (q >= e || *q != *p) return 0;
+    *name = p + 1;
+    return (size_t)(q - p - 1);
+}
+
+/* Python node types in one package (declared, or defined by one file):
+ * bounds the work a crafted package can cause. */
+#define MAX_PY_TYPES 1000
+
+typedef struct pytype {
+    char *name, *member;
+} pytype;
+
+typedef struct pytypes {
+    pytype *v;
+    size_t n;
+} pytypes;
+
+static void pytypes_free(pytypes *t)
+{
+    for (size_t i = 0; i < t->n; i++) free(t->v[i].name), free(t->v[i].member);
+    free(t->v);
+    t->v = NULL, t->n = 0;
+}
+
+static int pytypes_find(const pytypes *t, const char *name, size_t len)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strlen(t->v[i].name) == len && !memcmp(t->v[i].name, name, len)) return (int)i;
+    return -1;
+}
+
+/* Adds name (len bytes) unless present; -1 on allocation failure. */
+static int pytypes_add(pytypes *t, const char *name, size_t len, const char *from)
+{
+    if (pytypes_find(t, name, len) >= 0) return 0;
+    pytype *nv = realloc(t->v, (t->n + 1) * sizeof *nv);
+    if (!nv) return -1;
+    t->v = nv;
+    char *n = malloc(len + 1), *m = strdup(from);
+    if (!n || !m) return free(n), free(m), -1;
+    memcpy(n, name, len);
+    n[len] = 0;
+    t->v[t->n++] = (pytype){n, m};
+    return 0;
+}
+
+/* The node types the Python source `s` defines, added to `out` as from
+ * `from`.  -1 on allocation failure, -2 past MAX_PY_TYPES. */
+static int scan_python_types(const char *s, size_t len, const char *from, pytypes *out)
+{
+    const char *end = s + len;
+    int pending = 0; /* a @node(...) without a name: the next class names it */
+    while (s < end) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end;
+        const char *p = skip_blank(s, le), *name = NULL;
+        size_t n = 0;
+        if (p < le && *p == '@') {
+            const char *last = NULL;
+            size_t lastn = 0;
+            p = skip_blank(p + 1, le);
+            while (p < le && ident_start(*p)) {
+                last = p;
+                while (p < le && ident_char(*p)) p++;
+                lastn = (size_t)(p - last);
+                p = skip_blank(p, le);
+                if (p < le && *p == '.') p = skip_blank(p + 1, le);
+                else break;
+            }
+            if (last && lastn == 4 && !memcmp(last, "node", 4) && p < le && *p == '(') {
+                p = skip_blank(p + 1, le);
+                n = quoted_ident(p, le, &name);
+                for (const char *q = p; !n && q + 4 <= le; q++) {
+                    if (memcmp(q, "name", 4) || (q > p && q[-1] != ' ' && q[-1] != ',' && q[-1] != '(')) continue;
+                    const char *v = skip_blank(q + 4, le);
+                    if (v < le && *v == '=' && (v + 1 >= le || v[1] != '='))
+                        n = quoted_ident(skip_blank(v + 1, le), le, &name);
+                }
+                pending = !n;
+            }
+        } else if (pending && le - p > 5 && !memcmp(p, "class", 5) && (p[5] == ' ' || p[5] == '\t')) {
+            p = skip_blank(p + 5, le);
+            name = p;
+            while (p < le && ident_char(*p)) p++;
+            n = ident_start(*name) ? (size_t)(p - name) : 0;
+            pending = 0;
+        } else if (pending && p < le && *p != '#') {
+            pending = 0; /* @node decorates a class; this is something else */
+        }
+        if (n && pytypes_add(out, name, n, from) != 0) return -1;
+        if (out->n > MAX_PY_TYPES) return -2;
+        s = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
+static int is_ident(const char *s)
+{
+    if (!ident_start(*s)) return 0;
+    while (*++s)
+        if (!ident_char(*s)) return 0;
+    return 1;
+}
+
+#define PNT "runtime_info.python_node_types"
+
+/* Reads and checks the declaration in metadata.json (each type must be
+ * defined by the member it names, and not be one of the runtime's own);
+ * fills `out`. */
+static void check_python_types(const rm_package *p, rm_runtime *rt, pytypes *out, rm_package_report *r)
+{
+    member *md = find_member(p, "metadata.json");
+    json_t *v = md ? json_loadb((const char *)md->data, md->len, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    const json_t *decl = json_object_get(json_object_get(v, "runtime_info"), "python_node_types");
+    const char *type;
+    const json_t *file;
+    /* each member is read once: what it defines, by member index */
+    pytypes *found = calloc(p->n ? p->n : 1, sizeof *found);
+    char *scanned = calloc(p->n ? p->n : 1, 1);
+    if (!found || !scanned) ERR(r, RM_ENOMEM, "metadata.json", "out of memory");
+    else if (decl && !json_is_object(decl))
+        ERR(r, RM_EINVAL, "metadata.json", PNT ": expected an object {\"NodeType\": \"python/FILE.py\"}");
+    else if (json_object_size(decl) > MAX_PY_TYPES)
+        ERR(r, RM_ELIMIT, "metadata.json", PNT ": %zu types, over the limit of %d", json_object_size(decl),
+            MAX_PY_TYPES);
+    else json_object_foreach((json_t *)decl, type, file)
+    {
+        const char *f = json_string_value(file);
+        member *m = f && !strncmp(f, "python/", 7) ? find_member(p, f) : NULL;
+        size_t k = m ? (size_t)(m - p->m) : 0;
+        if (m && !scanned[k]) {
+            scanned[k] = 1;
+            int sc = scan_python_types((const char *)m->data, m->len, f, &found[k]);
+            if (sc == -2) ERR(r, RM_ELIMIT, f, "defines more than %d Python node types", MAX_PY_TYPES);
+            else if (sc == -1) ERR(r, RM_ENOMEM, f, "out of memory");
+        }
+        if (!is_ident(type)) ERR(r, RM_EINVAL, "metadata.json", PNT ": '%s' is not a node type name", type);
+        else if (!f) ERR(r, RM_EINVAL, "metadata.json", PNT ": '%s': expected a member name \"python/FILE.py\"", type);
+        else if (!m)
+            ERR(r, RM_EINVAL, "metadata.json", PNT ": '%s' is declared in '%s', which is not a python/ member", type, f);
+        else if (rt && rm_runtime_find_node_type(rt, type))
+            ERR(r, RM_EINVAL, "metadata.json", PNT ": '%s' is a node type of the runtime already", type);
+        else if (pytypes_find(&found[k], type, strlen(type)) < 0)
+            ERR(r, RM_EINVAL, f, "does not define Python node type '%s' (metadata.json declares it in " PNT ")",
+                type);
+        else if (pytypes_add(out, type, strlen(type), f) != 0)
+            ERR(r, RM_ENOMEM, "metadata.json", "out of memory");
+    }
+    for (size_t i = 0; found && i < p->n; i++) pytypes_free(&found[i]);
+    free(found);
+    free(scanned);
+    json_decref(v);
+}
+
+/* A declared Python type, for compiling the manifest: any parameters, the
+ * default ports; it never runs here (the package's python/ runs in Pyodide). */
+typedef struct {
+    const json_t *args;
+} stub_config;
+
+static const rm_param_def stub_params[] = {
+    {"args", RM_PARAM_JSON, offsetof(stub_config, args), "the node's parameters", 0, "{}", 0, 0, NULL, NULL,
+     RM_PARAM_REST},
+    {NULL, 0, 0, NULL, 0, NULL, 0, 0, NULL, NULL, 0},
+};
+
+static int stub_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
+{
+    (void)state, (void)port, (void)f;
+    return rm_node_fail(node, RM_ENOTSUP, "a Python node type of a package: it runs in the browser's Pyodide");
+}
+
+/* A runtime with the node types of `rt` plus stubs for `types`; the stub
+ * descriptors go to *stubs (free after the runtime).  NULL on failure. */
+static rm_runtime *runtime_with_python(rm_runtime *rt, const pytypes *types, rm_node_type **stubs,
+                                       rm_package_report *r)
+{
+    rm_runtime_opts o;
+    rm_runtime_opts_init(&o);
+    o.flags |= RM_RUNTIME_NO_ENV_PLUGINS;
+    o.log_level = RM_LOG_ERROR;
+    rm_runtime *x = NULL;
+    rm_error err;
+    rm_error_clear(&err);
+    int rc = rm_runtime_new(&o, &x, &err);
+    *stubs = rc == 0 ? calloc(types->n ? types->n : 1, sizeof **stubs) : NULL;
+    if (rc == 0 && !*stubs) rc = RM_ENOMEM;
+    for (size_t i = 0; rc == 0 && i < rm_runtime_node_type_count(rt); i++)
+        rc = rm_runtime_register(x, rm_runtime_node_type_at(rt, i), &err);
+    for (size_t i = 0; rc == 0 && i < types->n; i++) {
+        (*stubs)[i] = (rm_node_type){
+            .abi_version = RM_NODE_ABI_VERSION,
+            .name = types->v[i].name,
+            .doc = "Python node type of this package",
+            .family = "python",
+            .params = stub_params,
+            .config_size = sizeof(stub_config),
+            .process = stub_process,
+        };
+        rc = rm_runtime_register(x, &(*stubs)[i], &err);
+    }
+    if (rc != 0) {
+        ERR(r, rc, "manifest.json", "cannot check the node types: %s", err.message[0] ? err.message : rm_strerror(rc));
+        rm_runtime_free(x);
+        free(*stubs);
+        *stubs = NULL;
+        return NULL;
+    }
+    return x;
+}
+
 /* The parts of manifest.json the core does not check: `runtime`. */
 static void check_runtime_key(const rm_manifest *mf, rm_package_report *r)
 {
@@ -437,7 +675,7 @@ static void check_runtime_key(const rm_manifest *mf, rm_package_report *r)
                 "runtime.target must be \"" RM_PACKAGE_WASM_TARGET "\"");
 }
 
-static void check_manifest(const member *mm, rm_runtime *rt, rm_package_report *r)
+static void check_manifest(const member *mm, rm_runtime *rt, const pytypes *py, rm_package_report *r)
 {
     rm_diags *d = rm_diags_new();
     if (!d) {
@@ -449,7 +687,11 @@ static void check_manifest(const member *mm, rm_runtime *rt, rm_package_report *
     if (rc == 0) {
         check_runtime_key(mf, r);
         rm_graph *g = NULL;
-        if (rt && rm_graph_compile(rt, mf, NULL, &g, d) == 0) rm_graph_unref(g);
+        rm_node_type *stubs = NULL;
+        rm_runtime *x = rt && py && py->n ? runtime_with_python(rt, py, &stubs, r) : rt;
+        if (x && rm_graph_compile(x, mf, NULL, &g, d) == 0) rm_graph_unref(g);
+        if (x != rt) rm_runtime_free(x);
+        free(stubs);
     }
     import_diags(r, d, "manifest.json");
     if (rc != 0 && !rm_diags_count_severity(d, RM_DIAG_ERROR))
@@ -517,8 +759,15 @@ int rm_package_open_bytes(const void *data, size_t len, rm_runtime *rt, const rm
             check_checksums(p, report);
             member *m;
             if ((m = find_member(p, "runtime.wasm"))) check_wasm(m, report);
-            if ((m = find_member(p, "manifest.json"))) check_manifest(m, rt, report);
             if ((m = find_member(p, "metadata.json"))) check_metadata(m, report);
+            pytypes py = {0};
+            size_t before = rm_package_report_errors(report);
+            check_python_types(p, rt, &py, report);
+            /* with a wrong declaration the node types are not checked (they
+             * would only repeat the problem), as in web/src/package.ts */
+            int decl_ok = rm_package_report_errors(report) == before;
+            if ((m = find_member(p, "manifest.json"))) check_manifest(m, decl_ok ? rt : NULL, &py, report);
+            pytypes_free(&py);
         }
     }
     zip_discard(z);
@@ -711,7 +960,7 @@ static int cmp_str_json(const void *a, const void *b)
 }
 
 /* metadata.json as REFERENCE.md §7.3 describes it, from the manifest. */
-static json_t *make_metadata(const json_t *man, const rm_package_input *in, int has_python)
+static json_t *make_metadata(const json_t *man, const rm_package_input *in, int has_python, const pytypes *py)
 {
     const json_t *mm = json_object_get(man, "metadata");
     const char *name = json_string_value(json_object_get(mm, "name"));
@@ -757,6 +1006,11 @@ static json_t *make_metadata(const json_t *man, const rm_package_input *in, int 
         (json_int_t)json_array_size(json_object_get(man, "connections")), "performance_hints",
         "expected_load_time_ms", in->wasm_len < (10u << 20) ? 50 : 200, "expected_execution_time_ms",
         python_nodes ? 50 : 10, "memory_requirement_mb", (json_int_t)(wasm_mib + 0.999999) + 20);
+    if (md && has_python) { /* the declaration validators check (check_python_types) */
+        json_t *decl = json_object();
+        for (size_t k = 0; k < py->n; k++) json_object_set_new(decl, py->v[k].name, json_string(py->v[k].member));
+        json_object_set_new(json_object_get(md, "runtime_info"), "python_node_types", decl);
+    }
     return md;
 }
 
@@ -773,14 +1027,38 @@ int rm_package_write(const char *path, const rm_package_input *in, rm_runtime *r
         problem(r, RM_DIAG_ERROR, RM_EPARSE, mname, je.line, je.column, "invalid JSON: %s", je.text);
         return RM_EINVAL;
     }
+    /* The python/ files first: the node types they define are part of the
+     * manifest's runtime. */
+    wlist pyfiles = {0};
+    pytypes py = {0};
+    if (in->python_dir && add_dir(&pyfiles, in->python_dir, "python", 0, &lim, r) != 0) {
+        wlist_free(&pyfiles);
+        json_decref(man);
+        return RM_EINVAL;
+    }
+    for (size_t i = 0; i < pyfiles.n; i++) {
+        size_t nl = strlen(pyfiles.f[i].name);
+        int sc = nl > 3 && !strcmp(pyfiles.f[i].name + nl - 3, ".py")
+                     ? scan_python_types((const char *)pyfiles.f[i].data, pyfiles.f[i].len, pyfiles.f[i].name, &py)
+                     : 0;
+        if (sc == -2) ERR(r, RM_ELIMIT, pyfiles.f[i].name, "defines more than %d Python node types", MAX_PY_TYPES);
+        if (sc == -1) ERR(r, RM_ENOMEM, "", "out of memory");
+        if (sc != 0) break;
+    }
+    for (size_t i = 0; rt && i < py.n; i++)
+        if (rm_runtime_find_node_type(rt, py.v[i].name))
+            ERR(r, RM_EINVAL, py.v[i].member, "defines Python node type '%s', which the runtime has already",
+                py.v[i].name);
     {
         member mm = {(char *)"manifest.json", (unsigned char *)in->manifest, in->manifest_len, 0};
         rm_package_report *tmp = rm_package_report_new();
         if (!tmp) {
             json_decref(man);
+            wlist_free(&pyfiles);
+            pytypes_free(&py);
             return RM_ENOMEM;
         }
-        check_manifest(&mm, rt, tmp);
+        check_manifest(&mm, rt, &py, tmp);
         /* Report the manifest's problems under its source name. */
         for (size_t i = 0; i < rm_package_report_count(tmp); i++) {
             const rm_package_problem *x = rm_package_report_at(tmp, i);
@@ -798,6 +1076,8 @@ int rm_package_write(const char *path, const rm_package_input *in, rm_runtime *r
         ERR(r, RM_EINVAL, "runtime.wasm", "the runtime is not a WebAssembly version 1 module");
     if (rm_package_report_errors(r) != e0) {
         json_decref(man);
+        wlist_free(&pyfiles);
+        pytypes_free(&py);
         return RM_EINVAL;
     }
 
@@ -813,9 +1093,14 @@ int rm_package_write(const char *path, const rm_package_input *in, rm_runtime *r
         memcpy(wcopy, in->wasm, in->wasm_len);
         if (wlist_add(&files, "runtime.wasm", wcopy, in->wasm_len) != 0) free(wcopy), rc = RM_ENOMEM;
     }
-    size_t first_python = files.n;
-    if (rc == 0 && in->python_dir && add_dir(&files, in->python_dir, "python", 0, &lim, r) != 0) rc = RM_EINVAL;
-    json_t *md = rc == 0 ? make_metadata(man, in, files.n > first_python) : NULL;
+    for (size_t i = 0; i < pyfiles.n; i++) { /* moved into files */
+        if (rc == 0 && wlist_add(&files, pyfiles.f[i].name, pyfiles.f[i].data, pyfiles.f[i].len) != 0) rc = RM_ENOMEM;
+        if (rc != 0) free(pyfiles.f[i].data);
+        free(pyfiles.f[i].name);
+    }
+    free(pyfiles.f);
+    json_t *md = rc == 0 ? make_metadata(man, in, pyfiles.n > 0, &py) : NULL;
+    pytypes_free(&py);
     if (rc == 0 && !md) rc = RM_ENOMEM;
     if (rc == 0 && in->metadata) {
         json_t *user = json_loadb(in->metadata, in->metadata_len, JSON_REJECT_DUPLICATES, &je);

@@ -257,6 +257,44 @@ with open(path("huge.rmpkg"), "wb") as f:  # sparse: costs no disk
     f.truncate(100 * MIB + 1)
 expect_bad("package over 100 MiB", path("huge.rmpkg"), "over the limit of 100 MiB")
 
+# -------------------------------------------- Python node types (--python) --
+# examples/packages/python-nodes: its manifest uses Normalize and Tagger,
+# defined in its python/text_nodes.py; rmedia pack declares them in
+# metadata.json (runtime_info.python_node_types) and --check accepts them.
+ex = os.path.join(ROOT, "examples/packages/python-nodes")
+pyman = open(os.path.join(ex, "manifest.json"), "rb").read()
+pysrc = open(os.path.join(ex, "python/text_nodes.py"), "rb").read()
+rc, out, err = run("pack", os.path.join(ex, "manifest.json"), "-o", path("pyn.rmpkg"), "--wasm", path("tiny.wasm"),
+                   "--python", os.path.join(ex, "python"))
+check("pack: node types from python/ are declared", rc == 0, err)
+if rc == 0:
+    with zipfile.ZipFile(path("pyn.rmpkg")) as z:
+        decl = json.loads(z.read("metadata.json"))["runtime_info"].get("python_node_types")
+    check("pack: python_node_types", decl == {"Normalize": "python/text_nodes.py", "Tagger": "python/text_nodes.py"},
+          str(decl))
+    rc, out, err = run("pack", "--check", path("pyn.rmpkg"))
+    check("--check: a package's own Python node types", rc == 0, err)
+os.makedirs(path("pyundef"), exist_ok=True)
+open(path("pyundef/text_nodes.py"), "wb").write(pysrc.replace(b'"Normalize"', b'"Normalise"'))
+rc, out, err = run("pack", os.path.join(ex, "manifest.json"), "-o", path("pyundef.rmpkg"), "--wasm",
+                   path("tiny.wasm"), "--python", path("pyundef"))
+check("pack: a type in neither the runtime nor python/ is a located error",
+      rc == 1 and "manifest.json:9:" in err and "unknown node type 'Normalize'" in err and
+      not os.path.exists(path("pyundef.rmpkg")), err)
+decl = b'{"runtime_info": {"python_node_types": {"Normalize": "python/text_nodes.py", "Tagger": "python/text_nodes.py"}}}'
+pym = lambda src=pysrc, md=decl: base(manifest=pyman, metadata=md) + [("python/text_nodes.py", src)]
+expect_bad("declared type missing from its python/ file",
+           make("pymiss.rmpkg", pym(src=pysrc.replace(b'"Normalize"', b'"Normalise"'))),
+           "python/text_nodes.py: error: does not define Python node type 'Normalize'")
+expect_bad("declared in a member that is not there",
+           make("pygone.rmpkg", pym(md=decl.replace(b'"Tagger": "python/text_nodes.py"', b'"Tagger": "python/x.py"'))),
+           "metadata.json: error: runtime_info.python_node_types: 'Tagger' is declared in 'python/x.py'")
+expect_bad("declared type that the runtime has", make("pyadd.rmpkg", pym(
+    src=pysrc.replace(b'"Normalize"', b'"AddNode"'), md=decl.replace(b'"Normalize"', b'"AddNode"'))),
+           "'AddNode' is a node type of the runtime already")
+expect_bad("declaration not an object", make("pyarr.rmpkg", pym(md=b'{"runtime_info": {"python_node_types": []}}')),
+           "python_node_types: expected an object")
+
 shutil.rmtree(TMP)
 print(f"\n{len(failures)} failure(s)" if failures else "\nall package tests passed")
 sys.exit(1 if failures else 0)

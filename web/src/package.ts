@@ -81,6 +81,9 @@ export interface LoadedPackage {
   python: Map<string, Uint8Array>;
   members: string[];
   warnings: PackageProblem[];
+  /** Python node types the package defines (metadata.json
+   * runtime_info.python_node_types, checked): type → python/ member. */
+  pythonNodeTypes: Map<string, string>;
   /** The package's own runtime, loaded (unless `instantiate: false`). */
   runner?: PipelineRunner;
 }
@@ -90,6 +93,11 @@ export interface LoadOptions {
   /** Load runtime.wasm and compile the manifest with it (node types the
    * runtime lacks, every manifest check).  Default true. */
   instantiate?: boolean;
+  /** Runs the package's Python node types: its python/ files are added to
+   * this host, the modules declaring them imported, and the host attached
+   * to the package's runtime (which then runs them).  Without it, declared
+   * types are accepted by the check and fail when a session opens. */
+  python?: PackagePythonHost;
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: false });
@@ -180,6 +188,133 @@ function locateKey(text: string, key: string, after = 0): [number, number] {
   const before = text.slice(0, at);
   const line = before.split("\n").length;
   return [line, at - before.lastIndexOf("\n")];
+}
+
+// ------------------------------------------------- Python node types --
+// A package may define node types in its python/ files; metadata.json
+// declares them as runtime_info.python_node_types {"Type": "python/f.py"}.
+// No Python runs to find them: this reads the decorator lines exactly as
+// src/package/package.c does (docs/rmpkg.md, "Python node types"):
+//   @remotemedia.node("Name") / @node(name="Name")   → Name
+//   @node() / @node(doc="...")  then  class Name:   → Name
+
+const PNT = "runtime_info.python_node_types";
+const identStart = (c: string | undefined): boolean => !!c && /[A-Za-z_]/.test(c);
+const identChar = (c: string | undefined): boolean => !!c && /[A-Za-z0-9_]/.test(c);
+const isIdent = (s: string): boolean => /^[A-Za-z_][A-Za-z0-9_]*$/.test(s);
+
+function skipBlank(l: string, p: number): number {
+  while (l[p] === " " || l[p] === "\t" || l[p] === "\r") p++;
+  return p;
+}
+
+/** "Name" or 'Name' (an identifier in quotes) at p, else undefined. */
+function quotedIdent(l: string, p: number): string | undefined {
+  const q = l[p];
+  if ((q !== '"' && q !== "'") || !identStart(l[p + 1])) return undefined;
+  let e = p + 1;
+  while (identChar(l[e])) e++;
+  return l[e] === q ? l.slice(p + 1, e) : undefined;
+}
+
+/** Python node types in one package (declared, or defined by one file):
+ * bounds the work a crafted package can cause (as in C). */
+export const MAX_PYTHON_NODE_TYPES = 1000;
+
+/** The node types a Python source defines, in order of appearance (the
+ * scan stops after MAX_PYTHON_NODE_TYPES + 1). */
+export function pythonNodeTypes(source: string, known: string[] = []): string[] {
+  const out = known;
+  let pending = false; // a @node(...) without a name: the next class names it
+  for (const l of source.split("\n")) {
+    let p = skipBlank(l, 0);
+    let name: string | undefined;
+    if (l[p] === "@") {
+      let last = "";
+      p = skipBlank(l, p + 1);
+      while (identStart(l[p])) {
+        const s0 = p;
+        while (identChar(l[p])) p++;
+        last = l.slice(s0, p);
+        p = skipBlank(l, p);
+        if (l[p] === ".") p = skipBlank(l, p + 1);
+        else break;
+      }
+      if (last === "node" && l[p] === "(") {
+        p = skipBlank(l, p + 1);
+        name = quotedIdent(l, p);
+        for (let q = p; name === undefined && q + 4 <= l.length; q++) {
+          if (!l.startsWith("name", q) || (q > p && l[q - 1] !== " " && l[q - 1] !== "," && l[q - 1] !== "(")) continue;
+          const v = skipBlank(l, q + 4);
+          if (l[v] === "=" && l[v + 1] !== "=") name = quotedIdent(l, skipBlank(l, v + 1));
+        }
+        pending = name === undefined;
+      }
+    } else if (pending && l.length - p > 5 && l.startsWith("class", p) && (l[p + 5] === " " || l[p + 5] === "\t")) {
+      p = skipBlank(l, p + 5);
+      const s0 = p;
+      while (identChar(l[p])) p++;
+      if (identStart(l[s0])) name = l.slice(s0, p);
+      pending = false;
+    } else if (pending && p < l.length && l[p] !== "#") {
+      pending = false; // @node decorates a class; this is something else
+    }
+    if (name !== undefined && !out.includes(name)) out.push(name);
+    if (out.length > MAX_PYTHON_NODE_TYPES) break;
+  }
+  return out;
+}
+
+/** Reads and checks the declaration in metadata.json: each type must be
+ * defined by the python/ member it names. */
+function checkPythonTypes(metadata: Record<string, unknown> | undefined, files: Record<string, Uint8Array>,
+                          r: Report): Map<string, string> {
+  const out = new Map<string, string>();
+  const info = metadata?.runtime_info;
+  const decl = info && typeof info === "object" && !Array.isArray(info)
+    ? (info as Record<string, unknown>).python_node_types : undefined;
+  if (decl === undefined) return out;
+  if (typeof decl !== "object" || decl === null || Array.isArray(decl)) {
+    r.error("metadata.json", `${PNT}: expected an object {"NodeType": "python/FILE.py"}`);
+    return out;
+  }
+  const entries = Object.entries(decl as Record<string, unknown>);
+  if (entries.length > MAX_PYTHON_NODE_TYPES) {
+    r.add("error", "metadata.json", `${PNT}: ${entries.length} types, over the limit of ${MAX_PYTHON_NODE_TYPES}`);
+    return out;
+  }
+  const found = new Map<string, string[]>(); // each member is read once
+  for (const [type, f] of entries) {
+    const data = typeof f === "string" && f.startsWith("python/") ? files[f] : undefined;
+    if (data && !found.has(f as string)) {
+      const types = pythonNodeTypes(decoder.decode(data));
+      found.set(f as string, types);
+      if (types.length > MAX_PYTHON_NODE_TYPES) r.error(f as string, `defines more than ${MAX_PYTHON_NODE_TYPES} Python node types`);
+    }
+    if (!isIdent(type)) r.error("metadata.json", `${PNT}: '${type}' is not a node type name`);
+    else if (typeof f !== "string") r.error("metadata.json", `${PNT}: '${type}': expected a member name "python/FILE.py"`);
+    else if (!data) r.error("metadata.json", `${PNT}: '${type}' is declared in '${f}', which is not a python/ member`);
+    else if (!found.get(f)!.includes(type))
+      r.error(f, `does not define Python node type '${type}' (metadata.json declares it in ${PNT})`);
+    else out.set(type, f);
+  }
+  return out;
+}
+
+/** Python node types of a loaded package are run by a host with Pyodide
+ * (PythonHost in python.ts; structurally typed here so that this module
+ * does not pull Pyodide in). */
+export interface PackagePythonHost {
+  addFiles(files: Record<string, string | Uint8Array>): void;
+  importModule(name: string): void;
+  attach(rm: unknown): void;
+  nodeTypes(): string[];
+}
+
+/** The module to import for a python/ member ("python/a/b.py" → "a.b";
+ * "python/pkg/__init__.py" → "pkg"). */
+export function pythonModuleName(member: string): string {
+  return member.replace(/^python\//, "").replace(/(\/__init__)?\.py$/, "").replace(/\//g, ".");
 }
 
 function checkRuntimeKey(man: Record<string, unknown>, text: string, r: Report): void {
@@ -306,7 +441,6 @@ async function load(bytes: Uint8Array, name: string, options: LoadOptions = {}):
     // JavaScript's own message.
     if (options.instantiate === false) r.error("manifest.json", `invalid JSON: ${(e as Error).message}`);
   }
-  if (manifest) checkRuntimeKey(manifest, manifestText, r);
   let metadata: Record<string, unknown> | undefined;
   if (files["metadata.json"]) {
     try {
@@ -317,6 +451,8 @@ async function load(bytes: Uint8Array, name: string, options: LoadOptions = {}):
       r.error("metadata.json", `invalid JSON: ${(e as Error).message}`);
     }
   }
+  const pythonTypes = checkPythonTypes(metadata, files, r);
+  if (manifest) checkRuntimeKey(manifest, manifestText, r);
   let runner: PipelineRunner | undefined;
   if (options.instantiate !== false && !r.errors) {
     runner = new PipelineRunner();
@@ -326,7 +462,8 @@ async function load(bytes: Uint8Array, name: string, options: LoadOptions = {}):
       r.error("runtime.wasm", `cannot load the runtime: ${(e as Error).message}`);
       runner = undefined;
     }
-    if (runner) {
+    if (runner && pythonTypes.size) addPythonTypes(runner, pythonTypes, files, r, options.python);
+    if (runner && !r.errors) {
       // Every manifest check of the library, against this runtime's node
       // types, with line:column (the same text as `rmedia validate`).
       try {
@@ -344,6 +481,7 @@ async function load(bytes: Uint8Array, name: string, options: LoadOptions = {}):
   const python = new Map<string, Uint8Array>();
   for (const [n, d] of Object.entries(files)) if (classify(n) === "python") python.set(n, d);
   return {
+    pythonNodeTypes: pythonTypes,
     name,
     manifest: manifest as Record<string, unknown>,
     manifestText,
@@ -354,6 +492,43 @@ async function load(bytes: Uint8Array, name: string, options: LoadOptions = {}):
     warnings: r.items.filter((p) => p.severity === "warning"),
     runner,
   };
+}
+
+/** Makes the declared Python types known to the package's runtime: run by
+ * `host` (its python/ files imported), else as placeholders that only
+ * compile.  A type already in the runtime, or one the import did not
+ * register, is a problem naming the member. */
+function addPythonTypes(runner: PipelineRunner, types: Map<string, string>, files: Record<string, Uint8Array>,
+                        r: Report, host?: PackagePythonHost): void {
+  const rm = runner.library;
+  const have = new Set((rm.nodes() as { name?: string }[]).map((n) => n.name));
+  for (const [type] of types)
+    if (have.has(type)) r.error("metadata.json", `${PNT}: '${type}' is a node type of the runtime already`);
+  if (r.errors) return;
+  if (host) {
+    const py: Record<string, Uint8Array> = {};
+    for (const [n, d] of Object.entries(files)) if (classify(n) === "python") py[n.slice("python/".length)] = d;
+    host.addFiles(py);
+    for (const f of new Set(types.values())) {
+      try {
+        host.importModule(pythonModuleName(f));
+      } catch (e) {
+        r.error(f, `cannot import: ${(e as Error).message}`);
+      }
+    }
+    host.attach(rm);
+    const registered = new Set(host.nodeTypes());
+    for (const [type, f] of types)
+      if (!registered.has(type)) r.error(f, `importing it did not register Python node type '${type}'`);
+    return;
+  }
+  for (const [type, f] of types)
+    rm.registerExternal(type, {
+      create: () => {
+        throw new RemoteMediaError(`Python node type ${type} (${f}) runs in Pyodide: load the package with ` +
+          "{ python: PythonHost } to run it", -7);
+      },
+    }, `Python node type of this package (${f})`);
 }
 
 async function checkChecksums(files: Record<string, Uint8Array>, r: Report): Promise<void> {
@@ -465,7 +640,8 @@ export interface CreateOptions {
 }
 
 /** metadata.json as REFERENCE.md §7.3 describes it (the same as the C side). */
-function makeMetadata(man: Record<string, unknown>, wasmLen: number, hasPython: boolean, when: Date): Record<string, unknown> {
+function makeMetadata(man: Record<string, unknown>, wasmLen: number, hasPython: boolean, when: Date,
+                      pythonTypes: Record<string, string>): Record<string, unknown> {
   const md = (man.metadata ?? {}) as Record<string, unknown>;
   const nodes = Array.isArray(man.nodes) ? (man.nodes as Record<string, unknown>[]) : [];
   const types = [...new Set(nodes.map((n) => n?.node_type).filter((t): t is string => typeof t === "string"))]
@@ -484,6 +660,7 @@ function makeMetadata(man: Record<string, unknown>, wasmLen: number, hasPython: 
       node_types: types,
       node_count: nodes.length,
       connection_count: Array.isArray(man.connections) ? man.connections.length : 0,
+      ...(hasPython ? { python_node_types: pythonTypes } : {}),
     },
     performance_hints: {
       expected_load_time_ms: wasmLen < 10 * MIB ? 50 : 200,
@@ -517,7 +694,19 @@ export async function createPackage(o: CreateOptions): Promise<Uint8Array> {
     members.push([name, typeof d === "string" ? encoder.encode(d) : d]);
   }
   if (r.errors) throw new PackageError("package", r.items);
-  const md = { ...makeMetadata(man, o.wasm.length, members.length > 2, when), ...o.metadata };
+  const declared: Record<string, string> = {};
+  const all: string[] = [];
+  for (const [n, d] of members.slice(2)) {
+    if (!n.endsWith(".py")) continue;
+    const before = all.length;
+    pythonNodeTypes(decoder.decode(d), all);
+    for (const t of all.slice(before)) declared[t] = n;
+    if (all.length > MAX_PYTHON_NODE_TYPES) {
+      r.error(n, `defines more than ${MAX_PYTHON_NODE_TYPES} Python node types`);
+      throw new PackageError("package", r.items);
+    }
+  }
+  const md = { ...makeMetadata(man, o.wasm.length, members.length > 2, when, declared), ...o.metadata };
   members.push(["metadata.json", encoder.encode(JSON.stringify(md, null, 2))]);
   let sums = "";
   for (const [n, d] of members) sums += `${await sha256Hex(d)}  ${n}\n`;

@@ -17,6 +17,11 @@ export interface WorkerInit {
   wasmURL: string;
   /** Pyodide's files (pyodide.mjs, pyodide.asm.wasm, python_stdlib.zip, ...). */
   pyodideURL: string;
+  /** Start Pyodide now, beside the wasm library, instead of when a manifest
+   * first names a Python node type.  Its first Python output comes sooner,
+   * but the interpreter's start runs on this worker's thread: wasm sessions
+   * wait behind it (seconds), and ~13 MB are read at every page load. */
+  preloadPython?: boolean;
 }
 
 type Req = { id: number; op: string; [k: string]: unknown };
@@ -31,6 +36,8 @@ let init: WorkerInit | undefined;
 let rm: RemoteMedia | undefined;
 let py: PythonHost | undefined;
 let pyLoading: Promise<PythonHost> | undefined;
+let rmLoading: Promise<RemoteMedia> | undefined;
+let pythonStart: Promise<{ loadMs: number; atMs: number } | undefined> | undefined;
 const sessions = new Map<number, { s: Session; outs: Output[]; drop: Set<string> }>();
 let nextSession = 1;
 
@@ -43,8 +50,12 @@ async function python(): Promise<PythonHost> {
   if (py) return py;
   if (!init) throw new Error("not initialised");
   pyLoading ??= PythonHost.load({ indexURL: init.pyodideURL });
-  py = await pyLoading;
-  py.attach(lib());
+  const h = await pyLoading;
+  if (!py) {
+    await rmLoading; // a preload may finish first
+    h.attach(lib());
+    py = h;
+  }
   return py;
 }
 
@@ -67,13 +78,19 @@ const ops: Record<string, (r: Req) => Promise<unknown> | unknown> = {
   async init(r) {
     init = r.init as WorkerInit;
     const t = performance.now();
-    rm = await RemoteMedia.load(init.wasmURL);
+    rmLoading = RemoteMedia.load(init.wasmURL);
+    if (init.preloadPython) pythonStart = python().then((h) => ({ loadMs: h.loadMs, atMs: performance.now() - t }), () => undefined);
+    rm = await rmLoading;
     return { version: rm.version, loadMs: performance.now() - t };
   },
   async loadPython() {
     const t = performance.now();
     const h = await python();
     return { version: h.pyodide.version, loadMs: h.loadMs, totalMs: performance.now() - t, nodeTypes: h.nodeTypes() };
+  },
+  /** When a preload started at init finished: {loadMs, atMs after init}. */
+  async pythonStartup() {
+    return (await pythonStart) ?? null;
   },
   async python(r) {
     const h = await python();

@@ -217,3 +217,135 @@ test("npm run package / test-package scripts, leaving nothing behind on failure"
   r = node("test-package.mjs", [path.join(tmp, "none.rmpkg")]);
   assert.equal(r.status, 4);
 });
+
+// ------------------------------------- Python node types of a package --
+// examples/packages/python-nodes: Normalize and Tagger are defined in its
+// python/text_nodes.py and declared in metadata.json
+// (runtime_info.python_node_types); they run here in Pyodide.
+const pyDir = path.join(root, "examples/packages/python-nodes/python");
+const pySrc = readFileSync(path.join(pyDir, "text_nodes.py"), "utf8");
+const pyManifest = example("python-nodes", "manifest.json");
+const pyInputs = JSON.parse(example("python-nodes", "input.json"));
+let host;
+async function pythonHost() {
+  if (!host) {
+    const { PythonHost } = await import("../dist/python.js");
+    const { loadPyodide } = await import("pyodide");
+    host = await PythonHost.load({ pyodide: await loadPyodide() });
+  }
+  return host;
+}
+/** What the package's pipeline gives, from its parts: Normalize (here, in
+ * JavaScript), TextProcessorNode (the native rmedia), Tagger (here). */
+function expectedPythonNodes() {
+  const normalized = pyInputs.map((t) => t.split(/\s+/).filter(Boolean).join(" ").toLowerCase());
+  const man = JSON.parse(pyManifest);
+  const tp = { version: "v1", nodes: [man.nodes[1]] };
+  const file = path.join(tmp, "tp.json");
+  writeFileSync(file, JSON.stringify(tp));
+  const nat = rmedia(["run", file], JSON.stringify(normalized));
+  assert.equal(nat.code, 0, nat.err);
+  return JSON.parse(nat.out).map((r, i) => ({ ...r, label: "python-nodes", n: i + 1 }));
+}
+
+test("python-nodes: made by rmedia pack, checked here, its Python nodes run in Pyodide", async () => {
+  const file = path.join(tmp, "c-python.rmpkg");
+  const r = rmedia(["pack", "examples/packages/python-nodes/manifest.json", "-o", file, "--wasm", wasmPath,
+    "--metadata", "examples/packages/python-nodes/metadata.json", "--python", "examples/packages/python-nodes/python"]);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(rmedia(["pack", "--check", file]).code, 0);
+  // without a Python host: valid, and a session says where the type runs
+  const plain = await PackageLoader.loadFromFile(file);
+  assert.deepEqual([...plain.pythonNodeTypes], [["Normalize", "python/text_nodes.py"], ["Tagger", "python/text_nodes.py"]]);
+  await assert.rejects(plain.runner.execute(plain.manifest, pyInputs), /Python node type Normalize \(python\/text_nodes\.py\) runs in Pyodide/);
+  const pkg = await PackageLoader.loadFromFile(file, { python: await pythonHost() });
+  const { result } = await pkg.runner.execute(pkg.manifest, pyInputs);
+  assert.deepEqual(result.outputs, expectedPythonNodes());
+});
+
+test("python-nodes: made by TypeScript, the same metadata as rmedia pack, checked by rmedia", async () => {
+  const bytes = await createPackage({ manifest: pyManifest, wasm, python: { "text_nodes.py": pySrc },
+    metadata: JSON.parse(example("python-nodes", "metadata.json")) });
+  const file = path.join(tmp, "ts-python.rmpkg");
+  writeFileSync(file, bytes);
+  const chk = rmedia(["pack", "--check", file]);
+  assert.equal(chk.code, 0, chk.err);
+  const cFile = path.join(tmp, "c-python2.rmpkg");
+  assert.equal(rmedia(["pack", "examples/packages/python-nodes/manifest.json", "-o", cFile, "--wasm", wasmPath,
+    "--metadata", "examples/packages/python-nodes/metadata.json", "--python", "examples/packages/python-nodes/python"]).code, 0);
+  const [ts, c] = [await PackageLoader.loadFromBytes(bytes), await PackageLoader.loadFromFile(cFile)];
+  assert.deepEqual({ ...ts.metadata, created_at: 0 }, { ...c.metadata, created_at: 0 });
+  assert.deepEqual(ts.metadata.runtime_info.python_node_types, { Normalize: "python/text_nodes.py", Tagger: "python/text_nodes.py" });
+  // the TypeScript packer refuses a Python type used but not defined, as rmedia pack does
+  await assert.rejects(createPackage({ manifest: pyManifest, wasm, python: { "text_nodes.py": pySrc.replace('"Normalize"', '"Normalise"') } }),
+    /manifest\.json:9:\d+: error: node 'clean': unknown node type 'Normalize'/);
+});
+
+const pyBase = (src = pySrc, decl = { Normalize: "python/text_nodes.py", Tagger: "python/text_nodes.py" }, manifest = pyManifest) => [
+  ["manifest.json", manifest], ["runtime.wasm", wasm], ["python/text_nodes.py", src],
+  ["metadata.json", JSON.stringify({ package_name: "py", runtime_info: { python_node_types: decl } })]];
+const manyTypes = Array.from({ length: 1001 }, (_, i) => `@node("M${i}")\nclass M${i}: pass\n`).join("");
+const pyCases = [
+  ["a declared type its python/ file does not define", () => craft(pyBase(pySrc.replace('"Normalize"', '"Normalise"'))),
+    /^python\/text_nodes\.py: error: does not define Python node type 'Normalize' \(metadata\.json declares it in runtime_info\.python_node_types\)$/m],
+  ["a declared type in a member that is not there", () => craft(pyBase(pySrc, { Normalize: "python/gone.py", Tagger: "python/text_nodes.py" })),
+    /^metadata\.json: error: runtime_info\.python_node_types: 'Normalize' is declared in 'python\/gone\.py', which is not a python\/ member$/m],
+  ["a declaration that is not an object", () => craft(pyBase(pySrc, ["Normalize"])),
+    /^metadata\.json: error: runtime_info\.python_node_types: expected an object/m],
+  ["a declared type that is a node type of the runtime", () => craft(pyBase(pySrc.replace('"Normalize"', '"AddNode"'), { AddNode: "python/text_nodes.py" })),
+    /^metadata\.json: error: runtime_info\.python_node_types: 'AddNode' is a node type of the runtime already$/m],
+  ["a type in neither the runtime nor the package", () => craft(pyBase(pySrc, undefined, pyManifest.replace('"Tagger"', '"Tagge"'))),
+    /^manifest\.json:12:\d+: error: node 'tag': unknown node type 'Tagge'; did you mean 'Tagger'\?/m],
+  ["a type defined in python/ but not declared", () => craft(pyBase(pySrc, { Normalize: "python/text_nodes.py" })),
+    /^manifest\.json:12:\d+: error: node 'tag': unknown node type 'Tagger'/m],
+  ["a declaration over the limit of 1000 types", () => craft(pyBase(pySrc,
+    Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`T${i}`, "python/text_nodes.py"])))),
+    /^metadata\.json: error: runtime_info\.python_node_types: 1001 types, over the limit of 1000$/m],
+  ["a python/ file defining over 1000 types", () => craft([...pyBase(), ["python/many.py", manyTypes]].map(([n, d]) =>
+    n === "metadata.json" ? [n, JSON.stringify({ runtime_info: { python_node_types: { Normalize: "python/text_nodes.py",
+      Tagger: "python/text_nodes.py", M0: "python/many.py" } } })] : [n, d])),
+    /^python\/many\.py: error: defines more than 1000 Python node types$/m],
+];
+for (const [name, make, re] of pyCases) {
+  test(`crafted Python node types: ${name}: both sides refuse with the same problems`, async () => {
+    const { cLines, tsLines } = await bothRefuse(make());
+    assert.match(cLines.join("\n"), re);
+    assert.deepEqual(tsLines, cLines);
+  });
+}
+
+test("both packers refuse python/ files defining over 1000 node types", async () => {
+  const dir = mkdtempSync(path.join(tmp, "many-"));
+  writeFileSync(path.join(dir, "many.py"), manyTypes);
+  const out = path.join(tmp, "many.rmpkg");
+  const r = rmedia(["pack", path.join(root, "examples/packages/python-nodes/manifest.json"), "-o", out, "--wasm", wasmPath, "--python", dir]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /python\/many\.py: error: defines more than 1000 Python node types/);
+  assert.ok(!existsSync(out));
+  await assert.rejects(createPackage({ manifest: pyManifest, wasm, python: { "many.py": manyTypes } }),
+    /python\/many\.py: error: defines more than 1000 Python node types/);
+});
+
+test("pythonNodeTypes reads the decorator lines as rmedia pack does", async () => {
+  const { pythonNodeTypes } = await import("../dist/index.js");
+  const src = [
+    "import remotemedia", "from remotemedia import node",
+    "@remotemedia.node('A')", "class X: pass",
+    "@node(name=\"B\", doc='x')", "class Y: pass",
+    "@ remotemedia . node ( doc='named by the class' )", "# a comment", "", "@dataclass", "class C:\r", "    pass",
+    "@node()", "def not_a_class(): pass", "class NotNode: pass",
+    "@node(\"bad name\")", "class D: pass",
+    "x = node('E')", "@other.nodes('F')", "class F: pass",
+  ].join("\n");
+  assert.deepEqual(pythonNodeTypes(src), ["A", "B", "C", "D"]);
+  // the C packer finds the same ones: it declares them in metadata.json
+  const dir = mkdtempSync(path.join(tmp, "scan-"));
+  writeFileSync(path.join(dir, "n.py"), src);
+  const man = path.join(tmp, "scan.json");
+  writeFileSync(man, '{"version": "v1", "runtime": {"target": "wasm32-wasi"}, "nodes": [{"id": "a", "node_type": "A"}]}');
+  const out = path.join(tmp, "scan.rmpkg");
+  const r = rmedia(["pack", man, "-o", out, "--wasm", wasmPath, "--python", dir]);
+  assert.equal(r.code, 0, r.err);
+  const pkg = await PackageLoader.loadFromFile(out);
+  assert.deepEqual(Object.keys(pkg.metadata.runtime_info.python_node_types), ["A", "B", "C", "D"]);
+});

@@ -3,7 +3,7 @@
 //   {"manifest": text, "values": [...]}            json/text inputs, one push each
 //   {"manifest": text, "wav": path, "ms": chunk}    16-bit PCM WAV, `ms` chunks (0 = whole)
 // and each stdout line the outputs, in the order the page got them:
-//   [{"node", "port", "value"} | {"node", "port", "audio": [[ch...]...], "rate"}]
+//   [{"node", "port", "value"} | {"node", "port", "audio": [interleaved...], "channels", "rate"}]
 // or {"error": message}.
 import { createInterface } from "node:readline";
 import { readFileSync } from "node:fs";
@@ -47,7 +47,8 @@ for await (const line of rl) {
           for (let i = 0; i < all.length; i += step)
             frames.push({ samples: all.slice(i, i + step), sampleRate: audio.rate, channels: audio.channels });
         } else frames.push(...values);
-        for (const f of frames) outs.push(...(await s.push([f])).outputs);
+        // one message, one session push per frame: the framing is the frames'
+        outs.push(...(await s.push(frames)).outputs);
         outs.push(...(await s.flush()).outputs);
       } finally {
         await s.close();
@@ -56,10 +57,8 @@ for await (const line of rl) {
       return outs.map((o) => {
         if (o.kind !== "audio") return { node: o.node, port: o.port, value: o.value };
         const { samples, channels, sampleRate } = o.audio;
-        const rows = [];
-        for (let i = 0; i < samples.length; i += channels)
-          rows.push(Array.from(samples.subarray(i, i + channels), (v) => v / scale(samples)));
-        return { node: o.node, port: o.port, audio: rows, rate: sampleRate };
+        const k = scale(samples);
+        return { node: o.node, port: o.port, audio: Array.from(samples, (v) => v / k), channels, rate: sampleRate };
       });
     }, { manifest: req.manifest, values: req.values ?? [], audio, ms: req.ms ?? 20 });
   } catch (e) {

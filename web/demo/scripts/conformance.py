@@ -43,7 +43,7 @@ def host_browser(args):
             raise RuntimeError(reply.get("error", "browser host error"))
         for o in reply:
             if "audio" in o:
-                o["audio"] = np.array(o["audio"], dtype=np.float64).reshape(-1, len(o["audio"][0]) if o["audio"] else 1)
+                o["audio"] = np.array(o.pop("audio"), dtype=np.float64).reshape(-1, o.pop("channels"))
         return reply
 
     return run_case

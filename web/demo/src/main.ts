@@ -86,7 +86,12 @@ const EXAMPLES: Record<string, { manifest: string; input: string; doc: string }>
 // ------------------------------------------------------------------ worker
 const base = new URL("./", location.href);
 const rmw = new RemoteMediaWorker(new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }));
-const ready = rmw.init({ wasmURL: new URL("remotemedia.wasm", base).href, pyodideURL: new URL("pyodide/", base).href })
+// Pyodide loads when a manifest first needs it.  ?pyodide=preload starts it
+// at page load instead (the bench compares both): not the default, because
+// the interpreter's start then blocks the worker, and so the wasm pipelines
+// (audio file, live mic), for as long as it takes.
+const preloadPython = new URLSearchParams(location.search).get("pyodide") === "preload";
+const ready = rmw.init({ wasmURL: new URL("remotemedia.wasm", base).href, pyodideURL: new URL("pyodide/", base).href, preloadPython })
   .then((r) => {
     status.textContent = `wasm library ${r.version} loaded in ${r.loadMs.toFixed(0)} ms.`;
     status.dataset.ready = "1";

@@ -4,7 +4,7 @@
  * create one from the editor's manifest (+ the Python panel's code) and
  * download it.
  */
-import { PackageLoader, createPackage } from "../../dist/index.js";
+import { PackageLoader, createPackage, pythonModuleName } from "../../dist/index.js";
 import type { RemoteMediaWorker } from "../../dist/worker-client.js";
 
 export interface PanelContext {
@@ -38,14 +38,24 @@ export function setupPackages(c: PanelContext): void {
       const pkg = await PackageLoader.loadFromFile(file, { instantiate: false });
       const files: Record<string, string> = {};
       for (const [name, data] of pkg.python) if (name.endsWith(".py")) files[name.slice("python/".length)] = decoder.decode(data);
-      const modules = Object.keys(files).flatMap((f) =>
-        !f.includes("/") ? [f.slice(0, -3)] : f.endsWith("/__init__.py") && f.split("/").length === 2 ? [f.split("/")[0]!] : []);
-      if (modules.length) await c.rmw.python({ files, modules });
+      // the modules that define the declared node types (metadata.json
+      // runtime_info.python_node_types); without a declaration, the top-level ones
+      const declared = [...pkg.pythonNodeTypes];
+      const modules = declared.length ? [...new Set(declared.map(([, f]) => pythonModuleName(f)))]
+        : Object.keys(files).flatMap((f) =>
+          !f.includes("/") ? [f.slice(0, -3)] : f.endsWith("/__init__.py") && f.split("/").length === 2 ? [f.split("/")[0]!] : []);
+      if (modules.length) {
+        const { nodeTypes } = (await c.rmw.python({ files, modules })) as { nodeTypes: string[] };
+        const missing = declared.filter(([t]) => !nodeTypes.includes(t));
+        if (missing.length)
+          throw new Error(missing.map(([t, f]) => `${pkg.name}: ${f}: error: importing it did not register Python node type '${t}'`).join("\n"));
+      }
       c.editor.value = pkg.manifestText;
       c.editor.dispatchEvent(new Event("input"));
       const ok = await c.validate();
       const warn = pkg.warnings.map((w) => w.text).join("; ");
       st.textContent = `${pkg.name}: ${pkg.members.length} members` + (modules.length ? `, Python modules ${modules.join(", ")}` : "") +
+        (declared.length ? `, Python node types ${declared.map(([t]) => t).join(", ")}` : "") +
         (warn ? ` (warnings: ${warn})` : "") + (ok ? "; the manifest is in the editor." : "; its manifest does not validate here.");
       st.dataset.state = ok ? "loaded" : "invalid";
     } catch (e) {

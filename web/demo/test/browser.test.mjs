@@ -279,7 +279,9 @@ test("packages: create and download, load back and run; a damaged package is ref
   assert.match(await fresh.inputValue("#manifest"), /"MultiplyNode"/);
   await fresh.fill("#input", "[5, 7, 3]");
   await fresh.click("#run");
-  await fresh.waitForSelector("#output[data-state=done], #output[data-state=error]");
+  // the text example's manifest (shown first) started Pyodide in the worker:
+  // the run waits behind its start (minutes on a loaded 2-core machine)
+  await fresh.waitForSelector("#output[data-state=done], #output[data-state=error]", { timeout: 600000 });
   assert.equal(await fresh.getAttribute("#output", "data-values"), "[20,24,16]", await fresh.textContent("#error"));
 
   // damaged: one byte flipped in the middle — refused, the member named
@@ -306,5 +308,53 @@ test("packages: create and download, load back and run; a damaged package is ref
     .filter((l) => !/^\d+ problems?$/.test(l)); // the CLI's count line
   assert.ok(natLines.some((l) => /manifest\.json: error: .*checksum/i.test(l)), nat.err);
   assert.deepEqual(shown, natLines);
+  await fresh.close();
+});
+
+test("packages: one whose python/ files define its node types (examples/packages/python-nodes) loads and runs; a wrong declaration is refused", async () => {
+  const ex = path.join(root, "examples/packages/python-nodes");
+  const pkg = path.join(tmp, "python-nodes.rmpkg");
+  const made = rmedia(["pack", path.join(ex, "manifest.json"), "--python", path.join(ex, "python"),
+    "--metadata", path.join(ex, "metadata.json"), "-o", pkg, "--wasm", path.join(root, "build/wasm/remotemedia.wasm")]);
+  assert.equal(made.code, 0, made.err);
+  const page = await openPage();
+  await page.setInputFiles("#pkg-file", pkg);
+  // the package's python/ files load Pyodide (cold: seconds; minutes on a loaded 2-core machine)
+  await page.waitForSelector("#pkg-status[data-state=loaded], #pkg-status[data-state=error], #pkg-status[data-state=invalid]", { timeout: 600000 });
+  assert.equal(await page.getAttribute("#pkg-status", "data-state"), "loaded", await page.textContent("#error"));
+  assert.match(await page.textContent("#pkg-status"), /Python node types Normalize, Tagger/);
+  const inputs = readFileSync(path.join(ex, "input.json"), "utf8");
+  await page.fill("#input", inputs);
+  await page.click("#run");
+  await page.waitForSelector("#output[data-state=done], #output[data-state=error]", { timeout: 600000 });
+  assert.equal(await page.getAttribute("#output", "data-state"), "done", await page.textContent("#error"));
+  // expected from the parts: Normalize (here), TextProcessorNode (native rmedia), Tagger (here)
+  const normalized = JSON.parse(inputs).map((t) => t.split(/\s+/).filter(Boolean).join(" ").toLowerCase());
+  const tp = path.join(tmp, "tp.json");
+  writeFileSync(tp, JSON.stringify({ version: "v1", nodes: [JSON.parse(readFileSync(path.join(ex, "manifest.json"), "utf8")).nodes[1]] }));
+  const nat = rmedia(["run", tp], JSON.stringify(normalized));
+  assert.equal(nat.code, 0, nat.err);
+  assert.deepEqual(JSON.parse(await page.getAttribute("#output", "data-values")),
+    JSON.parse(nat.out).map((r, i) => ({ ...r, label: "python-nodes", n: i + 1 })));
+  assert.deepEqual(page.errors, []);
+  await page.close();
+
+  // python/ altered (checksums redone): the decorator line still names
+  // Normalize, but importing the file registers no such type
+  const members = unzipSync(new Uint8Array(readFileSync(pkg)));
+  const src = new TextDecoder().decode(members["python/text_nodes.py"])
+    .replace('@remotemedia.node("Normalize")', '@remotemedia.node("Normalize") if False else (lambda c: c)');
+  members["python/text_nodes.py"] = new TextEncoder().encode(src);
+  const { createHash } = await import("node:crypto");
+  members.checksums = new TextEncoder().encode(Object.entries(members).filter(([n]) => n !== "checksums")
+    .map(([n, d]) => `${createHash("sha256").update(d).digest("hex")}  ${n}\n`).join(""));
+  const bad = path.join(tmp, "unregistered.rmpkg");
+  writeFileSync(bad, zipSync(members));
+  assert.equal(rmedia(["pack", "--check", bad]).code, 0, "the declaration is right as text: rmedia cannot import Python");
+  const fresh = await openPage();
+  await fresh.setInputFiles("#pkg-file", bad);
+  await fresh.waitForSelector("#pkg-status[data-state=error]", { timeout: 600000 });
+  assert.match(await fresh.textContent("#error"),
+    /unregistered\.rmpkg: python\/text_nodes\.py: error: importing it did not register Python node type 'Normalize'/);
   await fresh.close();
 });
