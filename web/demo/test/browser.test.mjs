@@ -274,13 +274,13 @@ test("packages: create and download, load back and run; a damaged package is ref
   const fresh = await openPage();
   await fresh.click("#ex-text"); // the package's manifest replaces the editor's
   await fresh.setInputFiles("#pkg-file", pkg);
-  await fresh.waitForSelector("#pkg-status[data-state=loaded], #pkg-status[data-state=error], #pkg-status[data-state=invalid]");
+  // the text example's manifest (shown first) started Pyodide in the worker:
+  // the package load and the run wait behind its start (minutes on a loaded 2-core machine)
+  await fresh.waitForSelector("#pkg-status[data-state=loaded], #pkg-status[data-state=error], #pkg-status[data-state=invalid]", { timeout: 600000 });
   assert.equal(await fresh.getAttribute("#pkg-status", "data-state"), "loaded", await fresh.textContent("#error"));
   assert.match(await fresh.inputValue("#manifest"), /"MultiplyNode"/);
   await fresh.fill("#input", "[5, 7, 3]");
   await fresh.click("#run");
-  // the text example's manifest (shown first) started Pyodide in the worker:
-  // the run waits behind its start (minutes on a loaded 2-core machine)
   await fresh.waitForSelector("#output[data-state=done], #output[data-state=error]", { timeout: 600000 });
   assert.equal(await fresh.getAttribute("#output", "data-values"), "[20,24,16]", await fresh.textContent("#error"));
 
