@@ -1,7 +1,7 @@
 /*
  * Python node workers: private interfaces of src/nodes/python/.
  *
- *   ring.c    two byte rings in one memfd, eventfd wake-ups
+ *   ring.c    two byte rings in one memfd (wake-ups: worker.c)
  *   codec.c   rm_frame <-> ring message (fixed header + raw payload)
  *   worker.c  start, supervise and stop one worker process
  *   python_node.c  the PythonNode node type and rm_register_python_nodes()
@@ -76,9 +76,11 @@ void rm__pyw_enc_free(rm__pyw_enc *e);
 rm_frame *rm__pyw_decode(const unsigned char *msg, char *err, size_t err_cap);
 
 /* worker.c */
+#define RM__PYW_NFDS 4 /* descriptors 3.. of a worker: control, memfd, ev_req, ev_space */
 typedef struct rm__pyw {
     pid_t pid;
-    int ctl, memfd, ev_req, ev_rep, ev_space;
+    int ctl, memfd, ev_req, ev_space;
+    int64_t rcvtimeo_ms; /* SO_RCVTIMEO set on ctl, -1 = not yet */
     void *map;
     size_t map_len;
     rm__pyw_ring req, rep;
