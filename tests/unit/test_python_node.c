@@ -6,11 +6,15 @@
  * circuit breaker stops restarting; nothing is left behind (no child
  * process, no descriptor, no shared-memory mapping).  Also: the interpreter
  * given at registration belongs to that runtime and the environment is not
- * touched.  Needs /usr/bin/python3.
+ * touched.  8 sessions of one graph on 8 threads are inside their Python
+ * node at the same time, each in its own worker (a barrier the workers meet
+ * at: it could not be met if the host or a shared interpreter ran them one
+ * after the other).  Needs /usr/bin/python3.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -38,7 +42,18 @@ static const char nodes_py[] =
     "        return {'x': x, 'pid': os.getpid()}\n"
     "class Echo:\n"
     "    def process(self, x):\n"
-    "        return x\n";
+    "        return x\n"
+    "class Meet:\n"
+    "    \"\"\"process() returns once `k` workers are in it at once (a file each in `at`).\"\"\"\n"
+    "    def __init__(self, k=8, at=''):\n"
+    "        self.k, self.at = k, at\n"
+    "    def process(self, x):\n"
+    "        import time\n"
+    "        open(os.path.join(self.at, str(os.getpid())), 'w').close()\n"
+    "        give_up = time.monotonic() + 300  # a guard against hanging, not a timing check\n"
+    "        while len(os.listdir(self.at)) < self.k and time.monotonic() < give_up:\n"
+    "            time.sleep(0.005)\n"
+    "        return {'x': x, 'pid': os.getpid(), 'met': len(os.listdir(self.at)) >= self.k}\n";
 
 typedef struct outs {
     char text[64][96];
@@ -441,6 +456,75 @@ static void test_interpreter_belongs_to_the_runtime(void)
     rm_runtime_free(good);
 }
 
+typedef struct meet_job {
+    rm_graph *g;
+    outs o;
+    int rc;
+} meet_job;
+
+static void *meet_run(void *arg)
+{
+    meet_job *j = arg;
+    j->rc = -1;
+    char *m = run(j->g, 1, &j->o, &j->rc);
+    free(m);
+    return NULL;
+}
+
+static void test_eight_sessions_run_at_once(void)
+{
+    enum { K = 8 };
+    char at[96], m[768];
+    snprintf(at, sizeof at, "%s/meet", dir);
+    CHECK(mkdir(at, 0700) == 0);
+    logs l = {{0}};
+    rm_runtime *rt = runtime(&l, NULL);
+    if (!rt) return;
+    snprintf(m, sizeof m,
+             "{\"version\":\"v1\",\"nodes\":[{\"id\":\"py\",\"node_type\":\"PythonNode\",\"params\":"
+             "{\"class\":\"pn_nodes:Meet\",\"python_path\":[\"%s\"],\"timeout_ms\":0,\"k\":%d,\"at\":\"%s\"}}]}",
+             dir, K, at);
+    rm_diags *d = rm_diags_new();
+    rm_graph *g = NULL;
+    CHECK_INT(rm_graph_load_string(rt, m, strlen(m), "meet.json", NULL, &g, d), 0);
+    rm_diags_free(d);
+    size_t fds = count_fds();
+    static meet_job jobs[K];
+    pthread_t t[K];
+    for (int i = 0; g && i < K; i++) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        jobs[i].g = g;
+        CHECK_INT(pthread_create(&t[i], NULL, meet_run, &jobs[i]), 0);
+    }
+    long pids[K];
+    size_t np = 0;
+    for (int i = 0; g && i < K; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_INT(jobs[i].rc, 0);
+        CHECK_INT(jobs[i].o.n, 1);
+        if (jobs[i].o.n != 1) continue;
+        CHECK_CONTAINS(jobs[i].o.text[0], "\"met\":true");
+        const char *p = strstr(jobs[i].o.text[0], "\"pid\":");
+        long pid = p ? strtol(p + 6, NULL, 10) : 0;
+        size_t k = 0;
+        while (k < np && pids[k] != pid) k++;
+        if (k == np) pids[np++] = pid;
+    }
+    CHECK_INT(np, K); /* a worker per session */
+    if (g) check_clean(fds);
+    rm_graph_unref(g);
+    rm_runtime_free(rt);
+    DIR *dd = opendir(at);
+    struct dirent *e;
+    while (dd && (e = readdir(dd))) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", at, e->d_name);
+        if (e->d_name[0] != '.') unlink(p);
+    }
+    if (dd) closedir(dd);
+    rmdir(at);
+}
+
 int main(void)
 {
     if (access("/usr/bin/python3", X_OK) != 0) {
@@ -462,6 +546,7 @@ int main(void)
     RUN(test_retries_exhausted_names_the_node);
     RUN(test_breaker_stops_restarting);
     RUN(test_interpreter_belongs_to_the_runtime);
+    RUN(test_eight_sessions_run_at_once);
     unlink(path);
     rmdir(dir);
     return CHECK_DONE();

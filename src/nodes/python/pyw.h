@@ -60,6 +60,10 @@ void rm__pyw_ring_commit(rm__pyw_ring *r, size_t total);
 const unsigned char *rm__pyw_ring_peek(rm__pyw_ring *r);
 void rm__pyw_ring_consume(rm__pyw_ring *r, size_t total);
 void rm__pyw_ring_clear(rm__pyw_ring *r);
+/* Consumer side, only while the producer is idle (the worker between a
+ * call's last reply and the next request): an empty ring restarts at offset
+ * 0, so the producer's next message needs no wrap marker. */
+void rm__pyw_ring_rewind(rm__pyw_ring *r);
 
 /* codec.c */
 /* A frame's message, measured once (json frames are dumped once): prepare,

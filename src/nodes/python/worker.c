@@ -290,6 +290,7 @@ int rm__pyw_call(rm__pyw *w, rm_node *node, uint32_t op, const rm_frame *f, int6
             int rc = 0;
             if (pre.op == RM__PYW_DONE) {
                 rm__pyw_ring_consume(&w->rep, pre.total);
+                rm__pyw_ring_rewind(&w->rep);
                 return 0;
             }
             if (pre.op == RM__PYW_ERROR) {
@@ -309,6 +310,7 @@ int rm__pyw_call(rm__pyw *w, rm_node *node, uint32_t op, const rm_frame *f, int6
             rm_frame *out = rm__pyw_decode(m, err, cap);
             rm__pyw_ring_consume(&w->rep, pre.total);
             if (pre.op != RM__PYW_LAST) kick(w->ev_space); /* after LAST it waits for requests */
+            else rm__pyw_ring_rewind(&w->rep);
             if (!out) return RM_ENODE;
             rc = rm_node_emit_take(node, 0, out);
             if (rc != 0 || pre.op == RM__PYW_LAST) return rc;
