@@ -482,7 +482,7 @@ static void test_eight_sessions_run_at_once(void)
     if (!rt) return;
     snprintf(m, sizeof m,
              "{\"version\":\"v1\",\"nodes\":[{\"id\":\"py\",\"node_type\":\"PythonNode\",\"params\":"
-             "{\"class\":\"pn_nodes:Meet\",\"python_path\":[\"%s\"],\"timeout_ms\":0,\"k\":%d,\"at\":\"%s\"}}]}",
+             "{\"class\":\"pn_nodes:Meet\",\"python_path\":[\"%s\"],\"timeout_ms\":0,\"init_timeout_ms\":600000,\"k\":%d,\"at\":\"%s\"}}]}",
              dir, K, at);
     rm_diags *d = rm_diags_new();
     rm_graph *g = NULL;
