@@ -5,6 +5,8 @@
  * back through the on_output callback.
  *
  *   ours:     PythonNode running `Echo.process(x): return x` in its worker
+ *             (and for the tensor also EchoView: the same with
+ *             zero_copy_inputs, its input a view into the ring, one copy less)
  *   baseline: PassThrough (an in-process C node), same session setup
  *   floor:    a bare ping-pong with a forked C child over eventfds (write,
  *             the child's read and write, our read): the two process
@@ -220,6 +222,7 @@ int main(int argc, char **argv)
     FILE *fp = fopen(path, "w");
     if (!fp) return 2;
     fputs("class Echo:\n    def process(self, x):\n        return x\n\n"
+          "class EchoView(Echo):\n    zero_copy_inputs = True\n\n"
           "class Busy:\n    def process(self, x):\n        s = 0\n        for i in range(200000):\n"
           "            s += i * i\n        return s & 255\n",
           fp);
@@ -240,6 +243,11 @@ int main(int argc, char **argv)
              "\"params\":{\"class\":\"bench_echo:Busy\",\"python_path\":[\"%s\"]}}]}",
              dir);
     rm_graph *busy = bench_graph(rt, m, "pybusy.json");
+    snprintf(m, sizeof m,
+             "{\"version\":\"v1\",\"nodes\":[{\"id\":\"py\",\"node_type\":\"PythonNode\","
+             "\"params\":{\"class\":\"bench_echo:EchoView\",\"python_path\":[\"%s\"]}}]}",
+             dir);
+    rm_graph *view = bench_graph(rt, m, "pyview.json");
     const char *pass = "{\"version\":\"v1\",\"nodes\":[{\"id\":\"c\",\"node_type\":\"PassThrough\"}]}";
     rm_graph *c = bench_graph(rt, pass, "passthrough.json");
 
@@ -252,6 +260,7 @@ int main(int argc, char **argv)
     memset(tensor->u.tensor.data, 0, tensor->u.tensor.size);
     compare("20 ms f32 audio frame", py, c, audio, n / 5, 5, 30);
     compare("1 MiB f32 tensor", py, c, tensor, n / 50, 5, 0);
+    compare("1 MiB f32 tensor, zero_copy_inputs", view, c, tensor, n / 50, 5, 0);
     rm_frame *one = rm_frame_new_json_text("1", 1, NULL, 0);
     if (!one) return 2;
     parallel(busy, one, quick ? 10 : 40, quick ? 1 : 3);
@@ -261,6 +270,7 @@ int main(int argc, char **argv)
     rm_frame_unref(tensor);
     rm_graph_unref(py);
     rm_graph_unref(busy);
+    rm_graph_unref(view);
     rm_graph_unref(c);
     rm_runtime_free(rt);
     unlink(path);

@@ -149,6 +149,7 @@ class Worker:
         self.obj = None
         self.loop = None
         self.in_rate = None  # sample rate of the last audio input (a bare array returned keeps it)
+        self.borrow = False  # the class's zero_copy_inputs: arrays are views into the ring
 
     # ------------------------------------------------------------ decoding --
     def decode(self, h, m):
@@ -162,7 +163,10 @@ class Worker:
         meta = json.loads(mm[off + sid_len:off + sid_len + meta_len]) if meta_len else {}
         off += (sid_len + meta_len + 7) & ~7
         if kind == AUDIO:
-            a = np.frombuffer(mm[off:off + plen], SAMPLE_DT[h[6]])
+            if self.borrow:
+                a = self.view(SAMPLE_DT[h[6]], off, plen)
+            else:
+                a = np.frombuffer(mm[off:off + plen], SAMPLE_DT[h[6]])
             if h[8] > 1:
                 a = a.reshape(h[10], h[8])
             self.in_rate = h[7]
@@ -170,6 +174,8 @@ class Worker:
             return self.Audio(a, h[7], None if ts == TS_NONE else ts, meta)
         self.in_rate = None
         if kind == TENSOR:
+            if self.borrow:
+                return self.view(DTYPE_DT[h[6]], off, plen).reshape(h[11:11 + h[7]])
             return np.frombuffer(mm[off:off + plen], DTYPE_DT[h[6]]).reshape(h[11:11 + h[7]])
         raw = mm[off:off + plen]
         if kind == TEXT:
@@ -181,6 +187,15 @@ class Worker:
         if kind == VIDEO:
             return VideoFrame(raw, h[7], h[8], h[6], h[9])
         raise ValueError(f"unknown frame kind {kind}")
+
+    def view(self, dt, off, plen):
+        """A read-only array over the request's payload in the ring, for a
+        class that declares `zero_copy_inputs = True`: valid until its call
+        returns (the runtime writes the next request there), so the class
+        must copy what it keeps."""
+        a = np.frombuffer(self.mm, dt, plen // dt.itemsize, off)
+        a.flags.writeable = False
+        return a
 
     # ------------------------------------------------------------ encoding --
     def send(self, op, kind=0, f=(0, 0, 0, 0, 0), shape=Z8, ts=TS_NONE, meta=b"", payload=b"", plen=None):
@@ -311,7 +326,7 @@ class Worker:
                         try:
                             arg = decode(h, data + pos)
                         finally:
-                            rq[1] = t + total
+                            rq[1] = t + total  # (views stay valid: no request comes before our reply)
                         r = process(arg)
                         del arg
                         if type(r) is Audio:
@@ -411,6 +426,7 @@ def main():
     threading.Thread(target=watch_parent, args=(ctl,), daemon=True).start()
     w = Worker()
     w.obj = obj
+    w.borrow = bool(getattr(cls, "zero_copy_inputs", False)) and np is not None
     w.serve()
 
 

@@ -43,6 +43,17 @@ static const char nodes_py[] =
     "class Echo:\n"
     "    def process(self, x):\n"
     "        return x\n"
+    "class EchoView(Echo):\n"
+    "    zero_copy_inputs = True  # arrays are views into the ring, valid during process()\n"
+    "    def process(self, x):\n"
+    "        import numpy as np\n"
+    "        a = getattr(x, 'samples', x)\n"
+    "        if isinstance(a, np.ndarray):\n"
+    "            root = a\n"
+    "            while isinstance(root, np.ndarray):\n"
+    "                root = root.base\n"
+    "            assert isinstance(root, memoryview) and not a.flags.writeable, 'a read-only view'\n"
+    "        return x\n"
     "class Meet:\n"
     "    \"\"\"process() returns once `k` workers are in it at once (a file each in `at`).\"\"\"\n"
     "    def __init__(self, k=8, at=''):\n"
@@ -260,8 +271,9 @@ static int same_frame(const rm_frame *a, const rm_frame *b)
 }
 
 /* Every frame kind goes through a worker and back unchanged; the rings are
- * small so that frames wrap and start over at offset 0 in both directions. */
-static void test_every_kind_round_trips(void)
+ * small so that frames wrap and start over at offset 0 in both directions.
+ * `cls` Echo gets copies, EchoView (zero_copy_inputs) views into the ring. */
+static void every_kind(const char *cls)
 {
     logs l = {{0}};
     rm_runtime *rt = runtime(&l, NULL);
@@ -269,7 +281,7 @@ static void test_every_kind_round_trips(void)
     char m[512];
     snprintf(m, sizeof m,
              "{\"version\":\"v1\",\"nodes\":[{\"id\":\"py\",\"node_type\":\"PythonNode\",\"params\":"
-             "{\"class\":\"pn_nodes:Echo\",\"python_path\":[\"%s\"],\"ring_mb\":1}}]}", dir);
+             "{\"class\":\"pn_nodes:%s\",\"python_path\":[\"%s\"],\"ring_mb\":1}}]}", cls, dir);
     rm_diags *d = rm_diags_new();
     rm_graph *g = NULL;
     CHECK_INT(rm_graph_load_string(rt, m, strlen(m), "echo.json", NULL, &g, d), 0);
@@ -341,6 +353,9 @@ static void test_every_kind_round_trips(void)
     rm_graph_unref(g);
     rm_runtime_free(rt);
 }
+
+static void test_every_kind_round_trips(void) { every_kind("Echo"); }
+static void test_every_kind_round_trips_as_views(void) { every_kind("EchoView"); }
 
 /* One session of CrashOn(params) under `on_error` with json frames 1..frames
  * on a fresh runtime; checks that push/end succeed and nothing is left
@@ -541,6 +556,7 @@ int main(void)
     fputs(nodes_py, f);
     fclose(f);
     RUN(test_every_kind_round_trips);
+    RUN(test_every_kind_round_trips_as_views);
     RUN(test_crash_exit_is_retried_with_a_new_worker);
     RUN(test_crash_sigkill_is_retried_with_a_new_worker);
     RUN(test_retries_exhausted_names_the_node);
