@@ -46,18 +46,26 @@ static void count_output(void *user, const char *node_id, const char *port, cons
     ((counter *)user)->frames++;
 }
 
-/* Per-frame round trips (ns) of `n` pushes of `f` into a fresh session of `g`. */
-static void rounds(rm_graph *g, const rm_frame *f, size_t n, double *out)
+/* A session of `g` whose outputs are counted in `c`. */
+static rm_session *open_counting(rm_graph *g, counter *c)
 {
-    counter c = {0};
     rm_session_opts o = {0};
     o.on_output = count_output;
-    o.output_user = &c;
+    o.output_user = c;
     o.flags = RM_SESSION_NO_METRICS;
     rm_session *s;
     rm_error err = {0};
     int rc = rm_session_open(g, &o, &s, &err);
     if (rc != 0) bench_die("rm_session_open", rc, &err);
+    return s;
+}
+
+/* Per-frame round trips (ns) of `n` pushes of `f` into a fresh session of `g`. */
+static void rounds(rm_graph *g, const rm_frame *f, size_t n, double *out)
+{
+    counter c = {0};
+    rm_session *s = open_counting(g, &c);
+    int rc;
     for (size_t i = 0; i < 20; i++) /* warm-up: first touches of the rings */
         if ((rc = rm_session_push(s, f)) != 0) bench_die("rm_session_push", rc, rm_session_error(s));
     for (size_t i = 0; i < n; i++) {
@@ -147,14 +155,8 @@ static void *par_run(void *arg)
 {
     par_job *j = arg;
     counter c = {0};
-    rm_session_opts o = {0};
-    o.on_output = count_output;
-    o.output_user = &c;
-    o.flags = RM_SESSION_NO_METRICS;
-    rm_session *s;
-    rm_error err = {0};
-    int rc = rm_session_open(j->g, &o, &s, &err);
-    if (rc != 0) bench_die("rm_session_open", rc, &err);
+    rm_session *s = open_counting(j->g, &c);
+    int rc;
     if ((rc = rm_session_push(s, j->f)) != 0) bench_die("rm_session_push", rc, rm_session_error(s));
     pthread_barrier_wait(j->ready);
     j->t0 = bench_now_ns();

@@ -172,6 +172,20 @@ static size_t count_files(const char *path)
     return n;
 }
 
+/* Removes a directory of plain files (the tests' marker directories). */
+static void remove_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        if (e->d_name[0] != '.') unlink(p);
+    }
+    if (d) closedir(d);
+    rmdir(path);
+}
+
 /* Pushes json ints 1..frames; returns the session's metrics JSON (caller frees). */
 static char *run(rm_graph *g, int frames, outs *o, int *rc_out)
 {
@@ -428,15 +442,7 @@ static void test_breaker_stops_restarting(void)
     CHECK_CONTAINS(m, "\"circuit\":\"open\"");
     free(m);
     CHECK_CONTAINS(l.text, "circuit breaker open after 2 consecutive failures");
-    DIR *d = opendir(log_dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", log_dir, e->d_name);
-        if (e->d_name[0] != '.') unlink(p);
-    }
-    if (d) closedir(d);
-    rmdir(log_dir);
+    remove_dir(log_dir);
 }
 
 static void test_interpreter_belongs_to_the_runtime(void)
@@ -529,15 +535,7 @@ static void test_eight_sessions_run_at_once(void)
     if (g) check_clean(fds);
     rm_graph_unref(g);
     rm_runtime_free(rt);
-    DIR *dd = opendir(at);
-    struct dirent *e;
-    while (dd && (e = readdir(dd))) {
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", at, e->d_name);
-        if (e->d_name[0] != '.') unlink(p);
-    }
-    if (dd) closedir(dd);
-    rmdir(at);
+    remove_dir(at);
 }
 
 int main(void)
