@@ -111,13 +111,14 @@ static rm_runtime *runtime(logs *l, const char *python)
     return rt;
 }
 
-static rm_graph *graph(rm_runtime *rt, const char *params, const char *on_error)
+/* A one-node graph: PythonNode pn_nodes:`cls` with `params` (JSON members). */
+static rm_graph *graph_of(rm_runtime *rt, const char *cls, const char *params, const char *on_error)
 {
     char m[1024];
     snprintf(m, sizeof m,
              "{\"version\":\"v1\",\"nodes\":[{\"id\":\"py\",\"node_type\":\"PythonNode\",\"params\":"
-             "{\"class\":\"pn_nodes:CrashOn\",\"python_path\":[\"%s\"],%s},\"on_error\":%s}]}",
-             dir, params, on_error);
+             "{\"class\":\"pn_nodes:%s\",\"python_path\":[\"%s\"],%s},\"on_error\":%s}]}",
+             cls, dir, params, on_error);
     rm_diags *d = rm_diags_new();
     rm_graph *g = NULL;
     if (rm_graph_load_string(rt, m, strlen(m), "test.json", NULL, &g, d) != 0) {
@@ -127,6 +128,11 @@ static rm_graph *graph(rm_runtime *rt, const char *params, const char *on_error)
     }
     rm_diags_free(d);
     return g;
+}
+
+static rm_graph *graph(rm_runtime *rt, const char *params, const char *on_error)
+{
+    return graph_of(rt, "CrashOn", params, on_error);
 }
 
 static size_t count_fds(void)
@@ -495,20 +501,15 @@ static void *meet_run(void *arg)
 static void test_eight_sessions_run_at_once(void)
 {
     enum { K = 8 };
-    char at[96], m[768];
+    char at[96], params[256];
     snprintf(at, sizeof at, "%s/meet", dir);
     CHECK(mkdir(at, 0700) == 0);
     logs l = {{0}};
     rm_runtime *rt = runtime(&l, NULL);
     if (!rt) return;
-    snprintf(m, sizeof m,
-             "{\"version\":\"v1\",\"nodes\":[{\"id\":\"py\",\"node_type\":\"PythonNode\",\"params\":"
-             "{\"class\":\"pn_nodes:Meet\",\"python_path\":[\"%s\"],\"timeout_ms\":0,\"init_timeout_ms\":600000,\"k\":%d,\"at\":\"%s\"}}]}",
-             dir, K, at);
-    rm_diags *d = rm_diags_new();
-    rm_graph *g = NULL;
-    CHECK_INT(rm_graph_load_string(rt, m, strlen(m), "meet.json", NULL, &g, d), 0);
-    rm_diags_free(d);
+    snprintf(params, sizeof params, "\"timeout_ms\":0,\"init_timeout_ms\":600000,\"k\":%d,\"at\":\"%s\"", K, at);
+    rm_graph *g = graph_of(rt, "Meet", params, "\"fail\"");
+    CHECK(g != NULL);
     size_t fds = count_fds();
     static meet_job jobs[K];
     pthread_t t[K];
