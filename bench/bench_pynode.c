@@ -5,18 +5,34 @@
  * back through the on_output callback.
  *
  *   ours:     PythonNode running `Echo.process(x): return x` in its worker
+ *             (and for the tensor also EchoView: the same with
+ *             zero_copy_inputs, its input a view into the ring, one copy less)
  *   baseline: PassThrough (an in-process C node), same session setup
+ *   floor:    a bare ping-pong with a forked C child over eventfds (write,
+ *             the child's read and write, our read): the two process
+ *             wake-ups any worker design pays, on this machine, now
  *
  * for a 20 ms 48 kHz f32 mono frame and a 1 MiB f32 tensor.  Rounds
- * alternate the two graphs so both see the same machine load; the table
- * shows medians of every frame's round trip.  The difference is the
- * worker's cost: two process wake-ups (eventfd), the ring copies and the
- * worker's Python work.  Needs /usr/bin/python3 (or $REMOTEMEDIA_PYTHON)
- * with numpy; skipped without python-nodes in the build.
+ * alternate the three so all see the same machine load; the table shows
+ * medians (and p90) of every frame's round trip.  Added = worker - C node:
+ * the two wake-ups, the ring copies and the worker's Python work; added -
+ * floor is what is ours beyond the wake-ups.
+ *
+ * Then the parallel speed-up: 2 sessions (2 threads) pushing frames into a
+ * CPU-bound Python node (a pure-Python loop) at once, against 1 session
+ * doing the same frames alone, in the same run: 2 * t(1) / t(2), ideally
+ * 2.0 on 2 idle cores (each session has its own worker, so no shared GIL).
+ *
+ * Needs /usr/bin/python3 (or $REMOTEMEDIA_PYTHON) with numpy; skipped
+ * without python-nodes in the build.
  */
 #include "bench.h"
 
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "remotemedia/python_nodes.h"
 
@@ -30,18 +46,26 @@ static void count_output(void *user, const char *node_id, const char *port, cons
     ((counter *)user)->frames++;
 }
 
-/* Per-frame round trips (ns) of `n` pushes of `f` into a fresh session of `g`. */
-static void rounds(rm_graph *g, const rm_frame *f, size_t n, double *out)
+/* A session of `g` whose outputs are counted in `c`. */
+static rm_session *open_counting(rm_graph *g, counter *c)
 {
-    counter c = {0};
     rm_session_opts o = {0};
     o.on_output = count_output;
-    o.output_user = &c;
+    o.output_user = c;
     o.flags = RM_SESSION_NO_METRICS;
     rm_session *s;
     rm_error err = {0};
     int rc = rm_session_open(g, &o, &s, &err);
     if (rc != 0) bench_die("rm_session_open", rc, &err);
+    return s;
+}
+
+/* Per-frame round trips (ns) of `n` pushes of `f` into a fresh session of `g`. */
+static void rounds(rm_graph *g, const rm_frame *f, size_t n, double *out)
+{
+    counter c = {0};
+    rm_session *s = open_counting(g, &c);
+    int rc;
     for (size_t i = 0; i < 20; i++) /* warm-up: first touches of the rings */
         if ((rc = rm_session_push(s, f)) != 0) bench_die("rm_session_push", rc, rm_session_error(s));
     for (size_t i = 0; i < n; i++) {
@@ -59,30 +83,131 @@ static void rounds(rm_graph *g, const rm_frame *f, size_t n, double *out)
     rm_session_close(s);
 }
 
+/* The floor: n eventfd ping-pongs with a forked child. */
+static void floor_rounds(size_t n, double *out)
+{
+    int a = eventfd(0, EFD_CLOEXEC), b = eventfd(0, EFD_CLOEXEC);
+    if (a < 0 || b < 0) abort();
+    pid_t pid = fork();
+    if (pid == 0) {
+        uint64_t v;
+        while (read(a, &v, sizeof v) == (ssize_t)sizeof v && v == 1)
+            if (write(b, &v, sizeof v) != (ssize_t)sizeof v) break;
+        _exit(0);
+    }
+    if (pid < 0) abort();
+    for (size_t i = 0; i < n + 20; i++) {
+        uint64_t v = 1, t0 = bench_now_ns();
+        if (write(a, &v, sizeof v) != (ssize_t)sizeof v || read(b, &v, sizeof v) != (ssize_t)sizeof v) abort();
+        if (i >= 20) out[i - 20] = (double)(bench_now_ns() - t0);
+    }
+    uint64_t stop = 2;
+    if (write(a, &stop, sizeof stop) != (ssize_t)sizeof stop) abort();
+    waitpid(pid, NULL, 0);
+    close(a);
+    close(b);
+}
+
 static void compare(const char *label, rm_graph *py, rm_graph *c, const rm_frame *f, size_t n, int reps,
                     double target_us)
 {
-    double *a = malloc(n * (size_t)reps * sizeof *a), *b = malloc(n * (size_t)reps * sizeof *b);
-    if (!a || !b) abort();
+    size_t all = n * (size_t)reps;
+    double *a = malloc(all * sizeof *a), *b = malloc(all * sizeof *b), *fl = malloc(all * sizeof *fl);
+    if (!a || !b || !fl) abort();
     for (int r = 0; r < reps; r++) {
         bench_progress("bench_pynode: %s, round %d/%d", label, r + 1, reps);
         rounds(py, f, n, a + (size_t)r * n);
         rounds(c, f, n, b + (size_t)r * n);
+        floor_rounds(n, fl + (size_t)r * n);
     }
     bench_progress_done();
-    double mp = bench_median(a, n * (size_t)reps) / 1e3, mc = bench_median(b, n * (size_t)reps) / 1e3;
-    double p90 = bench_quantile(a, n * (size_t)reps, 0.9) / 1e3;
-    double added = mp - mc;
-    fprintf(stderr, "bench_pynode: %s: worker %.1f us (p90 %.1f), C node %.2f us, added %.1f us\n", label, mp,
-            p90, mc, added);
+    double mp = bench_median(a, all) / 1e3, mc = bench_median(b, all) / 1e3, mf = bench_median(fl, all) / 1e3;
+    double p90 = bench_quantile(a, all, 0.9) / 1e3, p90c = bench_quantile(b, all, 0.9) / 1e3;
+    double added = mp - mc, added90 = p90 - p90c;
+    fprintf(stderr,
+            "bench_pynode: %s: worker %.1f us (p90 %.1f), C node %.2f us, added %.1f us (p90 %.1f); "
+            "eventfd ping-pong floor %.1f us, added - floor %.1f us\n",
+            label, mp, p90, mc, added, added90, mf, added - mf);
     if (target_us > 0)
-        bench_row(bench_fmt("PythonNode worker (C host): added per %s round trip", label),
-                  bench_fmt("%.1f us", added), bench_fmt("<= %.0f us", target_us),
+        bench_row(bench_fmt("PythonNode worker (C host): added per %s round trip, median (p90)", label),
+                  bench_fmt("%.1f us (%.1f)", added, added90), bench_fmt("<= %.0f us", target_us),
                   bench_fmt("%.2f", added / target_us), bench_verdict_max(added, target_us));
     bench_row(bench_fmt("PythonNode worker (C host): %s round trip vs in-process C node", label),
               bench_fmt("%.1f us", mp), bench_fmt("C node %.2f us", mc), bench_fmt("%.0f", mp / mc), "info");
+    bench_row(bench_fmt("PythonNode worker (C host): %s added vs two-process eventfd ping-pong", label),
+              bench_fmt("%.1f us", added), bench_fmt("floor %.1f us", mf), bench_fmt("%.2f", added / mf), "info");
     free(a);
     free(b);
+    free(fl);
+}
+
+/* 2 sessions at once vs 1: each thread opens its own session (its own
+ * worker), warms it up, waits for the other, then pushes `frames` frames. */
+typedef struct par_job {
+    rm_graph *g;
+    const rm_frame *f;
+    size_t frames;
+    pthread_barrier_t *ready;
+    uint64_t t0, t1;
+} par_job;
+
+static void *par_run(void *arg)
+{
+    par_job *j = arg;
+    counter c = {0};
+    rm_session *s = open_counting(j->g, &c);
+    int rc;
+    if ((rc = rm_session_push(s, j->f)) != 0) bench_die("rm_session_push", rc, rm_session_error(s));
+    pthread_barrier_wait(j->ready);
+    j->t0 = bench_now_ns();
+    for (size_t i = 0; i < j->frames; i++)
+        if ((rc = rm_session_push(s, j->f)) != 0) bench_die("rm_session_push", rc, rm_session_error(s));
+    j->t1 = bench_now_ns();
+    if (c.frames != j->frames + 1) {
+        fprintf(stderr, "bench_pynode: expected one output per push\n");
+        exit(2);
+    }
+    rm_session_end(s);
+    rm_session_close(s);
+    return NULL;
+}
+
+static double par_span(rm_graph *g, const rm_frame *f, size_t frames, unsigned k)
+{
+    par_job j[2];
+    pthread_t t[2];
+    pthread_barrier_t ready;
+    pthread_barrier_init(&ready, NULL, k);
+    for (unsigned i = 0; i < k; i++) {
+        j[i] = (par_job){g, f, frames, &ready, 0, 0};
+        if (pthread_create(&t[i], NULL, par_run, &j[i]) != 0) abort();
+    }
+    uint64_t b = UINT64_MAX, e = 0;
+    for (unsigned i = 0; i < k; i++) {
+        pthread_join(t[i], NULL);
+        if (j[i].t0 < b) b = j[i].t0;
+        if (j[i].t1 > e) e = j[i].t1;
+    }
+    pthread_barrier_destroy(&ready);
+    return (double)(e - b) / 1e9;
+}
+
+static void parallel(rm_graph *busy, const rm_frame *f, size_t frames, int reps)
+{
+    double t1 = 0, t2 = 0;
+    for (int r = 0; r < reps; r++) { /* best of reps: the least disturbed run of each */
+        bench_progress("bench_pynode: 2 sessions in parallel, round %d/%d", r + 1, reps);
+        double a = par_span(busy, f, frames, 1), b = par_span(busy, f, frames, 2);
+        if (r == 0 || a < t1) t1 = a;
+        if (r == 0 || b < t2) t2 = b;
+    }
+    bench_progress_done();
+    double speedup = 2 * t1 / t2;
+    fprintf(stderr, "bench_pynode: CPU-bound Python node, %zu frames: 1 session %.3f s, 2 sessions %.3f s, "
+                    "speed-up %.2fx\n", frames, t1, t2, speedup);
+    bench_row("PythonNode worker (C host): 2 sessions in parallel, CPU-bound node, speed-up over 1 session",
+              bench_fmt("%.2fx", speedup), bench_fmt("1 session %.2f s", t1), bench_fmt("%.2f", speedup / 2),
+              "info");
 }
 
 int main(int argc, char **argv)
@@ -98,7 +223,11 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/bench_echo.py", dir);
     FILE *fp = fopen(path, "w");
     if (!fp) return 2;
-    fputs("class Echo:\n    def process(self, x):\n        return x\n", fp);
+    fputs("class Echo:\n    def process(self, x):\n        return x\n\n"
+          "class EchoView(Echo):\n    zero_copy_inputs = True\n\n"
+          "class Busy:\n    def process(self, x):\n        s = 0\n        for i in range(200000):\n"
+          "            s += i * i\n        return s & 255\n",
+          fp);
     fclose(fp);
 
     rm_runtime *rt = bench_runtime();
@@ -111,6 +240,16 @@ int main(int argc, char **argv)
              "\"params\":{\"class\":\"bench_echo:Echo\",\"python_path\":[\"%s\"]}}]}",
              dir);
     rm_graph *py = bench_graph(rt, m, "pynode.json");
+    snprintf(m, sizeof m,
+             "{\"version\":\"v1\",\"nodes\":[{\"id\":\"py\",\"node_type\":\"PythonNode\","
+             "\"params\":{\"class\":\"bench_echo:Busy\",\"python_path\":[\"%s\"]}}]}",
+             dir);
+    rm_graph *busy = bench_graph(rt, m, "pybusy.json");
+    snprintf(m, sizeof m,
+             "{\"version\":\"v1\",\"nodes\":[{\"id\":\"py\",\"node_type\":\"PythonNode\","
+             "\"params\":{\"class\":\"bench_echo:EchoView\",\"python_path\":[\"%s\"]}}]}",
+             dir);
+    rm_graph *view = bench_graph(rt, m, "pyview.json");
     const char *pass = "{\"version\":\"v1\",\"nodes\":[{\"id\":\"c\",\"node_type\":\"PassThrough\"}]}";
     rm_graph *c = bench_graph(rt, pass, "passthrough.json");
 
@@ -123,10 +262,17 @@ int main(int argc, char **argv)
     memset(tensor->u.tensor.data, 0, tensor->u.tensor.size);
     compare("20 ms f32 audio frame", py, c, audio, n / 5, 5, 30);
     compare("1 MiB f32 tensor", py, c, tensor, n / 50, 5, 0);
+    compare("1 MiB f32 tensor, zero_copy_inputs", view, c, tensor, n / 50, 5, 0);
+    rm_frame *one = rm_frame_new_json_text("1", 1, NULL, 0);
+    if (!one) return 2;
+    parallel(busy, one, quick ? 10 : 40, quick ? 1 : 3);
+    rm_frame_unref(one);
 
     rm_frame_unref(audio);
     rm_frame_unref(tensor);
     rm_graph_unref(py);
+    rm_graph_unref(busy);
+    rm_graph_unref(view);
     rm_graph_unref(c);
     rm_runtime_free(rt);
     unlink(path);

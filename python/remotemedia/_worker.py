@@ -2,11 +2,12 @@
 
 Started by the C runtime (src/nodes/python/worker.c) as `python3 -c <this
 file>` with these descriptors:
-  3 control socket (JSON lines: init request -> "ready" or the import error;
-    EOF = the parent is gone, the worker exits)
+  3 control socket: JSON lines at start (init request -> "ready" or the
+    import error), then one byte per published reply (the runtime's wake-up;
+    it sees this worker's death there as EOF).  EOF the other way = the
+    parent is gone, the worker exits.
   4 memfd holding two byte rings: requests (runtime -> worker) and replies
-  5 eventfd: a request was written      6 eventfd: a reply was written
-  7 eventfd: reply space was freed
+  5 eventfd: a request was written      6 eventfd: reply space was freed
 Frames cross the rings as a fixed binary header and the raw payload (audio
 samples, tensor bytes, pixels, text, JSON text for json frames), every kind,
 any rate.  The layout matches src/nodes/python/pyw.h.  This file imports
@@ -15,7 +16,6 @@ package's Audio class is used when the package is importable.
 """
 import asyncio
 import importlib
-import inspect
 import json
 import mmap
 import os
@@ -23,14 +23,19 @@ import struct
 import sys
 import threading
 import traceback
+from types import AsyncGeneratorType, CoroutineType, GeneratorType
 
-CTL, MEM, EV_REQ, EV_REP, EV_SPACE = 3, 4, 5, 6, 7
+CTL, MEM, EV_REQ, EV_SPACE = 3, 4, 5, 6
+WAKE = b"\x01"
 RING_HDR = 64
 WRAP = 0xFFFFFFFF
 OP_PROCESS, OP_FLUSH, OP_RESET = 1, 2, 3
 OP_FRAME, OP_DONE, OP_ERROR, OP_LAST = 10, 11, 12, 13  # LAST: a frame, then done
 PREFIX = struct.Struct("<II")
 FRAME = struct.Struct("<IIqQIIIIQ8qIIQ")  # 128 bytes, see pyw.h rm__pyw_fhdr
+# prefix + frame header in one: (total, op, kind, port, ts, seq, f0, f1, f2, f3,
+# n, shape[8], sid_len, meta_len, payload_len) at indexes 0..21
+MSG = struct.Struct("<II" + FRAME.format[1:])
 U32 = struct.Struct("<I")
 Z8 = (0,) * 8
 TS_NONE = -(1 << 63)
@@ -77,40 +82,30 @@ def align8(n):
 
 
 class Ring:
-    """One ring of the memfd.  head/tail are read and written through a
-    memoryview of the 64-byte header as u64s (aligned 8-byte loads and
-    stores), which is several times cheaper than struct per access."""
+    """The reply ring of the memfd (this process is its producer).  head/tail
+    are read and written through a memoryview of the 64-byte header as u64s
+    (aligned 8-byte loads and stores), several times cheaper than struct."""
 
     def __init__(self, mm, base):
         self.mm, self.base = mm, base
         self.hdr = memoryview(mm)[base:base + 24].cast("Q")  # head, tail, cap
         self.cap = self.hdr[2]
         self.data = base + RING_HDR
+        self.pending = None  # head of written but unpublished messages
 
-    # consumer side (requests)
-    def next(self):
-        """Offset of the next message (after skipping a wrap marker) or None."""
-        hdr, cap = self.hdr, self.cap
-        while True:
-            t = hdr[1]
-            if t == hdr[0]:
-                return None
-            pos = t % cap
-            if U32.unpack_from(self.mm, self.data + pos)[0] == WRAP:
-                hdr[1] = t + cap - pos
-                continue
-            return pos
-
-    def consume(self, n):
-        self.hdr[1] += n
-
-    # producer side (replies)
     def reserve(self, n):
-        if n > self.cap:
-            raise OverflowError(f"a reply of {n} bytes does not fit the {self.cap}-byte ring (raise ring_mb)")
+        """The mapping offset where a message of `n` bytes goes."""
         hdr, cap = self.hdr, self.cap
+        if n > cap:
+            raise OverflowError(f"a reply of {n} bytes does not fit the {cap}-byte ring (raise ring_mb)")
+        if self.pending is None:  # the usual case: the runtime rewound the empty ring to 0 (ring.c)
+            h = hdr[0]
+            if h == hdr[1] and not h % cap:
+                return self.data
         while True:
-            h = self.pending if self.pending is not None else hdr[0]
+            h = self.pending
+            if h is None:
+                h = hdr[0]
             t = hdr[1]
             pos = h % cap
             contig = cap - pos
@@ -126,11 +121,9 @@ class Ring:
                     else:
                         self.pending = h + contig
                     pos = 0
-                return pos
+                return self.data + pos
             self.publish()  # the runtime must see what is there before it can free space
             os.eventfd_read(EV_SPACE)  # it wakes us as it consumes
-
-    pending = None  # head of written but unpublished messages
 
     def commit(self, n):
         """Counts `n` written bytes; the runtime sees them at publish()."""
@@ -138,50 +131,52 @@ class Ring:
 
     def publish(self):
         """Makes the committed messages visible and wakes the runtime: one
-        eventfd write for a reply frame and its DONE together."""
+        byte on the control socket (the runtime's recv() there also sees
+        the worker's death as EOF) for a reply frame and its DONE together."""
         if self.pending is not None:
             self.hdr[0] = self.pending
             self.pending = None
-            os.eventfd_write(EV_REP, 1)
+            os.write(CTL, WAKE)
 
 
 class Worker:
     def __init__(self):
         self.mm = mmap.mmap(MEM, 0)
         cap_req = struct.unpack_from("<Q", self.mm, 16)[0]
-        self.req = Ring(self.mm, 0)
+        self.req = memoryview(self.mm)[0:24].cast("Q")  # head, tail, cap of the request ring
         self.rep = Ring(self.mm, RING_HDR + cap_req)
         self.Audio = _audio_class()
         self.obj = None
         self.loop = None
-        self.in_audio = None  # (rate, format) of the last audio input
+        self.in_rate = None  # sample rate of the last audio input (a bare array returned keeps it)
+        self.borrow = False  # the class's zero_copy_inputs: arrays are views into the ring
 
     # ------------------------------------------------------------ decoding --
-    def decode(self, pos):
-        """The request at `pos` as the node's argument.  Payloads are copied
-        out of the ring once (np.frombuffer on the mmap, then copy): the
-        runtime reuses the ring after this call, while a node may keep what
-        it was given (buffering nodes do)."""
-        mm, off = self.mm, self.req.data + pos + PREFIX.size
-        (kind, _port, ts, _seq, f0, f1, f2, f3, n, *rest) = FRAME.unpack_from(mm, off)
-        sid_len, meta_len, plen = rest[8], rest[9], rest[10]
-        off += FRAME.size
+    def decode(self, h, m):
+        """The request `h` (MSG fields) at mapping offset `m` as the node's
+        argument.  Payloads are copied out of the ring once, by slicing the
+        mapping into bytes, and numpy arrays are read-only views of those
+        bytes: the runtime reuses the ring for the next frame, while a node
+        may keep what it was given (buffering nodes do)."""
+        kind, sid_len, meta_len, plen = h[2], h[19], h[20], h[21]
+        mm, off = self.mm, m + MSG.size
         meta = json.loads(mm[off + sid_len:off + sid_len + meta_len]) if meta_len else {}
-        off += align8(sid_len + meta_len)
+        off += (sid_len + meta_len + 7) & ~7
         if kind == AUDIO:
-            dt = SAMPLE_DT[f0]
-            a = np.frombuffer(mm, dt, plen // dt.itemsize, off).copy()
-            a.flags.writeable = False  # as inline: inputs are read-only
-            if f2 > 1:
-                a = a.reshape(n, f2)
-            self.in_audio = (f1, f0)
-            return self.Audio(a, f1, None if ts == TS_NONE else ts, meta)
-        self.in_audio = None
+            if self.borrow:
+                a = self.view(SAMPLE_DT[h[6]], off, plen)
+            else:
+                a = np.frombuffer(mm[off:off + plen], SAMPLE_DT[h[6]])
+            if h[8] > 1:
+                a = a.reshape(h[10], h[8])
+            self.in_rate = h[7]
+            ts = h[4]
+            return self.Audio(a, h[7], None if ts == TS_NONE else ts, meta)
+        self.in_rate = None
         if kind == TENSOR:
-            dt = DTYPE_DT[f0]
-            a = np.frombuffer(mm, dt, plen // dt.itemsize, off).copy().reshape(rest[:f1])
-            a.flags.writeable = False
-            return a
+            if self.borrow:
+                return self.view(DTYPE_DT[h[6]], off, plen).reshape(h[11:11 + h[7]])
+            return np.frombuffer(mm[off:off + plen], DTYPE_DT[h[6]]).reshape(h[11:11 + h[7]])
         raw = mm[off:off + plen]
         if kind == TEXT:
             return raw.decode("utf-8")
@@ -190,64 +185,92 @@ class Worker:
         if kind == BINARY:
             return raw
         if kind == VIDEO:
-            return VideoFrame(raw, f1, f2, f0, f3)
+            return VideoFrame(raw, h[7], h[8], h[6], h[9])
         raise ValueError(f"unknown frame kind {kind}")
 
+    def view(self, dt, off, plen):
+        """A read-only array over the request's payload in the ring, for a
+        class that declares `zero_copy_inputs = True`: valid until its call
+        returns (the runtime writes the next request there), so the class
+        must copy what it keeps."""
+        a = np.frombuffer(self.mm, dt, plen // dt.itemsize, off)
+        a.flags.writeable = False
+        return a
+
     # ------------------------------------------------------------ encoding --
-    def send(self, op, hdr=None, sid=b"", meta=b"", payload=b""):
-        """Writes one reply message (not yet visible: see Ring.publish)."""
-        body = 0 if hdr is None else FRAME.size + align8(len(sid) + len(meta))
-        plen = len(payload)
-        total = align8(PREFIX.size + body + plen)
-        pos = self.rep.reserve(total)
-        base = self.rep.data + pos
-        PREFIX.pack_into(self.mm, base, total, op)
-        if hdr is not None:
-            FRAME.pack_into(self.mm, base + PREFIX.size, *hdr, len(sid), len(meta), plen)
-            if sid or meta:
-                o = base + PREFIX.size + FRAME.size
-                self.mm[o:o + len(sid)] = sid
-                self.mm[o + len(sid):o + len(sid) + len(meta)] = meta
+    def send(self, op, kind=0, f=(0, 0, 0, 0, 0), shape=Z8, ts=TS_NONE, meta=b"", payload=b"", plen=None):
+        """Writes one reply message (not yet visible: see Ring.publish).
+        `payload` is anything with a C-contiguous buffer of `plen` bytes."""
+        if plen is None:
+            plen = len(payload)
+        ml = len(meta)
+        body = 0 if kind == 0 else MSG.size - PREFIX.size + ((ml + 7) & ~7)
+        total = (PREFIX.size + body + plen + 7) & ~7
+        mm = self.mm
+        o = self.rep.reserve(total)
+        if kind == 0:
+            PREFIX.pack_into(mm, o, total, op)
+        else:
+            MSG.pack_into(mm, o, total, op, kind, 0, ts, 0, *f, *shape, 0, ml, plen)
+            if ml:
+                mm[o + MSG.size:o + MSG.size + ml] = meta
         if plen:
-            o = base + PREFIX.size + body
-            self.mm[o:o + plen] = payload
+            o += PREFIX.size + body
+            mm[o:o + plen] = payload
+        self.rep.commit(total)
+
+    def emit_audio(self, v, op):
+        """Writes an audio reply straight into the ring (the common reply,
+        so not through send())."""
+        s = v.samples
+        if type(s) is not np.ndarray:
+            s = np.asarray(s)
+        fmt = SAMPLE_CODE.get(s.dtype)
+        if fmt is None:
+            s, fmt = s.astype(np.float32), 1
+        if not s.flags.c_contiguous:
+            s = np.ascontiguousarray(s)
+        ts = getattr(v, "timestamp_us", None)
+        meta = getattr(v, "metadata", None)
+        meta = json.dumps(meta).encode() if meta else b""
+        ml, plen = len(meta), s.nbytes
+        body = MSG.size + ((ml + 7) & ~7)
+        total = (body + plen + 7) & ~7
+        mm = self.mm
+        o = self.rep.reserve(total)
+        MSG.pack_into(mm, o, total, op, AUDIO, 0, TS_NONE if ts is None else int(ts), 0, fmt, int(v.sample_rate),
+                      1 if s.ndim == 1 else int(s.shape[1]), 0, s.shape[0], 0, 0, 0, 0, 0, 0, 0, 0, 0, ml, plen)
+        if ml:
+            mm[o + MSG.size:o + MSG.size + ml] = meta
+        if plen:
+            mm[o + body:o + body + plen] = s
         self.rep.commit(total)
 
     def emit(self, v, op=OP_FRAME):
+        if type(v) is self.Audio:
+            return self.emit_audio(v, op)
         if isinstance(v, tuple) and len(v) == 2 and np is not None and isinstance(v[0], np.ndarray):
             v = self.Audio(v[0], int(v[1]))
-        if np is not None and isinstance(v, np.ndarray) and self.in_audio is not None:
-            v = self.Audio(v, self.in_audio[0])
+        if np is not None and isinstance(v, np.ndarray) and self.in_rate is not None:
+            v = self.Audio(v, self.in_rate)
         if hasattr(v, "samples") and hasattr(v, "sample_rate"):
-            s = np.ascontiguousarray(v.samples)
-            fmt = SAMPLE_CODE.get(s.dtype)
-            if fmt is None:
-                s, fmt = s.astype(np.float32), 1
-            ch = 1 if s.ndim == 1 else int(s.shape[1])
-            ts = getattr(v, "timestamp_us", None)
-            meta = getattr(v, "metadata", None)
-            self.send(op, (AUDIO, 0, TS_NONE if ts is None else int(ts), 0, fmt, int(v.sample_rate),
-                                 ch, 0, int(s.shape[0])) + Z8,
-                      meta=json.dumps(meta).encode() if meta else b"", payload=memoryview(s).cast("B"))
+            self.emit_audio(v, op)
         elif isinstance(v, str):
-            self.send(op, (TEXT, 0, TS_NONE, 0, 0, 0, 0, 0, 0) + Z8, payload=v.encode("utf-8"))
+            self.send(op, TEXT, payload=v.encode("utf-8"))
         elif isinstance(v, (bytes, bytearray, memoryview)):
-            self.send(op, (BINARY, 0, TS_NONE, 0, 0, 0, 0, 0, 0) + Z8,
-                      payload=v if isinstance(v, (bytes, bytearray)) else bytes(v))
+            self.send(op, BINARY, payload=v if isinstance(v, (bytes, bytearray)) else bytes(v))
         elif isinstance(v, VideoFrame):
-            self.send(op, (VIDEO, 0, TS_NONE, 0, int(v.format), int(v.width), int(v.height),
-                                 int(v.stride), 0) + Z8, payload=bytes(v.data))
+            self.send(op, VIDEO, (int(v.format), int(v.width), int(v.height), int(v.stride), 0),
+                      payload=bytes(v.data))
         elif np is not None and isinstance(v, np.ndarray):
             a = np.ascontiguousarray(v)
             code = DTYPE_CODE.get(a.dtype.str)
             if code is None or a.ndim > 8:
                 raise TypeError(f"cannot send a {a.dtype} array of {a.ndim} dimensions as a tensor")
-            shape = tuple(int(x) for x in a.shape) + (0,) * (8 - a.ndim)
-            self.send(op, (TENSOR, 0, TS_NONE, 0, code, a.ndim, 0, 0, 0) + shape,
-                      payload=memoryview(a).cast("B") if a.size else b"")
+            self.send(op, TENSOR, (code, a.ndim, 0, 0, 0), tuple(int(x) for x in a.shape) + (0,) * (8 - a.ndim),
+                      payload=a, plen=a.nbytes)
         else:
-            self.send(op, (JSON, 0, TS_NONE, 0, 0, 0, 0, 0, 0) + Z8,
-                      payload=json.dumps(v, allow_nan=False, separators=(",", ":")).encode())
+            self.send(op, JSON, payload=json.dumps(v, allow_nan=False, separators=(",", ":")).encode())
 
     # ------------------------------------------------------------- calling --
     def collect(self, r):
@@ -255,16 +278,16 @@ class Worker:
         single value goes out as one LAST message, not a frame and a DONE)."""
         if r is None:
             return False
-        if inspect.isgenerator(r):
+        if isinstance(r, GeneratorType):
             for x in r:
                 if x is not None:
                     self.emit(x)
                     self.rep.publish()  # a streaming node's outputs leave as they come
             return False
-        if inspect.isasyncgen(r) or inspect.iscoroutine(r):
+        if isinstance(r, (AsyncGeneratorType, CoroutineType)):
             if self.loop is None:
                 self.loop = asyncio.new_event_loop()
-            if inspect.isasyncgen(r):
+            if isinstance(r, AsyncGeneratorType):
                 async def drain():
                     return [x async for x in r]
                 for x in self.loop.run_until_complete(drain()):
@@ -276,38 +299,59 @@ class Worker:
         return True
 
     def serve(self):
+        """The request loop.  The common case (one frame in, one value out)
+        stays on a short path: one struct unpack, one slice out of the ring,
+        one pack and one slice into it, two system calls (the wait here and
+        the wake in publish)."""
+        mm, rq, rep = self.mm, self.req, self.rep
+        cap, data = rq[2], RING_HDR
+        unpack = MSG.unpack_from
+        wait = os.eventfd_read
+        process = self.obj.process
+        Audio, emit_audio, collect, decode = self.Audio, self.emit_audio, self.collect, self.decode
         while True:
-            os.eventfd_read(EV_REQ)
+            wait(EV_REQ)
             while True:
-                pos = self.req.next()
-                if pos is None:
+                t = rq[1]
+                if t == rq[0]:
                     break
-                total, op = PREFIX.unpack_from(self.mm, self.req.data + pos)
+                pos = t % cap
+                h = unpack(mm, data + pos)  # (for a short message the tail is unused)
+                total, op = h[0], h[1]
+                if total == WRAP:
+                    rq[1] = t + cap - pos
+                    continue
                 try:
-                    try:
-                        arg = self.decode(pos) if op == OP_PROCESS else None
-                    finally:
-                        self.req.consume(total)
-                    done = False
                     if op == OP_PROCESS:
-                        done = self.collect(self.obj.process(arg))
+                        try:
+                            arg = decode(h, data + pos)
+                        finally:
+                            rq[1] = t + total  # (views stay valid: no request comes before our reply)
+                        r = process(arg)
                         del arg
+                        if type(r) is Audio:
+                            emit_audio(r, OP_LAST)
+                            done = True
+                        else:
+                            done = collect(r)
+                        del r
                     else:
+                        rq[1] = t + total
+                        done = False
                         fn = getattr(self.obj, "flush" if op == OP_FLUSH else "reset", None)
                         if fn is not None:
                             r = fn()
-                            if op == OP_FLUSH:
-                                done = self.collect(r)
-                            elif inspect.iscoroutine(r):
-                                done = self.collect(r)
+                            if op == OP_FLUSH or isinstance(r, CoroutineType):
+                                done = collect(r)
+                            del r
                     if not done:
                         self.send(OP_DONE)
-                    self.rep.publish()
+                    rep.publish()
                 except BaseException as exc:  # noqa: BLE001 - reported to the runtime
                     tb = traceback.extract_tb(exc.__traceback__)
                     where = f" at {tb[-1].filename}:{tb[-1].lineno} in {tb[-1].name}" if tb else ""
                     self.send(OP_ERROR, payload=f"{type(exc).__name__}: {exc}{where}".encode())
-                    self.rep.publish()
+                    rep.publish()
                     if isinstance(exc, MemoryError):
                         os._exit(3)  # the runtime restarts a worker that ran out of memory
 
@@ -382,6 +426,7 @@ def main():
     threading.Thread(target=watch_parent, args=(ctl,), daemon=True).start()
     w = Worker()
     w.obj = obj
+    w.borrow = bool(getattr(cls, "zero_copy_inputs", False)) and np is not None
     w.serve()
 
 

@@ -80,7 +80,9 @@ def test_bad_isolation_value(pid_type):
 def test_eight_sessions_in_parallel_have_their_own_workers(pid_type):
     import asyncio
 
-    p = remotemedia.Pipeline.from_dict(_manifest(pid_type, "process", offset=0))
+    # 8 interpreters importing numpy at once take long on a loaded machine:
+    # a start-up guard, not a timing check
+    p = remotemedia.Pipeline.from_dict(_manifest(pid_type, "process", offset=0, init_timeout_ms=600000))
 
     async def one(i):
         async with p.session() as s:

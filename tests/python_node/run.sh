@@ -111,7 +111,7 @@ left=$(workers)
 [[ -z "$left" ]] || fail "no workers left after the runs" "$left"
 
 # --- 8 sessions in parallel: 8 rmedia processes, each with its own worker
-manifest sleepy.yaml "nodes:Sleepy" "ms: 50"
+manifest sleepy.yaml "nodes:Sleepy" "ms: 50, init_timeout_ms: 600000" # 8 imports at once: slow on a loaded machine
 pids=()
 for i in 1 2 3 4 5 6 7 8; do
   seq 1 10 | "$rmedia" run "$T/sleepy.yaml" >"$T/par$i.out" 2>"$T/par$i.err" &

@@ -6,11 +6,15 @@
  * circuit breaker stops restarting; nothing is left behind (no child
  * process, no descriptor, no shared-memory mapping).  Also: the interpreter
  * given at registration belongs to that runtime and the environment is not
- * touched.  Needs /usr/bin/python3.
+ * touched.  8 sessions of one graph on 8 threads are inside their Python
+ * node at the same time, each in its own worker (a barrier the workers meet
+ * at: it could not be met if the host or a shared interpreter ran them one
+ * after the other).  Needs /usr/bin/python3.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -38,7 +42,29 @@ static const char nodes_py[] =
     "        return {'x': x, 'pid': os.getpid()}\n"
     "class Echo:\n"
     "    def process(self, x):\n"
-    "        return x\n";
+    "        return x\n"
+    "class EchoView(Echo):\n"
+    "    zero_copy_inputs = True  # arrays are views into the ring, valid during process()\n"
+    "    def process(self, x):\n"
+    "        import numpy as np\n"
+    "        a = getattr(x, 'samples', x)\n"
+    "        if isinstance(a, np.ndarray):\n"
+    "            root = a\n"
+    "            while isinstance(root, np.ndarray):\n"
+    "                root = root.base\n"
+    "            assert isinstance(root, memoryview) and not a.flags.writeable, 'a read-only view'\n"
+    "        return x\n"
+    "class Meet:\n"
+    "    \"\"\"process() returns once `k` workers are in it at once (a file each in `at`).\"\"\"\n"
+    "    def __init__(self, k=8, at=''):\n"
+    "        self.k, self.at = k, at\n"
+    "    def process(self, x):\n"
+    "        import time\n"
+    "        open(os.path.join(self.at, str(os.getpid())), 'w').close()\n"
+    "        give_up = time.monotonic() + 300  # a guard against hanging, not a timing check\n"
+    "        while len(os.listdir(self.at)) < self.k and time.monotonic() < give_up:\n"
+    "            time.sleep(0.005)\n"
+    "        return {'x': x, 'pid': os.getpid(), 'met': len(os.listdir(self.at)) >= self.k}\n";
 
 typedef struct outs {
     char text[64][96];
@@ -85,13 +111,14 @@ static rm_runtime *runtime(logs *l, const char *python)
     return rt;
 }
 
-static rm_graph *graph(rm_runtime *rt, const char *params, const char *on_error)
+/* A one-node graph: PythonNode pn_nodes:`cls` with `params` (JSON members). */
+static rm_graph *graph_of(rm_runtime *rt, const char *cls, const char *params, const char *on_error)
 {
     char m[1024];
     snprintf(m, sizeof m,
              "{\"version\":\"v1\",\"nodes\":[{\"id\":\"py\",\"node_type\":\"PythonNode\",\"params\":"
-             "{\"class\":\"pn_nodes:CrashOn\",\"python_path\":[\"%s\"],%s},\"on_error\":%s}]}",
-             dir, params, on_error);
+             "{\"class\":\"pn_nodes:%s\",\"python_path\":[\"%s\"],%s},\"on_error\":%s}]}",
+             cls, dir, params, on_error);
     rm_diags *d = rm_diags_new();
     rm_graph *g = NULL;
     if (rm_graph_load_string(rt, m, strlen(m), "test.json", NULL, &g, d) != 0) {
@@ -101,6 +128,11 @@ static rm_graph *graph(rm_runtime *rt, const char *params, const char *on_error)
     }
     rm_diags_free(d);
     return g;
+}
+
+static rm_graph *graph(rm_runtime *rt, const char *params, const char *on_error)
+{
+    return graph_of(rt, "CrashOn", params, on_error);
 }
 
 static size_t count_fds(void)
@@ -144,6 +176,20 @@ static size_t count_files(const char *path)
         if (e->d_name[0] != '.') n++;
     if (d) closedir(d);
     return n;
+}
+
+/* Removes a directory of plain files (the tests' marker directories). */
+static void remove_dir(const char *path)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        char p[512];
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        if (e->d_name[0] != '.') unlink(p);
+    }
+    if (d) closedir(d);
+    rmdir(path);
 }
 
 /* Pushes json ints 1..frames; returns the session's metrics JSON (caller frees). */
@@ -245,8 +291,9 @@ static int same_frame(const rm_frame *a, const rm_frame *b)
 }
 
 /* Every frame kind goes through a worker and back unchanged; the rings are
- * small so that frames wrap and start over at offset 0 in both directions. */
-static void test_every_kind_round_trips(void)
+ * small so that frames wrap and start over at offset 0 in both directions.
+ * `cls` Echo gets copies, EchoView (zero_copy_inputs) views into the ring. */
+static void every_kind(const char *cls)
 {
     logs l = {{0}};
     rm_runtime *rt = runtime(&l, NULL);
@@ -254,7 +301,7 @@ static void test_every_kind_round_trips(void)
     char m[512];
     snprintf(m, sizeof m,
              "{\"version\":\"v1\",\"nodes\":[{\"id\":\"py\",\"node_type\":\"PythonNode\",\"params\":"
-             "{\"class\":\"pn_nodes:Echo\",\"python_path\":[\"%s\"],\"ring_mb\":1}}]}", dir);
+             "{\"class\":\"pn_nodes:%s\",\"python_path\":[\"%s\"],\"ring_mb\":1}}]}", cls, dir);
     rm_diags *d = rm_diags_new();
     rm_graph *g = NULL;
     CHECK_INT(rm_graph_load_string(rt, m, strlen(m), "echo.json", NULL, &g, d), 0);
@@ -327,6 +374,9 @@ static void test_every_kind_round_trips(void)
     rm_runtime_free(rt);
 }
 
+static void test_every_kind_round_trips(void) { every_kind("Echo"); }
+static void test_every_kind_round_trips_as_views(void) { every_kind("EchoView"); }
+
 /* One session of CrashOn(params) under `on_error` with json frames 1..frames
  * on a fresh runtime; checks that push/end succeed and nothing is left
  * behind.  Returns the metrics JSON (caller frees), the outputs and the log. */
@@ -398,15 +448,7 @@ static void test_breaker_stops_restarting(void)
     CHECK_CONTAINS(m, "\"circuit\":\"open\"");
     free(m);
     CHECK_CONTAINS(l.text, "circuit breaker open after 2 consecutive failures");
-    DIR *d = opendir(log_dir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", log_dir, e->d_name);
-        if (e->d_name[0] != '.') unlink(p);
-    }
-    if (d) closedir(d);
-    rmdir(log_dir);
+    remove_dir(log_dir);
 }
 
 static void test_interpreter_belongs_to_the_runtime(void)
@@ -441,6 +483,62 @@ static void test_interpreter_belongs_to_the_runtime(void)
     rm_runtime_free(good);
 }
 
+typedef struct meet_job {
+    rm_graph *g;
+    outs o;
+    int rc;
+} meet_job;
+
+static void *meet_run(void *arg)
+{
+    meet_job *j = arg;
+    j->rc = -1;
+    char *m = run(j->g, 1, &j->o, &j->rc);
+    free(m);
+    return NULL;
+}
+
+static void test_eight_sessions_run_at_once(void)
+{
+    enum { K = 8 };
+    char at[96], params[256];
+    snprintf(at, sizeof at, "%s/meet", dir);
+    CHECK(mkdir(at, 0700) == 0);
+    logs l = {{0}};
+    rm_runtime *rt = runtime(&l, NULL);
+    if (!rt) return;
+    snprintf(params, sizeof params, "\"timeout_ms\":0,\"init_timeout_ms\":600000,\"k\":%d,\"at\":\"%s\"", K, at);
+    rm_graph *g = graph_of(rt, "Meet", params, "\"fail\"");
+    CHECK(g != NULL);
+    size_t fds = count_fds();
+    static meet_job jobs[K];
+    pthread_t t[K];
+    for (int i = 0; g && i < K; i++) {
+        memset(&jobs[i], 0, sizeof jobs[i]);
+        jobs[i].g = g;
+        CHECK_INT(pthread_create(&t[i], NULL, meet_run, &jobs[i]), 0);
+    }
+    long pids[K];
+    size_t np = 0;
+    for (int i = 0; g && i < K; i++) {
+        pthread_join(t[i], NULL);
+        CHECK_INT(jobs[i].rc, 0);
+        CHECK_INT(jobs[i].o.n, 1);
+        if (jobs[i].o.n != 1) continue;
+        CHECK_CONTAINS(jobs[i].o.text[0], "\"met\":true");
+        const char *p = strstr(jobs[i].o.text[0], "\"pid\":");
+        long pid = p ? strtol(p + 6, NULL, 10) : 0;
+        size_t k = 0;
+        while (k < np && pids[k] != pid) k++;
+        if (k == np) pids[np++] = pid;
+    }
+    CHECK_INT(np, K); /* a worker per session */
+    if (g) check_clean(fds);
+    rm_graph_unref(g);
+    rm_runtime_free(rt);
+    remove_dir(at);
+}
+
 int main(void)
 {
     if (access("/usr/bin/python3", X_OK) != 0) {
@@ -457,11 +555,13 @@ int main(void)
     fputs(nodes_py, f);
     fclose(f);
     RUN(test_every_kind_round_trips);
+    RUN(test_every_kind_round_trips_as_views);
     RUN(test_crash_exit_is_retried_with_a_new_worker);
     RUN(test_crash_sigkill_is_retried_with_a_new_worker);
     RUN(test_retries_exhausted_names_the_node);
     RUN(test_breaker_stops_restarting);
     RUN(test_interpreter_belongs_to_the_runtime);
+    RUN(test_eight_sessions_run_at_once);
     unlink(path);
     rmdir(dir);
     return CHECK_DONE();

@@ -1,7 +1,7 @@
 /*
  * Python node workers: private interfaces of src/nodes/python/.
  *
- *   ring.c    two byte rings in one memfd, eventfd wake-ups
+ *   ring.c    two byte rings in one memfd (wake-ups: worker.c)
  *   codec.c   rm_frame <-> ring message (fixed header + raw payload)
  *   worker.c  start, supervise and stop one worker process
  *   python_node.c  the PythonNode node type and rm_register_python_nodes()
@@ -60,6 +60,10 @@ void rm__pyw_ring_commit(rm__pyw_ring *r, size_t total);
 const unsigned char *rm__pyw_ring_peek(rm__pyw_ring *r);
 void rm__pyw_ring_consume(rm__pyw_ring *r, size_t total);
 void rm__pyw_ring_clear(rm__pyw_ring *r);
+/* Consumer side, only while the producer is idle (the worker between a
+ * call's last reply and the next request): an empty ring restarts at offset
+ * 0, so the producer's next message needs no wrap marker. */
+void rm__pyw_ring_rewind(rm__pyw_ring *r);
 
 /* codec.c */
 /* A frame's message, measured once (json frames are dumped once): prepare,
@@ -76,9 +80,11 @@ void rm__pyw_enc_free(rm__pyw_enc *e);
 rm_frame *rm__pyw_decode(const unsigned char *msg, char *err, size_t err_cap);
 
 /* worker.c */
+#define RM__PYW_NFDS 4 /* descriptors 3.. of a worker: control, memfd, ev_req, ev_space */
 typedef struct rm__pyw {
     pid_t pid;
-    int ctl, memfd, ev_req, ev_rep, ev_space;
+    int ctl, memfd, ev_req, ev_space;
+    int64_t rcvtimeo_ms; /* SO_RCVTIMEO set on ctl, -1 = not yet */
     void *map;
     size_t map_len;
     rm__pyw_ring req, rep;

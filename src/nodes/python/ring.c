@@ -88,6 +88,15 @@ void rm__pyw_ring_consume(rm__pyw_ring *r, size_t total)
     __atomic_store_n(tl(r), __atomic_load_n(tl(r), __ATOMIC_RELAXED) + total, __ATOMIC_RELEASE);
 }
 
+void rm__pyw_ring_rewind(rm__pyw_ring *r)
+{
+    uint64_t h = __atomic_load_n(hd(r), __ATOMIC_ACQUIRE);
+    if (h != __atomic_load_n(tl(r), __ATOMIC_RELAXED) || h % r->cap == 0) return;
+    h += r->cap - h % r->cap;
+    __atomic_store_n(tl(r), h, __ATOMIC_RELAXED);
+    __atomic_store_n(hd(r), h, __ATOMIC_RELEASE);
+}
+
 void rm__pyw_ring_clear(rm__pyw_ring *r)
 {
     __atomic_store_n(tl(r), __atomic_load_n(hd(r), __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);

@@ -1,8 +1,11 @@
-/* One Python worker process: started with fork+exec (descriptors 3..7, see
+/* One Python worker process: started with fork+exec (descriptors 3..6, see
  * python/remotemedia/_worker.py), killed with the parent (PR_SET_PDEATHSIG,
  * and the worker exits on EOF of its control socket), supervised per call:
- * poll() on the reply eventfd and the control socket with the node's
- * timeout; a dead or hung worker is reaped and reported. */
+ * the worker wakes us with a byte on the control socket, so one recv()
+ * there with the node's timeout (SO_RCVTIMEO) waits for a reply, sees the
+ * worker's death (EOF) and its hang (EAGAIN) at once: one system call per
+ * wait where poll() on an eventfd and the socket, then a read() of the
+ * eventfd, took two.  A dead or hung worker is reaped and reported. */
 #define _GNU_SOURCE
 #include "pyw.h"
 
@@ -19,6 +22,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -50,7 +54,7 @@ void rm__pyw_stop(rm__pyw *w)
         while (waitpid(w->pid, &w->status, 0) < 0 && errno == EINTR) {}
         w->reaped = 1;
     }
-    close_fd(&w->memfd), close_fd(&w->ev_req), close_fd(&w->ev_rep), close_fd(&w->ev_space);
+    close_fd(&w->memfd), close_fd(&w->ev_req), close_fd(&w->ev_space);
     if (w->map) munmap(w->map, w->map_len);
     w->map = NULL;
 }
@@ -78,7 +82,7 @@ static int hi(int fd) { return fcntl(fd, F_DUPFD, 20); }
  * while their sessions' workers should live on. */
 typedef struct spawn_req {
     const char *python;
-    int fds[5]; /* control, memfd, ev_req, ev_rep, ev_space -> 3..7 */
+    int fds[RM__PYW_NFDS]; /* control, memfd, ev_req, ev_space -> 3..6 */
     int64_t memory_limit_mb;
     pid_t parent, pid;
     int err, done;
@@ -101,11 +105,11 @@ static void fork_worker(spawn_req *r)
         sigprocmask(SIG_SETMASK, &none, NULL); /* the spawner blocks all; the worker must not */
         prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (getppid() != r->parent) _exit(127);
-        int src[5];
-        for (int i = 0; i < 5; i++) src[i] = hi(r->fds[i]);
-        for (int i = 0; i < 5; i++)
+        int src[RM__PYW_NFDS];
+        for (int i = 0; i < RM__PYW_NFDS; i++) src[i] = hi(r->fds[i]);
+        for (int i = 0; i < RM__PYW_NFDS; i++)
             if (src[i] < 0 || dup2(src[i], 3 + i) < 0) _exit(127);
-        close_range(8, ~0u, 0);
+        close_range(3 + RM__PYW_NFDS, ~0u, 0);
         if (r->memory_limit_mb > 0) setrlimit(RLIMIT_AS, &rl);
         execv(r->python, (char *const *)argv);
         static const char msg[] = "rmedia: cannot execute the Python interpreter\n";
@@ -164,13 +168,13 @@ static void spawn(spawn_req *r)
 int rm__pyw_start(rm__pyw *w, const rm__pyw_opts *o, char *err, size_t cap)
 {
     memset(w, 0, sizeof *w);
-    w->ctl = w->memfd = w->ev_req = w->ev_rep = w->ev_space = -1;
+    w->ctl = w->memfd = w->ev_req = w->ev_space = -1;
+    w->rcvtimeo_ms = -1;
     int sv[2] = {-1, -1};
     w->memfd = memfd_create("rmedia-pyworker", MFD_CLOEXEC);
     w->ev_req = eventfd(0, EFD_CLOEXEC);
-    w->ev_rep = eventfd(0, EFD_CLOEXEC);
     w->ev_space = eventfd(0, EFD_CLOEXEC);
-    if (w->memfd < 0 || w->ev_req < 0 || w->ev_rep < 0 || w->ev_space < 0 ||
+    if (w->memfd < 0 || w->ev_req < 0 || w->ev_space < 0 ||
         socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0 ||
         rm__pyw_ring_map(w->memfd, o->ring_bytes, &w->req, &w->rep, &w->map, &w->map_len) != 0) {
         snprintf(err, cap, "cannot set up the worker's shared memory: %s", strerror(errno));
@@ -179,7 +183,7 @@ int rm__pyw_start(rm__pyw *w, const rm__pyw_opts *o, char *err, size_t cap)
         return RM_ENOMEM;
     }
     w->ctl = sv[0];
-    spawn_req sr = {o->python, {sv[1], w->memfd, w->ev_req, w->ev_rep, w->ev_space}, o->memory_limit_mb,
+    spawn_req sr = {o->python, {sv[1], w->memfd, w->ev_req, w->ev_space}, o->memory_limit_mb,
                    getpid(), -1, 0, 0};
     spawn(&sr);
     close(sv[1]);
@@ -266,9 +270,18 @@ int rm__pyw_call(rm__pyw *w, rm_node *node, uint32_t op, const rm_frame *f, int6
         rm__pyw_prefix pre = {(uint32_t)total, op};
         memcpy(dst, &pre, sizeof pre);
     }
+    if (w->rcvtimeo_ms != timeout_ms) { /* once per worker: the node's timeout is fixed */
+        struct timeval tv = {(time_t)(timeout_ms / 1000), (suseconds_t)(timeout_ms % 1000) * 1000};
+        if (setsockopt(w->ctl, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) {
+            snprintf(err, cap, "cannot set the worker's reply timeout: %s", strerror(errno));
+            return RM_EINTERNAL;
+        }
+        w->rcvtimeo_ms = timeout_ms;
+    }
     rm__pyw_ring_commit(&w->req, total);
     kick(w->ev_req);
     int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
+    int first = 1;
     for (;;) {
         const unsigned char *m;
         while ((m = rm__pyw_ring_peek(&w->rep)) != NULL) {
@@ -277,6 +290,7 @@ int rm__pyw_call(rm__pyw *w, rm_node *node, uint32_t op, const rm_frame *f, int6
             int rc = 0;
             if (pre.op == RM__PYW_DONE) {
                 rm__pyw_ring_consume(&w->rep, pre.total);
+                rm__pyw_ring_rewind(&w->rep);
                 return 0;
             }
             if (pre.op == RM__PYW_ERROR) {
@@ -296,41 +310,48 @@ int rm__pyw_call(rm__pyw *w, rm_node *node, uint32_t op, const rm_frame *f, int6
             rm_frame *out = rm__pyw_decode(m, err, cap);
             rm__pyw_ring_consume(&w->rep, pre.total);
             if (pre.op != RM__PYW_LAST) kick(w->ev_space); /* after LAST it waits for requests */
+            else rm__pyw_ring_rewind(&w->rep);
             if (!out) return RM_ENODE;
             rc = rm_node_emit_take(node, 0, out);
             if (rc != 0 || pre.op == RM__PYW_LAST) return rc;
         }
-        struct pollfd p[2] = {{w->ev_rep, POLLIN, 0}, {w->ctl, POLLIN, 0}};
-        int wait = -1;
-        if (deadline) {
-            int64_t left = deadline - now_ms();
-            wait = left > 0 ? (int)left : 0;
+        /* Wait for the worker's wake byte.  The first wait of a call is one
+         * recv() with the node's timeout as SO_RCVTIMEO; later ones (more
+         * replies of a generator, a full ring) poll() with what is left. */
+        char wake[256];
+        ssize_t n;
+        if (first) {
+            first = 0;
+            n = recv(w->ctl, wake, sizeof wake, 0);
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && deadline) goto timed_out;
+        } else {
+            struct pollfd p = {w->ctl, POLLIN, 0};
+            int wait = -1;
+            if (deadline) {
+                int64_t left = deadline - now_ms();
+                wait = left > 0 ? (int)left : 0;
+            }
+            int r = poll(&p, 1, wait);
+            if (r < 0 && errno == EINTR) continue;
+            if (r == 0) goto timed_out;
+            n = recv(w->ctl, wake, sizeof wake, MSG_DONTWAIT);
         }
-        int r = poll(p, 2, wait);
-        if (r < 0 && errno == EINTR) continue;
-        if (r == 0) {
-            rm__pyw_stop(w);
-            snprintf(err, cap, "timed out: no reply within timeout_ms=%lld (worker killed)",
-                     (long long)timeout_ms);
-            return RM_ETIMEDOUT;
-        }
-        if (p[0].revents & POLLIN) {
-            uint64_t v;
-            ssize_t n = read(w->ev_rep, &v, sizeof v);
-            (void)n;
-            continue;
-        }
-        if (p[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-            if (rm__pyw_ring_peek(&w->rep)) continue; /* drain what it sent first */
-            char why[200];
-            describe_exit(w, why, sizeof why);
-            if (memory_limit_mb > 0 && WIFEXITED(w->status) && WEXITSTATUS(w->status) == 3)
-                snprintf(err, cap, "memory limit exceeded (memory_limit_mb=%lld): %s",
-                         (long long)memory_limit_mb, why);
-            else
-                snprintf(err, cap, "%s", why);
-            rm__pyw_stop(w);
-            return RM_ENODE;
-        }
+        if (n > 0 || (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)))
+            continue; /* woken (or a stale byte, or a signal): look again */
+        /* EOF (or a reset): the worker is gone */
+        if (rm__pyw_ring_peek(&w->rep)) continue; /* drain what it sent first */
+        char why[200];
+        describe_exit(w, why, sizeof why);
+        if (memory_limit_mb > 0 && WIFEXITED(w->status) && WEXITSTATUS(w->status) == 3)
+            snprintf(err, cap, "memory limit exceeded (memory_limit_mb=%lld): %s", (long long)memory_limit_mb,
+                     why);
+        else
+            snprintf(err, cap, "%s", why);
+        rm__pyw_stop(w);
+        return RM_ENODE;
     }
+timed_out:
+    rm__pyw_stop(w);
+    snprintf(err, cap, "timed out: no reply within timeout_ms=%lld (worker killed)", (long long)timeout_ms);
+    return RM_ETIMEDOUT;
 }
