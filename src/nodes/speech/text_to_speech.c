@@ -21,6 +21,10 @@
  * one) and shared; flite is not thread-safe, so synthesis of concurrent
  * sessions is serialised by one lock (see flite_voices.h).
  *
+ * Barge-in: the node checks rm_node_cancelled() before each sentence, so
+ * rm_session_interrupt stops a long reply after the sentence being
+ * synthesised (its audio so far stands; the partial chunk is dropped).
+ *
  * Stats: model_load_ms (voice registration; ~0 when already registered),
  * sentence_ms (synthesis time per sentence), rtf (synthesis time / audio
  * time, per sentence), first_audio_ms (text received → first chunk emitted).
@@ -198,6 +202,13 @@ static int tts_process(rm_node *node, void *state, unsigned port, const rm_frame
     for (;;) {
         const int16_t *pcm;
         size_t n;
+        /* barge-in (rm_session_interrupt) or a cancelled session: the rest
+         * of the text is not wanted; stop before the next sentence */
+        if (rm_node_cancelled(node)) {
+            st->carry_len = 0;
+            rc = RM_ECANCELED;
+            break;
+        }
         double t0 = now_ms();
         int got = rm__flite_next(t, 1.0 / cfg->rate, &pcm, &n, msg, sizeof msg);
         if (got < 0) {
