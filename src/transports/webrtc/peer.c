@@ -269,11 +269,24 @@ static void barge_in(rtc_peer *p, double at_ms)
     dc_send(p, json_pack("{s:s, s:f, s:f}", "type", "barge_in", "ms", ms, "dropped_ms", dropped_ms));
 }
 
+static void pace(rtc_peer *p);
+static void peer_unref_notify(gpointer user);
+
+static gboolean pace_now(gpointer user)
+{
+    rtc_peer *p = user;
+    if (!atomic_load(&p->ending) && !atomic_load(&p->creating) && p->appsrc) pace(p);
+    return G_SOURCE_REMOVE;
+}
+
 static void on_output(void *user, const char *node_id, const char *port, const rm_frame *f, uint64_t seq)
 {
     rtc_peer *p = user;
     if (f->kind == RM_FRAME_AUDIO) {
         pthread_mutex_lock(&p->mu);
+        /* the first chunk of a reply goes to the encoder at once, not at
+         * the next tick (up to TICK_MS later) */
+        int wake = !p->speaking && !p->qn;
         if (!p->audio_sink) p->audio_sink = strdup(node_id);
         if (p->audio_sink && !strcmp(p->audio_sink, node_id) && f->u.audio.frames && !p->mute_reply) {
             if (p->qn == p->qcap) {
@@ -282,8 +295,18 @@ static void on_output(void *user, const char *node_id, const char *port, const r
                 if (q) p->q = q, p->qcap = cap;
             }
             if (p->qn < p->qcap) p->q[p->qn++] = rm_frame_ref((rm_frame *)f);
+        } else {
+            wake = 0;
         }
         pthread_mutex_unlock(&p->mu);
+        if (wake) {
+            peer_ref(p);
+            GSource *src = g_idle_source_new();
+            g_source_set_priority(src, G_PRIORITY_HIGH);
+            g_source_set_callback(src, pace_now, p, peer_unref_notify);
+            g_source_attach(src, p->s->ctx);
+            g_source_unref(src);
+        }
         return;
     }
     json_t *data = NULL;
