@@ -170,6 +170,7 @@ async def call(ctx, port, wav):
         pass
     check("ICE + DTLS connected, data channel open", opened.is_set(), f"connection state {pc.connectionState}")
     dc.send(json.dumps({"node": "said", "data": "hello from aiortc"}))
+    dc.send(json.dumps({"text": "no node named"}))  # voice-agent.yaml declares no data input
 
     def transcripts():
         return [m["data"]["text"] for m in messages if m.get("type") == "output" and m.get("node") == "transcript"]
@@ -189,6 +190,9 @@ async def call(ctx, port, wav):
     check("JSON naming a node reaches it",
           any(m.get("node") == "said" and m.get("data") == "hello from aiortc" for m in messages),
           str([m for m in messages if m.get("type") != "output"][:5]))
+    check("JSON naming no node, with no data input declared → an error message naming the rule",
+          any(m.get("type") == "error" and "declares no input node" in m.get("message", "") for m in messages),
+          str([m for m in messages if m.get("type") == "error"]))
     status, _, body = await loop.run_in_executor(
         None, lambda: request(ctx, port, "DELETE", location, None, {"Authorization": "Bearer " + TOKEN}))
     check("DELETE → 200", status == 200, f"{status} {body}")
