@@ -92,8 +92,8 @@ def start_server(certs):
     return proc, int(open(port_file).read())
 
 
-def request(ctx, port, method, path, body=None, headers=None):
-    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=60)
+def request(ctx, port, method, path, body=None, headers=None, timeout=60):
+    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=timeout)
     try:
         c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()
@@ -155,7 +155,8 @@ async def call(ctx, port, wav):
     loop = asyncio.get_running_loop()
     status, headers, answer = await loop.run_in_executor(
         None, lambda: request(ctx, port, "POST", "/whip", one_ice_credential(pc.localDescription.sdp),
-                              {"Content-Type": "application/sdp", "Authorization": "Bearer " + TOKEN}))
+                              {"Content-Type": "application/sdp", "Authorization": "Bearer " + TOKEN},
+                              timeout=600))  # the answer waits for the session's models (slow under ASan)
     check("aiortc's offer over https → 201 with an SDP answer", status == 201 and answer.startswith("v=0"),
           f"{status} {answer[:300]}")
     if status != 201:
