@@ -123,7 +123,15 @@ async function main() {
         proc.connect(ctx.destination);
       });
       const results = () => page.evaluate(() => voice.messages.filter((m) => m.type === 'output' && m.node === 'transcript').map((m) => m.data.text));
-      const heard = await untilProgress(`${2 * SENTENCES.length} transcripts`, async () => { const r = await results(); return r.length >= 2 * SENTENCES.length && r; }, messageCount(page), IDLE_MS, CAP_MS);
+      // a session that ended (timeout, error) will send no more: say why at once
+      const ended = () => page.evaluate(() => voice.messages.find((m) => m.type === 'closed'));
+      const heard = await untilProgress(`${2 * SENTENCES.length} transcripts`, async () => {
+        const r = await results();
+        if (r.length >= 2 * SENTENCES.length) return r;
+        const c = await ended();
+        if (c) throw new Error(`the session ended after ${r.length} transcripts: ${c.reason} (${c.detail})`);
+        return null;
+      }, messageCount(page), IDLE_MS, CAP_MS);
       // each sentence against its best transcript (the microphone loops, the
       // call may start mid-file)
       let errs = 0, total = 0;
