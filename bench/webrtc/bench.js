@@ -13,7 +13,7 @@
 //   concurrent sessions     the most calls at once whose transcripts stay right
 //                           (WER ≤ 20 %) with no caller audio dropped
 //
-// Usage: node bench.js RMEDIA SOURCE_DIR WORK_DIR [--quick]
+// Usage: node bench.js RMEDIA SOURCE_DIR WORK_DIR [--quick] [--only latency,barge,calls]
 'use strict';
 const fs = require('fs');
 const path = require('path');
@@ -22,6 +22,9 @@ const { TOKEN, words, edits, sleep, until, makeMicWav, startServer, stopServer, 
 
 const [RMEDIA, SRC, WORK, ...rest] = process.argv.slice(2);
 const quick = rest.includes('--quick');
+const onlyArg = rest.find((a) => a.startsWith('--only'));
+const only = onlyArg ? (onlyArg.split('=')[1] || rest[rest.indexOf(onlyArg) + 1] || '').split(',') : null;
+const part = (name) => !only || only.includes(name);
 const ctx = { RMEDIA, SRC, WORK };
 const SENTENCES = ['turn on the kitchen lights', 'please open the front door', 'the weather is cold today',
   'call my sister tomorrow', 'play some quiet music', 'set an alarm for seven'].slice(0, quick ? 2 : 6);
@@ -89,77 +92,102 @@ async function main() {
   const browser = await launch(mic);
   try {
     // 1. voice-to-voice latency, one caller, one loop of the sentences
-    let server = await startServer(ctx, ['--webrtc-peer-timeout', '30']);
-    let page = await browser.newPage();
-    await call(page, pageBase, server, true);
-    await sleep((loopS + 3) * 1000);
-    const { levels, rate } = await page.evaluate(() => ({ levels: window.levels, rate: window.levelRate }));
-    // DELETE, keeping the connection open until the closing message (with
-    // the session metrics) has arrived
-    await page.evaluate((t) => fetch(voice.resource, { method: 'DELETE', headers: { Authorization: `Bearer ${t}` } }), TOKEN);
-    const closed = await until('the closed message', () => page.evaluate(() => voice.messages.find((m) => m.type === 'closed')), 30000);
-    await page.close();
-    await stopServer(server);
-    const lat = latencies(levels, rate);
-    if (lat.length) {
-      const p50 = pct(lat, 50), p99 = pct(lat, 99);
-      row(`webrtc voice-to-voice latency p50 (${lat.length} utterances, voice-agent.yaml)`, `${p50.toFixed(0)} ms`, '500 ms (goal)', (p50 / 500).toFixed(2), p50 <= 500 ? 'meets goal' : 'above goal');
-      row('webrtc voice-to-voice latency p99', `${p99.toFixed(0)} ms`, '800-1500 ms (cloud agents)', (p99 / 800).toFixed(2), p99 <= 800 ? 'below cloud agents' : 'in cloud range or above');
-    } else {
-      row('webrtc voice-to-voice latency', 'no reply detected', '500 ms (goal)', '-', 'FAILED');
+    let server, page;
+    if (part('latency')) {
+      server = await startServer(ctx, ['--webrtc-peer-timeout', '30']);
+      page = await browser.newPage();
+      await call(page, pageBase, server, true);
+      await sleep((loopS + 3) * 1000);
+      const { levels, rate } = await page.evaluate(() => ({ levels: window.levels, rate: window.levelRate }));
+      // DELETE, keeping the connection open until the closing message (with
+      // the session metrics) has arrived
+      await page.evaluate((t) => fetch(voice.resource, { method: 'DELETE', headers: { Authorization: `Bearer ${t}` } }), TOKEN);
+      const closed = await until('the closed message', () => page.evaluate(() => voice.messages.find((m) => m.type === 'closed')), 30000);
+      await page.close();
+      await stopServer(server);
+      const lat = latencies(levels, rate);
+      console.error(`webrtc bench: voice-to-voice latencies (ms): ${lat.map((x) => x.toFixed(0)).join(' ')}`);
+      let p50 = NaN;
+      if (lat.length) {
+        p50 = pct(lat, 50);
+        const p99 = pct(lat, 99);
+        row(`webrtc voice-to-voice latency p50 (${lat.length} utterances, voice-agent.yaml)`, `${p50.toFixed(0)} ms`, '500 ms (goal)', (p50 / 500).toFixed(2), p50 <= 500 ? 'meets goal' : 'above goal');
+        row('webrtc voice-to-voice latency p99', `${p99.toFixed(0)} ms`, '800-1500 ms (cloud agents)', (p99 / 800).toFixed(2), p99 <= 800 ? 'below cloud agents' : 'in cloud range or above');
+      } else {
+        row('webrtc voice-to-voice latency', 'no reply detected', '500 ms (goal)', '-', 'FAILED');
+      }
+      // The critical path after the caller stops: the VAD's end-of-speech
+      // wait (configured), the STT's final search (final_ms), the reply node's
+      // call, TTS text → first chunk (first_audio_ms); the rest is pacing,
+      // Opus, RTP, the browser's jitter buffer and WebAudio.
+      const nm = (closed.metrics && closed.metrics.node_metrics) || {};
+      const utts = Math.max(1, lat.length);
+      const yaml = fs.readFileSync(path.join(SRC, 'examples/voice-agent.yaml'), 'utf8');
+      const wait = Number((yaml.match(/min_silence_ms:\s*(\d+)/) || [])[1] || 0);
+      const stat = (id, k) => (nm[id] && nm[id].stats && nm[id].stats[k] ? nm[id].stats[k].mean : 0);
+      const perCall = (id) => (nm[id] && nm[id].calls ? nm[id].total_us / 1000 / nm[id].calls : 0);
+      const path_ = [['VAD end-of-speech wait (min_silence_ms, configured)', wait],
+        ['stt final search: end of speech → transcript (final_ms mean)', stat('stt', 'final_ms')],
+        ['reply (Responder) per call', perCall('reply')],
+        ['tts text → first audio chunk (first_audio_ms mean)', stat('tts', 'first_audio_ms')]];
+      for (const [what, ms] of path_) row(`webrtc  critical path: ${what}`, `${ms.toFixed(1)} ms`, '-', '-', 'breakdown');
+      const known = path_.reduce((a, [, ms]) => a + ms, 0);
+      if (lat.length) row('webrtc  critical path: rest (pacing, Opus, RTP, jitter buffer, WebAudio block)', `${(p50 - known).toFixed(0)} ms`, '-', '-', 'breakdown (p50 minus the above)');
+      for (const id of ['vad', 'stt', 'reply', 'tts']) {
+        if (!nm[id]) continue;
+        row(`webrtc  ${id} (${nm[id].node_type}) CPU time per utterance (not all on the critical path)`, `${(nm[id].total_us / 1000 / utts).toFixed(1)} ms`, '-', '-', 'breakdown');
+      }
+      const w = closed.metrics && closed.metrics.webrtc;
+      if (w) row('webrtc  RTCP jitter / packets lost (loopback)', `${w.jitter_ms.toFixed(2)} ms / ${w.packets_lost}`, '-', '-', 'network');
     }
-    const nm = (closed.metrics && closed.metrics.node_metrics) || {};
-    const utts = Math.max(1, lat.length);
-    for (const id of ['vad', 'stt', 'reply', 'tts']) {
-      if (!nm[id]) continue;
-      row(`webrtc  ${id} (${nm[id].node_type}) CPU time per utterance (not all on the critical path)`, `${(nm[id].total_us / 1000 / utts).toFixed(1)} ms`, '-', '-', 'breakdown');
-    }
-    row('webrtc  VAD end-of-speech wait (min_silence_ms)', '300 ms', '-', '-', 'breakdown (configured)');
-    const w = closed.metrics && closed.metrics.webrtc;
-    if (w) row('webrtc  RTCP jitter / packets lost (loopback)', `${w.jitter_ms.toFixed(2)} ms / ${w.packets_lost}`, '-', '-', 'network');
 
     // 2. barge-in: replies long enough that the next sentence interrupts them
-    const barge = path.join(WORK, 'barge.yaml');
-    fs.writeFileSync(barge, fs.readFileSync(path.join(SRC, 'examples/voice-agent.yaml'), 'utf8')
-      .replace('echo_prefix: "you said"', 'echo_prefix: "you said, and I will now repeat it slowly and at great length, so that you can interrupt me, that the words were"'));
-    server = await startServer(ctx, ['--webrtc-peer-timeout', '30'], barge);
-    page = await browser.newPage();
-    await call(page, pageBase, server, false);
-    await sleep((loopS + 2) * 1000);
-    const barges = await page.evaluate(() => voice.messages.filter((m) => m.type === 'barge_in').map((m) => m.ms));
-    await page.close();
-    await stopServer(server);
-    if (barges.length) {
-      const b50 = pct(barges, 50);
-      row(`webrtc barge-in: speech start → silence p50 (${barges.length} barge-ins)`, `${b50.toFixed(0)} ms`, '100 ms (goal)', (b50 / 100).toFixed(2), b50 <= 100 ? 'meets goal' : 'above goal');
-    } else {
-      row('webrtc barge-in', 'none happened', '100 ms (goal)', '-', 'FAILED');
+    if (part('barge')) {
+      const barge = path.join(WORK, 'barge.yaml');
+      fs.writeFileSync(barge, fs.readFileSync(path.join(SRC, 'examples/voice-agent.yaml'), 'utf8')
+        .replace('echo_prefix: "you said"', 'echo_prefix: "you said, and I will now repeat it slowly and at great length, so that you can interrupt me, that the words were"'));
+      server = await startServer(ctx, ['--webrtc-peer-timeout', '30'], barge);
+      page = await browser.newPage();
+      await call(page, pageBase, server, false);
+      await sleep((loopS + 2) * 1000);
+      const barges = await page.evaluate(() => voice.messages.filter((m) => m.type === 'barge_in').map((m) => m.ms));
+      await page.close();
+      await stopServer(server);
+      if (barges.length) {
+        const b50 = pct(barges, 50);
+        row(`webrtc barge-in: speech start → silence p50 (${barges.length} barge-ins)`, `${b50.toFixed(0)} ms`, '100 ms (goal)', (b50 / 100).toFixed(2), b50 <= 100 ? 'meets goal' : 'above goal');
+      } else {
+        row('webrtc barge-in', 'none happened', '100 ms (goal)', '-', 'FAILED');
+      }
+
     }
 
     // 3. concurrent calls
-    let held = 0;
-    for (const n of quick ? [1, 2] : [1, 2, 4, 8, 12]) {
-      server = await startServer(ctx, ['--webrtc-peer-timeout', '60']);
-      const pages = [];
-      for (let i = 0; i < n; i++) {
-        const p = await browser.newPage();
-        await call(p, pageBase, server, false);
-        pages.push(p);
+    if (part('calls')) {
+      let held = 0;
+      for (const n of quick ? [1, 2] : [1, 2, 4, 8, 12]) {
+        server = await startServer(ctx, ['--webrtc-peer-timeout', '60']);
+        const pages = [];
+        for (let i = 0; i < n; i++) {
+          const p = await browser.newPage();
+          await call(p, pageBase, server, false);
+          pages.push(p);
+        }
+        await sleep((loopS + 4) * 1000);
+        const wers = [];
+        for (const p of pages) wers.push(wer(await transcripts(p)));
+        for (const p of pages) await p.evaluate(() => voice.hangup()).catch(() => {});
+        await until('every call to end', async () => (await metric(server.base, 'rmedia_webrtc_peers')) === 0, 60000);
+        const dropped = await metric(server.base, 'rmedia_webrtc_audio_frames_dropped_total');
+        for (const p of pages) await p.close();
+        await stopServer(server);
+        const ok = Math.max(...wers) <= 20 && dropped === 0;
+        console.error(`webrtc bench: ${n} calls: worst WER ${Math.max(...wers).toFixed(1)} %, caller audio frames dropped ${dropped}`);
+        if (!ok) break;
+        held = n;
       }
-      await sleep((loopS + 4) * 1000);
-      const wers = [];
-      for (const p of pages) wers.push(wer(await transcripts(p)));
-      for (const p of pages) await p.evaluate(() => voice.hangup()).catch(() => {});
-      await until('every call to end', async () => (await metric(server.base, 'rmedia_webrtc_peers')) === 0, 60000);
-      const dropped = await metric(server.base, 'rmedia_webrtc_audio_frames_dropped_total');
-      for (const p of pages) await p.close();
-      await stopServer(server);
-      const ok = Math.max(...wers) <= 20 && dropped === 0;
-      console.error(`webrtc bench: ${n} calls: worst WER ${Math.max(...wers).toFixed(1)} %, caller audio frames dropped ${dropped}`);
-      if (!ok) break;
-      held = n;
+      row('webrtc concurrent voice calls held (voice-agent.yaml; WER ≤ 20 %, no audio dropped)', `${held}`, '-', '-', 'on this machine');
     }
-    row('webrtc concurrent voice calls held (voice-agent.yaml; WER ≤ 20 %, no audio dropped)', `${held}`, '-', '-', 'on this machine');
   } finally {
     await browser.close();
     pageServer.close();

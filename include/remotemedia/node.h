@@ -197,10 +197,12 @@ const char *rm_node_session_id(const rm_node *node);
  * string).  Valid as long as the instance lives. */
 const char *rm_node_manifest_file(const rm_node *node);
 /* 1 once the session was cancelled (rm_session_cancel: the client went away
- * or asked to stop) or has failed: nothing the node emits will be used.  A
- * node whose one call can run long (decoding seconds of audio block by
- * block) polls it between blocks and returns RM_ECANCELED.  Cheap (one
- * atomic load); callable from the node's own thread. */
+ * or asked to stop) or has failed: nothing the node emits will be used; or
+ * while this node's current call was interrupted (rm_session_interrupt:
+ * barge-in), which ends that call only.  A node whose one call can run long
+ * (decoding seconds of audio block by block, synthesising sentence after
+ * sentence) polls it between blocks and returns RM_ECANCELED.  Cheap (two
+ * relaxed atomic loads); callable from the node's own thread. */
 int rm_node_cancelled(const rm_node *node);
 /* Caps negotiated for input port `port` at compile time (fields may be 0). */
 const rm_caps *rm_node_input_caps(const rm_node *node, unsigned port);

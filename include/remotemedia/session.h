@@ -114,6 +114,18 @@ size_t rm_session_queued(const rm_session *s, const char *node_id, size_t *capac
  * rm_session_close() as usual. */
 void rm_session_cancel(rm_session *s);
 
+/* Interrupts the call that node `node_id` is making now, from any thread,
+ * without ending the session (barge-in: the caller talks over the reply, so
+ * the text-to-speech node's current synthesis is no longer wanted).  During
+ * that call rm_node_cancelled() returns 1 for that node only; a node that
+ * polls it stops at its next check and returns RM_ECANCELED, which ends the
+ * call as if it had succeeded (what it emitted before stands; the node's
+ * `interrupted` stat counts it) instead of failing the node.  A node that
+ * never polls finishes the call as usual.  Only the call in progress is
+ * affected: an idle node, later calls and queued frames are not.  Returns 0,
+ * or RM_ENOTFOUND if the graph has no such node. */
+int rm_session_interrupt(rm_session *s, const char *node_id);
+
 /* Turns RM_SESSION_PUSH_INLINE off (0) or back on for later pushes (a
  * host whose pushing thread must stay responsive turns it off for a session
  * that turned out to be slow).  Thread-safe. */

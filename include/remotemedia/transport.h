@@ -240,6 +240,11 @@ int rm_stream_close(rm_stream *st);
  * rm_node_cancelled() check (speech-to-text: within one 20 ms block), else
  * at the end of the call, and its results are discarded. */
 void rm_stream_cancel(rm_stream *st);
+/* Barge-in, narrower than rm_stream_cancel: interrupts node `node_id`'s
+ * call in progress (rm_session_interrupt) and nothing else; the stream goes
+ * on.  0, RM_ENOTFOUND (no such node) or RM_ESTATE (the stream has ended).
+ * Thread-safe while the caller holds its stream (before rm_stream_free). */
+int rm_stream_interrupt(rm_stream *st, const char *node_id);
 /* Releases the caller's stream (client gone, or after on_closed).  No
  * callback runs after it returns (on_closed is not called for a stream that
  * had not ended); queued input is dropped and an open stream's session is

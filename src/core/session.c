@@ -101,6 +101,10 @@ struct rm_node {
     /* runtime parameter updates */
     _Atomic(void *) pending_config;
     void *latest_config; /* guarded by the session's param_mu */
+    /* rm_session_interrupt: a call is interrupted while intr_gen differs
+     * from the value it had when the call began (call_gen, node thread) */
+    _Atomic uint32_t intr_gen;
+    uint32_t call_gen;
 };
 
 struct rm_outputs {
@@ -185,7 +189,15 @@ const char *rm_node_id(const rm_node *n) { return n->gn->id; }
 const rm_node_type *rm_node_type_of(const rm_node *n) { return n->gn->type; }
 const char *rm_node_session_id(const rm_node *n) { return n->s->id; }
 
-int rm_node_cancelled(const rm_node *n) { return atomic_load_explicit(&n->s->failed, memory_order_relaxed); }
+static int interrupted(const rm_node *n)
+{
+    return atomic_load_explicit(&n->intr_gen, memory_order_relaxed) != n->call_gen;
+}
+
+int rm_node_cancelled(const rm_node *n)
+{
+    return atomic_load_explicit(&n->s->failed, memory_order_relaxed) || interrupted(n);
+}
 
 const char *rm_node_manifest_file(const rm_node *n) { return n->s->g->file; }
 
@@ -231,19 +243,33 @@ static void record_call(rm_node *n, uint64_t ticks)
 
 /* Calls process (f != NULL) or flush (f == NULL), timing exclusive time:
  * what downstream nodes called synchronously spend is not counted here. */
+/* A call that stopped because rm_session_interrupt asked it to ends there:
+ * not an error, the session goes on. */
+static int after_interrupt(rm_node *n, int rc)
+{
+    if (rc != RM_ECANCELED || !interrupted(n) || atomic_load(&n->s->failed)) return rc;
+    rm_node_stat(n, "interrupted", RM_STAT_ADD, 1);
+    return 0;
+}
+
 static int call_node(rm_node *n, unsigned port, const rm_frame *f)
 {
     const rm_node_type *t = n->gn->type;
-    if (!n->s->metrics) return f ? t->process(n, n->state, port, f) : t->flush(n, n->state);
+    n->call_gen = atomic_load_explicit(&n->intr_gen, memory_order_relaxed);
+    int rc;
+    if (!n->s->metrics) {
+        rc = f ? t->process(n, n->state, port, f) : t->flush(n, n->state);
+        return rc == RM_ECANCELED ? after_interrupt(n, rc) : rc;
+    }
     seg_rt *seg = n->seg;
     uint64_t saved = seg->child_ticks;
     seg->child_ticks = 0;
     uint64_t t0 = rm__ticks();
-    int rc = f ? t->process(n, n->state, port, f) : t->flush(n, n->state);
+    rc = f ? t->process(n, n->state, port, f) : t->flush(n, n->state);
     uint64_t dt = rm__ticks() - t0;
     record_call(n, dt > seg->child_ticks ? dt - seg->child_ticks : 0);
     seg->child_ticks = saved + dt;
-    return rc;
+    return rc == RM_ECANCELED ? after_interrupt(n, rc) : rc;
 }
 
 /* -------------------------------------------------------------- delivery --- */
@@ -954,6 +980,14 @@ int rm_session_reset(rm_session *s)
 void rm_session_cancel(rm_session *s)
 {
     session_fail(s, RM_ECANCELED, NULL, "session canceled");
+}
+
+int rm_session_interrupt(rm_session *s, const char *node_id)
+{
+    int idx = node_id ? rm_graph_node_index(s->g, node_id) : -1;
+    if (idx < 0) return RM_ENOTFOUND;
+    atomic_fetch_add_explicit(&s->nodes[idx].intr_gen, 1, memory_order_relaxed);
+    return 0;
 }
 
 void rm_session_set_push_inline(rm_session *s, int on)

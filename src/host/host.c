@@ -512,6 +512,13 @@ static void end_now(rm_stream *st, rm_stream_end why)
 
 void rm_stream_cancel(rm_stream *st) { end_now(st, RM_STREAM_CANCELED); }
 
+int rm_stream_interrupt(rm_stream *st, const char *node_id)
+{
+    /* the session lives until the stream's last reference goes */
+    if (atomic_load(&st->state) == ST_ENDED) return RM_ESTATE;
+    return rm_session_interrupt(st->s, node_id);
+}
+
 void rm_stream_free(rm_stream *st)
 {
     if (!st) return;

@@ -33,6 +33,25 @@ async function until(what, fn, ms) {
   }
 }
 
+// Waits for `fn` to return something truthy while the server shows
+// progress: `progress()` (e.g. the number of data-channel messages) must
+// change at least every `idleMs`; `capMs` bounds the whole wait.  A slow
+// (ASan, loaded) server gets the time it needs; a stuck one fails after
+// idleMs, with the last progress value in the message.
+async function untilProgress(what, fn, progress, idleMs, capMs) {
+  const start = Date.now();
+  let last = await progress(), lastChange = Date.now();
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    const now = Date.now(), p = await progress();
+    if (p !== last) last = p, (lastChange = now);
+    if (now - lastChange > idleMs) throw new Error(`waiting for ${what}: no progress for ${idleMs} ms (progress ${last})`);
+    if (now - start > capMs) throw new Error(`timed out after ${capMs} ms waiting for ${what} (progress ${last})`);
+    await sleep(200);
+  }
+}
+
 function wav(samples16, rate) {
   const b = Buffer.alloc(44 + samples16.length * 2);
   b.write('RIFF', 0); b.writeUInt32LE(36 + samples16.length * 2, 4); b.write('WAVEfmt ', 8);
@@ -128,5 +147,5 @@ function launch(mic) {
   });
 }
 
-module.exports = { RATE, TOKEN, words, edits, sleep, until, wav, makeMicWav, transcribe, startServer, stopServer,
+module.exports = { RATE, TOKEN, words, edits, sleep, until, untilProgress, wav, makeMicWav, transcribe, startServer, stopServer,
   metric, peers, ended, servePage, launch };

@@ -3,7 +3,8 @@
 # (unshare -n, ip link set lo up): ICE, DTLS and signalling stay on
 # 127.0.0.1 and nothing reaches another interface.
 # Usage: run.sh RMEDIA SOURCE_DIR WORK_DIR [SCRIPT [ARGS...]]
-# (SCRIPT defaults to test.js; scripts/bench runs bench/webrtc/bench.js so.)
+# (SCRIPT defaults to test.js; scripts/bench runs bench/webrtc/bench.js so;
+# a .py SCRIPT runs with /usr/bin/python3, e.g. whip_client.py.)
 set -euo pipefail
 rmedia=$1 src=$2 work=$3
 here=$(cd "$(dirname "$0")" && pwd)
@@ -24,4 +25,5 @@ rm -f /tmp/rm-webrtc-unshare.$$
 export LSAN_OPTIONS="suppressions=$here/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 rm -rf "$work"
 mkdir -p "$work"
-exec unshare -n bash -c 'ip link set lo up && exec node "$0" "$@"' "$script" "$rmedia" "$src" "$work" "$@"
+case $script in *.py) runner=/usr/bin/python3 ;; *) runner=node ;; esac
+exec unshare -n bash -c 'ip link set lo up && exec "$0" "$@"' "$runner" "$script" "$rmedia" "$src" "$work" "$@"

@@ -15,7 +15,7 @@ const assert = require('assert');
 const fs = require('fs');
 const path = require('path');
 const { spawnSync } = require('child_process');
-const { TOKEN, words, edits, sleep, until, wav, makeMicWav, transcribe, startServer, stopServer, metric, peers, ended,
+const { TOKEN, words, edits, sleep, until, untilProgress, wav, makeMicWav, transcribe, startServer, stopServer, metric, peers, ended,
   servePage, launch } = require('./lib');
 
 const [RMEDIA, SRC, WORK] = process.argv.slice(2);
@@ -35,7 +35,12 @@ async function main() {
   makeMicWav(RMEDIA, SRC, mic, SENTENCES);
   const { server: pageServer, base: pageBase } = await servePage(SRC);
   const browser = await launch(mic);
-  const server = await startServer(ctx, ['--webrtc-max-peers', '1', '--webrtc-peer-timeout', '20']);
+  // Waits follow the server's progress (untilProgress: data-channel messages
+  // keep coming while the pipeline works through the audio), not fixed
+  // times; the peer timeout is only the fallback for a page that vanished.
+  const server = await startServer(ctx, ['--webrtc-max-peers', '1', '--webrtc-peer-timeout', '60']);
+  const IDLE_MS = 90000, CAP_MS = 420000;
+  const messageCount = (page) => () => page.evaluate(() => voice.messages.length);
   const open = async (token) => {
     const page = await browser.newPage();
     page.on('pageerror', (e) => console.error('page error:', e.message));
@@ -57,6 +62,11 @@ async function main() {
     await check('bad command lines and manifests: clear errors, exit codes', () => {
       const bad = path.join(WORK, 'bad.yaml');
       fs.writeFileSync(bad, 'version: v1\nnodes:\n  - { id: a, node_type: NoSuchNode }\n');
+      const declared = (id, key = 'data_input') => {
+        const f = path.join(WORK, `declared-${key}-${id}.yaml`);
+        fs.writeFileSync(f, `version: v1\nmetadata: { session: { ${key}: ${id} } }\nnodes:\n  - { id: echo, node_type: PassThrough }\n  - { id: reply, node_type: Responder }\n`);
+        return f;
+      };
       const noAudio = path.join(WORK, 'noaudio.yaml');
       fs.writeFileSync(noAudio, 'version: v1\nnodes:\n  - { id: t, node_type: TextToSpeech }\n');
       const cases = [
@@ -68,6 +78,9 @@ async function main() {
         [['--webrtc-listen', '127.0.0.1:0', path.join(WORK, 'missing.yaml')], 4, /missing.yaml/],
         [['--webrtc-listen', '127.0.0.1:0', bad], 1, /bad.yaml:3:.*unknown node type 'NoSuchNode'/],
         [['--webrtc-listen', '127.0.0.1:0', noAudio], 1, /no source node takes audio/],
+        [['--webrtc-listen', '127.0.0.1:0', declared('nope')], 1, /metadata.session.data_input: no node 'nope' in the pipeline/],
+        [['--webrtc-listen', '127.0.0.1:0', declared('reply', 'audio_input')], 1,
+          /metadata.session.audio_input: node 'reply' \(Responder\) does not take audio/],
       ];
       for (const [args, code, msg] of cases) {
         const r = spawnSync(RMEDIA, ['serve', ...args], { encoding: 'utf8', timeout: 60000 });
@@ -110,7 +123,15 @@ async function main() {
         proc.connect(ctx.destination);
       });
       const results = () => page.evaluate(() => voice.messages.filter((m) => m.type === 'output' && m.node === 'transcript').map((m) => m.data.text));
-      const heard = await until(`${2 * SENTENCES.length} transcripts`, async () => { const r = await results(); return r.length >= 2 * SENTENCES.length && r; }, 120000);
+      // a session that ended (timeout, error) will send no more: say why at once
+      const ended = () => page.evaluate(() => voice.messages.find((m) => m.type === 'closed'));
+      const heard = await untilProgress(`${2 * SENTENCES.length} transcripts`, async () => {
+        const r = await results();
+        if (r.length >= 2 * SENTENCES.length) return r;
+        const c = await ended();
+        if (c) throw new Error(`the session ended after ${r.length} transcripts: ${c.reason} (${c.detail})`);
+        return null;
+      }, messageCount(page), IDLE_MS, CAP_MS);
       // each sentence against its best transcript (the microphone loops, the
       // call may start mid-file)
       let errs = 0, total = 0;
@@ -143,7 +164,8 @@ async function main() {
     await check('page closed → session freed', async () => {
       assert.strictEqual(await peers(server.base), 1);
       await page.close();
-      await until('the session to be freed', async () => (await peers(server.base)) === 0, 90000);
+      // the data channel closes with the page; the peer timeout is the fallback
+      await until('the session to be freed', async () => (await peers(server.base)) === 0, 150000);
       assert.ok((await ended(server.base, 'peer_gone')) >= 1, 'ended for another reason than the peer going away');
     });
     await check('DELETE ends the session; the freed slot takes a new peer', async () => {
@@ -167,21 +189,21 @@ async function main() {
   const agent = fs.readFileSync(path.join(SRC, 'examples/voice-agent.yaml'), 'utf8');
   assert.ok(agent.includes('echo_prefix: "you said"') && agent.includes('barge_in: true'));
   fs.writeFileSync(barge, agent.replace('echo_prefix: "you said"', `echo_prefix: "${LONG_PREFIX}"`));
-  const server2 = await startServer(ctx, [], barge);
+  const server2 = await startServer(ctx, ['--webrtc-peer-timeout', '60'], barge);
   try {
     await check('barge-in: speaking over the reply stops it', async () => {
       const page = await browser.newPage();
       await page.goto(`${pageBase}?server=${encodeURIComponent(server2.base)}&token=${TOKEN}`);
       await page.evaluate(() => voice.connect());
       const msgs = () => page.evaluate(() => voice.messages);
-      const all = await until('a barge_in message', async () => { const m = await msgs(); return m.some((x) => x.type === 'barge_in') && m; }, 90000);
+      const all = await untilProgress('a barge_in message', async () => { const m = await msgs(); return m.some((x) => x.type === 'barge_in') && m; }, messageCount(page), IDLE_MS, CAP_MS);
       const b = all.find((x) => x.type === 'barge_in');
       console.log(`     barge_in: ${JSON.stringify(b)}`);
       assert.ok(b.dropped_ms > 0, 'no queued reply audio was dropped');
       assert.ok(b.ms > 0);
       // the interrupting sentence is still heard and answered
       const at = all.indexOf(b);
-      await until('the transcript after the barge-in', async () => (await msgs()).slice(at).some((x) => x.node === 'transcript'), 30000);
+      await untilProgress('the transcript after the barge-in', async () => (await msgs()).slice(at).some((x) => x.node === 'transcript'), messageCount(page), IDLE_MS, CAP_MS);
       await page.close();
       const n = await metric(server2.base, 'rmedia_webrtc_barge_ins_total');
       assert.ok(n >= 1, `rmedia_webrtc_barge_ins_total is ${n}`);
@@ -191,10 +213,13 @@ async function main() {
   }
   // Data-channel input, on a light pipeline (no models behind the audio, so
   // the answer does not wait behind a slow recogniser): audio echoed, the
-  // Responder as the declared data input node.
+  // Responder as the declared data input node (metadata.session.data_input;
+  // without it the default rule would pick `tap`, the first other source
+  // that takes json).
   const light = path.join(WORK, 'light.yaml');
-  fs.writeFileSync(light, ['version: v1', 'metadata: { name: light }', 'nodes:',
+  fs.writeFileSync(light, ['version: v1', 'metadata: { name: light, session: { data_input: reply } }', 'nodes:',
     '  - { id: echo, node_type: PassThrough }',
+    '  - { id: tap, node_type: PassThrough }',
     '  - { id: reply, node_type: Responder, params: { answer_time: false } }', 'connections: []', ''].join('\n'));
   const server3 = await startServer(ctx, [], light);
   try {
@@ -204,6 +229,7 @@ async function main() {
       await page.evaluate(() => voice.connect());
       await until('the data channel to open', () => page.evaluate(() => voice.dc.readyState === 'open'), 60000);
       const said = (text) => page.evaluate((t) => voice.messages.some((m) => m.node === 'reply' && m.data === t), text);
+      assert.match(server3.log(), /audio in: echo, data in: reply\)/);
       await page.evaluate(() => voice.dc.send(JSON.stringify('open the garage')));
       await until('the reply to a plain message', () => said('you said open the garage'), 60000);
       await page.evaluate(() => voice.dc.send(JSON.stringify({ node: 'reply', data: { text: 'close the window' } })));

@@ -61,7 +61,34 @@ struct rm__flite_text {
     int done;
     int16_t *buf;       /* samples of the last sentence */
     size_t cap;
+    unsigned rate;
+    rm__flite_sink sink; /* streaming (rm__flite_set_sink) */
+    void *sink_user;
+    int sink_rc;         /* what the sink returned to stop, else 0 */
+    size_t streamed;     /* samples of this sentence given to the sink */
 };
+
+void rm__flite_set_sink(rm__flite_text *t, rm__flite_sink fn, void *user)
+{
+    t->sink = fn;
+    t->sink_user = user;
+}
+
+/* flite's streaming callback: the wave grows as the filter runs; hand on
+ * the new part. */
+static int stream_chunk(const cst_wave *w, int start, int size, int last, cst_audio_streaming_info *asi)
+{
+    (void)last;
+    rm__flite_text *t = asi->userdata;
+    if (t->sink_rc || size <= 0) return t->sink_rc ? CST_AUDIO_STREAM_STOP : CST_AUDIO_STREAM_CONT;
+    int rc = t->sink(t->sink_user, w->samples + start, (size_t)size);
+    t->streamed += (size_t)size;
+    if (rc != 0) {
+        t->sink_rc = rc;
+        return CST_AUDIO_STREAM_STOP;
+    }
+    return CST_AUDIO_STREAM_CONT;
+}
 
 static double now_ms(void)
 {
@@ -112,6 +139,7 @@ int rm__flite_open(int index, const char *text, rm__flite_text **out, char *msg,
     }
     pthread_mutex_lock(&flite_lock);
     t->voice = registered[index];
+    t->rate = voices[index].rate;
     const cst_features *vf = t->voice->features;
     t->ts = ts_open_string(text, get_param_string(vf, "text_whitespace", cst_ts_default_whitespacesymbols),
                            get_param_string(vf, "text_singlecharsymbols", cst_ts_default_singlecharsymbols),
@@ -207,6 +235,16 @@ int rm__flite_next(rm__flite_text *t, double stretch, const int16_t **samples, s
         } else {
             if (!t->pending) t->done = 1;
             feat_set_float(utt->features, "duration_stretch", (float)stretch);
+            t->sink_rc = 0;
+            t->streamed = 0;
+            if (t->sink) {
+                /* the utterance owns it (freed with the utterance) */
+                cst_audio_streaming_info *asi = new_audio_streaming_info();
+                asi->min_buffsize = (int)(t->rate / 50); /* 20 ms */
+                asi->asc = stream_chunk;
+                asi->userdata = t;
+                feat_set(utt->features, "streaming_info", audio_streaming_info_val(asi));
+            }
             /* flite_do_synth frees the utterance when synthesis fails */
             cst_utterance *u = flite_do_synth(utt, t->voice, utt_synth_tokens);
             utt = u;
@@ -214,6 +252,12 @@ int rm__flite_next(rm__flite_text *t, double stretch, const int16_t **samples, s
             if (!u) {
                 snprintf(msg, cap, "flite failed to synthesise a sentence");
                 rc = RM_ENODE;
+            } else if (t->sink) {
+                *n = t->streamed; /* all of it went to the sink */
+                if (t->sink_rc < 0) {
+                    snprintf(msg, cap, "the audio sink stopped the sentence");
+                    rc = t->sink_rc;
+                }
             } else if (w && w->num_samples > 0) {
                 size_t len = (size_t)w->num_samples;
                 if (len > t->cap) {

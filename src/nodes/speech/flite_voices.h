@@ -44,6 +44,18 @@ int rm__flite_open(int index, const char *text, rm__flite_text **out, char *msg,
 int rm__flite_next(rm__flite_text *t, double stretch, const int16_t **samples, size_t *n, char *msg,
                    size_t cap);
 
+/* Streams each later sentence's audio to `fn` while flite synthesises it
+ * (its MLSA/LPC stage calls back every ~20 ms of audio), so the first audio
+ * of a sentence is out after a fraction of its synthesis time.  The samples
+ * are the same as without streaming.  fn runs on the calling thread inside
+ * rm__flite_next, with flite's process-wide lock held (it must not call into
+ * flite); it returns 0 to go on, or a non-zero code to stop the sentence
+ * there (rm__flite_next then returns that code if negative, else 1).  With a
+ * sink, rm__flite_next sets *samples to NULL and *n to the samples streamed.
+ * fn = NULL turns streaming off. */
+typedef int (*rm__flite_sink)(void *user, const int16_t *samples, size_t n);
+void rm__flite_set_sink(rm__flite_text *t, rm__flite_sink fn, void *user);
+
 void rm__flite_close(rm__flite_text *t);
 
 #endif

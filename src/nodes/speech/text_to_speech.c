@@ -10,8 +10,10 @@
  * Output: mono audio at the voice's native rate (slt, rms, awb, kal16:
  * 16 kHz; kal: 8 kHz) in chunks of chunk_ms.  Each text is split into
  * sentences by flite's tokenizer and utterance-break rule and synthesised one
- * sentence at a time, so the first chunk leaves as soon as the first sentence
- * is ready; chunks are uniform across sentence boundaries and the last chunk
+ * sentence at a time, and each sentence's audio is streamed out of flite's
+ * synthesis filter as it is made, so the first chunk leaves after a fraction
+ * of the first sentence's synthesis time (voice agents: time to first reply
+ * audio); chunks are uniform across sentence boundaries and the last chunk
  * of a text may be shorter.  Timestamps are continuous: the audio of a text
  * starts at the text frame's timestamp, or where the previous audio ended if
  * that is later (or if the text has no timestamp), and each chunk starts
@@ -20,6 +22,10 @@
  * Voices are registered once per process (at the first session that needs
  * one) and shared; flite is not thread-safe, so synthesis of concurrent
  * sessions is serialised by one lock (see flite_voices.h).
+ *
+ * Barge-in: the node checks rm_node_cancelled() after each streamed chunk,
+ * so rm_session_interrupt stops a reply within ~20 ms of synthesis (its
+ * audio so far stands; the partial chunk is dropped).
  *
  * Stats: model_load_ms (voice registration; ~0 when already registered),
  * sentence_ms (synthesis time per sentence), rtf (synthesis time / audio
@@ -164,6 +170,29 @@ static char *text_of(rm_node *node, const rm_frame *f, int *skip, int *rc)
     return text;
 }
 
+/* One call's streaming target: flite hands each sentence's audio over
+ * while it synthesises it (see rm__flite_set_sink). */
+typedef struct tts_call {
+    rm_node *node;
+    tts_state *st;
+    double t_in;
+    int first;
+    int rc;
+} tts_call;
+
+static int on_chunk(void *user, const int16_t *pcm, size_t n)
+{
+    tts_call *c = user;
+    if (c->first) {
+        rm_node_stat(c->node, "first_audio_ms", RM_STAT_SAMPLE, now_ms() - c->t_in);
+        c->first = 0;
+    }
+    c->rc = push_samples(c->node, c->st, pcm, n);
+    if (c->rc != 0) return c->rc < 0 ? c->rc : RM_ENODE;
+    /* barge-in: stop mid-sentence (the loop below returns RM_ECANCELED) */
+    return rm_node_cancelled(c->node) ? 1 : 0;
+}
+
 static int tts_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
 {
     (void)port;
@@ -194,12 +223,24 @@ static int tts_process(rm_node *node, void *state, unsigned port, const rm_frame
     rc = rm__flite_open(cfg->voice, text, &t, msg, sizeof msg);
     free(text);
     if (rc != 0) return rm_node_fail(node, rc, "%s", msg);
-    int first = 1;
+    tts_call call = {.node = node, .st = st, .t_in = t_in, .first = 1};
+    rm__flite_set_sink(t, on_chunk, &call);
     for (;;) {
         const int16_t *pcm;
         size_t n;
+        /* barge-in (rm_session_interrupt) or a cancelled session: the rest
+         * of the text is not wanted; stop before the next sentence */
+        if (rm_node_cancelled(node)) {
+            st->carry_len = 0;
+            rc = RM_ECANCELED;
+            break;
+        }
         double t0 = now_ms();
         int got = rm__flite_next(t, 1.0 / cfg->rate, &pcm, &n, msg, sizeof msg);
+        if (call.rc != 0) { /* emitting downstream failed: its message stands */
+            rc = call.rc;
+            break;
+        }
         if (got < 0) {
             rc = rm_node_fail(node, got, "%s", msg);
             break;
@@ -208,12 +249,6 @@ static int tts_process(rm_node *node, void *state, unsigned port, const rm_frame
         double synth_ms = now_ms() - t0;
         rm_node_stat(node, "sentence_ms", RM_STAT_SAMPLE, synth_ms);
         if (n) rm_node_stat(node, "rtf", RM_STAT_SAMPLE, synth_ms / ((double)n * 1000.0 / st->rate));
-        if (first && n) {
-            rm_node_stat(node, "first_audio_ms", RM_STAT_SAMPLE, now_ms() - t_in);
-            first = 0;
-        }
-        rc = push_samples(node, st, pcm, n);
-        if (rc != 0) break;
     }
     rm__flite_close(t);
     /* The text is done: send its tail now rather than with the next text. */

@@ -48,6 +48,7 @@ struct rtc_peer {
     pthread_cond_t cv;       /* gathering done                       */
     pthread_mutex_t push_mu; /* serialises use of st (push, free)    */
     rm_stream *st;           /* guarded by push_mu                   */
+    rm_stream *cb_st;        /* the same, set once: valid in the stream's callbacks */
     GstWebRTCDataChannel *dc;
     atomic_int ending;
     int reason;
@@ -229,9 +230,11 @@ static void on_data_channel(GstElement *wb, GstWebRTCDataChannel *dc, gpointer u
 
 /* Barge-in (the manifest's metadata.session.barge_in): the peer started
  * speaking (a VAD event among the outputs) while reply audio plays.  The
- * queued reply audio is dropped, and so is the rest of that reply (the
- * speaking node's current call runs to its end; its output is discarded)
- * until the next transcript or reply text.  Measured: from the speech start
+ * queued reply audio is dropped, the speaking node (the sink whose audio
+ * goes back) has its current call interrupted (rm_stream_interrupt:
+ * text-to-speech stops before its next sentence), and whatever of that
+ * reply still comes is discarded until the next transcript or reply text.
+ * Called from an output callback, so the stream is alive.  Measured: from the speech start
  * in the peer's audio (`at_ms` on the session's input timeline, which runs in
  * real time from the first frame) to the end of the audio already handed to
  * the encoder, i.e. silence on the return track. */
@@ -253,6 +256,7 @@ static void barge_in(rtc_peer *p, double at_ms)
     }
     p->qn = p->qoff = 0;
     p->mute_reply = 1;
+    if (p->audio_sink) rm_stream_interrupt(p->cb_st, p->audio_sink); /* one atomic add */
     uint64_t ahead = GST_CLOCK_TIME_IS_VALID(now_rt) && p->next_pts > now_rt ? p->next_pts - now_rt : 0;
     uint64_t spoke = p->first_push_ns + (uint64_t)(at_ms > 0 ? at_ms * 1e6 : 0);
     double ms = spoke && spoke < t + ahead ? (double)(t + ahead - spoke) / 1e6 : (double)ahead / 1e6;
@@ -265,11 +269,24 @@ static void barge_in(rtc_peer *p, double at_ms)
     dc_send(p, json_pack("{s:s, s:f, s:f}", "type", "barge_in", "ms", ms, "dropped_ms", dropped_ms));
 }
 
+static void pace(rtc_peer *p);
+static void peer_unref_notify(gpointer user);
+
+static gboolean pace_now(gpointer user)
+{
+    rtc_peer *p = user;
+    if (!atomic_load(&p->ending) && !atomic_load(&p->creating) && p->appsrc) pace(p);
+    return G_SOURCE_REMOVE;
+}
+
 static void on_output(void *user, const char *node_id, const char *port, const rm_frame *f, uint64_t seq)
 {
     rtc_peer *p = user;
     if (f->kind == RM_FRAME_AUDIO) {
         pthread_mutex_lock(&p->mu);
+        /* the first chunk of a reply goes to the encoder at once, not at
+         * the next tick (up to TICK_MS later) */
+        int wake = !p->speaking && !p->qn;
         if (!p->audio_sink) p->audio_sink = strdup(node_id);
         if (p->audio_sink && !strcmp(p->audio_sink, node_id) && f->u.audio.frames && !p->mute_reply) {
             if (p->qn == p->qcap) {
@@ -278,8 +295,18 @@ static void on_output(void *user, const char *node_id, const char *port, const r
                 if (q) p->q = q, p->qcap = cap;
             }
             if (p->qn < p->qcap) p->q[p->qn++] = rm_frame_ref((rm_frame *)f);
+        } else {
+            wake = 0;
         }
         pthread_mutex_unlock(&p->mu);
+        if (wake) {
+            peer_ref(p);
+            GSource *src = g_idle_source_new();
+            g_source_set_priority(src, G_PRIORITY_HIGH);
+            g_source_set_callback(src, pace_now, p, peer_unref_notify);
+            g_source_attach(src, p->s->ctx);
+            g_source_unref(src);
+        }
         return;
     }
     json_t *data = NULL;
@@ -686,7 +713,7 @@ int rtc_peer_create(rtc_server *s, const char *offer, size_t len, char **answer,
         snprintf(why, why_cap, "%s", err.message[0] ? err.message : rm_strerror(rc));
         return rc == RM_ELIMIT ? 503 : 500;
     }
-    p->st = st;
+    p->st = p->cb_st = st;
     p->creating = 1;
     peer_ref(p); /* the server list's */
     list_add(s, p);

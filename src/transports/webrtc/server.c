@@ -260,34 +260,73 @@ static char *read_text(const char *path, const char *flag)
     return text;
 }
 
-/* metadata.session.<key> of the manifest as a boolean (0 if absent). */
-static int session_option(const char *text, const char *key)
+/* metadata.session of the manifest (a new reference), or NULL. */
+static json_t *session_options(const char *text)
 {
     rm_manifest *m = NULL;
-    if (rm_manifest_load_string(text, strlen(text), "manifest", RM_MANIFEST_AUTO, &m, NULL) != 0) return 0;
-    const json_t *meta = json_object_get(rm_manifest_json(m), "metadata");
-    int on = json_is_true(json_object_get(json_object_get(meta, "session"), key));
+    if (rm_manifest_load_string(text, strlen(text), "manifest", RM_MANIFEST_AUTO, &m, NULL) != 0) return NULL;
+    json_t *o = json_object_get(json_object_get(rm_manifest_json(m), "metadata"), "session");
+    o = json_is_object(o) ? json_incref(o) : NULL;
     rm_manifest_free(m);
-    return on;
+    return o;
 }
 
-/* The node ids the peer's audio and data-channel JSON go to. */
-static int pick_inputs(rtc_server *s)
+static int takes(const rm_node_type *t, uint32_t kinds)
+{
+    const rm_port_def *pd = rm_node_type_n_inputs(t) ? rm_node_type_input(t, 0) : NULL;
+    return pd && (!pd->kinds || (pd->kinds & kinds));
+}
+
+/* A node named by metadata.session.<key>: its id (borrowed from the graph),
+ * or NULL with the problem printed (*bad set). */
+static const char *declared_input(rtc_server *s, const json_t *opts, const char *key, uint32_t kinds,
+                                  const char *what, int *bad)
+{
+    const json_t *v = json_object_get(opts, key);
+    if (!v) return NULL;
+    const char *id = json_string_value(v);
+    int idx = id ? rm_graph_node_index(s->graph, id) : -1;
+    if (!id) {
+        fprintf(stderr, "rmedia serve: %s: metadata.session.%s: expected a node id (a string)\n", s->cfg.manifest_path,
+                key);
+    } else if (idx < 0) {
+        fprintf(stderr, "rmedia serve: %s: metadata.session.%s: no node '%s' in the pipeline\n", s->cfg.manifest_path,
+                key, id);
+    } else if (!takes(rm_graph_node_type(s->graph, (size_t)idx), kinds)) {
+        fprintf(stderr, "rmedia serve: %s: metadata.session.%s: node '%s' (%s) does not take %s\n",
+                s->cfg.manifest_path, key, id, rm_graph_node_type(s->graph, (size_t)idx)->name, what);
+    } else {
+        return rm_graph_node_id(s->graph, (size_t)idx);
+    }
+    *bad = 1;
+    return NULL;
+}
+
+/* The node ids the peer's audio and data-channel JSON go to (docs/webrtc.md,
+ * "Inputs"): metadata.session.audio_input / data_input when the manifest
+ * names them; otherwise the first source node, in manifest order, whose
+ * first input takes audio, and the first other source whose first input
+ * takes json or text (none: JSON must name its node). */
+static int pick_inputs(rtc_server *s, const json_t *opts)
 {
     rm_graph *g = s->graph;
+    const uint32_t data_kinds = RM_KIND_BIT(RM_FRAME_JSON) | RM_KIND_BIT(RM_FRAME_TEXT);
+    int bad = 0;
+    s->audio_in = declared_input(s, opts, "audio_input", RM_KIND_BIT(RM_FRAME_AUDIO), "audio", &bad);
+    s->data_in = declared_input(s, opts, "data_input", data_kinds, "json or text", &bad);
+    if (bad) return -1;
     for (size_t i = 0; i < rm_graph_source_count(g); i++) {
         size_t n = rm_graph_source(g, i);
+        const char *id = rm_graph_node_id(g, n);
         const rm_node_type *t = rm_graph_node_type(g, n);
-        const rm_port_def *pd = rm_node_type_n_inputs(t) ? rm_node_type_input(t, 0) : NULL;
-        if (!pd) continue;
-        if (!s->audio_in && (!pd->kinds || (pd->kinds & RM_KIND_BIT(RM_FRAME_AUDIO))))
-            s->audio_in = rm_graph_node_id(g, n);
-        else if (!s->data_in && (!pd->kinds || (pd->kinds & (RM_KIND_BIT(RM_FRAME_JSON) | RM_KIND_BIT(RM_FRAME_TEXT)))))
-            s->data_in = rm_graph_node_id(g, n);
+        if (!s->audio_in && takes(t, RM_KIND_BIT(RM_FRAME_AUDIO))) s->audio_in = id;
+        else if (!json_object_get(opts, "data_input") && !s->data_in && strcmp(id, s->audio_in ? s->audio_in : "") &&
+                 takes(t, data_kinds))
+            s->data_in = id;
     }
     if (!s->audio_in) {
         fprintf(stderr, "rmedia serve: %s: no source node takes audio; a WebRTC manifest needs one for the peer's "
-                        "microphone\n", s->cfg.manifest_path);
+                        "microphone (or metadata.session.audio_input)\n", s->cfg.manifest_path);
         return -1;
     }
     return 0;
@@ -398,10 +437,13 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
             }
         }
     }
-    s->barge_in = session_option(text_copy, "barge_in");
+    json_t *opts = session_options(text_copy);
+    s->barge_in = json_is_true(json_object_get(opts, "barge_in"));
     g_free(text_copy);
     text_copy = NULL;
-    if (pick_inputs(s) != 0) {
+    int picked = pick_inputs(s, opts);
+    json_decref(opts);
+    if (picked != 0) {
         code = 1;
         goto fail;
     }
