@@ -327,36 +327,42 @@ static const rm_param_def *find_param(const rm_node_type *t, const char *key)
  * client-chosen code (the "python" family: --allow-python), make the server
  * connect wherever the client says (the "remote" family, RemotePipeline:
  * --allow-remote), or name files on this machine (RM_PARAM_HOST_FILE
- * parameters: --allow-file-params).
- * `manifest` is the JSON text the graph was compiled from. */
-static int check_client_manifest(server *s, rm_graph *g, const char *manifest, rm_error *err)
+ * parameters: --allow-file-params).  Checked on the manifest's JSON text
+ * before it is compiled: compiling already opens files a node names (a
+ * RemotePipeline sub-manifest), which would tell a client which files exist
+ * or block on a FIFO.  Node types are looked up by name; anything malformed
+ * is left to the compiler's diagnostics. */
+static int check_client_manifest(server *s, const char *manifest, rm_error *err)
 {
-    for (size_t i = 0; i < rm_graph_node_count(g); i++) {
-        const rm_node_type *t = rm_graph_node_type(g, i);
-        if (!s->cfg->allow_python && t->family && strcmp(t->family, "python") == 0)
-            return rm_error_set(err, RM_EPARAM, rm_graph_node_id(g, i),
-                                "node '%s' (%s) runs Python code; the server allows it only with --allow-python",
-                                rm_graph_node_id(g, i), t->name);
-        if (!s->cfg->allow_remote && t->family && strcmp(t->family, "remote") == 0)
-            return rm_error_set(err, RM_EPARAM, rm_graph_node_id(g, i),
-                                "node '%s' (%s) connects to other servers; the server allows it only with "
-                                "--allow-remote",
-                                rm_graph_node_id(g, i), t->name);
-    }
-    if (s->cfg->allow_file_params) return 0;
     json_t *root = json_loads(manifest, 0, NULL);
     json_t *nodes = json_object_get(root, "nodes"), *node;
     size_t i;
     int rc = 0;
     json_array_foreach(nodes, i, node) {
         const char *id = json_string_value(json_object_get(node, "id")), *key;
-        int idx = id ? rm_graph_node_index(g, id) : -1;
+        const char *type = json_string_value(json_object_get(node, "node_type"));
+        const rm_node_type *t = type ? rm_runtime_find_node_type(s->rt, type) : NULL;
         json_t *v;
-        if (idx < 0) continue;
-        const rm_node_type *t = rm_graph_node_type(g, (size_t)idx);
+        if (!t) continue;
+        if (!id) id = "";
+        if (!s->cfg->allow_python && t->family && strcmp(t->family, "python") == 0) {
+            rc = rm_error_set(err, RM_EPARAM, id,
+                              "node '%s' (%s) runs Python code; the server allows it only with --allow-python", id,
+                              t->name);
+            break;
+        }
+        if (!s->cfg->allow_remote && t->family && strcmp(t->family, "remote") == 0) {
+            rc = rm_error_set(err, RM_EPARAM, id,
+                              "node '%s' (%s) connects to other servers; the server allows it only with "
+                              "--allow-remote",
+                              id, t->name);
+            break;
+        }
+        if (s->cfg->allow_file_params) continue;
         json_object_foreach(json_object_get(node, "params"), key, v) {
             const rm_param_def *p = find_param(t, key);
             if (!p || !(p->flags & RM_PARAM_HOST_FILE)) continue;
+            if (p->type == RM_PARAM_JSON && !json_is_string(v)) continue; /* inline, no file named */
             rc = rm_error_set(err, RM_EPARAM, id,
                               "node '%s' (%s): parameter '%s' names files on the server; the server accepts it "
                               "from clients only with --allow-file-params",
@@ -454,8 +460,8 @@ static void execute_task(void *arg)
     Remotemedia__V1__ExecuteRequest *req = (Remotemedia__V1__ExecuteRequest *)u->req->msg;
     rm_error err;
     rm_error_clear(&err);
-    if (rm_host_compile(s->host, u->manifest, strlen(u->manifest), "manifest", &u->graph, &err, NULL) != 0 ||
-        check_client_manifest(s, u->graph, u->manifest, &err) != 0) {
+    if (check_client_manifest(s, u->manifest, &err) != 0 ||
+        rm_host_compile(s->host, u->manifest, strlen(u->manifest), "manifest", &u->graph, &err, NULL) != 0) {
         execute_error(u, REMOTEMEDIA__V1__ERROR_TYPE__ERROR_TYPE_VALIDATION, err.node_id, err.message);
         return;
     }
@@ -1036,8 +1042,8 @@ static void open_task(void *arg)
     server *s = c->srv;
     rm_error err;
     rm_error_clear(&err);
-    int rc = rm_host_compile(s->host, j->manifest, strlen(j->manifest), "manifest", &j->g, &err, NULL);
-    if (rc == 0) rc = check_client_manifest(s, j->g, j->manifest, &err);
+    int rc = check_client_manifest(s, j->manifest, &err);
+    if (rc == 0) rc = rm_host_compile(s->host, j->manifest, strlen(j->manifest), "manifest", &j->g, &err, NULL);
     rm_stream *st = NULL;
     int validation = rc != 0;
     if (rc == 0) {
