@@ -129,6 +129,9 @@ typedef struct rm_frame {
 /* --- construction: each returns a new frame with one reference, or NULL on
  *     allocation failure or invalid arguments --------------------------------- */
 
+/* The highest sample rate an audio frame may have (Hz); 1..this is valid. */
+#define RM_AUDIO_MAX_RATE 768000u
+
 /* Audio with room for `frames` × `channels` samples (uninitialised). */
 rm_frame *rm_frame_new_audio(rm_sample_format fmt, uint32_t rate, uint32_t channels, size_t frames);
 /* Audio around caller memory; `release(data, user)` runs when the frame dies

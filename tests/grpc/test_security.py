@@ -237,3 +237,15 @@ def test_remote_pipeline_files_refused_before_compiling(tmp_path):
         assert res.WhichOneof("outcome") == "error" and "No such file" in res.error.message, res
     finally:
         s.close()
+
+
+def test_audio_sample_rate_limit(server):
+    # RM_AUDIO_MAX_RATE (768 kHz) at and past its bound: a claimed 4 GHz rate
+    # made a 25 ms chunk 100 million frames (found by fuzz target rmw)
+    m = r.simple_manifest(("p", "PassThrough", {}))
+    ok = r.execute(server, m, {"p": r.audio_buffer(r.sine(seconds=0.01), rate=768000)})
+    assert ok.WhichOneof("outcome") == "result", ok
+    for rate in (768001, 4000000000):
+        res = r.execute(server, m, {"p": r.audio_buffer(r.sine(seconds=0.01), rate=rate)})
+        assert res.WhichOneof("outcome") == "error", res
+        assert "sample_rate %d is over the limit of 768000 Hz" % rate in res.error.message, res.error
