@@ -280,6 +280,7 @@ summary = {
     "rss_mb": [round(x, 1) for x in rss], "rss_growth_after_warmup_mb": round(growth, 1),
     "fds_start": base["fds"], "fds_peak": max([s["fds"] for s in samples] or [0]),
     "fds_at_rest": end["fds"] if end else None,
+    "rss_at_rest_mb": round(end["rss_mb"], 1) if end else None,
     "seconds_to_rest": round(rest - (t0 + args.seconds), 1) if rest else None,
     "threads_peak": max([s["threads"] for s in samples] or [0]),
     "breaker_opened": opened, "breaker_closed": closed,
