@@ -247,11 +247,12 @@ static void release_heap(void *data, void *user)
 }
 
 /* A timestamp from JavaScript, which may pass any double: negative or NaN
- * is none; past int64 it is clamped (converting it is undefined in C). */
+ * is none; past RM_TS_MAX it is clamped (converting a double beyond int64 is
+ * undefined in C, and nodes add durations to timestamps). */
 static int64_t ts_of(double timestamp_us)
 {
     if (!(timestamp_us >= 0)) return RM_TS_NONE;
-    return timestamp_us < 9.2e18 ? (int64_t)timestamp_us : INT64_MAX;
+    return timestamp_us < (double)RM_TS_MAX ? (int64_t)timestamp_us : RM_TS_MAX;
 }
 
 /* Audio: `data` (from rmw_alloc, ownership passes here) holds frames ×
