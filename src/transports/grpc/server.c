@@ -730,6 +730,7 @@ typedef struct scall {
     int recv_pending, paused, half_closed, stop_reading;
     /* session */
     int have_init, opening, closing, closed_sent, freeing;
+    int busy; /* CQ handlers (and start_stream) running on it: not freed under them */
     rm_stream *st;
     int st_freed;
     char session_id[64];
@@ -951,12 +952,17 @@ static void scall_release_stream(scall *c)
 
 /* Frees the call once nothing refers to it.  `end_open`: the open task
  * (a control thread) is done with it — cleared in the same critical
- * section as the check, so the CQ thread cannot free it in between. */
+ * section as the check, so the CQ thread cannot free it in between.
+ * Otherwise a CQ handler (or start_stream) ends: each counts itself in
+ * `busy` in the critical section where it clears its pending flag, so the
+ * open task cannot free the call while the handler still uses it (ASan
+ * caught stream_status_sent locking a call open_task had just freed). */
 static void scall_maybe_free_ex(scall *c, int end_open)
 {
     pthread_mutex_lock(&c->mu);
     if (end_open) c->opening = 0;
-    int done = c->close_done && (c->status_done || !c->status_started) && !c->recv_pending && !c->sending &&
+    else c->busy--; /* a handler ends: it cleared its flag under the same lock as busy++ */
+    int done = !c->busy && c->close_done && (c->status_done || !c->status_started) && !c->recv_pending && !c->sending &&
                !c->opening && (c->st_freed || !c->st) && !c->freeing;
     if (done) c->freeing = 1; /* called from the CQ and control threads: free once */
     pthread_mutex_unlock(&c->mu);
@@ -987,6 +993,7 @@ static void stream_sent(tag *t, int ok)
 {
     scall *c = CONTAINER(t, scall, send_tag);
     pthread_mutex_lock(&c->mu);
+    c->busy++;
     c->sending = 0;
     grpc_byte_buffer_destroy(c->q[c->qh]);
     c->qh = (c->qh + 1) % c->qcap;
@@ -1002,6 +1009,7 @@ static void stream_status_sent(tag *t, int ok)
     (void)ok;
     scall *c = CONTAINER(t, scall, status_tag);
     pthread_mutex_lock(&c->mu);
+    c->busy++;
     c->status_done = 1;
     c->dead = 1;
     pthread_mutex_unlock(&c->mu);
@@ -1014,6 +1022,7 @@ static void stream_close_done(tag *t, int ok)
     (void)ok;
     scall *c = CONTAINER(t, scall, close_tag);
     pthread_mutex_lock(&c->mu);
+    c->busy++;
     c->close_done = 1;
     if (c->cancelled) {
         /* client gone or deadline: tear down, nothing more to send */
@@ -1239,6 +1248,7 @@ static void stream_received(tag *t, int ok)
 {
     scall *c = CONTAINER(t, scall, recv_tag);
     pthread_mutex_lock(&c->mu);
+    c->busy++;
     c->recv_pending = 0;
     grpc_byte_buffer *bb = c->recv_buf;
     c->recv_buf = NULL;
@@ -1346,6 +1356,7 @@ static void start_stream(server *s, grpc_call *call, grpc_metadata_array *md, gp
     c->send_tag.fn = stream_sent;
     c->close_tag.fn = stream_close_done;
     c->status_tag.fn = stream_status_sent;
+    c->busy = 1; /* this function's; its scall_maybe_free ends it */
     pthread_mutex_init(&c->mu, NULL);
     grpc_op op;
     memset(&op, 0, sizeof op);
