@@ -76,6 +76,10 @@ typedef enum rm_dtype {
 
 #define RM_TENSOR_MAX_DIMS 8
 #define RM_TS_NONE INT64_MIN /* "no timestamp" */
+/* A timestamp pushed into a session is within ±RM_TS_MAX µs (2^53: 285
+ * years, and exact in a JavaScript number): nodes add durations to it
+ * without overflowing int64.  rm_session_push refuses others (RM_EINVAL). */
+#define RM_TS_MAX (INT64_C(1) << 53)
 
 /* Release callback for wrapped memory: called once with the pointer that was
  * wrapped and the user pointer given at wrap time. */
@@ -128,6 +132,9 @@ typedef struct rm_frame {
 
 /* --- construction: each returns a new frame with one reference, or NULL on
  *     allocation failure or invalid arguments --------------------------------- */
+
+/* The highest sample rate an audio frame may have (Hz); 1..this is valid. */
+#define RM_AUDIO_MAX_RATE 768000u
 
 /* Audio with room for `frames` × `channels` samples (uninitialised). */
 rm_frame *rm_frame_new_audio(rm_sample_format fmt, uint32_t rate, uint32_t channels, size_t frames);

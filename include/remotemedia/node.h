@@ -87,7 +87,9 @@ typedef enum rm_param_type {
 /* Names a file, a directory or options that name them, on the machine that
  * runs the node (a model, a grammar): a server refuses it in a client's
  * manifest unless its operator allows that (rmedia serve
- * --allow-file-params), so a client cannot make it read arbitrary files. */
+ * --allow-file-params), so a client cannot make it read arbitrary files.
+ * On a JSON parameter only a string value is a file name (an inline object,
+ * e.g. RemotePipeline's sub-manifest, is allowed). */
 #define RM_PARAM_HOST_FILE 0x10u
 
 /*

@@ -10,6 +10,8 @@
 
 #define RM__PAYLOAD_ALIGN 32
 #define RM__MAX_CHANNELS 1024
+/* RM_AUDIO_MAX_RATE: nodes size their buffers in milliseconds of audio, so a
+ * claimed rate of 4 GHz made a 25 ms chunk 100 million frames (fuzz_rmw). */
 
 typedef struct meta_pair {
     char *key, *value;
@@ -66,7 +68,7 @@ static int audio_bytes(rm_sample_format fmt, uint32_t rate, uint32_t channels, s
                        size_t *bytes)
 {
     size_t ss = rm_sample_format_size(fmt), n;
-    if (!ss || rate == 0 || channels == 0 || channels > RM__MAX_CHANNELS) return -1;
+    if (!ss || rate == 0 || rate > RM_AUDIO_MAX_RATE || channels == 0 || channels > RM__MAX_CHANNELS) return -1;
     if (mul_overflows(frames, channels, &n) || mul_overflows(n, ss, bytes)) return -1;
     return 0;
 }

@@ -905,9 +905,16 @@ static int status(rm_session *s)
     return code;
 }
 
+/* Timestamps nodes can add durations to (RM_TS_MAX): a pushed frame stamped
+ * INT64_MAX overflowed AudioChunker's clock (fuzz target rmw). */
+static int ts_ok(const rm_frame *f)
+{
+    return f->timestamp_us == RM_TS_NONE || (f->timestamp_us <= RM_TS_MAX && f->timestamp_us >= -RM_TS_MAX);
+}
+
 int rm_session_push(rm_session *s, const rm_frame *f)
 {
-    if (!f) return RM_EINVAL;
+    if (!f || !ts_ok(f)) return RM_EINVAL;
     if (s->ended) return RM_ESTATE;
     if (atomic_load(&s->failed)) return status(s);
     RM__CNT_ADD(s->frames_in, 1);
@@ -921,7 +928,7 @@ int rm_session_push(rm_session *s, const rm_frame *f)
 
 int rm_session_push_to(rm_session *s, const char *node_id, const char *port, const rm_frame *f)
 {
-    if (!f) return RM_EINVAL;
+    if (!f || !ts_ok(f)) return RM_EINVAL;
     if (s->ended) return RM_ESTATE;
     if (atomic_load(&s->failed)) return status(s);
     int idx = rm_graph_node_index(s->g, node_id);

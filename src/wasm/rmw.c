@@ -1,4 +1,5 @@
 /* rmw: the JavaScript-facing C API of remotemedia.wasm; see rmw.h. */
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +252,15 @@ static void release_heap(void *data, void *user)
     free(data);
 }
 
+/* A timestamp from JavaScript, which may pass any double: negative or NaN
+ * is none; past RM_TS_MAX it is clamped (converting a double beyond int64 is
+ * undefined in C, and nodes add durations to timestamps). */
+static int64_t ts_of(double timestamp_us)
+{
+    if (!(timestamp_us >= 0)) return RM_TS_NONE;
+    return timestamp_us < (double)RM_TS_MAX ? (int64_t)timestamp_us : RM_TS_MAX;
+}
+
 /* Audio: `data` (from rmw_alloc, ownership passes here) holds frames ×
  * channels interleaved samples of `format` (1 f32, 2 s16, 3 s32).  `node`
  * NULL pushes into every source node.  `timestamp_us` < 0: none. */
@@ -263,7 +273,7 @@ int RMW_EXPORT(rmw_session_push_audio)(rmw_session *ws, const char *node, size_t
         free(data);
         return fail(RM_EINVAL, "invalid audio frame (format, rate, channels or length)");
     }
-    f->timestamp_us = timestamp_us < 0 ? RM_TS_NONE : (int64_t)timestamp_us;
+    f->timestamp_us = ts_of(timestamp_us);
     f->sequence = ws->audio_seq++;
     return push(ws, node, node_len, f);
 }
@@ -606,7 +616,6 @@ int RMW_EXPORT(rmw_register_external)(rm_runtime *rt, const char *name, size_t n
 
 const char *RMW_EXPORT(rmw_node_id)(const rm_node *node) { return rm_node_id(node); }
 
-static int64_t ts_of(double timestamp_us) { return timestamp_us < 0 ? RM_TS_NONE : (int64_t)timestamp_us; }
 
 static int emit(rm_node *node, rm_frame *f, double timestamp_us)
 {
@@ -644,5 +653,6 @@ int RMW_EXPORT(rmw_node_emit_audio)(rm_node *node, int format, uint32_t rate, ui
 int RMW_EXPORT(rmw_node_fail)(rm_node *node, int code, const char *msg, size_t len)
 {
     host_reported = 1;
-    return rm_node_fail(node, code < 0 ? code : RM_ENODE, "%.*s", (int)len, msg);
+    /* a negative precision (len > INT_MAX) would read to a NUL past len */
+    return rm_node_fail(node, code < 0 ? code : RM_ENODE, "%.*s", (int)(len > INT_MAX ? INT_MAX : len), msg);
 }

@@ -267,18 +267,78 @@ def proto_requests():
     put("proto_request", sel["stream"] + _ld(2, _ld(2, b"\x08\x01")))  # audio (a message) sent as a varint
 
 
+def whip_offers():
+    """HTTP-like requests around real offers (offers/: Chromium's from
+    dump_offers.js, webrtcbin's from test_whip_offer --dump) and broken ones."""
+    head = "POST /whip\r\nAuthorization: Bearer s3cret-token\r\nContent-Type: application/sdp\r\n"
+    offers = {os.path.basename(f): open(f, "rb").read().decode()
+              for f in repo_files("tests/fuzz/offers/*.sdp")}
+    for body in offers.values():
+        put("whip_offer", head + "\r\n" + body)
+    voice = offers["chromium-voice.sdp"]
+    for h in ("POST /whip\nContent-Type: application/sdp\n",
+              "POST /whip\nAuthorization: Bearer wrong\nContent-Type: application/sdp\n",
+              "POST /whip\nAuthorization: Basic czNjcmV0LXRva2Vu\nContent-Type: application/sdp\n",
+              "POST /whip\nAuthorization: Bearer s3cret-token\nContent-Type: text/plain\n",
+              head + "Repeat: 40\r\n"):
+        put("whip_offer", h + "\n" + voice)
+    for line in ("DELETE /whip/peer-1-0123abcd", "PATCH /whip/peer-1", "DELETE /whip/", "OPTIONS /whip",
+                 "GET /health", "GET /metrics", "GET /whip", "PUT /whip", "GET /nope"):
+        put("whip_offer", line + "\nAuthorization: Bearer another\n\n")
+    broken = [voice.replace("opus/48000/2", "speex/48000/2"), voice.replace("a=rtpmap:111", "a=rtpmap:128"),
+              voice.replace("a=rtpmap:111", "a=rtpmap:-5"), voice.replace("m=audio", "m=video"),
+              voice.replace("v=0", "v=1", 1), voice[:len(voice) // 2], voice.replace("m=audio", "\0m=audio"),
+              "v=0\r\n", "", "v=0\r\nm=audio 9 RTP/AVP 96\r\na=rtpmap:96 opus/48000/2\r\n"]
+    for body in broken:
+        put("whip_offer", head + "\r\n" + body)
+
+
+def rmw():
+    """Call programs for the wasm library (fuzz_rmw.c): a built-in manifest
+    (byte 1-5) or manifest text, NUL, then op bytes."""
+    def s(b):
+        b = b.encode() if isinstance(b, str) else b
+        return bytes([len(b)]) + b
+    ANY = b"\xff"
+    push_json = lambda node, text: b"\x00" + (s(node) if node else ANY) + s(text)
+    push_text = lambda node, text: b"\x01" + (s(node) if node else ANY) + s(text)
+    flush, cancel, metrics, summary, reopen = b"\x03", b"\x04", b"\x05", b"\x09", b"\x0a"
+    drain_all = b"\x06" + ANY + ANY + b"\x01"
+
+    def push_audio(fmt, rate_i, ch, frames, stamp=20):
+        width = 2 if fmt == 2 else 4
+        data = bytes((i * 37) & 0xff for i in range(frames * ch * width))
+        return b"\x02" + ANY + bytes([fmt, rate_i, ch, frames, 0]) + data + bytes([stamp])
+
+    put("rmw", b"\x01\x00" + push_json(None, "5") + push_json("sq", "[1,2]") + metrics + flush + drain_all)
+    put("rmw", b"\x01\x00" + push_json("mul", "{\"a\":1}") + push_text(None, "x") + cancel + summary + reopen +
+        push_json(None, "2.5") + flush + push_json(None, "1") + drain_all)
+    put("rmw", b"\x02\x00" + push_text(None, "Hello wor") + push_text("sentences", "ld. Dr. Smith met Mrs. Ng. Y") +
+        b"\x07" + s("words") + ANY + b"\x00" + flush + drain_all)
+    put("rmw", b"\x03\x00" + push_audio(1, 4, 1, 240) + push_audio(1, 4, 1, 240, stamp=2) + flush + drain_all)
+    put("rmw", b"\x04\x00" + push_audio(2, 4, 2, 200) + push_audio(3, 1, 2, 100, stamp=7) + flush +
+        b"\x06" + s("s16") + s("out") + b"\x01" + drain_all)
+    put("rmw", b"\x05\x00" + b"\x01\x01" + push_text(None, "hi") + b"\x00" + push_json("h1", "[1]") +
+        b"\x01" + s("emitted") + b"\x09" + flush + b"\x00\x00" + drain_all)
+    put("rmw", b"\x05\x00" + b"\x01\x01" + push_text(None, "x") + b"\x04" + s("host says no") + b"\x03" +
+        cancel + push_text(None, "y") + b"\x05\x0b" + drain_all)
+    put("rmw", b"\x08\x00" + s("VAD") + b"\x08" + s("Calculator"))  # inspect, no graph: manifest text fails
+    for f in repo_files("tests/wasm/*.yaml", "tests/wasm/*.json"):
+        put("rmw", open(f, "rb").read() + b"\x00" + push_json(None, "3") + push_text(None, "a b") + flush + drain_all)
+
+
 def _ld(field, payload):
     """A length-delimited protobuf field (payloads here are < 128 bytes)."""
     return bytes([field << 3 | 2, len(payload)]) + payload
 
 
 if __name__ == "__main__":
-    packages()
-    node_params(manifests())
-    json_inputs()
-    audio()
-    run_audio()
-    proto_requests()
+    # make_seeds.py [GENERATOR...]: only those (e.g. whip_offers rmw)
+    gens = {"packages": packages, "node_params": lambda: node_params(manifests()), "json_inputs": json_inputs,
+            "audio": audio, "run_audio": run_audio, "proto_requests": proto_requests,
+            "whip_offers": whip_offers, "rmw": rmw}
+    for name in sys.argv[1:] or list(gens):
+        gens[name]()
     for t in sorted(os.listdir(CORPUS)):
         files = os.listdir(os.path.join(CORPUS, t))
         size = sum(os.path.getsize(os.path.join(CORPUS, t, f)) for f in files)

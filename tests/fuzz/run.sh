@@ -42,7 +42,7 @@ export RMEDIA_PLUGIN_PATH=
 
 report=${FUZZ_REPORT:-$build/fuzz-report.txt}
 failed=()
-printf '%-14s %10s %8s %8s %7s  %s\n' target execs cov ft corpus result > "$report"
+printf '%-14s %7s %7s %10s %8s %8s %7s  %s\n' target wall_s cpu_s execs cov ft corpus result > "$report"
 for t in "$@"; do
   bin="$build/fuzz_$t"
   if [[ ! -x $bin ]]; then
@@ -61,11 +61,18 @@ for t in "$@"; do
   case $t in
     manifest_*) opts+=(-max_len=16384) ;;
     audio_file) opts+=(-max_len=32768) ;;
+    # the wasm library's runtime logs every node error to stderr (rmw has no
+    # log option): libFuzzer closes the target's stderr and keeps its own
+    # output and the sanitizer reports on a copy
+    rmw) opts+=(-max_len=16384 -close_fd_mask=2) ;;
   esac
   log="$build/logs/$scratch_root/$t.log"
   echo "fuzz: $t for ${seconds}s (log: $log)"
-  "$bin" "${opts[@]}" "${dirs[@]}" > "$log" 2>&1
+  TIMEFORMAT='%R %U %S' # wall, user and system CPU seconds of the target
+  { time "$bin" "${opts[@]}" "${dirs[@]}" > "$log" 2>&1; } 2> "$log.time"
   rc=$?
+  read -r wall user sys < "$log.time"
+  cpu=$(awk -v u="${user:-0}" -v s="${sys:-0}" 'BEGIN { printf "%.0f", u + s }')
   execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   last=$(grep -E '^#[0-9]+[[:space:]]+(DONE|INITED|NEW|REDUCE|pulse)' "$log" | tail -1)
   cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<<"$last")
@@ -77,7 +84,8 @@ for t in "$@"; do
     failed+=("$t")
     grep -E 'ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error|SUMMARY|Test unit written' "$log" | head -8 >&2
   fi
-  printf '%-14s %10s %8s %8s %7s  %s\n' "$t" "${execs:-?}" "${cov:-?}" "${ft:-?}" "${corp:-?}" "$result" \
+  printf '%-14s %7.0f %7s %10s %8s %8s %7s  %s\n' "$t" "${wall:-0}" "${cpu:-?}" "${execs:-?}" "${cov:-?}" \
+    "${ft:-?}" "${corp:-?}" "$result" \
     >> "$report"
 done
 cat "$report"

@@ -1,6 +1,7 @@
 """Bearer tokens on both services (env and file), the health service open,
 unknown metadata ignored; TLS and mutual TLS with certificates made here
 with openssl."""
+import json
 import os
 import subprocess
 
@@ -183,3 +184,68 @@ def test_file_params_refused_from_clients(tmp_path):
         assert res.WhichOneof("outcome") == "error" and "--allow-file-params" not in res.error.message, res
     finally:
         s.close()
+
+
+def test_remote_pipeline_files_refused_before_compiling(tmp_path):
+    # RemotePipeline (issue 13) names server files too: its sub-manifest as a
+    # file name, and tls_ca / tls_cert / tls_key.  Refused from clients without
+    # --allow-file-params, and before the manifest is compiled: compiling
+    # opens the sub-manifest, whose errors told a client which files exist
+    # (and a FIFO would block).  An inline sub-manifest stays allowed.
+    calc = json.load(open(CALC))
+    missing = str(tmp_path / "no-such-dir" / "sub.json")
+
+    def rp(**params):
+        p = {"endpoints": ["127.0.0.1:1"], "timeout_ms": 2000, "retries": 0}
+        p.update(params)
+        return r.simple_manifest(("remote", "RemotePipeline", p))
+
+    def refused(s, m, *words):
+        res = r.execute(s, m, {"remote": r.json_buffer(1)})
+        assert res.WhichOneof("outcome") == "error", res
+        assert res.error.error_type == r.stubs().common.ERROR_TYPE_VALIDATION, res.error
+        assert res.error.failing_node_id == "remote", res.error
+        for w in words:
+            assert w in res.error.message, res.error
+        assert "no-such-dir" not in res.error.message and "No such file" not in res.error.message, res.error
+        out = r.stream_all(s, [r.init_request(m)])
+        assert out[0].WhichOneof("response") == "error", out
+        for w in words:
+            assert w in out[0].error.message, out
+
+    s = r.Server()
+    try:  # without --allow-remote: refused by family, the file never opened
+        refused(s, rp(manifest=missing), "--allow-remote")
+    finally:
+        s.close()
+    s = r.Server(args=["--allow-remote"])
+    try:
+        refused(s, rp(manifest=missing), "'manifest'", "--allow-file-params")
+        refused(s, rp(manifest="/etc/hostname"), "'manifest'", "--allow-file-params")
+        for key in ("tls_ca", "tls_cert", "tls_key"):
+            refused(s, rp(manifest=calc, **{key: missing}), "'%s'" % key, "--allow-file-params")
+        # inline: validated and run; the endpoint is down, so it fails connecting
+        res = r.execute(s, rp(manifest=calc), {"remote": r.json_buffer(1)})
+        assert res.WhichOneof("outcome") == "error", res
+        assert res.error.error_type != r.stubs().common.ERROR_TYPE_VALIDATION, res.error
+        assert "127.0.0.1:1" in res.error.message and "--allow" not in res.error.message, res.error
+    finally:
+        s.close()
+    s = r.Server(args=["--allow-remote", "--allow-file-params"])
+    try:  # the operator allows it: the file is opened (and is missing)
+        res = r.execute(s, rp(manifest=missing), {"remote": r.json_buffer(1)})
+        assert res.WhichOneof("outcome") == "error" and "No such file" in res.error.message, res
+    finally:
+        s.close()
+
+
+def test_audio_sample_rate_limit(server):
+    # RM_AUDIO_MAX_RATE (768 kHz) at and past its bound: a claimed 4 GHz rate
+    # made a 25 ms chunk 100 million frames (found by fuzz target rmw)
+    m = r.simple_manifest(("p", "PassThrough", {}))
+    ok = r.execute(server, m, {"p": r.audio_buffer(r.sine(seconds=0.01), rate=768000)})
+    assert ok.WhichOneof("outcome") == "result", ok
+    for rate in (768001, 4000000000):
+        res = r.execute(server, m, {"p": r.audio_buffer(r.sine(seconds=0.01), rate=rate)})
+        assert res.WhichOneof("outcome") == "error", res
+        assert "sample_rate %d is over the limit of 768000 Hz" % rate in res.error.message, res.error

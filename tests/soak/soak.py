@@ -170,6 +170,22 @@ def spawn():
     return p
 
 
+log_pos, opened, closed = 0, 0, 0
+
+
+def count_breaker():
+    """Breaker transitions logged since the last call (the log is read incrementally)."""
+    global log_pos, opened, closed
+    with open(serve_log, "rb") as f:
+        f.seek(log_pos)
+        chunk = f.read()
+    cut = chunk.rfind(b"\n") + 1  # a half-written last line is read next time
+    log_pos += cut
+    text = chunk[:cut].decode(errors="replace")
+    opened += text.count("circuit breaker open")
+    closed += text.count("circuit breaker closed")
+
+
 base = proc_stats(server.pid)
 samples = []
 t0 = time.time()
@@ -194,11 +210,16 @@ try:
             st = proc_stats(server.pid)
             st.update(metrics(mport))
             st["t"] = round(now - t0)
+            st["load"] = float(open("/proc/loadavg").read().split()[0])
+            count_breaker()
+            st["breaker_opened"], st["breaker_closed"] = opened, closed
+            st["clients_killed"] = killed
             samples.append(st)
-            log("t=%4ds rss %.1f MB, %d fds, %d threads, %d open / %d live sessions, %d chunks; load %s" %
+            log("t=%4ds rss %.1f MB, %d fds, %d threads, %d open / %d live sessions, %d chunks, "
+                "breaker opened %d / closed %d, %d clients killed; load %.2f" %
                 (st["t"], st["rss_mb"], st["fds"], st["threads"], st.get("remotemedia_grpc_active_streams", -1),
                  st.get("remotemedia_grpc_live_sessions", -1), st.get("remotemedia_stream_chunks_total", 0),
-                 open("/proc/loadavg").read().split()[0]))
+                 opened, closed, killed, st["load"]))
             next_sample += args.sample
         if server.poll() is not None:
             break
@@ -236,9 +257,7 @@ warm = rss[1:] if len(rss) > 2 else rss  # the first minute fills allocator cach
 growth = (warm[-1] - warm[0]) if len(warm) >= 2 else 0.0
 if len(warm) >= 2 and growth > max(8.0, 0.10 * warm[0]):
     fails.append("RSS grew %.1f MB after warm-up (%.1f -> %.1f MB)" % (growth, warm[0], warm[-1]))
-text = open(serve_log, errors="replace").read()
-opened = text.count("circuit breaker open")
-closed = text.count("circuit breaker closed")
+count_breaker()
 if not opened or not closed:
     fails.append("the breaker was not seen both opening (%d) and closing (%d)" % (opened, closed))
 
@@ -261,10 +280,12 @@ summary = {
     "rss_mb": [round(x, 1) for x in rss], "rss_growth_after_warmup_mb": round(growth, 1),
     "fds_start": base["fds"], "fds_peak": max([s["fds"] for s in samples] or [0]),
     "fds_at_rest": end["fds"] if end else None,
+    "rss_at_rest_mb": round(end["rss_mb"], 1) if end else None,
     "seconds_to_rest": round(rest - (t0 + args.seconds), 1) if rest else None,
     "threads_peak": max([s["threads"] for s in samples] or [0]),
     "breaker_opened": opened, "breaker_closed": closed,
-    "load_average_end": open("/proc/loadavg").read().split()[0], "failures": fails}
+    "load_average_end": open("/proc/loadavg").read().split()[0], "failures": fails,
+    "samples": samples}
 log("summary: " + json.dumps(summary))
 if args.json:
     with open(args.json, "w") as f:

@@ -31,6 +31,14 @@ static void test_audio(void)
     rm_frame_unref(f);
     /* invalid shapes are refused */
     CHECK(rm_frame_new_audio(RM_SAMPLE_F32, 0, 1, 10) == NULL);
+    /* the rate limit, at and past its bound (both constructors) */
+    rm_frame *top = rm_frame_new_audio(RM_SAMPLE_F32, RM_AUDIO_MAX_RATE, 1, 10);
+    CHECK(top != NULL);
+    rm_frame_unref(top);
+    CHECK(rm_frame_new_audio(RM_SAMPLE_F32, RM_AUDIO_MAX_RATE + 1, 1, 10) == NULL);
+    CHECK(rm_frame_new_audio(RM_SAMPLE_S16, 4000000000u, 1, 10) == NULL);
+    static int16_t pcm[10];
+    CHECK(rm_frame_wrap_audio(RM_SAMPLE_S16, RM_AUDIO_MAX_RATE + 1, 1, 10, pcm, NULL, NULL) == NULL);
     CHECK(rm_frame_new_audio(RM_SAMPLE_F32, 16000, 0, 10) == NULL);
     CHECK(rm_frame_new_audio(RM_SAMPLE_ANY, 16000, 1, 10) == NULL);
     CHECK(rm_frame_new_audio(RM_SAMPLE_F32, 16000, 2, SIZE_MAX / 4) == NULL); /* overflow */

@@ -33,7 +33,7 @@
 
 /* Rates accepted anywhere in the family (Hz); outside is an error. */
 #define RM__AUDIO_MIN_RATE 1000
-#define RM__AUDIO_MAX_RATE 768000
+#define RM__AUDIO_MAX_RATE RM_AUDIO_MAX_RATE
 
 /* dBFS values of digital silence are reported as this floor. */
 #define RM__AUDIO_DB_FLOOR (-200.0)

@@ -113,6 +113,11 @@ rm_frame *rmg_audio_to_frame(const Remotemedia__V1__AudioBuffer *a, rmg_msg *own
                      a->sample_rate == 0 ? "sample_rate" : "channels");
         return NULL;
     }
+    if (a->sample_rate > RM_AUDIO_MAX_RATE) {
+        rm_error_set(err, RM_EINVAL, node_id, "audio for node '%s': sample_rate %u is over the limit of %u Hz", nid,
+                     a->sample_rate, RM_AUDIO_MAX_RATE);
+        return NULL;
+    }
     size_t bytes = a->samples.len;
     if (bytes % width) {
         rm_error_set(err, RM_EINVAL, node_id, "audio for node '%s': %zu bytes is not a whole number of %s samples",

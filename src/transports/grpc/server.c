@@ -327,36 +327,42 @@ static const rm_param_def *find_param(const rm_node_type *t, const char *key)
  * client-chosen code (the "python" family: --allow-python), make the server
  * connect wherever the client says (the "remote" family, RemotePipeline:
  * --allow-remote), or name files on this machine (RM_PARAM_HOST_FILE
- * parameters: --allow-file-params).
- * `manifest` is the JSON text the graph was compiled from. */
-static int check_client_manifest(server *s, rm_graph *g, const char *manifest, rm_error *err)
+ * parameters: --allow-file-params).  Checked on the manifest's JSON text
+ * before it is compiled: compiling already opens files a node names (a
+ * RemotePipeline sub-manifest), which would tell a client which files exist
+ * or block on a FIFO.  Node types are looked up by name; anything malformed
+ * is left to the compiler's diagnostics. */
+static int check_client_manifest(server *s, const char *manifest, rm_error *err)
 {
-    for (size_t i = 0; i < rm_graph_node_count(g); i++) {
-        const rm_node_type *t = rm_graph_node_type(g, i);
-        if (!s->cfg->allow_python && t->family && strcmp(t->family, "python") == 0)
-            return rm_error_set(err, RM_EPARAM, rm_graph_node_id(g, i),
-                                "node '%s' (%s) runs Python code; the server allows it only with --allow-python",
-                                rm_graph_node_id(g, i), t->name);
-        if (!s->cfg->allow_remote && t->family && strcmp(t->family, "remote") == 0)
-            return rm_error_set(err, RM_EPARAM, rm_graph_node_id(g, i),
-                                "node '%s' (%s) connects to other servers; the server allows it only with "
-                                "--allow-remote",
-                                rm_graph_node_id(g, i), t->name);
-    }
-    if (s->cfg->allow_file_params) return 0;
     json_t *root = json_loads(manifest, 0, NULL);
     json_t *nodes = json_object_get(root, "nodes"), *node;
     size_t i;
     int rc = 0;
     json_array_foreach(nodes, i, node) {
         const char *id = json_string_value(json_object_get(node, "id")), *key;
-        int idx = id ? rm_graph_node_index(g, id) : -1;
+        const char *type = json_string_value(json_object_get(node, "node_type"));
+        const rm_node_type *t = type ? rm_runtime_find_node_type(s->rt, type) : NULL;
         json_t *v;
-        if (idx < 0) continue;
-        const rm_node_type *t = rm_graph_node_type(g, (size_t)idx);
+        if (!t) continue;
+        if (!id) id = "";
+        if (!s->cfg->allow_python && t->family && strcmp(t->family, "python") == 0) {
+            rc = rm_error_set(err, RM_EPARAM, id,
+                              "node '%s' (%s) runs Python code; the server allows it only with --allow-python", id,
+                              t->name);
+            break;
+        }
+        if (!s->cfg->allow_remote && t->family && strcmp(t->family, "remote") == 0) {
+            rc = rm_error_set(err, RM_EPARAM, id,
+                              "node '%s' (%s) connects to other servers; the server allows it only with "
+                              "--allow-remote",
+                              id, t->name);
+            break;
+        }
+        if (s->cfg->allow_file_params) continue;
         json_object_foreach(json_object_get(node, "params"), key, v) {
             const rm_param_def *p = find_param(t, key);
             if (!p || !(p->flags & RM_PARAM_HOST_FILE)) continue;
+            if (p->type == RM_PARAM_JSON && !json_is_string(v)) continue; /* inline, no file named */
             rc = rm_error_set(err, RM_EPARAM, id,
                               "node '%s' (%s): parameter '%s' names files on the server; the server accepts it "
                               "from clients only with --allow-file-params",
@@ -454,8 +460,8 @@ static void execute_task(void *arg)
     Remotemedia__V1__ExecuteRequest *req = (Remotemedia__V1__ExecuteRequest *)u->req->msg;
     rm_error err;
     rm_error_clear(&err);
-    if (rm_host_compile(s->host, u->manifest, strlen(u->manifest), "manifest", &u->graph, &err, NULL) != 0 ||
-        check_client_manifest(s, u->graph, u->manifest, &err) != 0) {
+    if (check_client_manifest(s, u->manifest, &err) != 0 ||
+        rm_host_compile(s->host, u->manifest, strlen(u->manifest), "manifest", &u->graph, &err, NULL) != 0) {
         execute_error(u, REMOTEMEDIA__V1__ERROR_TYPE__ERROR_TYPE_VALIDATION, err.node_id, err.message);
         return;
     }
@@ -724,6 +730,7 @@ typedef struct scall {
     int recv_pending, paused, half_closed, stop_reading;
     /* session */
     int have_init, opening, closing, closed_sent, freeing;
+    int busy; /* CQ handlers (and start_stream) running on it: not freed under them */
     rm_stream *st;
     int st_freed;
     char session_id[64];
@@ -945,12 +952,17 @@ static void scall_release_stream(scall *c)
 
 /* Frees the call once nothing refers to it.  `end_open`: the open task
  * (a control thread) is done with it — cleared in the same critical
- * section as the check, so the CQ thread cannot free it in between. */
+ * section as the check, so the CQ thread cannot free it in between.
+ * Otherwise a CQ handler (or start_stream) ends: each counts itself in
+ * `busy` in the critical section where it clears its pending flag, so the
+ * open task cannot free the call while the handler still uses it (ASan
+ * caught stream_status_sent locking a call open_task had just freed). */
 static void scall_maybe_free_ex(scall *c, int end_open)
 {
     pthread_mutex_lock(&c->mu);
     if (end_open) c->opening = 0;
-    int done = c->close_done && (c->status_done || !c->status_started) && !c->recv_pending && !c->sending &&
+    else c->busy--; /* a handler ends: it cleared its flag under the same lock as busy++ */
+    int done = !c->busy && c->close_done && (c->status_done || !c->status_started) && !c->recv_pending && !c->sending &&
                !c->opening && (c->st_freed || !c->st) && !c->freeing;
     if (done) c->freeing = 1; /* called from the CQ and control threads: free once */
     pthread_mutex_unlock(&c->mu);
@@ -981,6 +993,7 @@ static void stream_sent(tag *t, int ok)
 {
     scall *c = CONTAINER(t, scall, send_tag);
     pthread_mutex_lock(&c->mu);
+    c->busy++;
     c->sending = 0;
     grpc_byte_buffer_destroy(c->q[c->qh]);
     c->qh = (c->qh + 1) % c->qcap;
@@ -996,6 +1009,7 @@ static void stream_status_sent(tag *t, int ok)
     (void)ok;
     scall *c = CONTAINER(t, scall, status_tag);
     pthread_mutex_lock(&c->mu);
+    c->busy++;
     c->status_done = 1;
     c->dead = 1;
     pthread_mutex_unlock(&c->mu);
@@ -1008,6 +1022,7 @@ static void stream_close_done(tag *t, int ok)
     (void)ok;
     scall *c = CONTAINER(t, scall, close_tag);
     pthread_mutex_lock(&c->mu);
+    c->busy++;
     c->close_done = 1;
     if (c->cancelled) {
         /* client gone or deadline: tear down, nothing more to send */
@@ -1036,8 +1051,8 @@ static void open_task(void *arg)
     server *s = c->srv;
     rm_error err;
     rm_error_clear(&err);
-    int rc = rm_host_compile(s->host, j->manifest, strlen(j->manifest), "manifest", &j->g, &err, NULL);
-    if (rc == 0) rc = check_client_manifest(s, j->g, j->manifest, &err);
+    int rc = check_client_manifest(s, j->manifest, &err);
+    if (rc == 0) rc = rm_host_compile(s->host, j->manifest, strlen(j->manifest), "manifest", &j->g, &err, NULL);
     rm_stream *st = NULL;
     int validation = rc != 0;
     if (rc == 0) {
@@ -1233,6 +1248,7 @@ static void stream_received(tag *t, int ok)
 {
     scall *c = CONTAINER(t, scall, recv_tag);
     pthread_mutex_lock(&c->mu);
+    c->busy++;
     c->recv_pending = 0;
     grpc_byte_buffer *bb = c->recv_buf;
     c->recv_buf = NULL;
@@ -1340,6 +1356,7 @@ static void start_stream(server *s, grpc_call *call, grpc_metadata_array *md, gp
     c->send_tag.fn = stream_sent;
     c->close_tag.fn = stream_close_done;
     c->status_tag.fn = stream_status_sent;
+    c->busy = 1; /* this function's; its scall_maybe_free ends it */
     pthread_mutex_init(&c->mu, NULL);
     grpc_op op;
     memset(&op, 0, sizeof op);

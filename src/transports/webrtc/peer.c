@@ -32,6 +32,7 @@
 #include <nice/agent.h>
 
 #include "rtc_internal.h"
+#include "whip_offer.h"
 
 #define CHUNK_MS 20   /* reply audio pushed per step                         */
 #define LEAD_MS 60    /* reply audio handed to the encoder ahead of real time */
@@ -499,31 +500,6 @@ static GstBusSyncReply on_bus(GstBus *bus, GstMessage *msg, gpointer user)
 
 /* ------------------------------------------------------------ creation --- */
 
-/* Finds the first audio m-line that offers Opus: its index and payload
- * type, or -1 with `why`. */
-static int find_opus(const GstSDPMessage *sdp, int *pt, char *why, size_t cap)
-{
-    int saw_audio = 0;
-    for (guint i = 0; i < gst_sdp_message_medias_len(sdp); i++) {
-        const GstSDPMedia *m = gst_sdp_message_get_media(sdp, i);
-        if (g_strcmp0(gst_sdp_media_get_media(m), "audio") != 0) continue;
-        saw_audio = 1;
-        for (guint a = 0; a < gst_sdp_media_attributes_len(m); a++) {
-            const GstSDPAttribute *at = gst_sdp_media_get_attribute(m, a);
-            int n = 0;
-            char enc[32];
-            if (g_strcmp0(at->key, "rtpmap") == 0 && at->value && sscanf(at->value, "%d %31[^/]", &n, enc) == 2 &&
-                !g_ascii_strcasecmp(enc, "opus")) {
-                *pt = n;
-                return (int)i;
-            }
-        }
-    }
-    snprintf(why, cap, "%s", saw_audio ? "the offer's audio does not include Opus (a=rtpmap:<pt> opus/48000/2)"
-                                       : "the offer has no audio m-line (m=audio ...)");
-    return -1;
-}
-
 /* Waits for a promise answered by webrtcbin: 0 with its reply (borrowed
  * from the promise, may be NULL), or -1 with `why` set. */
 static int promise_wait(GstPromise *pr, const GstStructure **reply, const char *what, char *why, size_t cap)
@@ -651,23 +627,10 @@ int rtc_peer_create(rtc_server *s, const char *offer, size_t len, char **answer,
                     char *why, size_t why_cap)
 {
     *answer = NULL;
-    /* the offer first: a bad one costs nothing */
-    char *text = g_strndup(offer, len);
+    /* the offer first (whip_offer.c): a bad one costs nothing */
     GstSDPMessage *sdp = NULL;
-    if (strncmp(text, "v=0", 3) != 0 || gst_sdp_message_new_from_text(text, &sdp) != GST_SDP_OK ||
-        gst_sdp_message_medias_len(sdp) == 0) {
-        g_free(text);
-        if (sdp) gst_sdp_message_free(sdp);
-        snprintf(why, why_cap, "the body is not an SDP offer (it must start with \"v=0\" and have m= lines)");
-        return 400;
-    }
-    g_free(text);
-    int pt = 0;
-    int mline = find_opus(sdp, &pt, why, why_cap);
-    if (mline < 0) {
-        gst_sdp_message_free(sdp);
-        return 400;
-    }
+    int pt = 0, mline = 0;
+    if (whip_parse_offer(offer, len, &sdp, &mline, &pt, why, why_cap) != 0) return 400;
     /* the limit: reserve a slot (teardown gives it back) */
     pthread_mutex_lock(&s->mu);
     if (s->cfg.max_peers && s->n_peers >= s->cfg.max_peers) {

@@ -29,15 +29,9 @@
 #include <nice/address.h>
 
 #include "rtc_internal.h"
+#include "whip_offer.h"
 
-#define MAX_OFFER_BYTES (64u * 1024u)
 #define TICK_MS 10
-
-typedef struct req {
-    char *body;
-    size_t len;
-    int too_large;
-} req;
 
 static enum MHD_Result reply(struct MHD_Connection *c, rtc_server *s, unsigned status, const char *type, char *body,
                              const char *location)
@@ -63,27 +57,6 @@ static enum MHD_Result text_reply(struct MHD_Connection *c, rtc_server *s, unsig
     char buf[1100];
     snprintf(buf, sizeof buf, "%s\n", msg);
     return reply(c, s, status, "text/plain; charset=utf-8", buf, NULL);
-}
-
-/* Compares without stopping at the first difference (no timing hint). */
-static int same_secret(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    unsigned char d = (unsigned char)(la != lb);
-    for (size_t i = 0; i < la; i++) d |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
-    return d == 0;
-}
-
-/* NULL when the request may pass, else why not. */
-static const char *check_token(rtc_server *s, struct MHD_Connection *c)
-{
-    if (!s->cfg.n_tokens) return NULL;
-    const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-    if (!h) return "missing 'Authorization: Bearer TOKEN' header";
-    if (strncmp(h, "Bearer ", 7) != 0) return "the Authorization header must be 'Bearer TOKEN'";
-    int ok = 0;
-    for (size_t i = 0; i < s->cfg.n_tokens; i++) ok |= same_secret(h + 7, s->cfg.tokens[i]);
-    return ok ? NULL : "invalid bearer token";
 }
 
 static void prom(rtc_server *s, GString *o)
@@ -137,7 +110,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     (void)version;
     rtc_server *s = cls;
     if (!strcmp(method, "POST")) {
-        req *r = *con_cls;
+        whip_body *r = *con_cls;
         if (!r) {
             r = calloc(1, sizeof *r);
             if (!r) return MHD_NO;
@@ -145,21 +118,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
             return MHD_YES;
         }
         if (*upload_size) {
-            if (!r->too_large && r->len + *upload_size <= MAX_OFFER_BYTES) {
-                char *b = realloc(r->body, r->len + *upload_size + 1);
-                if (!b) return MHD_NO;
-                memcpy(b + r->len, upload, *upload_size);
-                r->body = b;
-                r->len += *upload_size;
-                r->body[r->len] = '\0';
-            } else {
-                r->too_large = 1;
-            }
+            if (whip_body_append(r, upload, *upload_size) != 0) return MHD_NO;
             *upload_size = 0;
             return MHD_YES;
         }
     }
-    if (!strcmp(method, "OPTIONS")) {
+    /* routing, token, size and content type: whip_offer.c */
+    whip_body *r = *con_cls;
+    whip_request rq = {method, url, MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization"),
+                       MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type"), r};
+    unsigned refused = 0;
+    const char *why_not = NULL;
+    switch (whip_classify(&rq, s->cfg.tokens, s->cfg.n_tokens, &refused, &why_not)) {
+    case WHIP_REFUSE:
+        return text_reply(c, s, refused, why_not);
+    case WHIP_OPTIONS: {
         struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
         if (!resp) return MHD_NO;
         MHD_add_response_header(resp, "Access-Control-Allow-Origin", "*");
@@ -170,38 +143,28 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         MHD_destroy_response(resp);
         return ret;
     }
-    if (!strcmp(method, "GET") && !strcmp(url, "/health")) return text_reply(c, s, 200, "ok");
-    if (!strcmp(method, "GET") && !strcmp(url, "/metrics")) {
+    case WHIP_HEALTH:
+        return text_reply(c, s, 200, "ok");
+    case WHIP_METRICS: {
         GString *o = g_string_new(NULL);
         prom(s, o);
         enum MHD_Result ret = reply(c, s, 200, "text/plain; version=0.0.4; charset=utf-8", o->str, NULL);
         g_string_free(o, TRUE);
         return ret;
     }
-    int whip = !strcmp(url, "/whip"), resource = !strncmp(url, "/whip/", 6) && url[6];
-    if (!whip && !resource) return text_reply(c, s, 404, "no such endpoint: POST /whip, DELETE /whip/<id>, GET /health, GET /metrics");
-    const char *deny = check_token(s, c);
-    if (deny) return text_reply(c, s, 401, deny);
-    if (resource && !strcmp(method, "DELETE")) {
+    case WHIP_DELETE:
         if (rtc_peer_end_by_id(s, url + 6, RTC_END_DELETE) != 0) {
             char msg[200];
             snprintf(msg, sizeof msg, "no session '%.100s' (ended already, or never existed)", url + 6);
             return text_reply(c, s, 404, msg);
         }
         return text_reply(c, s, 200, "session ended");
+    case WHIP_OFFER:
+        break;
     }
-    if (resource && !strcmp(method, "PATCH"))
-        return text_reply(c, s, 405, "trickle ICE is not supported: the answer carries every candidate");
-    if (!whip || strcmp(method, "POST") != 0)
-        return text_reply(c, s, 405, "POST an SDP offer to /whip; DELETE /whip/<id> ends a session");
-    req *r = *con_cls;
-    if (r->too_large) return text_reply(c, s, 413, "the offer is larger than 64 KiB");
-    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
-    if (!ct || strncmp(ct, "application/sdp", 15) != 0)
-        return text_reply(c, s, 415, "the offer must be sent with Content-Type: application/sdp");
     if (s->stopping) return text_reply(c, s, 503, "the server is shutting down");
     char *answer = NULL, id[64], why[900];
-    int status = rtc_peer_create(s, r->body ? r->body : "", r->len, &answer, id, sizeof id, why, sizeof why);
+    int status = rtc_peer_create(s, r->data ? r->data : "", r->len, &answer, id, sizeof id, why, sizeof why);
     if (status != 201) {
         pthread_mutex_lock(&s->mu);
         s->totals.peers_refused++;
@@ -222,9 +185,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void request_done(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode t)
 {
     (void)cls, (void)c, (void)t;
-    req *r = *con_cls;
+    whip_body *r = *con_cls;
     if (r) {
-        free(r->body);
+        whip_body_free(r);
         free(r);
     }
     *con_cls = NULL;
