@@ -8,15 +8,8 @@
 #include <stdio.h>
 
 #include "remotemedia/breaker.h"
+#include "../unit/check.h"
 
-static int failures;
-#define CHECK(c)                                                                  \
-    do {                                                                          \
-        if (!(c)) {                                                               \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #c); \
-            failures++;                                                           \
-        }                                                                         \
-    } while (0)
 
 #define MS 1000000ull
 #define THREADS 4
@@ -141,7 +134,7 @@ int main(void)
     CHECK(rm_breaker_shared_users(keep) == 1);
     rm_breaker_shared_release(keep);
 
-    if (failures) fprintf(stderr, "test_shared_breaker: %d check(s) failed\n", failures);
+    if (check_failures) fprintf(stderr, "test_shared_breaker: %d check(s) failed\n", check_failures);
     else printf("test_shared_breaker: ok\n");
-    return failures != 0;
+    return check_failures != 0;
 }
