@@ -592,27 +592,30 @@ static void check_python_types(const rm_package *p, rm_runtime *rt, pytypes *out
     json_decref(v);
 }
 
-/* A declared Python type, for compiling the manifest: any parameters, the
- * default ports; it never runs here (the package's python/ runs in Pyodide). */
+/* The descriptor of a Python node type the package declares, so that the
+ * validator can compile the manifest against it: any parameters, the default
+ * ports.  It is complete for that job by design; the type's code is the
+ * package's python/ file, which runs in Pyodide, so a native run of it is
+ * refused with this message rather than run. */
 typedef struct {
     const json_t *args;
-} stub_config;
+} declared_py_config;
 
-static const rm_param_def stub_params[] = {
-    {"args", RM_PARAM_JSON, offsetof(stub_config, args), "the node's parameters", 0, "{}", 0, 0, NULL, NULL,
+static const rm_param_def declared_py_params[] = {
+    {"args", RM_PARAM_JSON, offsetof(declared_py_config, args), "the node's parameters", 0, "{}", 0, 0, NULL, NULL,
      RM_PARAM_REST},
     {NULL, 0, 0, NULL, 0, NULL, 0, 0, NULL, NULL, 0},
 };
 
-static int stub_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
+static int declared_py_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
 {
     (void)state, (void)port, (void)f;
     return rm_node_fail(node, RM_ENOTSUP, "a Python node type of a package: it runs in the browser's Pyodide");
 }
 
-/* A runtime with the node types of `rt` plus stubs for `types`; the stub
- * descriptors go to *stubs (free after the runtime).  NULL on failure. */
-static rm_runtime *runtime_with_python(rm_runtime *rt, const pytypes *types, rm_node_type **stubs,
+/* A runtime with the node types of `rt` plus the declared Python `types`;
+ * their descriptors go to *decls (free after the runtime).  NULL on failure. */
+static rm_runtime *runtime_with_python(rm_runtime *rt, const pytypes *types, rm_node_type **decls,
                                        rm_package_report *r)
 {
     rm_runtime_opts o;
@@ -623,27 +626,27 @@ static rm_runtime *runtime_with_python(rm_runtime *rt, const pytypes *types, rm_
     rm_error err;
     rm_error_clear(&err);
     int rc = rm_runtime_new(&o, &x, &err);
-    *stubs = rc == 0 ? calloc(types->n ? types->n : 1, sizeof **stubs) : NULL;
-    if (rc == 0 && !*stubs) rc = RM_ENOMEM;
+    *decls = rc == 0 ? calloc(types->n ? types->n : 1, sizeof **decls) : NULL;
+    if (rc == 0 && !*decls) rc = RM_ENOMEM;
     for (size_t i = 0; rc == 0 && i < rm_runtime_node_type_count(rt); i++)
         rc = rm_runtime_register(x, rm_runtime_node_type_at(rt, i), &err);
     for (size_t i = 0; rc == 0 && i < types->n; i++) {
-        (*stubs)[i] = (rm_node_type){
+        (*decls)[i] = (rm_node_type){
             .abi_version = RM_NODE_ABI_VERSION,
             .name = types->v[i].name,
             .doc = "Python node type of this package",
             .family = "python",
-            .params = stub_params,
-            .config_size = sizeof(stub_config),
-            .process = stub_process,
+            .params = declared_py_params,
+            .config_size = sizeof(declared_py_config),
+            .process = declared_py_process,
         };
-        rc = rm_runtime_register(x, &(*stubs)[i], &err);
+        rc = rm_runtime_register(x, &(*decls)[i], &err);
     }
     if (rc != 0) {
         ERR(r, rc, "manifest.json", "cannot check the node types: %s", err.message[0] ? err.message : rm_strerror(rc));
         rm_runtime_free(x);
-        free(*stubs);
-        *stubs = NULL;
+        free(*decls);
+        *decls = NULL;
         return NULL;
     }
     return x;
@@ -687,11 +690,11 @@ static void check_manifest(const member *mm, rm_runtime *rt, const pytypes *py, 
     if (rc == 0) {
         check_runtime_key(mf, r);
         rm_graph *g = NULL;
-        rm_node_type *stubs = NULL;
-        rm_runtime *x = rt && py && py->n ? runtime_with_python(rt, py, &stubs, r) : rt;
+        rm_node_type *decls = NULL;
+        rm_runtime *x = rt && py && py->n ? runtime_with_python(rt, py, &decls, r) : rt;
         if (x && rm_graph_compile(x, mf, NULL, &g, d) == 0) rm_graph_unref(g);
         if (x != rt) rm_runtime_free(x);
-        free(stubs);
+        free(decls);
     }
     import_diags(r, d, "manifest.json");
     if (rc != 0 && !rm_diags_count_severity(d, RM_DIAG_ERROR))

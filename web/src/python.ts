@@ -71,9 +71,11 @@ export class PythonHost {
       // Node pass `pyodide` (loadPyodide() of the npm package) instead.
       if (!options.indexURL) throw new PythonError("PythonHost.load needs indexURL (where Pyodide's files are) or pyodide");
       const { loadPyodide } = (await import(/* @vite-ignore */ `${options.indexURL}pyodide.mjs`)) as {
-        loadPyodide(o: { indexURL?: string }): Promise<Pyodide>;
+        loadPyodide(o: { indexURL?: string; packageBaseUrl?: string }): Promise<Pyodide>;
       };
-      py = await loadPyodide({ indexURL: options.indexURL });
+      // packageBaseUrl: packages come from the same files, never from
+      // Pyodide's default CDN (nothing is fetched from the internet).
+      py = await loadPyodide({ indexURL: options.indexURL, packageBaseUrl: options.indexURL });
     }
     const h = new PythonHost(py);
     h.loadMs = now() - t;
