@@ -16,12 +16,21 @@ SOAK_SECONDS, default 3600):
     an on_error retry policy whose circuit breaker opens after 3 failed
     frames and closes again after 2 good ones in half-open;
   - every --sample seconds (default 60): server RSS, open fds, threads,
-    open and live sessions from /metrics.
+    open and live sessions, and from /metrics the heap in use (glibc
+    mallinfo2: allocated and not freed), the freed heap glibc keeps, and the
+    malloc arena count.
 At the end the clients stop and the server must come back to rest: no live
 session (remotemedia_grpc_live_sessions 0 within 60 s), health SERVING, fds
-back to the start, RSS flat after warm-up, the breaker seen both opening and
-closing, and a clean SIGTERM exit.  Prints a summary (also as JSON with
---json FILE) and exits 1 if a check fails.
+back to the start, the heap in use at rest back to its level at the start
+(within --heap-slack-mb: a leak grows with the chunks, millions of them), RSS
+from the end of warm-up (--warmup seconds, default 300 or a third of the
+run) to the last sample grown less than max(8 MB, 10 %), the breaker seen both
+opening and closing, and a clean SIGTERM exit.  Prints a summary (also as
+JSON with --json FILE) and exits 1 if a check fails.
+
+--arena-max N runs the server with MALLOC_ARENA_MAX=N (glibc's default is 8
+per CPU; `rmedia serve` caps it at min(CPUs, 4) unless that variable is set):
+`--arena-max 16` on 2 CPUs shows glibc's default behaviour.
 """
 import argparse
 import json
@@ -45,6 +54,9 @@ ap.add_argument("--clients", type=int, default=int(os.environ.get("SOAK_CLIENTS"
 ap.add_argument("--streams", type=int, default=int(os.environ.get("SOAK_STREAMS", 10)))
 ap.add_argument("--sample", type=float, default=60.0)
 ap.add_argument("--json", default="")
+ap.add_argument("--warmup", type=float, default=-1, help="seconds (default min(300, a third of --seconds))")
+ap.add_argument("--heap-slack-mb", type=float, default=2.0)
+ap.add_argument("--arena-max", type=int, default=0, help="MALLOC_ARENA_MAX for the server (0: its default)")
 args = ap.parse_args()
 
 RMEDIA = os.path.join(args.build, "rmedia")
@@ -103,9 +115,12 @@ def metrics(port):
     out = {}
     for line in text.splitlines():
         if line.startswith(("remotemedia_grpc_active_streams ", "remotemedia_grpc_live_sessions ",
-                            "remotemedia_stream_chunks_total ")):
+                            "remotemedia_stream_chunks_total ", "remotemedia_malloc_")):
             k, v = line.split()
             out[k] = float(v)
+    for k in ("heap_inuse", "heap_free", "mmap"):  # bytes -> MB, as rss_mb
+        if "remotemedia_malloc_%s_bytes" % k in out:
+            out["%s_mb" % k] = round(out.pop("remotemedia_malloc_%s_bytes" % k) / 1048576.0, 2)
     return out
 
 
@@ -139,8 +154,12 @@ serve_log = os.path.join(tmp, "serve.log")
 cmd = [RMEDIA, "serve", "--listen", "127.0.0.1:0", "--port-file", os.path.join(tmp, "port"),
        "--metrics-listen", "127.0.0.1:0", "--metrics-port-file", os.path.join(tmp, "mport"),
        "--plugin-dir", FAULTS, "--session-idle-timeout", "30", "--log-level", "info"]
+senv = dict(os.environ, RMEDIA_PLUGIN_PATH="", REMOTEMEDIA_AUTH_TOKENS="")
+senv.pop("MALLOC_ARENA_MAX", None)
+if args.arena_max:
+    senv["MALLOC_ARENA_MAX"] = str(args.arena_max)
 server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(serve_log, "w"),
-                          env=dict(os.environ, RMEDIA_PLUGIN_PATH="", REMOTEMEDIA_AUTH_TOKENS=""))
+                          env=senv)
 port = wait_file(os.path.join(tmp, "port"), server, "port file")
 mport = wait_file(os.path.join(tmp, "mport"), server, "metrics port file")
 addr = "127.0.0.1:%d" % port
@@ -187,11 +206,14 @@ def count_breaker():
 
 
 base = proc_stats(server.pid)
+base.update(metrics(mport))
 samples = []
 t0 = time.time()
 log("server pid %d on %s; %d clients x %d streams for %.0f s; sample every %.0f s" %
     (server.pid, addr, args.clients, args.streams, args.seconds, args.sample))
-log("start: rss %.1f MB, %d fds, %d threads" % (base["rss_mb"], base["fds"], base["threads"]))
+log("start: rss %.1f MB, heap in use %.2f MB, %d fds, %d threads, %d arenas" %
+    (base["rss_mb"], base.get("heap_inuse_mb", -1), base["fds"], base["threads"],
+     base.get("remotemedia_malloc_arenas", -1)))
 next_kill = time.time() + rng.uniform(1, 5)
 next_sample = time.time() + args.sample
 try:
@@ -215,9 +237,11 @@ try:
             st["breaker_opened"], st["breaker_closed"] = opened, closed
             st["clients_killed"] = killed
             samples.append(st)
-            log("t=%4ds rss %.1f MB, %d fds, %d threads, %d open / %d live sessions, %d chunks, "
-                "breaker opened %d / closed %d, %d clients killed; load %.2f" %
-                (st["t"], st["rss_mb"], st["fds"], st["threads"], st.get("remotemedia_grpc_active_streams", -1),
+            log("t=%4ds rss %.1f MB, heap in use %.2f / free %.2f MB, %d arenas, %d fds, %d threads, "
+                "%d open / %d live sessions, %d chunks, breaker opened %d / closed %d, %d clients killed; load %.2f" %
+                (st["t"], st["rss_mb"], st.get("heap_inuse_mb", -1), st.get("heap_free_mb", -1),
+                 st.get("remotemedia_malloc_arenas", -1), st["fds"], st["threads"],
+                 st.get("remotemedia_grpc_active_streams", -1),
                  st.get("remotemedia_grpc_live_sessions", -1), st.get("remotemedia_stream_chunks_total", 0),
                  opened, closed, killed, st["load"]))
             next_sample += args.sample
@@ -246,17 +270,31 @@ else:
         fails.append("sessions stuck after the clients left: %s" % m)
     if not health(addr):
         fails.append("health is not SERVING at the end")
+    # the server gives freed heap back once idle for RMG_TRIM_IDLE_S (2 s)
+    trims = m.get("remotemedia_malloc_trims_total", 0)
+    deadline = time.time() + 15
+    while m.get("remotemedia_malloc_trims_total", 0) <= trims and time.time() < deadline:
+        time.sleep(0.5)
+        m = metrics(mport)
     time.sleep(1)
     end = proc_stats(server.pid)
-    end.update(m)
+    end.update(metrics(mport))
     if end["fds"] > base["fds"] + 2:
         fails.append("fd leak: %d fds at the start, %d at rest" % (base["fds"], end["fds"]))
 
 rss = [s["rss_mb"] for s in samples]
-warm = rss[1:] if len(rss) > 2 else rss  # the first minute fills allocator caches
+# warm-up fills the allocator's arenas and caches to the load's level
+warmup = args.warmup if args.warmup >= 0 else min(300.0, args.seconds / 3)
+warm = [s["rss_mb"] for s in samples if s["t"] >= warmup]
 growth = (warm[-1] - warm[0]) if len(warm) >= 2 else 0.0
 if len(warm) >= 2 and growth > max(8.0, 0.10 * warm[0]):
     fails.append("RSS grew %.1f MB after warm-up (%.1f -> %.1f MB)" % (growth, warm[0], warm[-1]))
+heap_growth = None
+if end and "heap_inuse_mb" in base and "heap_inuse_mb" in end:
+    heap_growth = end["heap_inuse_mb"] - base["heap_inuse_mb"]
+    if heap_growth > args.heap_slack_mb:
+        fails.append("heap in use at rest %.2f MB above the start (%.2f -> %.2f MB): a leak" %
+                     (heap_growth, base["heap_inuse_mb"], end["heap_inuse_mb"]))
 count_breaker()
 if not opened or not closed:
     fails.append("the breaker was not seen both opening (%d) and closing (%d)" % (opened, closed))
@@ -277,7 +315,14 @@ summary = {
     "seconds": round(time.time() - t0), "clients": args.clients, "streams_per_client": args.streams,
     "clients_spawned": spawned, "clients_killed": killed,
     "chunks": int(samples[-1].get("remotemedia_stream_chunks_total", 0)) if samples else 0,
-    "rss_mb": [round(x, 1) for x in rss], "rss_growth_after_warmup_mb": round(growth, 1),
+    "rss_mb": [round(x, 1) for x in rss], "warmup_s": warmup, "rss_growth_after_warmup_mb": round(growth, 1),
+    "heap_inuse_mb": [s.get("heap_inuse_mb") for s in samples],
+    "heap_free_mb": [s.get("heap_free_mb") for s in samples],
+    "arenas": [s.get("remotemedia_malloc_arenas") for s in samples],
+    "heap_inuse_start_mb": base.get("heap_inuse_mb"), "heap_inuse_at_rest_mb": end.get("heap_inuse_mb") if end else None,
+    "heap_free_at_rest_mb": end.get("heap_free_mb") if end else None,
+    "heap_growth_at_rest_mb": round(heap_growth, 2) if heap_growth is not None else None,
+    "arena_max_env": args.arena_max or None, "rss_start_mb": round(base["rss_mb"], 1),
     "fds_start": base["fds"], "fds_peak": max([s["fds"] for s in samples] or [0]),
     "fds_at_rest": end["fds"] if end else None,
     "rss_at_rest_mb": round(end["rss_mb"], 1) if end else None,

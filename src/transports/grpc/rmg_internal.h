@@ -28,11 +28,38 @@ void rmg_prom_free(rmg_prom *p);
 /* One finished request. */
 void rmg_prom_request(rmg_prom *p, int method, grpc_status_code code, double seconds);
 void rmg_prom_chunks(rmg_prom *p, uint64_t n);
+/* One idle trim (rmg_mem_trim) done. */
+void rmg_prom_trimmed(rmg_prom *p);
 void rmg_prom_error(rmg_prom *p, Remotemedia__V1__ErrorType type);
 /* Per-node-type calls and latency from a finished session's metrics JSON. */
 void rmg_prom_session(rmg_prom *p, const char *metrics_json);
 /* Starts /metrics on HOST:PORT (libmicrohttpd); *port gets the bound port.
  * Returns 0, or -1 with a message printed. */
 int rmg_prom_listen(rmg_prom *p, const char *hostport, unsigned *port);
+
+/* ----------------------------------------------- process memory (memstats.c) --- */
+
+/* glibc arenas `rmedia serve` allows (at most one per CPU): every thread that
+ * ever mallocs gets its own arena up to 8 per CPU by default, and each keeps
+ * its freed memory, so RSS after a load peak stays at the peak (issue 17). */
+#define RMG_MALLOC_ARENA_MAX 4
+typedef struct {
+    double rss_bytes;        /* resident set, /proc/self/statm */
+    double heap_inuse_bytes; /* malloc'd and not freed: mallinfo2 uordblks + hblkhd */
+    double heap_free_bytes;  /* free but kept by the allocator: fordblks */
+    double mmap_bytes;       /* large blocks mmap'd one each: hblkhd */
+    int arenas;              /* malloc arenas; -1 when unknown (not glibc) */
+} rmg_mem;
+/* Reads the figures above; takes every arena's lock once (for /metrics, not a hot path). */
+void rmg_mem_read(rmg_mem *m);
+/* At start: caps the arenas at min(CPUs, RMG_MALLOC_ARENA_MAX) unless the
+ * operator set MALLOC_ARENA_MAX or GLIBC_TUNABLES=glibc.malloc.arena_max.
+ * Returns the cap set, or 0 if left alone. */
+int rmg_mem_tune(void);
+/* Gives freed memory back to the system (malloc_trim); call when idle: it
+ * takes each arena's lock while it walks the arena.  The server does after
+ * RMG_TRIM_IDLE_S seconds without calls that followed a busy spell. */
+#define RMG_TRIM_IDLE_S 2.0
+void rmg_mem_trim(void);
 
 #endif

@@ -1590,6 +1590,7 @@ int rmg_serve(rm_runtime *rt, const rmg_config *cfg)
     s->cfg = cfg;
     s->rt = rt;
     pthread_mutex_init(&s->mu, NULL);
+    rmg_mem_tune(); /* before any thread starts */
     rm_host_opts ho;
     rm_host_opts_init(&ho);
     ho.max_sessions = cfg->max_sessions;
@@ -1714,9 +1715,27 @@ int rmg_serve(rm_runtime *rt, const rmg_config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     s->shutdown_tag.fn = on_shutdown_done;
-    double drain_deadline = 0;
-    int cancelled_all = 0;
+    double drain_deadline = 0, next_idle_check = 0, idle_since = 0;
+    int cancelled_all = 0, busy = 0;
     for (;;) {
+        /* Once a second: after a busy spell, RMG_TRIM_IDLE_S with no call but
+         * health Watches gives the freed heap back (off the hot path). */
+        double now = now_s();
+        if (now >= next_idle_check && !s->shutting_down) {
+            next_idle_check = now + 1.0;
+            size_t watches = 0;
+            for (wcall *w = s->watches; w; w = w->next) watches++;
+            if (rm_host_live_streams(s->host) || calls_open(s) > watches) {
+                busy = 1;
+                idle_since = 0;
+            } else if (busy && !idle_since) {
+                idle_since = now;
+            } else if (busy && now - idle_since >= RMG_TRIM_IDLE_S) {
+                rmg_mem_trim();
+                rmg_prom_trimmed(s->prom);
+                busy = 0;
+            }
+        }
         if (g_signal && !s->shutting_down) {
             begin_shutdown(s);
             drain_deadline = now_s() + cfg->drain_timeout_s;
