@@ -249,3 +249,24 @@ def test_audio_sample_rate_limit(server):
         res = r.execute(server, m, {"p": r.audio_buffer(r.sine(seconds=0.01), rate=rate)})
         assert res.WhichOneof("outcome") == "error", res
         assert "sample_rate %d is over the limit of 768000 Hz" % rate in res.error.message, res.error
+
+
+def test_stream_output_over_client_receive_limit(server, pb):
+    # a ChunkResult over 4 MiB (gRPC clients' default receive limit) is not
+    # sent: a StreamResponse.error RESOURCE_LIMIT names the node and says the
+    # output was dropped, and the stream goes on; 3 MiB arrives
+    import numpy as np
+    m = r.simple_manifest(("p", "PassThrough", {}))
+    small = r.audio_buffer(np.zeros(3 * 1024 * 1024 // 4), 48000, 1, "f32")
+    big = r.audio_buffer(np.zeros(5 * 1024 * 1024 // 4), 48000, 1, "f32")
+    reqs = [r.init_request(m), r.chunk_request("p", small, 0), r.chunk_request("p", big, 1),
+            r.chunk_request("p", small, 2), r.control_request("close")]
+    out = list(server.stream_stub().StreamPipeline(iter(reqs), metadata=server.metadata(), timeout=120))
+    results = [x.result.sequence for x in out if x.WhichOneof("response") == "result"]
+    errors = [x.error for x in out if x.WhichOneof("response") == "error"]
+    assert results == [0, 2], [x.WhichOneof("response") for x in out]
+    assert len(errors) == 1, errors
+    assert errors[0].error_type == pb.common.ERROR_TYPE_RESOURCE_LIMIT, errors[0]
+    assert "output of node 'p' for sequence 1" in errors[0].message and "it was dropped" in errors[0].message, \
+        errors[0]
+    assert out[-1].WhichOneof("response") == "closed", out[-1]

@@ -55,7 +55,7 @@ ap.add_argument("--streams", type=int, default=int(os.environ.get("SOAK_STREAMS"
 ap.add_argument("--sample", type=float, default=60.0)
 ap.add_argument("--json", default="")
 ap.add_argument("--warmup", type=float, default=-1, help="seconds (default min(300, a third of --seconds))")
-ap.add_argument("--heap-slack-mb", type=float, default=2.0)
+ap.add_argument("--heap-slack-mb", type=float, default=1.0)
 ap.add_argument("--arena-max", type=int, default=0, help="MALLOC_ARENA_MAX for the server (0: its default)")
 args = ap.parse_args()
 
@@ -205,9 +205,47 @@ def count_breaker():
     closed += text.count("circuit breaker closed")
 
 
+def stop_clients():
+    for c in clients:
+        if c.poll() is None:
+            c.kill()
+            c.wait()
+
+
+def come_to_rest():
+    """Waits (after the clients left) for no live session, then for the
+    server's idle trim; returns the stats at rest, or None if a session stayed."""
+    deadline = time.time() + 60
+    m = metrics(mport)
+    while (m.get("remotemedia_grpc_live_sessions", 1) or m.get("remotemedia_grpc_active_streams", 1)) \
+            and time.time() < deadline:
+        time.sleep(0.5)
+        m = metrics(mport)
+    if m.get("remotemedia_grpc_live_sessions") != 0 or m.get("remotemedia_grpc_active_streams") != 0:
+        fails.append("sessions stuck after the clients left: %s" % m)
+        return None
+    at = time.time()
+    # the server gives freed heap back once idle for RMG_TRIM_IDLE_S (2 s)
+    trims = m.get("remotemedia_malloc_trims_total", 0)
+    deadline = time.time() + 15
+    while m.get("remotemedia_malloc_trims_total", 0) <= trims and time.time() < deadline:
+        time.sleep(0.5)
+        m = metrics(mport)
+    time.sleep(1)
+    st = proc_stats(server.pid)
+    st.update(metrics(mport))
+    st["reached_s"] = at
+    return st
+
+
+fails = []
 base = proc_stats(server.pid)
 base.update(metrics(mport))
 samples = []
+# warm-up fills the allocator's arenas and caches to the load's level; then
+# the clients leave once (rest1): heap in use there is the reference for the end
+warmup = args.warmup if args.warmup >= 0 else min(300.0, args.seconds / 3)
+rest1 = None
 t0 = time.time()
 log("server pid %d on %s; %d clients x %d streams for %.0f s; sample every %.0f s" %
     (server.pid, addr, args.clients, args.streams, args.seconds, args.sample))
@@ -218,6 +256,14 @@ next_kill = time.time() + rng.uniform(1, 5)
 next_sample = time.time() + args.sample
 try:
     while time.time() - t0 < args.seconds:
+        if rest1 is None and time.time() - t0 >= warmup:
+            stop_clients()
+            rest1 = come_to_rest() or {}
+            rest1["t"] = round(time.time() - t0)
+            log("t=%4ds rest after warm-up: rss %.1f MB, heap in use %.2f / free %.2f MB, %d fds" %
+                (rest1["t"], rest1.get("rss_mb", -1), rest1.get("heap_inuse_mb", -1), rest1.get("heap_free_mb", -1),
+                 rest1.get("fds", -1)))
+            next_sample = time.time() + args.sample
         clients = [c for c in clients if c.poll() is None]
         while len(clients) < args.clients:
             clients.append(spawn())
@@ -249,52 +295,35 @@ try:
             break
         time.sleep(0.1)
 finally:
-    for c in clients:
-        if c.poll() is None:
-            c.kill()
-            c.wait()
+    stop_clients()
 
-fails = []
 end, rest = None, None
 if server.poll() is not None:
     fails.append("the server died during the soak (exit %s)" % server.returncode)
 else:
-    deadline = time.time() + 60
-    m = metrics(mport)
-    while (m.get("remotemedia_grpc_live_sessions", 1) or m.get("remotemedia_grpc_active_streams", 1)) \
-            and time.time() < deadline:
-        time.sleep(0.5)
-        m = metrics(mport)
-    rest = time.time()
-    if m.get("remotemedia_grpc_live_sessions") != 0 or m.get("remotemedia_grpc_active_streams") != 0:
-        fails.append("sessions stuck after the clients left: %s" % m)
+    end = come_to_rest()
+    rest = end["reached_s"] if end else None
     if not health(addr):
         fails.append("health is not SERVING at the end")
-    # the server gives freed heap back once idle for RMG_TRIM_IDLE_S (2 s)
-    trims = m.get("remotemedia_malloc_trims_total", 0)
-    deadline = time.time() + 15
-    while m.get("remotemedia_malloc_trims_total", 0) <= trims and time.time() < deadline:
-        time.sleep(0.5)
-        m = metrics(mport)
-    time.sleep(1)
-    end = proc_stats(server.pid)
-    end.update(metrics(mport))
-    if end["fds"] > base["fds"] + 2:
+    if end and end["fds"] > base["fds"] + 2:
         fails.append("fd leak: %d fds at the start, %d at rest" % (base["fds"], end["fds"]))
 
 rss = [s["rss_mb"] for s in samples]
-# warm-up fills the allocator's arenas and caches to the load's level
-warmup = args.warmup if args.warmup >= 0 else min(300.0, args.seconds / 3)
-warm = [s["rss_mb"] for s in samples if s["t"] >= warmup]
+warm = [s["rss_mb"] for s in samples if rest1 is not None and s["t"] > rest1.get("t", 0)]
 growth = (warm[-1] - warm[0]) if len(warm) >= 2 else 0.0
 if len(warm) >= 2 and growth > max(8.0, 0.10 * warm[0]):
-    fails.append("RSS grew %.1f MB after warm-up (%.1f -> %.1f MB)" % (growth, warm[0], warm[-1]))
-heap_growth = None
-if end and "heap_inuse_mb" in base and "heap_inuse_mb" in end:
-    heap_growth = end["heap_inuse_mb"] - base["heap_inuse_mb"]
+    fails.append("RSS under load grew %.1f MB after warm-up (%.1f -> %.1f MB)" % (growth, warm[0], warm[-1]))
+heap_growth = rss_rest_growth = None
+if end and rest1 and "heap_inuse_mb" in rest1 and "heap_inuse_mb" in end:
+    # a leak grows with the chunks (millions) and sessions (thousands) after rest1
+    heap_growth = end["heap_inuse_mb"] - rest1["heap_inuse_mb"]
     if heap_growth > args.heap_slack_mb:
-        fails.append("heap in use at rest %.2f MB above the start (%.2f -> %.2f MB): a leak" %
-                     (heap_growth, base["heap_inuse_mb"], end["heap_inuse_mb"]))
+        fails.append("heap in use at rest %.2f MB above the rest after warm-up (%.2f -> %.2f MB): a leak" %
+                     (heap_growth, rest1["heap_inuse_mb"], end["heap_inuse_mb"]))
+    rss_rest_growth = end["rss_mb"] - rest1["rss_mb"]
+    if rss_rest_growth > max(4.0, 0.10 * rest1["rss_mb"]):
+        fails.append("RSS at rest grew %.1f MB since the rest after warm-up (%.1f -> %.1f MB)" %
+                     (rss_rest_growth, rest1["rss_mb"], end["rss_mb"]))
 count_breaker()
 if not opened or not closed:
     fails.append("the breaker was not seen both opening (%d) and closing (%d)" % (opened, closed))
@@ -319,9 +348,16 @@ summary = {
     "heap_inuse_mb": [s.get("heap_inuse_mb") for s in samples],
     "heap_free_mb": [s.get("heap_free_mb") for s in samples],
     "arenas": [s.get("remotemedia_malloc_arenas") for s in samples],
-    "heap_inuse_start_mb": base.get("heap_inuse_mb"), "heap_inuse_at_rest_mb": end.get("heap_inuse_mb") if end else None,
+    "heap_inuse_start_mb": base.get("heap_inuse_mb"),
+    "rest_after_warmup": {k: rest1.get(k) for k in ("t", "rss_mb", "heap_inuse_mb", "heap_free_mb", "fds")}
+    if rest1 else None,
+    "heap_inuse_at_rest_mb": end.get("heap_inuse_mb") if end else None,
     "heap_free_at_rest_mb": end.get("heap_free_mb") if end else None,
     "heap_growth_at_rest_mb": round(heap_growth, 2) if heap_growth is not None else None,
+    "rss_at_rest_growth_mb": round(rss_rest_growth, 1) if rss_rest_growth is not None else None,
+    "trims": end.get("remotemedia_malloc_trims_total") if end else None,
+    "trim_seconds_total": end.get("remotemedia_malloc_trim_seconds_total") if end else None,
+    "trim_seconds_max": end.get("remotemedia_malloc_trim_seconds_max") if end else None,
     "arena_max_env": args.arena_max or None, "rss_start_mb": round(base["rss_mb"], 1),
     "fds_start": base["fds"], "fds_peak": max([s["fds"] for s in samples] or [0]),
     "fds_at_rest": end["fds"] if end else None,

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #ifdef __GLIBC__
@@ -61,9 +62,19 @@ int rmg_mem_tune(void)
 #endif
 }
 
-void rmg_mem_trim(void)
+int rmg_mem_trim(double min_free_bytes, double *seconds)
 {
+    *seconds = 0;
 #ifdef __GLIBC__
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    if (min_free_bytes > 0 && (double)mallinfo2().fordblks < min_free_bytes) return 0;
     malloc_trim(0);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    *seconds = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    return 1;
+#else
+    (void)min_free_bytes;
+    return 0;
 #endif
 }

@@ -49,6 +49,7 @@ struct rmg_prom {
     } eps[N_TYPES];
     size_t n_eps;
     uint64_t trims;
+    double trim_seconds, trim_max;
     struct MHD_Daemon *mhd;
 };
 
@@ -78,10 +79,12 @@ void rmg_prom_free(rmg_prom *p)
     free(p);
 }
 
-void rmg_prom_trimmed(rmg_prom *p)
+void rmg_prom_trimmed(rmg_prom *p, double seconds)
 {
     pthread_mutex_lock(&p->mu);
     p->trims++;
+    p->trim_seconds += seconds;
+    if (seconds > p->trim_max) p->trim_max = seconds;
     pthread_mutex_unlock(&p->mu);
 }
 
@@ -281,6 +284,7 @@ static char *render(rmg_prom *p, size_t *len)
                       fam[f].quantile ? "\"" : "", p->eps[i].v[fam[f].k] * fam[f].scale);
     }
     uint64_t trims = p->trims;
+    double trim_seconds = p->trim_seconds, trim_max = p->trim_max;
     pthread_mutex_unlock(&p->mu);
     rmg_mem m;
     rmg_mem_read(&m);
@@ -302,10 +306,18 @@ static char *render(rmg_prom *p, size_t *len)
                       "# HELP remotemedia_malloc_arenas glibc malloc arenas.\n"
                       "# TYPE remotemedia_malloc_arenas gauge\n"
                       "remotemedia_malloc_arenas %d\n"
-                      "# HELP remotemedia_malloc_trims_total Times freed heap was given back to the system when idle.\n"
+                      "# HELP remotemedia_malloc_trims_total Times freed heap was given back to the system "
+                      "(malloc_trim: idle, or too much kept).\n"
                       "# TYPE remotemedia_malloc_trims_total counter\n"
-                      "remotemedia_malloc_trims_total %llu\n",
-                  m.heap_inuse_bytes, m.heap_free_bytes, m.mmap_bytes, m.arenas, (unsigned long long)trims);
+                      "remotemedia_malloc_trims_total %llu\n"
+                      "# HELP remotemedia_malloc_trim_seconds_total Time spent in those trims (arenas locked).\n"
+                      "# TYPE remotemedia_malloc_trim_seconds_total counter\n"
+                      "remotemedia_malloc_trim_seconds_total %.6f\n"
+                      "# HELP remotemedia_malloc_trim_seconds_max The longest trim.\n"
+                      "# TYPE remotemedia_malloc_trim_seconds_max gauge\n"
+                      "remotemedia_malloc_trim_seconds_max %.6f\n",
+                  m.heap_inuse_bytes, m.heap_free_bytes, m.mmap_bytes, m.arenas, (unsigned long long)trims,
+                  trim_seconds, trim_max);
     }
     *len = b.n;
     return b.d;

@@ -28,8 +28,8 @@ void rmg_prom_free(rmg_prom *p);
 /* One finished request. */
 void rmg_prom_request(rmg_prom *p, int method, grpc_status_code code, double seconds);
 void rmg_prom_chunks(rmg_prom *p, uint64_t n);
-/* One idle trim (rmg_mem_trim) done. */
-void rmg_prom_trimmed(rmg_prom *p);
+/* One trim (rmg_mem_trim) done, taking `seconds`. */
+void rmg_prom_trimmed(rmg_prom *p, double seconds);
 void rmg_prom_error(rmg_prom *p, Remotemedia__V1__ErrorType type);
 /* Per-node-type calls and latency from a finished session's metrics JSON. */
 void rmg_prom_session(rmg_prom *p, const char *metrics_json);
@@ -56,10 +56,16 @@ void rmg_mem_read(rmg_mem *m);
  * operator set MALLOC_ARENA_MAX or GLIBC_TUNABLES=glibc.malloc.arena_max.
  * Returns the cap set, or 0 if left alone. */
 int rmg_mem_tune(void);
-/* Gives freed memory back to the system (malloc_trim); call when idle: it
- * takes each arena's lock while it walks the arena.  The server does after
- * RMG_TRIM_IDLE_S seconds without calls that followed a busy spell. */
+/* Gives freed heap back to the system (malloc_trim) if more than
+ * min_free_bytes is kept (0: always); *seconds gets the time taken.  Returns
+ * 1 if it trimmed.  It holds each arena's lock while it walks that arena, so
+ * a thread that mallocs then waits: the server trims after RMG_TRIM_IDLE_S
+ * seconds without calls that followed a busy spell, and while busy at most
+ * every RMG_TRIM_PERIOD_S when over RMG_TRIM_FREE_BYTES is kept (the time
+ * is in /metrics: remotemedia_malloc_trim_seconds_*). */
 #define RMG_TRIM_IDLE_S 2.0
-void rmg_mem_trim(void);
+#define RMG_TRIM_PERIOD_S 30.0
+#define RMG_TRIM_FREE_BYTES (8.0 * 1048576)
+int rmg_mem_trim(double min_free_bytes, double *seconds);
 
 #endif
