@@ -29,7 +29,7 @@ opening and closing, and a clean SIGTERM exit.  Prints a summary (also as
 JSON with --json FILE) and exits 1 if a check fails.
 
 --arena-max N runs the server with MALLOC_ARENA_MAX=N (glibc's default is 8
-per CPU; `rmedia serve` caps it at min(CPUs, 4) unless that variable is set):
+per CPU; `rmedia serve` caps it at one per CPU unless that variable is set):
 `--arena-max 16` on 2 CPUs shows glibc's default behaviour.
 """
 import argparse

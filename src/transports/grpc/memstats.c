@@ -54,27 +54,24 @@ int rmg_mem_tune(void)
     const char *tun = getenv("GLIBC_TUNABLES");
     if (getenv("MALLOC_ARENA_MAX") || (tun && strstr(tun, "arena_max"))) return 0;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 1) n = 1;
-    int max = n < RMG_MALLOC_ARENA_MAX ? (int)n : RMG_MALLOC_ARENA_MAX;
+    int max = n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
     return mallopt(M_ARENA_MAX, max) == 1 ? max : 0;
 #else
     return 0;
 #endif
 }
 
-int rmg_mem_trim(double min_free_bytes, double *seconds)
+int rmg_mem_trim(double *seconds)
 {
     *seconds = 0;
 #ifdef __GLIBC__
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    if (min_free_bytes > 0 && (double)mallinfo2().fordblks < min_free_bytes) return 0;
     malloc_trim(0);
     clock_gettime(CLOCK_MONOTONIC, &b);
     *seconds = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
     return 1;
 #else
-    (void)min_free_bytes;
     return 0;
 #endif
 }

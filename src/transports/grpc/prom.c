@@ -307,7 +307,7 @@ static char *render(rmg_prom *p, size_t *len)
                       "# TYPE remotemedia_malloc_arenas gauge\n"
                       "remotemedia_malloc_arenas %d\n"
                       "# HELP remotemedia_malloc_trims_total Times freed heap was given back to the system "
-                      "(malloc_trim: idle, or too much kept).\n"
+                      "when idle (malloc_trim).\n"
                       "# TYPE remotemedia_malloc_trims_total counter\n"
                       "remotemedia_malloc_trims_total %llu\n"
                       "# HELP remotemedia_malloc_trim_seconds_total Time spent in those trims (arenas locked).\n"

@@ -39,10 +39,6 @@ int rmg_prom_listen(rmg_prom *p, const char *hostport, unsigned *port);
 
 /* ----------------------------------------------- process memory (memstats.c) --- */
 
-/* glibc arenas `rmedia serve` allows (at most one per CPU): every thread that
- * ever mallocs gets its own arena up to 8 per CPU by default, and each keeps
- * its freed memory, so RSS after a load peak stays at the peak (issue 17). */
-#define RMG_MALLOC_ARENA_MAX 4
 typedef struct {
     double rss_bytes;        /* resident set, /proc/self/statm */
     double heap_inuse_bytes; /* malloc'd and not freed: mallinfo2 uordblks + hblkhd */
@@ -52,20 +48,17 @@ typedef struct {
 } rmg_mem;
 /* Reads the figures above; takes every arena's lock once (for /metrics, not a hot path). */
 void rmg_mem_read(rmg_mem *m);
-/* At start: caps the arenas at min(CPUs, RMG_MALLOC_ARENA_MAX) unless the
- * operator set MALLOC_ARENA_MAX or GLIBC_TUNABLES=glibc.malloc.arena_max.
+/* At start: caps glibc's malloc arenas at one per CPU (glibc's default is 8
+ * per CPU, and each arena keeps its own freed heap after a load peak), unless
+ * the operator set MALLOC_ARENA_MAX or GLIBC_TUNABLES=glibc.malloc.arena_max.
  * Returns the cap set, or 0 if left alone. */
 int rmg_mem_tune(void);
-/* Gives freed heap back to the system (malloc_trim) if more than
- * min_free_bytes is kept (0: always); *seconds gets the time taken.  Returns
- * 1 if it trimmed.  It holds each arena's lock while it walks that arena, so
- * a thread that mallocs then waits: the server trims after RMG_TRIM_IDLE_S
- * seconds without calls that followed a busy spell, and while busy at most
- * every RMG_TRIM_PERIOD_S when over RMG_TRIM_FREE_BYTES is kept (the time
- * is in /metrics: remotemedia_malloc_trim_seconds_*). */
+/* Gives freed heap back to the system (malloc_trim); *seconds gets the time
+ * taken.  Returns 1 if it trimmed (0: not glibc).  It holds each arena's
+ * lock while it walks that arena, so a thread that mallocs then waits (up to
+ * 213 ms under load in the soak): the server trims only when idle, after
+ * RMG_TRIM_IDLE_S seconds without calls that followed a busy spell. */
 #define RMG_TRIM_IDLE_S 2.0
-#define RMG_TRIM_PERIOD_S 30.0
-#define RMG_TRIM_FREE_BYTES (8.0 * 1048576)
-int rmg_mem_trim(double min_free_bytes, double *seconds);
+int rmg_mem_trim(double *seconds);
 
 #endif

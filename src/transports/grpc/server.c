@@ -1715,13 +1715,13 @@ int rmg_serve(rm_runtime *rt, const rmg_config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     s->shutdown_tag.fn = on_shutdown_done;
-    double drain_deadline = 0, next_idle_check = 0, idle_since = 0, next_busy_trim = 0, trim_s;
+    double drain_deadline = 0, next_idle_check = 0, idle_since = 0, trim_s;
     int cancelled_all = 0, busy = 0;
     for (;;) {
         /* Once a second: after a busy spell, RMG_TRIM_IDLE_S with no call but
-         * health Watches gives the freed heap back; while busy, every
-         * RMG_TRIM_PERIOD_S if over RMG_TRIM_FREE_BYTES is kept (issue 17:
-         * glibc keeps a load peak's freed heap, so RSS stays at the peak). */
+         * health Watches gives the freed heap back (issue 17: glibc keeps a
+         * load peak's freed heap, so RSS stays at the peak).  Never while
+         * busy: a trim holds the arena locks (145-213 ms seen under load). */
         double now = now_s();
         if (now >= next_idle_check && !s->shutting_down) {
             next_idle_check = now + 1.0;
@@ -1730,14 +1730,10 @@ int rmg_serve(rm_runtime *rt, const rmg_config *cfg)
             if (rm_host_live_streams(s->host) || calls_open(s) > watches) {
                 busy = 1;
                 idle_since = 0;
-                if (now >= next_busy_trim) {
-                    next_busy_trim = now + RMG_TRIM_PERIOD_S;
-                    if (rmg_mem_trim(RMG_TRIM_FREE_BYTES, &trim_s)) rmg_prom_trimmed(s->prom, trim_s);
-                }
             } else if (busy && !idle_since) {
                 idle_since = now;
             } else if (busy && now - idle_since >= RMG_TRIM_IDLE_S) {
-                if (rmg_mem_trim(0, &trim_s)) rmg_prom_trimmed(s->prom, trim_s);
+                if (rmg_mem_trim(&trim_s)) rmg_prom_trimmed(s->prom, trim_s);
                 busy = 0;
             }
         }
