@@ -118,6 +118,9 @@ def metrics(port):
                             "remotemedia_stream_chunks_total ", "remotemedia_malloc_")):
             k, v = line.split()
             out[k] = float(v)
+        elif line.startswith("remotemedia_node_latency_seconds{"):  # mean per call, finished sessions
+            k, v = line.split()
+            out["node_mean_us_" + k.split('"')[1]] = round(float(v) * 1e6, 2)
     for k in ("heap_inuse", "heap_free", "mmap"):  # bytes -> MB, as rss_mb
         if "remotemedia_malloc_%s_bytes" % k in out:
             out["%s_mb" % k] = round(out.pop("remotemedia_malloc_%s_bytes" % k) / 1048576.0, 2)
@@ -355,6 +358,7 @@ summary = {
     "heap_free_at_rest_mb": end.get("heap_free_mb") if end else None,
     "heap_growth_at_rest_mb": round(heap_growth, 2) if heap_growth is not None else None,
     "rss_at_rest_growth_mb": round(rss_rest_growth, 1) if rss_rest_growth is not None else None,
+    "node_mean_us": {k[len("node_mean_us_"):]: v for k, v in (end or {}).items() if k.startswith("node_mean_us_")},
     "trims": end.get("remotemedia_malloc_trims_total") if end else None,
     "trim_seconds_total": end.get("remotemedia_malloc_trim_seconds_total") if end else None,
     "trim_seconds_max": end.get("remotemedia_malloc_trim_seconds_max") if end else None,
