@@ -33,9 +33,13 @@ import sys
 import time
 import wave
 
-import aioice.ice
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaPlayer
+
+# whip_client.py's checks and aiortc fixes (offer 127.0.0.1 in a namespace
+# with only lo; one ICE credential per BUNDLE); it reads the same argv
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from whip_client import check, failures, one_ice_credential  # noqa: E402
 
 RMEDIA, SRC, WORK, FAULTS = sys.argv[1:5]
 TOKEN = "queue-limit-token"
@@ -43,16 +47,6 @@ QUEUE = 512        # src/transports/webrtc/server.c: ho.queue_capacity
 DELAY_MS = 500     # per frame in the node: 2 frames/s
 SEND_S = 15
 SLACK = 5          # frames that may arrive while teardown reads its counters (20 ms each)
-failures = []
-
-# only lo in the namespace: offer 127.0.0.1 (see whip_client.py)
-aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"] if use_ipv4 else []
-
-
-def check(name, ok, detail=""):
-    print(("ok   " if ok else "FAIL ") + name + ("" if ok else ": " + detail), flush=True)
-    if not ok:
-        failures.append(name)
 
 
 def request(port, method, path, body=None, headers=None, timeout=60):
@@ -69,15 +63,6 @@ def metric(port, name):
     _, _, text = request(port, "GET", "/metrics")
     m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
     return float(m.group(1)) if m else float("nan")
-
-
-def one_ice_credential(sdp):
-    """aiortc's BUNDLE offer gives each m-line its own ICE credentials,
-    which webrtcbin 1.22 refuses (docs/webrtc.md, "Clients")."""
-    ufrag = re.search(r"^a=ice-ufrag:(\S+)", sdp, re.M).group(1)
-    pwd = re.search(r"^a=ice-pwd:(\S+)", sdp, re.M).group(1)
-    sdp = re.sub(r"^a=ice-ufrag:\S+", "a=ice-ufrag:" + ufrag, sdp, flags=re.M)
-    return re.sub(r"^a=ice-pwd:\S+", "a=ice-pwd:" + pwd, sdp, flags=re.M)
 
 
 def start_server(manifest):
