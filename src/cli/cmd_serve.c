@@ -76,10 +76,10 @@ static const char serve_usage[] =
     "  --webrtc-peer-timeout S     end a peer whose ICE does not connect, or whose\n"
     "                              audio stops, for S seconds (default 10)\n"
     "  --webrtc-max-connections N  HTTP connections to the WHIP port at once (a thread\n"
-    "                              each); more are closed unanswered (default 64)\n"
+    "                              each); more wait until one closes (default 64)\n"
     "  --webrtc-max-connections-per-ip N\n"
-    "                              the same per client address (default 0 = only\n"
-    "                              the total limit)\n"
+    "                              the same per client address; more are closed\n"
+    "                              unanswered (default 0 = only the total limit)\n"
 #endif
     "  -h, --help                  show this help\n"
     "\n"
