@@ -29,8 +29,8 @@ opening and closing, and a clean SIGTERM exit.  Prints a summary (also as
 JSON with --json FILE) and exits 1 if a check fails.
 
 --arena-max N runs the server with MALLOC_ARENA_MAX=N (glibc's default is 8
-per CPU; `rmedia serve` caps it at one per CPU unless that variable is set):
-`--arena-max 16` on 2 CPUs shows glibc's default behaviour.
+per CPU): fewer arenas keep less freed heap but make threads share arena
+locks (docs/benchmarks.md has both measured).
 """
 import argparse
 import json

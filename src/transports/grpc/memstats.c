@@ -1,7 +1,7 @@
 /* The server process's memory as glibc's allocator sees it (issue 17): RSS
  * alone cannot tell a leak from memory the allocator keeps after a load
- * peak; heap in use (allocated and not freed) can.  Also the allocator
- * settings `rmedia serve` starts with and the trim it does when idle. */
+ * peak; heap in use (allocated and not freed) can.  Also the trim the
+ * server does when idle. */
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,20 +44,6 @@ void rmg_mem_read(rmg_mem *m)
         }
         free(xml);
     }
-#endif
-}
-
-int rmg_mem_tune(void)
-{
-#ifdef __GLIBC__
-    /* The operator's MALLOC_ARENA_MAX (or glibc.malloc.arena_max tunable) wins. */
-    const char *tun = getenv("GLIBC_TUNABLES");
-    if (getenv("MALLOC_ARENA_MAX") || (tun && strstr(tun, "arena_max"))) return 0;
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    int max = n < 1 ? 1 : n > 1024 ? 1024 : (int)n;
-    return mallopt(M_ARENA_MAX, max) == 1 ? max : 0;
-#else
-    return 0;
 #endif
 }
 

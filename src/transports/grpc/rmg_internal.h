@@ -48,11 +48,6 @@ typedef struct {
 } rmg_mem;
 /* Reads the figures above; takes every arena's lock once (for /metrics, not a hot path). */
 void rmg_mem_read(rmg_mem *m);
-/* At start: caps glibc's malloc arenas at one per CPU (glibc's default is 8
- * per CPU, and each arena keeps its own freed heap after a load peak), unless
- * the operator set MALLOC_ARENA_MAX or GLIBC_TUNABLES=glibc.malloc.arena_max.
- * Returns the cap set, or 0 if left alone. */
-int rmg_mem_tune(void);
 /* Gives freed heap back to the system (malloc_trim); *seconds gets the time
  * taken.  Returns 1 if it trimmed (0: not glibc).  It holds each arena's
  * lock while it walks that arena, so a thread that mallocs then waits (up to

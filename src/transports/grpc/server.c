@@ -1590,7 +1590,6 @@ int rmg_serve(rm_runtime *rt, const rmg_config *cfg)
     s->cfg = cfg;
     s->rt = rt;
     pthread_mutex_init(&s->mu, NULL);
-    rmg_mem_tune(); /* before any thread starts */
     rm_host_opts ho;
     rm_host_opts_init(&ho);
     ho.max_sessions = cfg->max_sessions;
