@@ -106,8 +106,11 @@ fuzz-slice: fuzz-build
 # Soak test of rmedia serve, not part of `make test` or CI (tests/soak/soak.py):
 # SOAK_SECONDS of many concurrent real-time streams, clients SIGKILLed at
 # random, a test-only node failing at random behind a circuit breaker; RSS,
-# fds and sessions sampled every minute; fails on growth, leaks or a session
-# left behind.  Figures of a 10-minute run: docs/benchmarks.md.
+# heap in use (glibc, from /metrics), fds and sessions sampled every minute;
+# the clients leave once after warm-up and at the end: fails if heap in use
+# or RSS at the end's rest passes the first rest's, on RSS growth under load,
+# fd leaks or a session left behind.  tests/soak/README.md; figures:
+# docs/benchmarks.md.
 soak: build
 	@/usr/bin/python3 tests/soak/soak.py --build $(RELEASE) --seconds $(SOAK_SECONDS)
 

@@ -75,6 +75,11 @@ static const char serve_usage[] =
     "                              (default 0 = unlimited)\n"
     "  --webrtc-peer-timeout S     end a peer whose ICE does not connect, or whose\n"
     "                              audio stops, for S seconds (default 10)\n"
+    "  --webrtc-max-connections N  HTTP connections to the WHIP port at once (a thread\n"
+    "                              each); more wait until one closes (default 64)\n"
+    "  --webrtc-max-connections-per-ip N\n"
+    "                              the same per client address; more are closed\n"
+    "                              unanswered (default 0 = only the total limit)\n"
 #endif
     "  -h, --help                  show this help\n"
     "\n"
@@ -112,7 +117,7 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
     enum {
         O_LISTEN = 256, O_PORT_FILE, O_TOKENS, O_CERT, O_KEY, O_CA, O_MAXMSG, O_MAXSESS, O_IDLE, O_EVERY, O_THREADS,
         O_PY, O_REMOTE, O_PLUGDIR, O_MLISTEN, O_MPORT, O_LOG, O_DRAIN, O_FILEPARAMS, O_RTC_LISTEN, O_RTC_PORT,
-        O_RTC_ICE, O_RTC_PEERS, O_RTC_TIMEOUT
+        O_RTC_ICE, O_RTC_PEERS, O_RTC_TIMEOUT, O_RTC_CONNS, O_RTC_CONNS_IP
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -140,6 +145,8 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
         {"webrtc-ice-address", required_argument, NULL, O_RTC_ICE},
         {"webrtc-max-peers", required_argument, NULL, O_RTC_PEERS},
         {"webrtc-peer-timeout", required_argument, NULL, O_RTC_TIMEOUT},
+        {"webrtc-max-connections", required_argument, NULL, O_RTC_CONNS},
+        {"webrtc-max-connections-per-ip", required_argument, NULL, O_RTC_CONNS_IP},
 #endif
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -158,6 +165,8 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
     rtc_config rtc;
     memset(&rtc, 0, sizeof rtc);
     rtc.peer_timeout_s = 10;
+    rtc.max_connections = RTC_DEFAULT_MAX_CONNECTIONS;
+    int rtc_conns_given = 0;
 #endif
     double d;
     int c;
@@ -228,6 +237,20 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
             if (parse_num("--webrtc-peer-timeout", optarg, &d)) return EXIT_USAGE;
             rtc.peer_timeout_s = d;
             break;
+        case O_RTC_CONNS:
+        case O_RTC_CONNS_IP:
+            if (parse_num(c == O_RTC_CONNS ? "--webrtc-max-connections" : "--webrtc-max-connections-per-ip", optarg,
+                          &d))
+                return EXIT_USAGE;
+            if ((c == O_RTC_CONNS && d < 1) || d > 10000)
+                return cli_error("%s: between %d and 10000", c == O_RTC_CONNS ? "--webrtc-max-connections"
+                                                                              : "--webrtc-max-connections-per-ip",
+                                 c == O_RTC_CONNS),
+                       EXIT_USAGE;
+            if (c == O_RTC_CONNS) rtc.max_connections = (unsigned)d;
+            else rtc.max_connections_per_ip = (unsigned)d;
+            rtc_conns_given = 1;
+            break;
 #endif
         case 'h': fputs(serve_usage, stdout); return EXIT_OK;
         default: fputs("Try 'rmedia serve --help'.\n", stderr); return EXIT_USAGE;
@@ -241,7 +264,7 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
             return EXIT_USAGE;
         }
         manifest = argv[optind++];
-    } else if (rtc.port_file || rtc.n_ice_addrs || rtc.max_peers) {
+    } else if (rtc.port_file || rtc.n_ice_addrs || rtc.max_peers || rtc_conns_given) {
         cli_error("the --webrtc-* options need --webrtc-listen HOST:PORT");
         return EXIT_USAGE;
     }

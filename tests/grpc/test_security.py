@@ -249,3 +249,78 @@ def test_audio_sample_rate_limit(server):
         res = r.execute(server, m, {"p": r.audio_buffer(r.sine(seconds=0.01), rate=rate)})
         assert res.WhichOneof("outcome") == "error", res
         assert "sample_rate %d is over the limit of 768000 Hz" % rate in res.error.message, res.error
+
+
+def test_stream_output_over_client_receive_limit(server, pb):
+    # a ChunkResult over 4 MiB (gRPC clients' default receive limit) is not
+    # sent: a StreamResponse.error RESOURCE_LIMIT names the node and says the
+    # output was dropped, and the stream goes on; 3 MiB arrives
+    import numpy as np
+    m = r.simple_manifest(("p", "PassThrough", {}))
+    small = r.audio_buffer(np.zeros(3 * 1024 * 1024 // 4), 48000, 1, "f32")
+    big = r.audio_buffer(np.zeros(5 * 1024 * 1024 // 4), 48000, 1, "f32")
+    reqs = [r.init_request(m), r.chunk_request("p", small, 0), r.chunk_request("p", big, 1),
+            r.chunk_request("p", small, 2), r.control_request("close")]
+    out = list(server.stream_stub().StreamPipeline(iter(reqs), metadata=server.metadata(), timeout=120))
+    results = [x.result.sequence for x in out if x.WhichOneof("response") == "result"]
+    errors = [x.error for x in out if x.WhichOneof("response") == "error"]
+    assert results == [0, 2], [x.WhichOneof("response") for x in out]
+    assert len(errors) == 1, errors
+    assert errors[0].error_type == pb.common.ERROR_TYPE_RESOURCE_LIMIT, errors[0]
+    assert "output of node 'p' for sequence 1" in errors[0].message and "it was dropped" in errors[0].message, \
+        errors[0]
+    assert out[-1].WhichOneof("response") == "closed", out[-1]
+
+
+def test_stream_input_back_pressure():
+    # the per-stream input queue (64 frames): a client sending faster than a
+    # slow node is held back by the server (it stops reading, HTTP/2 flow
+    # control does the rest) instead of being refused or queued without end
+    import threading
+    import time
+    import numpy as np
+    d = os.environ.get("RM_FAULT_PLUGIN_DIR") or os.path.join(r.ROOT, "build", "release", "tests", "fault-plugin")
+    s = r.Server(args=["--plugin-dir", d])
+    total, chunk = 1000, r.audio_buffer(np.zeros(32768), 48000, 1, "f32")  # 128 KiB each, 125 MiB in all
+    sent = [0]
+    stop = threading.Event()
+
+    def requests():
+        yield r.init_request(r.simple_manifest(("slow", "TestFaultNode", {"delay_ms": 100})))
+        for i in range(total):
+            if stop.is_set():
+                return
+            sent[0] += 1
+            yield r.chunk_request("slow", chunk, i)
+        yield r.control_request("close")
+
+    kinds, seqs = [], []
+    try:
+        call = s.stream_stub().StreamPipeline(requests(), metadata=s.metadata(), timeout=300)
+
+        def read():
+            try:
+                for x in call:
+                    kinds.append(x.WhichOneof("response"))
+                    if kinds[-1] == "result":
+                        seqs.append(x.result.sequence)
+            except grpc.RpcError:
+                pass
+        t = threading.Thread(target=read)
+        t.start()
+        time.sleep(8)  # 10 frames/s through the node: ~80 done, the rest waits
+        held_sent, held_done = sent[0], len(seqs)
+        stop.set()
+        call.cancel()
+        t.join(60)
+        print("sent %d chunks, %d results after 8 s" % (held_sent, held_done))
+        assert "error" not in kinds, kinds
+        assert held_done > 0 and seqs == sorted(seqs), seqs[:20]
+        # 64 queued + what the HTTP/2 windows and socket buffers hold (up to
+        # ~30 MiB seen here); without back-pressure the server would refuse
+        # pushes to the full queue (an error) or read all 125 MiB
+        assert held_sent < total, "the client was never held back (sent %d)" % held_sent
+        assert held_sent - held_done >= 32, "the queue never filled (sent %d, done %d)" % (held_sent, held_done)
+    finally:
+        stop.set()
+        s.close()

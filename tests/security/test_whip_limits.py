@@ -8,7 +8,13 @@ posts offers and never connects.
   - --webrtc-peer-timeout: a peer that never completes ICE is ended with
     reason "timeout" and its slot freed;
   - --max-sessions (shared with gRPC): the second offer is refused with 503
-    naming the limit, and accepted again after DELETE frees the first.
+    naming the limit, and accepted again after DELETE frees the first;
+  - --webrtc-max-connections-per-ip: with 3 connections held open from one
+    address (a request never finished, as a slow client does) a 4th from it
+    is closed unanswered, while one from another address is answered;
+  - --webrtc-max-connections: with 4 held, libmicrohttpd accepts no 5th
+    (no thread for it): it waits in the listen backlog, unanswered, and is
+    answered as soon as a held one closes; once all close an offer → 201.
 
     test_whip_limits.py RMEDIA SOURCE_DIR WORK_DIR
 
@@ -20,6 +26,7 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -120,7 +127,83 @@ class Server:
         check("server exits 0 after SIGTERM (no leak under ASan)", rc == 0, "exit %s; log:\n%s" % (rc, self.log()))
 
 
+def hold(port, source):
+    """A connection from `source` (any 127/8 address is lo) with a request
+    that is never finished: the server keeps it open."""
+    c = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(source, 0))
+    c.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+    return c
+
+
+def probe(port, source):
+    """A connection from `source` that sends a whole GET /health."""
+    c = socket.create_connection(("127.0.0.1", port), timeout=30, source_address=(source, 0))
+    c.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    return c
+
+
+def reply(c, timeout=30):
+    """"answered", "closed" (no answer: closed or reset) or "waiting" (no
+    answer within `timeout`); closes `c` unless it is waiting."""
+    c.settimeout(timeout)
+    data = b""
+    try:
+        while True:
+            part = c.recv(4096)
+            if not part:
+                break
+            data += part
+    except socket.timeout:
+        return "waiting"
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    c.close()
+    return "answered" if data.startswith(b"HTTP/1.1 200") else "closed"
+
+
+def answered(port, source):
+    return reply(probe(port, source)) == "answered"
+
+
+def connection_limits():
+    s = Server("--webrtc-max-connections", "4", "--webrtc-max-connections-per-ip", "3")
+    held = []
+    try:
+        port = int(s.base.rsplit(":", 1)[1])
+        check("a request is answered under the limits", answered(port, "127.0.0.1"))
+        # connections are accepted in order: the held ones count before a probe
+        held = [hold(port, "127.0.0.1") for _ in range(3)]
+        r = reply(probe(port, "127.0.0.1"))
+        check("a 4th connection from an address holding 3 (--webrtc-max-connections-per-ip 3) is closed "
+              "unanswered", r == "closed", r)
+        check("... while one from another address is answered (4 of --webrtc-max-connections 4)",
+              answered(port, "127.0.0.2"))
+        held.append(hold(port, "127.0.0.2"))
+        # all 4 held: the 5th is not accepted (no thread); it waits in the backlog
+        waiting = probe(port, "127.0.0.3")
+        r = reply(waiting, 5)
+        check("a 5th connection past --webrtc-max-connections 4 is not served while 4 are held", r == "waiting", r)
+        held.pop().close()
+        r = reply(waiting, 30)
+        check("... and is answered once a held one closes", r == "answered", r)
+        for c in held:
+            c.close()
+        held = []
+        # the server sees the closes in its connection threads: allow it a moment
+        until("the held connections to be released", lambda: answered(port, "127.0.0.1"), 30)
+        st, text, hdr = request(s.base, "POST", "/whip", OFFER)
+        check("after they close, an offer → 201", st == 201 and text.startswith("v=0"), (st, text[:300]))
+        if st == 201:
+            request(s.base, "DELETE", hdr.get("Location", ""))
+        check("the server still answers /metrics", metric(s.base, "rmedia_webrtc_peers") is not None)
+    finally:
+        for c in held:
+            c.close()
+        s.stop()
+
+
 shutil.rmtree(WORK, True)
+connection_limits()
 s = Server("--webrtc-peer-timeout", "3", "--max-sessions", "1")
 try:
     b = s.base

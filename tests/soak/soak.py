@@ -16,12 +16,21 @@ SOAK_SECONDS, default 3600):
     an on_error retry policy whose circuit breaker opens after 3 failed
     frames and closes again after 2 good ones in half-open;
   - every --sample seconds (default 60): server RSS, open fds, threads,
-    open and live sessions from /metrics.
+    open and live sessions, and from /metrics the heap in use (glibc
+    mallinfo2: allocated and not freed), the freed heap glibc keeps, and the
+    malloc arena count.
 At the end the clients stop and the server must come back to rest: no live
 session (remotemedia_grpc_live_sessions 0 within 60 s), health SERVING, fds
-back to the start, RSS flat after warm-up, the breaker seen both opening and
-closing, and a clean SIGTERM exit.  Prints a summary (also as JSON with
---json FILE) and exits 1 if a check fails.
+back to the start, the heap in use at rest back to its level at the start
+(within --heap-slack-mb: a leak grows with the chunks, millions of them), RSS
+from the end of warm-up (--warmup seconds, default 300 or a third of the
+run) to the last sample grown less than max(8 MB, 10 %), the breaker seen both
+opening and closing, and a clean SIGTERM exit.  Prints a summary (also as
+JSON with --json FILE) and exits 1 if a check fails.
+
+--arena-max N runs the server with MALLOC_ARENA_MAX=N (glibc's default is 8
+per CPU): fewer arenas keep less freed heap but make threads share arena
+locks (docs/benchmarks.md has both measured).
 """
 import argparse
 import json
@@ -45,6 +54,9 @@ ap.add_argument("--clients", type=int, default=int(os.environ.get("SOAK_CLIENTS"
 ap.add_argument("--streams", type=int, default=int(os.environ.get("SOAK_STREAMS", 10)))
 ap.add_argument("--sample", type=float, default=60.0)
 ap.add_argument("--json", default="")
+ap.add_argument("--warmup", type=float, default=-1, help="seconds (default min(300, a third of --seconds))")
+ap.add_argument("--heap-slack-mb", type=float, default=1.0)
+ap.add_argument("--arena-max", type=int, default=0, help="MALLOC_ARENA_MAX for the server (0: its default)")
 args = ap.parse_args()
 
 RMEDIA = os.path.join(args.build, "rmedia")
@@ -103,9 +115,15 @@ def metrics(port):
     out = {}
     for line in text.splitlines():
         if line.startswith(("remotemedia_grpc_active_streams ", "remotemedia_grpc_live_sessions ",
-                            "remotemedia_stream_chunks_total ")):
+                            "remotemedia_stream_chunks_total ", "remotemedia_malloc_")):
             k, v = line.split()
             out[k] = float(v)
+        elif line.startswith("remotemedia_node_latency_seconds{"):  # mean per call, finished sessions
+            k, v = line.split()
+            out["node_mean_us_" + k.split('"')[1]] = round(float(v) * 1e6, 2)
+    for k in ("heap_inuse", "heap_free", "mmap"):  # bytes -> MB, as rss_mb
+        if "remotemedia_malloc_%s_bytes" % k in out:
+            out["%s_mb" % k] = round(out.pop("remotemedia_malloc_%s_bytes" % k) / 1048576.0, 2)
     return out
 
 
@@ -139,8 +157,12 @@ serve_log = os.path.join(tmp, "serve.log")
 cmd = [RMEDIA, "serve", "--listen", "127.0.0.1:0", "--port-file", os.path.join(tmp, "port"),
        "--metrics-listen", "127.0.0.1:0", "--metrics-port-file", os.path.join(tmp, "mport"),
        "--plugin-dir", FAULTS, "--session-idle-timeout", "30", "--log-level", "info"]
+senv = dict(os.environ, RMEDIA_PLUGIN_PATH="", REMOTEMEDIA_AUTH_TOKENS="")
+senv.pop("MALLOC_ARENA_MAX", None)
+if args.arena_max:
+    senv["MALLOC_ARENA_MAX"] = str(args.arena_max)
 server = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=open(serve_log, "w"),
-                          env=dict(os.environ, RMEDIA_PLUGIN_PATH="", REMOTEMEDIA_AUTH_TOKENS=""))
+                          env=senv)
 port = wait_file(os.path.join(tmp, "port"), server, "port file")
 mport = wait_file(os.path.join(tmp, "mport"), server, "metrics port file")
 addr = "127.0.0.1:%d" % port
@@ -186,16 +208,65 @@ def count_breaker():
     closed += text.count("circuit breaker closed")
 
 
+def stop_clients():
+    for c in clients:
+        if c.poll() is None:
+            c.kill()
+            c.wait()
+
+
+def come_to_rest():
+    """Waits (after the clients left) for no live session, then for the
+    server's idle trim; returns the stats at rest, or None if a session stayed."""
+    deadline = time.time() + 60
+    m = metrics(mport)
+    while (m.get("remotemedia_grpc_live_sessions", 1) or m.get("remotemedia_grpc_active_streams", 1)) \
+            and time.time() < deadline:
+        time.sleep(0.5)
+        m = metrics(mport)
+    if m.get("remotemedia_grpc_live_sessions") != 0 or m.get("remotemedia_grpc_active_streams") != 0:
+        fails.append("sessions stuck after the clients left: %s" % m)
+        return None
+    at = time.time()
+    # the server gives freed heap back once idle for RMG_TRIM_IDLE_S (2 s)
+    trims = m.get("remotemedia_malloc_trims_total", 0)
+    deadline = time.time() + 15
+    while m.get("remotemedia_malloc_trims_total", 0) <= trims and time.time() < deadline:
+        time.sleep(0.5)
+        m = metrics(mport)
+    time.sleep(1)
+    st = proc_stats(server.pid)
+    st.update(metrics(mport))
+    st["reached_s"] = at
+    return st
+
+
+fails = []
 base = proc_stats(server.pid)
+base.update(metrics(mport))
 samples = []
+# warm-up fills the allocator's arenas and caches to the load's level; then
+# the clients leave once (rest1): heap in use there is the reference for the end
+warmup = args.warmup if args.warmup >= 0 else min(300.0, args.seconds / 3)
+rest1 = None
 t0 = time.time()
 log("server pid %d on %s; %d clients x %d streams for %.0f s; sample every %.0f s" %
     (server.pid, addr, args.clients, args.streams, args.seconds, args.sample))
-log("start: rss %.1f MB, %d fds, %d threads" % (base["rss_mb"], base["fds"], base["threads"]))
+log("start: rss %.1f MB, heap in use %.2f MB, %d fds, %d threads, %d arenas" %
+    (base["rss_mb"], base.get("heap_inuse_mb", -1), base["fds"], base["threads"],
+     base.get("remotemedia_malloc_arenas", -1)))
 next_kill = time.time() + rng.uniform(1, 5)
 next_sample = time.time() + args.sample
 try:
     while time.time() - t0 < args.seconds:
+        if rest1 is None and time.time() - t0 >= warmup:
+            stop_clients()
+            rest1 = come_to_rest() or {}
+            rest1["t"] = round(time.time() - t0)
+            log("t=%4ds rest after warm-up: rss %.1f MB, heap in use %.2f / free %.2f MB, %d fds" %
+                (rest1["t"], rest1.get("rss_mb", -1), rest1.get("heap_inuse_mb", -1), rest1.get("heap_free_mb", -1),
+                 rest1.get("fds", -1)))
+            next_sample = time.time() + args.sample
         clients = [c for c in clients if c.poll() is None]
         while len(clients) < args.clients:
             clients.append(spawn())
@@ -215,9 +286,11 @@ try:
             st["breaker_opened"], st["breaker_closed"] = opened, closed
             st["clients_killed"] = killed
             samples.append(st)
-            log("t=%4ds rss %.1f MB, %d fds, %d threads, %d open / %d live sessions, %d chunks, "
-                "breaker opened %d / closed %d, %d clients killed; load %.2f" %
-                (st["t"], st["rss_mb"], st["fds"], st["threads"], st.get("remotemedia_grpc_active_streams", -1),
+            log("t=%4ds rss %.1f MB, heap in use %.2f / free %.2f MB, %d arenas, %d fds, %d threads, "
+                "%d open / %d live sessions, %d chunks, breaker opened %d / closed %d, %d clients killed; load %.2f" %
+                (st["t"], st["rss_mb"], st.get("heap_inuse_mb", -1), st.get("heap_free_mb", -1),
+                 st.get("remotemedia_malloc_arenas", -1), st["fds"], st["threads"],
+                 st.get("remotemedia_grpc_active_streams", -1),
                  st.get("remotemedia_grpc_live_sessions", -1), st.get("remotemedia_stream_chunks_total", 0),
                  opened, closed, killed, st["load"]))
             next_sample += args.sample
@@ -225,38 +298,35 @@ try:
             break
         time.sleep(0.1)
 finally:
-    for c in clients:
-        if c.poll() is None:
-            c.kill()
-            c.wait()
+    stop_clients()
 
-fails = []
 end, rest = None, None
 if server.poll() is not None:
     fails.append("the server died during the soak (exit %s)" % server.returncode)
 else:
-    deadline = time.time() + 60
-    m = metrics(mport)
-    while (m.get("remotemedia_grpc_live_sessions", 1) or m.get("remotemedia_grpc_active_streams", 1)) \
-            and time.time() < deadline:
-        time.sleep(0.5)
-        m = metrics(mport)
-    rest = time.time()
-    if m.get("remotemedia_grpc_live_sessions") != 0 or m.get("remotemedia_grpc_active_streams") != 0:
-        fails.append("sessions stuck after the clients left: %s" % m)
+    end = come_to_rest()
+    rest = end["reached_s"] if end else None
     if not health(addr):
         fails.append("health is not SERVING at the end")
-    time.sleep(1)
-    end = proc_stats(server.pid)
-    end.update(m)
-    if end["fds"] > base["fds"] + 2:
+    if end and end["fds"] > base["fds"] + 2:
         fails.append("fd leak: %d fds at the start, %d at rest" % (base["fds"], end["fds"]))
 
 rss = [s["rss_mb"] for s in samples]
-warm = rss[1:] if len(rss) > 2 else rss  # the first minute fills allocator caches
+warm = [s["rss_mb"] for s in samples if rest1 is not None and s["t"] > rest1.get("t", 0)]
 growth = (warm[-1] - warm[0]) if len(warm) >= 2 else 0.0
 if len(warm) >= 2 and growth > max(8.0, 0.10 * warm[0]):
-    fails.append("RSS grew %.1f MB after warm-up (%.1f -> %.1f MB)" % (growth, warm[0], warm[-1]))
+    fails.append("RSS under load grew %.1f MB after warm-up (%.1f -> %.1f MB)" % (growth, warm[0], warm[-1]))
+heap_growth = rss_rest_growth = None
+if end and rest1 and "heap_inuse_mb" in rest1 and "heap_inuse_mb" in end:
+    # a leak grows with the chunks (millions) and sessions (thousands) after rest1
+    heap_growth = end["heap_inuse_mb"] - rest1["heap_inuse_mb"]
+    if heap_growth > args.heap_slack_mb:
+        fails.append("heap in use at rest %.2f MB above the rest after warm-up (%.2f -> %.2f MB): a leak" %
+                     (heap_growth, rest1["heap_inuse_mb"], end["heap_inuse_mb"]))
+    rss_rest_growth = end["rss_mb"] - rest1["rss_mb"]
+    if rss_rest_growth > max(4.0, 0.10 * rest1["rss_mb"]):
+        fails.append("RSS at rest grew %.1f MB since the rest after warm-up (%.1f -> %.1f MB)" %
+                     (rss_rest_growth, rest1["rss_mb"], end["rss_mb"]))
 count_breaker()
 if not opened or not closed:
     fails.append("the breaker was not seen both opening (%d) and closing (%d)" % (opened, closed))
@@ -277,7 +347,22 @@ summary = {
     "seconds": round(time.time() - t0), "clients": args.clients, "streams_per_client": args.streams,
     "clients_spawned": spawned, "clients_killed": killed,
     "chunks": int(samples[-1].get("remotemedia_stream_chunks_total", 0)) if samples else 0,
-    "rss_mb": [round(x, 1) for x in rss], "rss_growth_after_warmup_mb": round(growth, 1),
+    "rss_mb": [round(x, 1) for x in rss], "warmup_s": warmup, "rss_growth_after_warmup_mb": round(growth, 1),
+    "heap_inuse_mb": [s.get("heap_inuse_mb") for s in samples],
+    "heap_free_mb": [s.get("heap_free_mb") for s in samples],
+    "arenas": [s.get("remotemedia_malloc_arenas") for s in samples],
+    "heap_inuse_start_mb": base.get("heap_inuse_mb"),
+    "rest_after_warmup": {k: rest1.get(k) for k in ("t", "rss_mb", "heap_inuse_mb", "heap_free_mb", "fds")}
+    if rest1 else None,
+    "heap_inuse_at_rest_mb": end.get("heap_inuse_mb") if end else None,
+    "heap_free_at_rest_mb": end.get("heap_free_mb") if end else None,
+    "heap_growth_at_rest_mb": round(heap_growth, 2) if heap_growth is not None else None,
+    "rss_at_rest_growth_mb": round(rss_rest_growth, 1) if rss_rest_growth is not None else None,
+    "node_mean_us": {k[len("node_mean_us_"):]: v for k, v in (end or {}).items() if k.startswith("node_mean_us_")},
+    "trims": end.get("remotemedia_malloc_trims_total") if end else None,
+    "trim_seconds_total": end.get("remotemedia_malloc_trim_seconds_total") if end else None,
+    "trim_seconds_max": end.get("remotemedia_malloc_trim_seconds_max") if end else None,
+    "arena_max_env": args.arena_max or None, "rss_start_mb": round(base["rss_mb"], 1),
     "fds_start": base["fds"], "fds_peak": max([s["fds"] for s in samples] or [0]),
     "fds_at_rest": end["fds"] if end else None,
     "rss_at_rest_mb": round(end["rss_mb"], 1) if end else None,

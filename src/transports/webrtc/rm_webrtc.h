@@ -13,6 +13,7 @@
 #include "remotemedia/remotemedia.h"
 
 #define RTC_MAX_ICE_ADDRS 16
+#define RTC_DEFAULT_MAX_CONNECTIONS 64 /* --webrtc-max-connections */
 
 typedef struct rtc_config {
     const char *listen;            /* HOST:PORT of the WHIP endpoint; port 0 = ephemeral */
@@ -26,6 +27,8 @@ typedef struct rtc_config {
     size_t max_peers;              /* connected peers at once; 0 = unlimited             */
     size_t max_sessions;           /* host limit on open sessions; 0 = unlimited         */
     double peer_timeout_s;         /* no ICE connection / no media for this long: end    */
+    unsigned max_connections;      /* HTTP connections at once (a thread each); 0 = MHD's */
+    unsigned max_connections_per_ip; /* the same per client address; 0 = no such limit   */
     double idle_timeout_s;         /* host idle timeout (0 = none)                       */
     unsigned pool_threads;         /* 0 = one per CPU                                    */
     int allow_python;

@@ -421,6 +421,14 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
 
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG;
     if (sa.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+    /* a thread per connection: bound them (MHD closes the ones past a limit unanswered) */
+    struct MHD_OptionItem conn_limits[3];
+    size_t nl = 0;
+    if (cfg->max_connections)
+        conn_limits[nl++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL};
+    if (cfg->max_connections_per_ip)
+        conn_limits[nl++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_connections_per_ip, NULL};
+    conn_limits[nl] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     if (cfg->tls_cert) {
         code = 4;
         s->tls_cert = read_text(cfg->tls_cert, "--tls-cert");
@@ -431,11 +439,11 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
         s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                   MHD_OPTION_NOTIFY_COMPLETED, request_done, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
                                   MHD_OPTION_HTTPS_MEM_CERT, s->tls_cert, MHD_OPTION_HTTPS_MEM_KEY, s->tls_key,
-                                  MHD_OPTION_END);
+                                  MHD_OPTION_ARRAY, conn_limits, MHD_OPTION_END);
     } else {
         s->mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                                   MHD_OPTION_NOTIFY_COMPLETED, request_done, s, MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-                                  MHD_OPTION_END);
+                                  MHD_OPTION_ARRAY, conn_limits, MHD_OPTION_END);
     }
     if (!s->mhd) {
         fprintf(stderr, "rmedia serve: cannot listen on %s for WebRTC signalling%s\n", cfg->listen,
