@@ -7,6 +7,9 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -254,10 +257,11 @@ int cmd_pack(const cli_globals *g, int argc, char **argv)
 /* A package run natively: the temporary directory its python/ files are
  * extracted to and the node types that run them.  The directory is removed
  * when the run ends, also on an error and on a signal that ends the process
- * (SIGTERM, SIGINT, SIGHUP, SIGPIPE, ...); SIGKILL cannot be caught, and
- * then the directory stays (docs/rmpkg.md says so). */
+ * (SIGTERM, SIGINT, SIGHUP, SIGPIPE, ...).  SIGKILL cannot be caught: such
+ * a directory stays until the next package run removes it (sweep_stale). */
 struct cli_package {
     char dir[4096];
+    int lock; /* the directory, open and flock()ed while this run uses it */
     const rm_node_type **types;
     size_t n_types;
 };
@@ -343,9 +347,33 @@ void cli_package_close(cli_package *pkg)
         remove_tree(AT_FDCWD, pkg->dir, 0);
         unguard_signals();
     }
+    if (pkg->lock >= 0) close(pkg->lock);
     for (size_t i = 0; i < pkg->n_types; i++) rm_python_node_type_free(pkg->types[i]);
     free(pkg->types);
     free(pkg);
+}
+
+/* Removes the directories of package runs that were killed by SIGKILL: ours
+ * (same user), named rmedia-pkg-XXXXXX, and not locked.  A run holds a
+ * flock on its directory from just after creating it to its end, and the
+ * kernel drops the lock when the process dies however it dies; the age
+ * check covers the instant between mkdtemp and flock. */
+static void sweep_stale(const char *tmp)
+{
+    DIR *d = opendir(tmp);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        struct stat st;
+        if (strncmp(e->d_name, "rmedia-pkg-", 11) || strlen(e->d_name) != 17) continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != geteuid() || time(NULL) - st.st_ctime < 5)
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) remove_tree(dirfd(d), e->d_name, 0);
+        if (fd >= 0) close(fd);
+    }
+    closedir(d);
 }
 
 /* The interpreter PythonNode workers start (python_node.c: $REMOTEMEDIA_PYTHON,
@@ -426,14 +454,20 @@ static int setup_python(rm_runtime *rt, const char *path, const rm_package *p, c
         return EXIT_ENV;
 
     cli_package *pkg = calloc(1, sizeof *pkg);
+    if (pkg) pkg->lock = -1;
     size_t nt = rm_package_python_type_count(p);
     if (!pkg || !(pkg->types = calloc(nt ? nt : 1, sizeof *pkg->types))) {
         free(pkg);
         return cli_error("out of memory"), EXIT_RUNTIME;
     }
     const char *tmp = getenv("TMPDIR");
-    snprintf(pkg->dir, sizeof pkg->dir, "%s/rmedia-pkg-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(pkg->dir)) { /* mode 0700 */
+    tmp = tmp && *tmp ? tmp : "/tmp";
+    sweep_stale(tmp);
+    snprintf(pkg->dir, sizeof pkg->dir, "%s/rmedia-pkg-XXXXXX", tmp);
+    if (mkdtemp(pkg->dir)) { /* mode 0700 */
+        pkg->lock = open(pkg->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (pkg->lock >= 0) flock(pkg->lock, LOCK_EX);
+    } else {
         cli_error("%s: cannot create a temporary directory for its python/ files (%s): %s", path, pkg->dir,
                   strerror(errno));
         pkg->dir[0] = 0;

@@ -283,6 +283,30 @@ check("after SIGTERM: no worker left", alive == [], alive)
 for c in alive:
     os.kill(c, signal.SIGKILL)
 
+# ---------------- SIGKILL: the directory stays, the next package run removes it --
+td = tmpdir("sigkill")
+p = subprocess.Popen([RMEDIA, "run", "--allow-python", pkg, "--only", "tag"], stdin=subprocess.PIPE,
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(TMPDIR=td))
+p.stdin.write(b'"first"\n')
+p.stdin.flush()
+ready, _, _ = select.select([p.stdout], [], [], 240)
+check("SIGKILL case: the run is going", ready != [] and b'"n":1' in p.stdout.readline().replace(b" ", b""))
+p.kill()
+p.communicate()
+stale = os.listdir(td)
+check("after SIGKILL the directory stays (nothing can run at SIGKILL)", len(stale) == 1, stale)
+foreign = os.path.join(td, "rmedia-pkg-keepme")  # one that looks stale but is held by a live process
+os.mkdir(foreign, 0o700)
+import fcntl
+held = os.open(foreign, os.O_RDONLY)
+fcntl.flock(held, fcntl.LOCK_EX)
+time.sleep(5.5)  # a directory younger than 5 s is never taken for stale (mkdtemp to flock)
+r = subprocess.run([RMEDIA, "run", "--allow-python", pkg], input=INPUT, capture_output=True, timeout=300,
+                   env=env(TMPDIR=td))
+check("the next package run removes the killed run's directory, not a locked one",
+      r.returncode == 0 and os.listdir(td) == ["rmedia-pkg-keepme"], (r.returncode, os.listdir(td), r.stderr))
+os.close(held)
+
 shutil.rmtree(T)
 print(f"\n{len(failures)} failure(s)" if failures else "\nall package Python tests passed")
 sys.exit(1 if failures else 0)
