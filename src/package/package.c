@@ -635,9 +635,9 @@ static void check_python_types(const rm_package *p, rm_runtime *rt, pytypes *out
 
 /* The descriptor of a Python node type the package declares, so that the
  * validator can compile the manifest against it: any parameters, the default
- * ports.  It is complete for that job by design; the type's code is the
- * package's python/ file, which runs in Pyodide, so a native run of it is
- * refused with this message rather than run. */
+ * ports.  It only compiles: the validator's runtime never runs a session.
+ * Hosts run the type from the package's python/ file (Pyodide in the
+ * browser; natively rmedia run --allow-python, src/cli/cmd_pack.c). */
 typedef struct {
     const json_t *args;
 } declared_py_config;
@@ -651,7 +651,7 @@ static const rm_param_def declared_py_params[] = {
 static int declared_py_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
 {
     (void)state, (void)port, (void)f;
-    return rm_node_fail(node, RM_ENOTSUP, "a Python node type of a package: it runs in the browser's Pyodide");
+    return rm_node_fail(node, RM_ENOTSUP, "a Python node type of a package: the validator's runtime does not run it");
 }
 
 /* A runtime with the node types of `rt` plus the declared Python `types`;
