@@ -14,6 +14,7 @@ leftovers are seen.
 
   test_run_python.py RMEDIA SOURCE_DIR
 """
+import fcntl
 import hashlib
 import json
 import os
@@ -237,15 +238,22 @@ if "unknown command" not in err and "without" not in err:
     check("remote run: refused, the server does not have the python/ files",
           rc == 1 and "a server does not have them" in err, err)
 
+def start_streaming(name):
+    """A run of the example fed JSON lines, its stdin kept open; returns
+    (process, its TMPDIR) once the first output has arrived."""
+    td = tmpdir(name)
+    p = subprocess.Popen([RMEDIA, "run", "--allow-python", pkg, "--only", "tag"], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(TMPDIR=td))
+    p.stdin.write(b'"first   line"\n')
+    p.stdin.flush()
+    ready, _, _ = select.select([p.stdout], [], [], 240)
+    first = p.stdout.readline() if ready else b""
+    check(f"{name}: the first output arrives while the run goes on", b'"n":1' in first.replace(b" ", b""), first)
+    return p, td
+
+
 # --------------------------------------- SIGTERM mid-run: nothing left --
-td = tmpdir("sigterm")
-p = subprocess.Popen([RMEDIA, "run", "--allow-python", pkg, "--only", "tag"], stdin=subprocess.PIPE,
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(TMPDIR=td))
-p.stdin.write(b'"first   line"\n')
-p.stdin.flush()
-ready, _, _ = select.select([p.stdout], [], [], 240)
-first = p.stdout.readline() if ready else b""
-check("streamed: the first output arrives while the run goes on", b'"n":1' in first.replace(b" ", b""), first)
+p, td = start_streaming("sigterm")
 dirs = os.listdir(td)
 check("one temporary directory while running", len(dirs) == 1 and dirs[0].startswith("rmedia-pkg-"), dirs)
 if len(dirs) == 1:
@@ -258,6 +266,8 @@ if len(dirs) == 1:
           os.path.exists(f) and stat.S_IMODE(os.stat(f).st_mode) == 0o600 and open(f, "rb").read() == text_nodes)
     check("the worker wrote __pycache__ there (removed with the rest below)",
           os.path.isdir(os.path.join(d, "__pycache__")), os.listdir(d))
+
+
 def parent_of(pid):
     try:
         return int(open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[1])
@@ -284,20 +294,13 @@ for c in alive:
     os.kill(c, signal.SIGKILL)
 
 # ---------------- SIGKILL: the directory stays, the next package run removes it --
-td = tmpdir("sigkill")
-p = subprocess.Popen([RMEDIA, "run", "--allow-python", pkg, "--only", "tag"], stdin=subprocess.PIPE,
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env(TMPDIR=td))
-p.stdin.write(b'"first"\n')
-p.stdin.flush()
-ready, _, _ = select.select([p.stdout], [], [], 240)
-check("SIGKILL case: the run is going", ready != [] and b'"n":1' in p.stdout.readline().replace(b" ", b""))
+p, td = start_streaming("sigkill")
 p.kill()
 p.communicate()
 stale = os.listdir(td)
 check("after SIGKILL the directory stays (nothing can run at SIGKILL)", len(stale) == 1, stale)
 foreign = os.path.join(td, "rmedia-pkg-keepme")  # one that looks stale but is held by a live process
 os.mkdir(foreign, 0o700)
-import fcntl
 held = os.open(foreign, os.O_RDONLY)
 fcntl.flock(held, fcntl.LOCK_EX)
 time.sleep(5.5)  # a directory younger than 5 s is never taken for stale (mkdtemp to flock)
