@@ -132,7 +132,14 @@ check("--set NODE.PARAM passes to the class (lower=false keeps the case)",
 
 # ------------------------------ type -> module:Class, as the packers read it --
 src = os.path.join(T, "src-sub")
-write(os.path.join(src, "py/sub/__init__.py"), "")
+write(os.path.join(src, "py/sub/__init__.py"), '''import remotemedia
+
+
+@remotemedia.node(name="Tail")
+class TailNode:
+    def process(self, x):
+        return {**x, "tail": True}
+''')
 write(os.path.join(src, "py/sub/loud.py"), '''import remotemedia
 
 
@@ -152,16 +159,17 @@ class Whisper:
 ''')
 write(os.path.join(src, "manifest.json"), json.dumps({
     "version": "v1", "nodes": [{"id": "s", "node_type": "Shout", "params": {"suffix": "!!"}},
-                               {"id": "w", "node_type": "Whisper"}],
-    "connections": [{"from": "s", "to": "w"}], "runtime": {"target": "wasm32-wasi"}}))
+                               {"id": "w", "node_type": "Whisper"}, {"id": "t", "node_type": "Tail"}],
+    "connections": [{"from": "s", "to": "w"}, {"from": "w", "to": "t"}], "runtime": {"target": "wasm32-wasi"}}))
 sub = pack("sub", os.path.join(src, "manifest.json"), os.path.join(src, "py"))
 with zipfile.ZipFile(sub) as z:
     decl = json.loads(z.read("metadata.json"))["runtime_info"]["python_node_types"]
-check("pack declares types of python/sub/loud.py", decl == {"Shout": "python/sub/loud.py", "Whisper": "python/sub/loud.py"},
-      decl)
+check("pack declares the types of python/sub/", decl == {"Shout": "python/sub/loud.py", "Whisper": "python/sub/loud.py",
+                                                         "Tail": "python/sub/__init__.py"}, decl)
 rc, out, err, left = run(["run", "--allow-python", sub], b'["Hey"]', "sub")
-check("python/sub/loud.py -> module sub.loud; @node(\"Shout\") class LoudNode; @node() class Whisper",
-      rc == 0 and json.loads(out or "null") == [{"whisper": "hey!!"}], out + err)
+check("python/sub/loud.py -> module sub.loud, python/sub/__init__.py -> sub; @node(\"Shout\") class LoudNode, "
+      "@node() class Whisper, @node(name=\"Tail\") class TailNode",
+      rc == 0 and json.loads(out or "null") == [{"whisper": "hey!!", "tail": True}], out + err)
 
 # ------------------------------------------- errors name node, type, member --
 bad = os.path.join(T, "src-bad")
