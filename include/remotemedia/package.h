@@ -97,6 +97,34 @@ const unsigned char *rm_package_member(const rm_package *p, const char *name, si
 size_t rm_package_member_count(const rm_package *p);
 const char *rm_package_member_name(const rm_package *p, size_t i);
 
+/* --------------------------------------------------- Python node types --- */
+
+/* A node type the package defines in a python/ file and declares in
+ * metadata.json (runtime_info.python_node_types; docs/rmpkg.md). */
+typedef struct rm_package_python_type {
+    const char *name;   /* the node type, "Normalize"                          */
+    const char *member; /* the member that defines it, "python/text_nodes.py"   */
+    const char *module; /* its module: python/a/b.py -> "a.b",
+                           python/a/__init__.py -> "a"                        */
+    const char *cls;    /* the class its @node decorator decorates (the type
+                           name when no class line follows the decorator)    */
+} rm_package_python_type;
+
+/* The declared Python node types of a validated package, in declaration
+ * order.  `out`'s strings are borrowed from `p`, except `module`, written
+ * into the caller's `module` buffer of `cap` bytes.  Returns 0,
+ * RM_ENOTFOUND past the end, RM_ELIMIT when the buffer is too small. */
+size_t rm_package_python_type_count(const rm_package *p);
+int rm_package_python_type_at(const rm_package *p, size_t i, rm_package_python_type *out, char *module,
+                              size_t cap);
+
+/* Writes every python/ member of `p` into the existing directory `dir`
+ * (python/a/b.py -> DIR/a/b.py): directories 0700, files 0600, created
+ * exclusively and never through a symbolic link, so a member can only land
+ * inside `dir`.  The caller makes `dir` private (mkdtemp) and removes it.
+ * Problems name the member.  Returns 0, RM_EIO or RM_EINVAL. */
+int rm_package_extract_python(const rm_package *p, const char *dir, rm_package_report *report);
+
 /* ------------------------------------------------------------ creation --- */
 
 typedef struct rm_package_input {

@@ -39,6 +39,29 @@ typedef struct rm_python_nodes_opts {
  * settings in their start request, not through environment variables. */
 int rm_register_python_nodes(rm_runtime *rt, const rm_python_nodes_opts *opts, rm_error *err);
 
+/* A node type named `name` that runs one Python class in a worker as
+ * PythonNode does: a package's declared Python node types (docs/rmpkg.md).
+ * Every parameter the manifest gives such a node goes to the class (as in
+ * the browser); the worker runs with PythonNode's defaults (timeout_ms,
+ * ring_mb, ...) and the interpreter from $REMOTEMEDIA_PYTHON, else
+ * /usr/bin/python3.  Only `dir` is added to the worker's import path (not
+ * the manifest's directory).  Errors name the node, "Python node type NAME
+ * of ORIGIN" and the class. */
+typedef struct rm_python_class_type {
+    const char *name;   /* the node type's name                          */
+    const char *cls;    /* "module:Class"                                */
+    const char *dir;    /* first on the worker's import path             */
+    const char *origin; /* where it comes from, for messages ("python/x.py
+                           of p.rmpkg"); NULL = the class               */
+} rm_python_class_type;
+
+/* Makes such a node type (strings copied) for rm_runtime_register().  The
+ * caller owns it: free it with rm_python_node_type_free() after every
+ * runtime it is registered in (and their graphs) is freed.  RM_ENOTSUP
+ * without Python node support.  Thread-safe. */
+int rm_python_node_type_new(const rm_python_class_type *spec, const rm_node_type **out, rm_error *err);
+void rm_python_node_type_free(const rm_node_type *t); /* NULL is ignored */
+
 #ifdef __cplusplus
 }
 #endif

@@ -64,8 +64,16 @@ int cmd_serve(const cli_globals *g, int argc, char **argv); /* cmd_serve.c, RM_W
 int cmd_remote(const cli_globals *g, int argc, char **argv); /* cmd_remote.c, RM_WITH_GRPC */
 int cmd_pack(const cli_globals *g, int argc, char **argv);   /* cmd_pack.c, RM_CLI_PACKAGE */
 /* The manifest of a .rmpkg package, after validating the package against
- * `rt` (problems printed); NULL with *exit_code set on failure.  cmd_pack.c. */
-rm_manifest *cli_package_manifest(rm_runtime *rt, const char *path, rm_diags *d, int *exit_code);
+ * `rt` (problems printed); NULL with *exit_code set on failure.  cmd_pack.c.
+ * When the manifest uses the package's Python node types (and
+ * allow_python is set, and the run is local: remote = 0), their python/
+ * files are extracted to a private temporary directory and the types
+ * registered in `rt`: *pkg is then set, to be closed after `rt` is freed. */
+typedef struct cli_package cli_package;
+rm_manifest *cli_package_manifest(rm_runtime *rt, const char *path, int allow_python, int remote, rm_diags *d,
+                                  cli_package **pkg, int *exit_code);
+/* Removes the temporary directory and frees the types (NULL is ignored). */
+void cli_package_close(cli_package *pkg);
 
 /* Where `rmedia run` executes its session: NULL = locally; `rmedia remote
  * run` passes one that runs it on a server.  The graph is still compiled

@@ -1,8 +1,16 @@
 /* rmedia pack: create and check .rmpkg packages (docs/rmpkg.md). */
-#define _POSIX_C_SOURCE 200809L
+#define _GNU_SOURCE /* SYS_getdents64 */
+#include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -10,6 +18,7 @@
 
 #include "cli.h"
 #include "remotemedia/package.h"
+#include "remotemedia/python_nodes.h"
 
 static const char pack_help[] =
     "Usage: rmedia pack MANIFEST -o PACKAGE.rmpkg [--wasm FILE] [--metadata FILE] [--python DIR]\n"
@@ -243,8 +252,263 @@ int cmd_pack(const cli_globals *g, int argc, char **argv)
     return exit_code;
 }
 
-rm_manifest *cli_package_manifest(rm_runtime *rt, const char *path, rm_diags *d, int *exit_code)
+/* ----------------------------------------------- running a package --- */
+
+/* A package run natively: the temporary directory its python/ files are
+ * extracted to and the node types that run them.  The directory is removed
+ * when the run ends, also on an error and on a signal that ends the process
+ * (SIGTERM, SIGINT, SIGHUP, SIGPIPE, ...).  SIGKILL cannot be caught: such
+ * a directory stays until the next package run removes it (sweep_stale). */
+struct cli_package {
+    char dir[4096];
+    int lock; /* the directory, open and flock()ed while this run uses it */
+    const rm_node_type **types;
+    size_t n_types;
+};
+
+static const int fatal_signals[] = {SIGHUP, SIGINT, SIGQUIT, SIGPIPE, SIGALRM, SIGTERM, SIGUSR1, SIGUSR2};
+#define N_FATAL (sizeof fatal_signals / sizeof fatal_signals[0])
+static struct sigaction saved_actions[N_FATAL];
+static int handled[N_FATAL];
+static char sig_dir[4096];               /* the directory to remove, for the handler */
+static volatile sig_atomic_t sig_dir_set; /* sig_dir is complete */
+
+/* Removes `name` under `parent` and everything below it, with system calls
+ * only (async-signal-safe: the signal handler uses it too).  Files a worker
+ * wrote there (__pycache__) go as well. */
+static void remove_tree(int parent, const char *name, int depth)
 {
+    if (unlinkat(parent, name, 0) == 0 || (errno != EISDIR && errno != EPERM)) return;
+    int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd >= 0 && depth < 64) {
+        char buf[4096] __attribute__((aligned(8)));
+        for (int again = 1; again;) { /* entries removed while listing may hide others: list until clean */
+            again = 0;
+            lseek(fd, 0, SEEK_SET);
+            long n;
+            while ((n = syscall(SYS_getdents64, fd, buf, sizeof buf)) > 0) {
+                for (long off = 0; off < n;) {
+                    struct {
+                        uint64_t ino;
+                        int64_t off;
+                        unsigned short reclen;
+                        unsigned char type;
+                        char name[];
+                    } *e = (void *)(buf + off);
+                    off += e->reclen;
+                    if (!strcmp(e->name, ".") || !strcmp(e->name, "..")) continue;
+                    remove_tree(fd, e->name, depth + 1);
+                    again = 1;
+                }
+            }
+            if (n < 0) break;
+        }
+    }
+    if (fd >= 0) close(fd);
+    unlinkat(parent, name, AT_REMOVEDIR);
+}
+
+static void on_fatal_signal(int sig)
+{
+    int saved = errno;
+    if (sig_dir_set) remove_tree(AT_FDCWD, sig_dir, 0);
+    errno = saved;
+    signal(sig, SIG_DFL); /* then die of the signal, as without the handler */
+    raise(sig);
+}
+
+static void guard_signals(const char *dir)
+{
+    snprintf(sig_dir, sizeof sig_dir, "%s", dir);
+    sig_dir_set = 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sigfillset(&sa.sa_mask);
+    for (size_t i = 0; i < N_FATAL; i++) {
+        struct sigaction old;
+        /* a signal the caller ignores stays ignored (nohup, a shell's background job) */
+        if (sigaction(fatal_signals[i], NULL, &old) != 0 || old.sa_handler != SIG_DFL) continue;
+        handled[i] = sigaction(fatal_signals[i], &sa, &saved_actions[i]) == 0;
+    }
+}
+
+static void unguard_signals(void)
+{
+    for (size_t i = 0; i < N_FATAL; i++)
+        if (handled[i]) sigaction(fatal_signals[i], &saved_actions[i], NULL), handled[i] = 0;
+    sig_dir_set = 0;
+}
+
+void cli_package_close(cli_package *pkg)
+{
+    if (!pkg) return;
+    if (pkg->dir[0]) {
+        remove_tree(AT_FDCWD, pkg->dir, 0);
+        unguard_signals();
+    }
+    if (pkg->lock >= 0) close(pkg->lock);
+    for (size_t i = 0; i < pkg->n_types; i++) rm_python_node_type_free(pkg->types[i]);
+    free(pkg->types);
+    free(pkg);
+}
+
+/* Removes the directories of package runs that were killed by SIGKILL: ours
+ * (same user), named rmedia-pkg-XXXXXX, and not locked.  A run holds a
+ * flock on its directory from just after creating it to its end, and the
+ * kernel drops the lock when the process dies however it dies; the age
+ * check covers the instant between mkdtemp and flock. */
+static void sweep_stale(const char *tmp)
+{
+    DIR *d = opendir(tmp);
+    if (!d) return;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        struct stat st;
+        if (strncmp(e->d_name, "rmedia-pkg-", 11) || strlen(e->d_name) != 17) continue;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) ||
+            st.st_uid != geteuid() || time(NULL) - st.st_ctime < 5)
+            continue;
+        int fd = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) remove_tree(dirfd(d), e->d_name, 0);
+        if (fd >= 0) close(fd);
+    }
+    closedir(d);
+}
+
+/* The interpreter PythonNode workers start (python_node.c: $REMOTEMEDIA_PYTHON,
+ * else /usr/bin/python3), checked before anything is extracted. */
+static int check_interpreter(const char *path, const char *type, const char *member)
+{
+    const char *env = getenv("REMOTEMEDIA_PYTHON");
+    const char *py = env && *env ? env : "/usr/bin/python3";
+    if (access(py, X_OK) == 0) return 0;
+    fprintf(stderr,
+            "%s: %s: error: Python node type '%s' needs a Python interpreter: %s%s cannot be executed (%s); "
+            "set REMOTEMEDIA_PYTHON to one\n",
+            path, member, type, py, env && *env ? " (REMOTEMEDIA_PYTHON)" : "", strerror(errno));
+    return -1;
+}
+
+/* Which declared Python type node `i` of the manifest uses, or -1. */
+static int node_python_type(const rm_package *p, const json_t *node, rm_package_python_type *t, char *mod,
+                            size_t cap)
+{
+    const char *type = json_string_value(json_object_get(node, "node_type"));
+    for (size_t k = 0; type && k < rm_package_python_type_count(p); k++)
+        if (rm_package_python_type_at(p, k, t, mod, cap) == 0 && !strcmp(t->name, type)) return (int)k;
+    return -1;
+}
+
+/* Checks the manifest's Python nodes against the run's options and, when
+ * they may run, extracts the python/ files and registers their types in
+ * `rt`.  Returns EXIT_OK (pkg set when something was extracted) or an exit
+ * code, with every problem printed. */
+static int setup_python(rm_runtime *rt, const char *path, const rm_package *p, const rm_manifest *m,
+                        int allow_python, int remote, cli_package **out)
+{
+    const json_t *nodes = json_object_get(rm_manifest_json(m), "nodes"), *node;
+    size_t i;
+    int code = EXIT_OK, used = 0;
+    char mod[512];
+    rm_package_python_type t;
+    json_array_foreach(nodes, i, node)
+    {
+        const char *id = json_string_value(json_object_get(node, "id"));
+        const char *type = json_string_value(json_object_get(node, "node_type"));
+        char where[64], at[48];
+        int line = 0, col = 0;
+        snprintf(at, sizeof at, "nodes[%zu].node_type", i);
+        rm_manifest_locate(m, at, &line, &col);
+        snprintf(where, sizeof where, "manifest.json:%d:%d", line, col);
+        const rm_node_type *nt = type ? rm_runtime_find_node_type(rt, type) : NULL;
+        if (nt && nt->family && !strcmp(nt->family, "python")) {
+            /* PythonNode names any module on the host: not part of the format */
+            fprintf(stderr,
+                    "%s: %s: error: node '%s': %s is not available to packages; a package defines its Python "
+                    "node types in python/ (@node) and declares them in metadata.json "
+                    "(runtime_info.python_node_types)\n",
+                    path, where, id ? id : "", type);
+            code = EXIT_INVALID;
+            continue;
+        }
+        if (node_python_type(p, node, &t, mod, sizeof mod) < 0) continue;
+        used = 1;
+        if (remote) {
+            fprintf(stderr,
+                    "%s: %s: error: node '%s' (%s) uses Python node type '%s' defined here, which runs the "
+                    "package's python/ files: a server does not have them; run the package locally "
+                    "(rmedia run --allow-python %s)\n",
+                    path, t.member, id ? id : "", where, t.name, path);
+            code = EXIT_INVALID;
+        } else if (!allow_python) {
+            fprintf(stderr,
+                    "%s: %s: error: node '%s' (%s) uses Python node type '%s' defined here: running it runs "
+                    "the package's Python code, which needs --allow-python (rmedia run --allow-python %s)\n",
+                    path, t.member, id ? id : "", where, t.name, path);
+            code = EXIT_USAGE;
+        }
+    }
+    if (code != EXIT_OK || !used) return code;
+    if (rm_package_python_type_at(p, 0, &t, mod, sizeof mod) == 0 && check_interpreter(path, t.name, t.member) != 0)
+        return EXIT_ENV;
+
+    cli_package *pkg = calloc(1, sizeof *pkg);
+    if (pkg) pkg->lock = -1;
+    size_t nt = rm_package_python_type_count(p);
+    if (!pkg || !(pkg->types = calloc(nt ? nt : 1, sizeof *pkg->types))) {
+        free(pkg);
+        return cli_error("out of memory"), EXIT_RUNTIME;
+    }
+    const char *tmp = getenv("TMPDIR");
+    tmp = tmp && *tmp ? tmp : "/tmp";
+    sweep_stale(tmp);
+    snprintf(pkg->dir, sizeof pkg->dir, "%s/rmedia-pkg-XXXXXX", tmp);
+    if (mkdtemp(pkg->dir)) { /* mode 0700 */
+        pkg->lock = open(pkg->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (pkg->lock >= 0) flock(pkg->lock, LOCK_EX);
+    } else {
+        cli_error("%s: cannot create a temporary directory for its python/ files (%s): %s", path, pkg->dir,
+                  strerror(errno));
+        pkg->dir[0] = 0;
+        cli_package_close(pkg);
+        return EXIT_IO;
+    }
+    guard_signals(pkg->dir);
+    rm_package_report *r = rm_package_report_new();
+    int rc = r ? rm_package_extract_python(p, pkg->dir, r) : RM_ENOMEM;
+    print_report(path, r);
+    rm_package_report_free(r);
+    if (rc != 0) {
+        cli_package_close(pkg);
+        return rc == RM_ENOMEM ? EXIT_RUNTIME : EXIT_IO;
+    }
+    for (size_t k = 0; k < nt; k++) {
+        char cls[1024], origin[4200];
+        rm_error err;
+        rm_error_clear(&err);
+        if (rm_package_python_type_at(p, k, &t, mod, sizeof mod) != 0) continue;
+        snprintf(cls, sizeof cls, "%s:%s", t.module, t.cls);
+        snprintf(origin, sizeof origin, "%s of %s", t.member, path);
+        rm_python_class_type spec = {t.name, cls, pkg->dir, origin};
+        rc = rm_python_node_type_new(&spec, &pkg->types[pkg->n_types], &err);
+        if (rc == 0) pkg->n_types++;
+        if (rc == 0) rc = rm_runtime_register(rt, pkg->types[pkg->n_types - 1], &err);
+        if (rc != 0) {
+            fprintf(stderr, "%s: %s: error: cannot run Python node type '%s': %s\n", path, t.member, t.name,
+                    err.message[0] ? err.message : rm_strerror(rc));
+            cli_package_close(pkg);
+            return rc == RM_ENOTSUP ? EXIT_ENV : EXIT_RUNTIME;
+        }
+    }
+    *out = pkg;
+    return EXIT_OK;
+}
+
+rm_manifest *cli_package_manifest(rm_runtime *rt, const char *path, int allow_python, int remote, rm_diags *d,
+                                  cli_package **pkg, int *exit_code)
+{
+    *pkg = NULL;
     rm_package_report *r = rm_package_report_new();
     rm_package *p = NULL;
     int rc = r ? rm_package_open_file(path, rt, NULL, &p, r) : RM_ENOMEM;
@@ -262,10 +526,17 @@ rm_manifest *cli_package_manifest(rm_runtime *rt, const char *path, rm_diags *d,
     if (name) snprintf(name, nl, "%s:manifest.json", path);
     rc = name ? rm_manifest_load_string((const char *)text, len, name, RM_MANIFEST_JSON, &m, d) : RM_ENOMEM;
     free(name);
-    rm_package_free(p);
     if (rc != 0) {
+        rm_package_free(p);
         cli_print_diags(d);
         *exit_code = cli_exit_for(rc);
+        return NULL;
+    }
+    int code = setup_python(rt, path, p, m, allow_python, remote, pkg);
+    rm_package_free(p);
+    if (code != EXIT_OK) {
+        rm_manifest_free(m);
+        *exit_code = code;
         return NULL;
     }
     return m;

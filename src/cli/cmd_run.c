@@ -75,6 +75,8 @@ static const char run_help[] =
     "      --max-input-bytes N  largest JSON input line, or whole JSON array, in\n"
     "                       bytes (suffix k, M or G; default 16M)\n"
     "      --table          print a per-node latency table to stderr\n"
+    "      --allow-python   let a .rmpkg package run the Python node types of its\n"
+    "                       python/ files (that is running the package's code)\n"
     "  -h, --help           show this help\n"
     "\n"
     "Examples:\n"
@@ -962,7 +964,7 @@ int cli_run_with(const cli_globals *g, int argc, char **argv, const cli_backend 
 {
     backend = be;
     enum { OPT_METRICS = 256, OPT_TABLE, OPT_IN_FMT, OPT_OUT_FMT, OPT_SUBTYPE, OPT_OUT_NODE, OPT_CHUNK,
-           OPT_REALTIME, OPT_NO_PROGRESS, OPT_SET, OPT_ONLY, OPT_STRICT, OPT_MAX_INPUT };
+           OPT_REALTIME, OPT_NO_PROGRESS, OPT_SET, OPT_ONLY, OPT_STRICT, OPT_MAX_INPUT, OPT_ALLOW_PYTHON };
     static const struct option opts[] = {
         {"input", required_argument, NULL, 'i'},
         {"output", required_argument, NULL, 'o'},
@@ -980,6 +982,7 @@ int cli_run_with(const cli_globals *g, int argc, char **argv, const cli_backend 
         {"only", required_argument, NULL, OPT_ONLY},
         {"strict", no_argument, NULL, OPT_STRICT},
         {"max-input-bytes", required_argument, NULL, OPT_MAX_INPUT},
+        {"allow-python", no_argument, NULL, OPT_ALLOW_PYTHON},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -988,6 +991,10 @@ int cli_run_with(const cli_globals *g, int argc, char **argv, const cli_backend 
     double chunk_ms = 20;
     size_t max_input = DEFAULT_MAX_INPUT;
     int want_metrics = 0, want_table = 0, realtime = 0, no_progress = 0, n_sets = 0, strict = 0;
+    int allow_python = 0; /* a package's Python node types may run */
+#ifdef RM_CLI_PACKAGE
+    cli_package *pkg = NULL;
+#endif
     char *sets[64];
     static char set_paths[64][200];
     memset(set_paths, 0, sizeof set_paths);
@@ -1006,7 +1013,8 @@ int cli_run_with(const cli_globals *g, int argc, char **argv, const cli_backend 
             break;
         } else if (a[1] != '-' ? strchr("iof", a[1]) && !a[2]
                                : !strchr(a, '=') && strcmp(a, "--metrics") && strcmp(a, "--table") &&
-                                     strcmp(a, "--realtime") && strcmp(a, "--no-progress") && strcmp(a, "--help"))
+                                     strcmp(a, "--realtime") && strcmp(a, "--no-progress") && strcmp(a, "--help") &&
+                                     strcmp(a, "--allow-python"))
             i++; /* skip the option's value */
     }
     char *metrics_arg = NULL;
@@ -1066,6 +1074,7 @@ int cli_run_with(const cli_globals *g, int argc, char **argv, const cli_backend 
             }
             break;
         case OPT_REALTIME: realtime = 1; break;
+        case OPT_ALLOW_PYTHON: allow_python = 1; break;
         case OPT_NO_PROGRESS: no_progress = 1; break;
         case OPT_SET:
             if (n_sets == 64) cli_error("too many --set options"), exit_code = EXIT_USAGE;
@@ -1237,12 +1246,15 @@ int cli_run_with(const cli_globals *g, int argc, char **argv, const cli_backend 
 #ifdef RM_CLI_PACKAGE
     size_t ml = strlen(manifest);
     if (ml > 6 && !strcmp(manifest + ml - 6, ".rmpkg")) { /* run a package's manifest natively */
-        mf = cli_package_manifest(rt, manifest, d, &exit_code);
+        mf = cli_package_manifest(rt, manifest, allow_python, backend != NULL, d, &pkg, &exit_code);
         if (!mf) goto done;
         rc = 0;
     } else
 #endif
+    {
+        (void)allow_python; /* only packages need it */
         rc = rm_manifest_load_file(manifest, &mf, d);
+    }
     if (rc == 0) {
         exit_code = apply_sets(rt, mf, sets, n_sets, set_paths);
         if (exit_code != EXIT_OK) {
@@ -1383,6 +1395,9 @@ done:
     rm_graph_unref(graph);
     rm_diags_free(d);
     rm_runtime_free(rt);
+#ifdef RM_CLI_PACKAGE
+    cli_package_close(pkg); /* after the runtime: it holds the package's node types */
+#endif
     if (in && in != stdin) fclose(in);
     free(metrics_arg);
     return exit_code;

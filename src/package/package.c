@@ -11,6 +11,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,57 @@ static int sha256_hex(const void *data, size_t len, char out[65])
 
 /* ----------------------------------------------------------- packages --- */
 
+/* ---------------------------------------------- Python node types --- */
+
+/* Python node types in one package (declared, or defined by one file):
+ * bounds the work a crafted package can cause. */
+#define MAX_PY_TYPES 1000
+
+typedef struct pytype {
+    char *name, *member;
+    char *cls; /* the class its @node decorator decorates, NULL until known */
+} pytype;
+
+typedef struct pytypes {
+    pytype *v;
+    size_t n;
+} pytypes;
+
+static void pytypes_free(pytypes *t)
+{
+    for (size_t i = 0; i < t->n; i++) free(t->v[i].name), free(t->v[i].member), free(t->v[i].cls);
+    free(t->v);
+    t->v = NULL, t->n = 0;
+}
+
+static int pytypes_find(const pytypes *t, const char *name, size_t len)
+{
+    for (size_t i = 0; i < t->n; i++)
+        if (strlen(t->v[i].name) == len && !memcmp(t->v[i].name, name, len)) return (int)i;
+    return -1;
+}
+
+static char *strndup_(const char *s, size_t len)
+{
+    char *n = malloc(len + 1);
+    if (n) memcpy(n, s, len), n[len] = 0;
+    return n;
+}
+
+/* Adds name (len bytes) unless present, with its class (NULL: not known
+ * yet); -1 on allocation failure. */
+static int pytypes_add(pytypes *t, const char *name, size_t len, const char *from, const char *cls)
+{
+    if (pytypes_find(t, name, len) >= 0) return 0;
+    pytype *nv = realloc(t->v, (t->n + 1) * sizeof *nv);
+    if (!nv) return -1;
+    t->v = nv;
+    char *n = strndup_(name, len), *m = strdup(from), *c = cls ? strdup(cls) : NULL;
+    if (!n || !m || (cls && !c)) return free(n), free(m), free(c), -1;
+    t->v[t->n++] = (pytype){n, m, c};
+    return 0;
+}
+
 typedef struct member {
     char *name;
     unsigned char *data; /* NUL-terminated after len */
@@ -155,6 +207,7 @@ typedef struct member {
 struct rm_package {
     member *m;
     size_t n;
+    pytypes py; /* the declared Python node types */
 };
 
 void rm_package_free(rm_package *p)
@@ -165,6 +218,7 @@ void rm_package_free(rm_package *p)
         free(p->m[i].data);
     }
     free(p->m);
+    pytypes_free(&p->py);
     free(p);
 }
 
@@ -184,6 +238,24 @@ const unsigned char *rm_package_member(const rm_package *p, const char *name, si
 
 size_t rm_package_member_count(const rm_package *p) { return p ? p->n : 0; }
 const char *rm_package_member_name(const rm_package *p, size_t i) { return p && i < p->n ? p->m[i].name : NULL; }
+
+size_t rm_package_python_type_count(const rm_package *p) { return p ? p->py.n : 0; }
+
+int rm_package_python_type_at(const rm_package *p, size_t i, rm_package_python_type *out, char *module, size_t cap)
+{
+    if (!p || i >= p->py.n) return RM_ENOTFOUND;
+    const pytype *t = &p->py.v[i];
+    /* python/a/b.py -> a.b, python/a/__init__.py -> a (web/src/package.ts, pythonModuleName) */
+    const char *rel = t->member + 7;
+    size_t n = strlen(rel);
+    if (n > 3 && !strcmp(rel + n - 3, ".py")) n -= 3;
+    if (n > 9 && !memcmp(rel + n - 9, "/__init__", 9)) n -= 9;
+    if (n + 1 > cap) return RM_ELIMIT;
+    for (size_t k = 0; k < n; k++) module[k] = rel[k] == '/' ? '.' : rel[k];
+    module[n] = 0;
+    *out = (rm_package_python_type){t->name, t->member, module, t->cls ? t->cls : t->name};
+    return 0;
+}
 
 enum kind { K_MANIFEST, K_WASM, K_METADATA, K_CHECKSUMS, K_PYTHON, K_DIR, K_OTHER };
 
@@ -443,54 +515,15 @@ static size_t quoted_ident(const char *p, const char *e, const char **name)
     return (size_t)(q - p - 1);
 }
 
-/* Python node types in one package (declared, or defined by one file):
- * bounds the work a crafted package can cause. */
-#define MAX_PY_TYPES 1000
-
-typedef struct pytype {
-    char *name, *member;
-} pytype;
-
-typedef struct pytypes {
-    pytype *v;
-    size_t n;
-} pytypes;
-
-static void pytypes_free(pytypes *t)
-{
-    for (size_t i = 0; i < t->n; i++) free(t->v[i].name), free(t->v[i].member);
-    free(t->v);
-    t->v = NULL, t->n = 0;
-}
-
-static int pytypes_find(const pytypes *t, const char *name, size_t len)
-{
-    for (size_t i = 0; i < t->n; i++)
-        if (strlen(t->v[i].name) == len && !memcmp(t->v[i].name, name, len)) return (int)i;
-    return -1;
-}
-
-/* Adds name (len bytes) unless present; -1 on allocation failure. */
-static int pytypes_add(pytypes *t, const char *name, size_t len, const char *from)
-{
-    if (pytypes_find(t, name, len) >= 0) return 0;
-    pytype *nv = realloc(t->v, (t->n + 1) * sizeof *nv);
-    if (!nv) return -1;
-    t->v = nv;
-    char *n = malloc(len + 1), *m = strdup(from);
-    if (!n || !m) return free(n), free(m), -1;
-    memcpy(n, name, len);
-    n[len] = 0;
-    t->v[t->n++] = (pytype){n, m};
-    return 0;
-}
-
 /* The node types the Python source `s` defines, added to `out` as from
- * `from`.  -1 on allocation failure, -2 past MAX_PY_TYPES. */
+ * `from`, each with the class its decorator decorates (the next `class`
+ * line; native hosts import that class).  -1 on allocation failure, -2 past
+ * MAX_PY_TYPES. */
 static int scan_python_types(const char *s, size_t len, const char *from, pytypes *out)
 {
     const char *end = s + len;
     int pending = 0; /* a @node(...) without a name: the next class names it */
+    int named = -1;  /* a @node("Name"): out->v[named] waits for its class */
     while (s < end) {
         const char *nl = memchr(s, '\n', (size_t)(end - s)), *le = nl ? nl : end;
         const char *p = skip_blank(s, le), *name = NULL;
@@ -517,17 +550,24 @@ static int scan_python_types(const char *s, size_t len, const char *from, pytype
                         n = quoted_ident(skip_blank(v + 1, le), le, &name);
                 }
                 pending = !n;
+                if (n && pytypes_add(out, name, n, from, NULL) != 0) return -1;
+                named = n ? pytypes_find(out, name, n) : -1;
             }
-        } else if (pending && le - p > 5 && !memcmp(p, "class", 5) && (p[5] == ' ' || p[5] == '\t')) {
+        } else if ((pending || named >= 0) && le - p > 5 && !memcmp(p, "class", 5) &&
+                   (p[5] == ' ' || p[5] == '\t')) {
             p = skip_blank(p + 5, le);
             name = p;
             while (p < le && ident_char(*p)) p++;
             n = ident_start(*name) ? (size_t)(p - name) : 0;
-            pending = 0;
-        } else if (pending && p < le && *p != '#') {
-            pending = 0; /* @node decorates a class; this is something else */
+            char *cls = n ? strndup_(name, n) : NULL;
+            if (n && !cls) return -1;
+            if (pending && n && pytypes_add(out, name, n, from, cls) != 0) return free(cls), -1;
+            if (named >= 0 && cls && !out->v[named].cls) out->v[named].cls = cls, cls = NULL;
+            free(cls);
+            pending = 0, named = -1;
+        } else if ((pending || named >= 0) && p < le && *p != '#') {
+            pending = 0, named = -1; /* @node decorates a class; this is something else */
         }
-        if (n && pytypes_add(out, name, n, from) != 0) return -1;
         if (out->n > MAX_PY_TYPES) return -2;
         s = nl ? nl + 1 : end;
     }
@@ -583,7 +623,8 @@ static void check_python_types(const rm_package *p, rm_runtime *rt, pytypes *out
         else if (pytypes_find(&found[k], type, strlen(type)) < 0)
             ERR(r, RM_EINVAL, f, "does not define Python node type '%s' (metadata.json declares it in " PNT ")",
                 type);
-        else if (pytypes_add(out, type, strlen(type), f) != 0)
+        else if (pytypes_add(out, type, strlen(type), f,
+                             found[k].v[pytypes_find(&found[k], type, strlen(type))].cls) != 0)
             ERR(r, RM_ENOMEM, "metadata.json", "out of memory");
     }
     for (size_t i = 0; found && i < p->n; i++) pytypes_free(&found[i]);
@@ -594,9 +635,9 @@ static void check_python_types(const rm_package *p, rm_runtime *rt, pytypes *out
 
 /* The descriptor of a Python node type the package declares, so that the
  * validator can compile the manifest against it: any parameters, the default
- * ports.  It is complete for that job by design; the type's code is the
- * package's python/ file, which runs in Pyodide, so a native run of it is
- * refused with this message rather than run. */
+ * ports.  It only compiles: the validator's runtime never runs a session.
+ * Hosts run the type from the package's python/ file (Pyodide in the
+ * browser; natively rmedia run --allow-python, src/cli/cmd_pack.c). */
 typedef struct {
     const json_t *args;
 } declared_py_config;
@@ -610,7 +651,7 @@ static const rm_param_def declared_py_params[] = {
 static int declared_py_process(rm_node *node, void *state, unsigned port, const rm_frame *f)
 {
     (void)state, (void)port, (void)f;
-    return rm_node_fail(node, RM_ENOTSUP, "a Python node type of a package: it runs in the browser's Pyodide");
+    return rm_node_fail(node, RM_ENOTSUP, "a Python node type of a package: the validator's runtime does not run it");
 }
 
 /* A runtime with the node types of `rt` plus the declared Python `types`;
@@ -770,7 +811,7 @@ int rm_package_open_bytes(const void *data, size_t len, rm_runtime *rt, const rm
              * would only repeat the problem), as in web/src/package.ts */
             int decl_ok = rm_package_report_errors(report) == before;
             if ((m = find_member(p, "manifest.json"))) check_manifest(m, decl_ok ? rt : NULL, &py, report);
-            pytypes_free(&py);
+            p->py = py; /* freed with p */
         }
     }
     zip_discard(z);
@@ -845,6 +886,74 @@ int rm_package_open_file(const char *path, rm_runtime *rt, const rm_package_limi
     if (!data) return RM_EIO;
     int rc = rm_package_open_bytes(data, len, rt, lim, out, report);
     free(data);
+    return rc;
+}
+
+/* ---------------------------------------------------------- extraction --- */
+
+static int write_all(int fd, const unsigned char *d, size_t len)
+{
+    while (len > 0) {
+        ssize_t w = write(fd, d, len);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        d += w, len -= (size_t)w;
+    }
+    return 0;
+}
+
+/* Writes python/REL as dir/REL.  Every step is relative to a directory
+ * descriptor opened without following symbolic links, and files are
+ * created exclusively, so nothing outside `dir` can be reached or
+ * overwritten even if `dir` is not empty. */
+static int extract_one(int root, const member *m, rm_package_report *r)
+{
+    const char *c = m->name + 7;
+    int fd = dup(root);
+    for (const char *slash; fd >= 0 && (slash = strchr(c, '/')); c = slash + 1) {
+        char part[256];
+        size_t n = (size_t)(slash - c);
+        if (n >= sizeof part) break; /* not possible after unsafe_name() */
+        memcpy(part, c, n);
+        part[n] = 0;
+        int sub = mkdirat(fd, part, 0700) == 0 || errno == EEXIST
+                      ? openat(fd, part, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                      : -1;
+        close(fd);
+        fd = sub;
+    }
+    int f = fd >= 0 ? openat(fd, c, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+    int rc = f >= 0 && write_all(f, m->data, m->len) == 0 ? 0 : -1;
+    if (rc != 0) ERR(r, RM_EIO, m->name, "cannot extract: %s", strerror(errno));
+    if (f >= 0 && close(f) != 0 && rc == 0) {
+        ERR(r, RM_EIO, m->name, "cannot extract: %s", strerror(errno));
+        rc = -1;
+    }
+    if (fd >= 0) close(fd);
+    return rc;
+}
+
+int rm_package_extract_python(const rm_package *p, const char *dir, rm_package_report *r)
+{
+    int root = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (root < 0) {
+        ERR(r, RM_EIO, "", "cannot open the directory %s: %s", dir, strerror(errno));
+        return RM_EIO;
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && p && i < p->n; i++) {
+        const member *m = &p->m[i];
+        size_t n = strlen(m->name);
+        if (m->is_dir || n <= 7 || strncmp(m->name, "python/", 7) || m->name[n - 1] == '/') continue;
+        const char *why = unsafe_name(m->name); /* checked by validation; again before writing */
+        if (why) {
+            ERR(r, RM_EINVAL, m->name, "unsafe member name: %s", why);
+            rc = RM_EINVAL;
+        } else if (extract_one(root, m, r) != 0) {
+            rc = RM_EIO;
+        }
+    }
+    close(root);
     return rc;
 }
 

@@ -261,6 +261,8 @@ test("python-nodes: made by rmedia pack, checked here, its Python nodes run in P
   const pkg = await PackageLoader.loadFromFile(file, { python: await pythonHost() });
   const { result } = await pkg.runner.execute(pkg.manifest, pyInputs);
   assert.deepEqual(result.outputs, expectedPythonNodes());
+  // the reference the native run (rmedia run --allow-python, tests/package/test_run_python.py) is checked against
+  assert.deepEqual(result.outputs, JSON.parse(example("python-nodes", "expected.json")));
 });
 
 test("python-nodes: made by TypeScript, the same metadata as rmedia pack, checked by rmedia", async () => {

@@ -29,6 +29,7 @@ typedef struct {
     rm__pyw w;
     int started;
     char base_dir[4096];
+    pn_config cfg; /* the node's config; for a class type, with its class and path */
 } pn_state;
 
 static const rm_param_def pn_params[] = {
@@ -58,6 +59,34 @@ static const rm_param_def pn_params[] = {
     {NULL},
 };
 
+/* A class type (rm_python_node_type_new): a node type of its own name bound
+ * to one class, e.g. a package's declared Python node type.  Every manifest
+ * param goes to the class, as in the browser; the worker gets PythonNode's
+ * defaults. */
+typedef struct pn_class_type {
+    rm_node_type t; /* first: rm_node_type_of() returns &t */
+    char *name, *cls, *dir, *label, *doc;
+    const char *path[2];
+} pn_class_type;
+
+static const rm_param_def pn_class_params[] = {
+    {"args", RM_PARAM_JSON, offsetof(pn_config, args), "the class's parameters (every key under params)", 0,
+     "{}", 0, 0, NULL, NULL, RM_PARAM_REST},
+    {NULL},
+};
+
+/* A class type's module that imports remotemedia (its @node decorator) needs
+ * the Python package where the worker runs. */
+#define REMOTEMEDIA_HINT                                                                                    \
+    " (the class's module imports the remotemedia Python package: install it for this interpreter, "       \
+    "pip install ./python, or put it on PYTHONPATH)"
+
+static const pn_class_type *class_type_of(rm_node *node)
+{
+    const rm_node_type *t = rm_node_type_of(node);
+    return t->params == pn_class_params ? (const pn_class_type *)(const void *)t : NULL;
+}
+
 /* rm_register_python_nodes() with an interpreter registers a copy of the
  * descriptor that carries it: the choice belongs to that runtime, and the
  * host's environment is never modified (setenv would race every thread
@@ -81,7 +110,7 @@ static const char *interpreter(rm_node *node, const pn_config *c)
     const char *e = getenv("REMOTEMEDIA_PYTHON");
     if (e && *e) return e;
     const rm_node_type *t = rm_node_type_of(node);
-    if (t != &rm__node_python) return ((const pn_type *)(const void *)t)->python;
+    if (t != &rm__node_python && !class_type_of(node)) return ((const pn_type *)(const void *)t)->python;
     return "/usr/bin/python3";
 }
 
@@ -94,8 +123,13 @@ static int start(rm_node *node, pn_state *s, const pn_config *c)
     char err[1024] = "";
     int rc = rm__pyw_start(&s->w, &o, err, sizeof err);
     free(params);
-    if (rc != 0)
+    if (rc != 0) {
+        const pn_class_type *ct = class_type_of(node);
+        if (ct)
+            return rm_node_fail(node, rc, "node '%s' (%s, class %s): %s%s", rm_node_id(node), ct->label, c->cls,
+                                err, strstr(err, "No module named 'remotemedia'") ? REMOTEMEDIA_HINT : "");
         return rm_node_fail(node, rc, "PythonNode '%s' (class %s): %s", rm_node_id(node), c->cls, err);
+    }
     s->started = 1;
     return 0;
 }
@@ -103,18 +137,27 @@ static int start(rm_node *node, pn_state *s, const pn_config *c)
 static int pn_init(rm_node *node, void *state, const void *config)
 {
     pn_state *s = state;
+    s->cfg = *(const pn_config *)config;
+    const pn_class_type *ct = class_type_of(node);
+    if (ct) { /* its own class and import path; PythonNode's defaults for the rest */
+        for (const rm_param_def *p = pn_params; p->name; p++)
+            if (p->type == RM_PARAM_INT) *(int64_t *)(void *)((char *)&s->cfg + p->offset) = (int64_t)p->def_num;
+        s->cfg.cls = ct->cls;
+        s->cfg.python_path = ct->path;
+        return start(node, s, &s->cfg); /* not the manifest's directory: only the class's */
+    }
     const char *file = rm_node_manifest_file(node);
     const char *slash = file ? strrchr(file, '/') : NULL;
     if (slash && (size_t)(slash - file) < sizeof s->base_dir)
         memcpy(s->base_dir, file, (size_t)(slash - file)), s->base_dir[slash - file] = 0;
     else if (file)
         strcpy(s->base_dir, ".");
-    return start(node, s, config);
+    return start(node, s, &s->cfg);
 }
 
 static int call(rm_node *node, pn_state *s, uint32_t op, const rm_frame *f)
 {
-    const pn_config *c = rm_node_config(node);
+    const pn_config *c = &s->cfg;
     /* A worker lost since the last frame took its state with it: a new one
      * would flush an empty state as if it were the real one. */
     if (op != RM__PYW_PROCESS && !rm__pyw_alive(&s->w)) return 0;
@@ -125,8 +168,11 @@ static int call(rm_node *node, pn_state *s, uint32_t op, const rm_frame *f)
     }
     char err[1024] = "";
     int rc = rm__pyw_call(&s->w, node, op, f, c->timeout_ms, c->memory_limit_mb, err, sizeof err);
-    if (rc != 0 && err[0])
+    if (rc != 0 && err[0]) {
+        const pn_class_type *ct = class_type_of(node);
+        if (ct) return rm_node_fail(node, rc, "node '%s' (%s, class %s): %s", rm_node_id(node), ct->label, c->cls, err);
         return rm_node_fail(node, rc, "PythonNode '%s' (class %s): %s", rm_node_id(node), c->cls, err);
+    }
     return rc;
 }
 
@@ -182,4 +228,42 @@ int rm_register_python_nodes(rm_runtime *rt, const rm_python_nodes_opts *opts, r
     pthread_mutex_unlock(&pn_types_mu);
     if (!pt) return rm_error_set(err, RM_ENOMEM, NULL, "out of memory registering PythonNode");
     return rm_runtime_register(rt, &pt->t, err);
+}
+
+void rm_python_node_type_free(const rm_node_type *t)
+{
+    if (!t) return;
+    pn_class_type *ct = (pn_class_type *)(void *)t;
+    free(ct->name), free(ct->cls), free(ct->dir), free(ct->label), free(ct->doc);
+    free(ct);
+}
+
+int rm_python_node_type_new(const rm_python_class_type *spec, const rm_node_type **out, rm_error *err)
+{
+    *out = NULL;
+    if (!spec || !spec->name || !spec->cls || !strchr(spec->cls, ':') || !spec->dir)
+        return rm_error_set(err, RM_EINVAL, NULL, "a Python class type needs a name, a class 'module:Class' and a directory");
+    pn_class_type *ct = calloc(1, sizeof *ct);
+    if (!ct) return rm_error_set(err, RM_ENOMEM, NULL, "out of memory");
+    const char *origin = spec->origin ? spec->origin : spec->cls;
+    size_t ll = strlen(spec->name) + strlen(origin) + 32;
+    ct->name = strdup(spec->name);
+    ct->cls = strdup(spec->cls);
+    ct->dir = strdup(spec->dir);
+    ct->label = malloc(ll);
+    ct->doc = malloc(ll);
+    if (!ct->name || !ct->cls || !ct->dir || !ct->label || !ct->doc) {
+        rm_python_node_type_free(&ct->t);
+        return rm_error_set(err, RM_ENOMEM, NULL, "out of memory");
+    }
+    snprintf(ct->label, ll, "Python node type %s of %s", spec->name, origin);
+    snprintf(ct->doc, ll, "Python node type (%s)", origin);
+    ct->path[0] = ct->dir;
+    ct->t = rm__node_python;
+    ct->t.name = ct->name;
+    ct->t.doc = ct->doc;
+    ct->t.params = pn_class_params;
+    ct->t.example = NULL;
+    *out = &ct->t;
+    return 0;
 }

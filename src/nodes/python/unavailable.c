@@ -11,3 +11,12 @@ int rm_register_python_nodes(rm_runtime *rt, const rm_python_nodes_opts *opts, r
     if (err) snprintf(err->message, sizeof err->message, "this build has no Python node support (RM_WITH_PYTHON_NODES=OFF)");
     return RM_ENOTSUP;
 }
+
+int rm_python_node_type_new(const rm_python_class_type *spec, const rm_node_type **out, rm_error *err)
+{
+    (void)spec;
+    *out = NULL;
+    return rm_register_python_nodes(NULL, NULL, err);
+}
+
+void rm_python_node_type_free(const rm_node_type *t) { (void)t; }
