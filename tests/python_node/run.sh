@@ -22,9 +22,13 @@ ${4:+    on_error: $4}
 YAML
 }
 
+# Workers inherit the environment, so this tag tells ours from those of tests
+# running at the same time (ctest -j).
+export RM_PYTHON_NODE_TEST_TAG="python_node.$$"
 workers() { # worker processes started by us that are still alive
   for m in /proc/[0-9]*/maps; do
     grep -qs "memfd:rmedia-pyworker" "$m" && [[ "$(cat "${m%/maps}/comm" 2>/dev/null)" == python3* ]] &&
+      tr '\0' '\n' < "${m%/maps}/environ" 2>/dev/null | grep -qx "RM_PYTHON_NODE_TEST_TAG=$RM_PYTHON_NODE_TEST_TAG" &&
       echo "${m%/maps}"
   done
 }
