@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -335,19 +336,25 @@ int rm__pyw_start(rm__pyw *w, const rm__pyw_opts *o, char *err, size_t cap)
 /* The bounded adaptive spin (pyw.h): a reply usually comes after a few
  * microseconds of Python work, and blocking for it costs this thread a
  * sleep and a wake-up (on a VM: its vCPU halts and needs an interrupt to
- * run again) and the worker a system call to wake it.  Spins while the
- * worker is running: when it has not taken the request within half the
- * spin it is not on a CPU (a loaded machine, or it waits for ours), so
- * this blocks; never longer than spin_ns in all.  1 = a reply is there. */
+ * run again) and the worker a system call to wake it.  Until the worker has
+ * taken the request it may be waiting for this very CPU (a loaded machine
+ * puts it on the waker's run queue), so this yields; once it has, it runs
+ * elsewhere and this spins with a pause.  A worker that has not taken the
+ * request within 15 us (half the spin if less; a woken idle CPU takes 5-10)
+ * is not getting a CPU soon, so this blocks; never longer than spin_ns in
+ * all.  1 = a reply is there. */
 static int spin_for_reply(rm__pyw *w)
 {
-    uint64_t t0 = now_ns(), grace = w->spin_ns / 2;
-    for (unsigned i = 1;; i++) {
+    uint64_t t0 = now_ns(), grace = w->spin_ns / 2 < 15000 ? w->spin_ns / 2 : 15000;
+    for (;;) {
         if (rm__pyw_ring_peek(&w->rep)) return 1;
-        cpu_relax();
-        if (i % 8 == 0) {
-            uint64_t spent = now_ns() - t0;
-            if (spent >= w->spin_ns || (spent >= grace && !rm__pyw_ring_taken(&w->req))) return 0;
+        uint64_t spent = now_ns() - t0;
+        if (spent >= w->spin_ns) return 0;
+        if (!rm__pyw_ring_taken(&w->req)) {
+            if (spent >= grace) return 0;
+            sched_yield();
+        } else {
+            for (int i = 0; i < 8; i++) cpu_relax();
         }
     }
 }
