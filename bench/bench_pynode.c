@@ -94,6 +94,13 @@ static void pin_children(void)
     if (d) closedir(d);
 }
 
+/* The time between frames of a live stream (every CPU goes idle), or none. */
+static void pace(long gap_us)
+{
+    struct timespec ts = {0, gap_us * 1000};
+    if (gap_us) nanosleep(&ts, NULL);
+}
+
 /* Per-frame round trips (ns) of `n` pushes of `f` into a fresh session of
  * `g`, one every `gap_us` (0 = back to back). */
 static void rounds(rm_graph *g, const rm_frame *f, size_t n, double *out, long gap_us)
@@ -105,10 +112,7 @@ static void rounds(rm_graph *g, const rm_frame *f, size_t n, double *out, long g
     for (size_t i = 0; i < 20; i++) /* warm-up: first touches of the rings */
         if ((rc = rm_session_push(s, f)) != 0) bench_die("rm_session_push", rc, rm_session_error(s));
     for (size_t i = 0; i < n; i++) {
-        if (gap_us) { /* the time between frames of a live stream: every CPU goes idle */
-            struct timespec ts = {0, gap_us * 1000};
-            nanosleep(&ts, NULL);
-        }
+        pace(gap_us);
         uint64_t before = c.frames, t0 = bench_now_ns();
         rc = rm_session_push(s, f);
         uint64_t t1 = bench_now_ns();
@@ -138,10 +142,7 @@ static void floor_rounds(size_t n, double *out, long gap_us)
     if (pid < 0) abort();
     pin_children();
     for (size_t i = 0; i < n + 20; i++) {
-        if (gap_us) {
-            struct timespec ts = {0, gap_us * 1000};
-            nanosleep(&ts, NULL);
-        }
+        pace(gap_us);
         uint64_t v = 1, t0 = bench_now_ns();
         if (write(a, &v, sizeof v) != (ssize_t)sizeof v || read(b, &v, sizeof v) != (ssize_t)sizeof v) abort();
         if (i >= 20) out[i - 20] = (double)(bench_now_ns() - t0);
