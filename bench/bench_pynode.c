@@ -26,15 +26,19 @@
  * Needs /usr/bin/python3 (or $REMOTEMEDIA_PYTHON) with numpy; skipped
  * without python-nodes in the build.
  */
+#define _GNU_SOURCE /* sched_setaffinity (--pin) */
 #include "bench.h"
 
+#include <dirent.h>
 #include <pthread.h>
+#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "remotemedia/python_nodes.h"
+#include "../src/nodes/python/pyw.h" /* the trace stamps' order */
 
 typedef struct counter {
     uint64_t frames;
@@ -60,15 +64,55 @@ static rm_session *open_counting(rm_graph *g, counter *c)
     return s;
 }
 
-/* Per-frame round trips (ns) of `n` pushes of `f` into a fresh session of `g`. */
-static void rounds(rm_graph *g, const rm_frame *f, size_t n, double *out)
+/* --pin same|split: this thread on CPU 0, the workers (our child
+ * processes) on CPU 0 too or on CPU 1, to tell a same-CPU hand-off from a
+ * cross-CPU wake-up.  Default: wherever the scheduler puts them. */
+static int pin_mode; /* 0 none, 1 same, 2 split */
+
+static void pin(pid_t pid, int cpu)
+{
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(cpu, &set);
+    if (sched_setaffinity(pid, sizeof set, &set) != 0) perror("bench_pynode: sched_setaffinity");
+}
+
+static void pin_children(void)
+{
+    if (!pin_mode) return;
+    pin(0, 0);
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *e;
+    while (d && (e = readdir(d)) != NULL) {
+        char path[300];
+        snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
+        FILE *fp = fopen(path, "r");
+        int pid;
+        while (fp && fscanf(fp, "%d", &pid) == 1) pin(pid, pin_mode == 1 ? 0 : 1);
+        if (fp) fclose(fp);
+    }
+    if (d) closedir(d);
+}
+
+/* The time between frames of a live stream (every CPU goes idle), or none. */
+static void pace(long gap_us)
+{
+    struct timespec ts = {0, gap_us * 1000};
+    if (gap_us) nanosleep(&ts, NULL);
+}
+
+/* Per-frame round trips (ns) of `n` pushes of `f` into a fresh session of
+ * `g`, one every `gap_us` (0 = back to back). */
+static void rounds(rm_graph *g, const rm_frame *f, size_t n, double *out, long gap_us)
 {
     counter c = {0};
     rm_session *s = open_counting(g, &c);
+    pin_children();
     int rc;
     for (size_t i = 0; i < 20; i++) /* warm-up: first touches of the rings */
         if ((rc = rm_session_push(s, f)) != 0) bench_die("rm_session_push", rc, rm_session_error(s));
     for (size_t i = 0; i < n; i++) {
+        pace(gap_us);
         uint64_t before = c.frames, t0 = bench_now_ns();
         rc = rm_session_push(s, f);
         uint64_t t1 = bench_now_ns();
@@ -84,7 +128,7 @@ static void rounds(rm_graph *g, const rm_frame *f, size_t n, double *out)
 }
 
 /* The floor: n eventfd ping-pongs with a forked child. */
-static void floor_rounds(size_t n, double *out)
+static void floor_rounds(size_t n, double *out, long gap_us)
 {
     int a = eventfd(0, EFD_CLOEXEC), b = eventfd(0, EFD_CLOEXEC);
     if (a < 0 || b < 0) abort();
@@ -96,7 +140,9 @@ static void floor_rounds(size_t n, double *out)
         _exit(0);
     }
     if (pid < 0) abort();
+    pin_children();
     for (size_t i = 0; i < n + 20; i++) {
+        pace(gap_us);
         uint64_t v = 1, t0 = bench_now_ns();
         if (write(a, &v, sizeof v) != (ssize_t)sizeof v || read(b, &v, sizeof v) != (ssize_t)sizeof v) abort();
         if (i >= 20) out[i - 20] = (double)(bench_now_ns() - t0);
@@ -108,17 +154,23 @@ static void floor_rounds(size_t n, double *out)
     close(b);
 }
 
-static void compare(const char *label, rm_graph *py, rm_graph *c, const rm_frame *f, size_t n, int reps,
-                    double target_us)
+/* Rounds of `py` (the PythonNode as configured), `py0` (the same with
+ * spin_us=0: the caller always sleeps for the reply, as before the spin;
+ * NULL = skip), the C node and the floor, alternating.  Returns py's median
+ * round trip (us). */
+static double compare(const char *label, rm_graph *py, rm_graph *py0, rm_graph *c, const rm_frame *f, size_t n,
+                      int reps, long gap_us, double target_us)
 {
     size_t all = n * (size_t)reps;
-    double *a = malloc(all * sizeof *a), *b = malloc(all * sizeof *b), *fl = malloc(all * sizeof *fl);
-    if (!a || !b || !fl) abort();
+    double *a = malloc(all * sizeof *a), *a0 = malloc(all * sizeof *a0), *b = malloc(all * sizeof *b),
+           *fl = malloc(all * sizeof *fl);
+    if (!a || !a0 || !b || !fl) abort();
     for (int r = 0; r < reps; r++) {
         bench_progress("bench_pynode: %s, round %d/%d", label, r + 1, reps);
-        rounds(py, f, n, a + (size_t)r * n);
-        rounds(c, f, n, b + (size_t)r * n);
-        floor_rounds(n, fl + (size_t)r * n);
+        rounds(py, f, n, a + (size_t)r * n, gap_us);
+        if (py0) rounds(py0, f, n, a0 + (size_t)r * n, gap_us);
+        rounds(c, f, n, b + (size_t)r * n, gap_us);
+        floor_rounds(n, fl + (size_t)r * n, gap_us);
     }
     bench_progress_done();
     double mp = bench_median(a, all) / 1e3, mc = bench_median(b, all) / 1e3, mf = bench_median(fl, all) / 1e3;
@@ -132,13 +184,103 @@ static void compare(const char *label, rm_graph *py, rm_graph *c, const rm_frame
         bench_row(bench_fmt("PythonNode worker (C host): added per %s round trip, median (p90)", label),
                   bench_fmt("%.1f us (%.1f)", added, added90), bench_fmt("<= %.0f us", target_us),
                   bench_fmt("%.2f", added / target_us), bench_verdict_max(added, target_us));
+    if (py0) {
+        double m0 = bench_median(a0, all) / 1e3, p900 = bench_quantile(a0, all, 0.9) / 1e3;
+        fprintf(stderr, "bench_pynode: %s: spin_us=0 (always sleep): added %.1f us (p90 %.1f)\n", label, m0 - mc,
+                p900 - p90c);
+        bench_row(bench_fmt("PythonNode worker (C host): %s added, spin for the reply vs always sleep", label),
+                  bench_fmt("%.1f us", added), bench_fmt("spin_us=0 %.1f us", m0 - mc),
+                  bench_fmt("%.2f", added / (m0 - mc)), "info");
+    }
     bench_row(bench_fmt("PythonNode worker (C host): %s round trip vs in-process C node", label),
               bench_fmt("%.1f us", mp), bench_fmt("C node %.2f us", mc), bench_fmt("%.0f", mp / mc), "info");
     bench_row(bench_fmt("PythonNode worker (C host): %s added vs two-process eventfd ping-pong", label),
               bench_fmt("%.1f us", added), bench_fmt("floor %.1f us", mf), bench_fmt("%.2f", added / mf), "info");
     free(a);
+    free(a0);
     free(b);
     free(fl);
+    return mp;
+}
+
+/* Where the time of one round trip goes: `n` pushes with the worker's
+ * debug trace on (RM_PYW_TRACE, see src/nodes/python/pyw.h), each step the
+ * median (p90) over the frames.  The stamps cost a little themselves (the
+ * worker's are Python calls), so the traced total is shown beside the
+ * untraced one of the same run. */
+static const struct {
+    const char *what;
+    int from, to;
+} steps[] = {
+    {"host: encode the request into the ring", RM__PYW_T_CALL, RM__PYW_T_PUT},
+    {"host: wake the worker (eventfd write)", RM__PYW_T_PUT, RM__PYW_T_KICK},
+    {"request published -> worker has it", RM__PYW_T_PUT, RM__PYW_T_W_SEEN},
+    {"worker: decode the request", RM__PYW_T_W_SEEN, RM__PYW_T_W_CALL},
+    {"worker: process()", RM__PYW_T_W_CALL, RM__PYW_T_W_RET},
+    {"worker: encode the reply into the ring", RM__PYW_T_W_RET, RM__PYW_T_W_PUT},
+    {"worker: publish (+ wake byte if the host sleeps)", RM__PYW_T_W_PUT, RM__PYW_T_W_SENT},
+    {"reply published -> host has it", RM__PYW_T_W_PUT, RM__PYW_T_SEEN},
+    {"host: spinning for the reply", RM__PYW_T_KICK, RM__PYW_T_SPUN},
+    {"host: decode the reply", RM__PYW_T_SEEN, RM__PYW_T_DECODED},
+    {"host: emit (session, on_output)", RM__PYW_T_DECODED, RM__PYW_T_EMITTED},
+    {"total inside the node (call -> emitted)", RM__PYW_T_CALL, RM__PYW_T_EMITTED},
+};
+
+static void trace_table(rm_graph *py, const rm_frame *f, size_t n, const char *dir, double untraced_us)
+{
+    char path[96];
+    snprintf(path, sizeof path, "%s/trace.txt", dir);
+    unlink(path);
+    double *rt = malloc(n * sizeof *rt);
+    if (!rt) abort();
+    setenv("RM_PYW_TRACE", path, 1); /* read when the session's worker starts */
+    bench_progress("bench_pynode: traced round");
+    rounds(py, f, n, rt, 0);
+    bench_progress_done();
+    unsetenv("RM_PYW_TRACE");
+    FILE *fp = fopen(path, "r");
+    size_t cap = n + 64, rows = 0, ns = sizeof steps / sizeof steps[0];
+    double *v = malloc(ns * cap * sizeof *v);
+    if (!fp || !v) {
+        fprintf(stderr, "bench_pynode: no trace written to %s\n", path);
+        exit(2);
+    }
+    unsigned long long t[RM__PYW_T_N];
+    size_t host_slept = 0, worker_slept = 0;
+    char line[512];
+    while (rows < cap && fgets(line, sizeof line, fp)) {
+        char *p = line + 3;
+        int got = 0;
+        strtol(p, &p, 10); /* the worker's pid */
+        while (got < RM__PYW_T_N && *p == ' ') t[got++] = strtoull(p, &p, 10);
+        if (strncmp(line, "pyw", 3) != 0 || got != RM__PYW_T_N) {
+            fprintf(stderr, "bench_pynode: bad trace line: %s", line);
+            exit(2);
+        }
+        if (t[RM__PYW_T_W_SENT] == 0) continue; /* the last frame: its publish stamp came too late */
+        host_slept += t[RM__PYW_T_SLEPT] != 0;
+        worker_slept += t[RM__PYW_T_W_WOKEN] > t[RM__PYW_T_PUT];
+        for (size_t k = 0; k < ns; k++)
+            v[k * cap + rows] = ((double)t[steps[k].to] - (double)t[steps[k].from]) / 1e3;
+        rows++;
+    }
+    fclose(fp);
+    unlink(path);
+    if (rows < n / 2) {
+        fprintf(stderr, "bench_pynode: the trace has %zu of %zu frames\n", rows, n);
+        exit(2);
+    }
+    fprintf(stderr, "bench_pynode: where a 20 ms audio frame's round trip goes (%zu traced frames; us, median "
+                    "(p90))\n", rows);
+    for (size_t k = 0; k < ns; k++)
+        fprintf(stderr, "  %-48s %7.2f (%7.2f)\n", steps[k].what, bench_median(v + k * cap, rows),
+                bench_quantile(v + k * cap, rows, 0.9));
+    fprintf(stderr, "  %-48s %7.2f (untraced %.2f)\n", "push round trip, traced", bench_median(rt, n) / 1e3,
+            untraced_us);
+    fprintf(stderr, "  the host slept for %.0f%% of the replies, the worker for %.0f%% of the requests\n",
+            100.0 * (double)host_slept / (double)rows, 100.0 * (double)worker_slept / (double)rows);
+    free(v);
+    free(rt);
 }
 
 /* 2 sessions at once vs 1: each thread opens its own session (its own
@@ -217,6 +359,12 @@ int main(int argc, char **argv)
         return 0;
     }
     int quick = bench_quick(argc, argv);
+    const char *pm = bench_arg(argc, argv, "--pin");
+    pin_mode = !pm ? 0 : strcmp(pm, "same") == 0 ? 1 : strcmp(pm, "split") == 0 ? 2 : -1;
+    if (pin_mode < 0) {
+        fprintf(stderr, "bench_pynode: --pin takes same or split\n");
+        return 2;
+    }
     char dir[] = "/tmp/bench_pynode.XXXXXX";
     if (!mkdtemp(dir)) return 2;
     char path[64];
@@ -242,6 +390,11 @@ int main(int argc, char **argv)
     rm_graph *py = bench_graph(rt, m, "pynode.json");
     snprintf(m, sizeof m,
              "{\"version\":\"v1\",\"nodes\":[{\"id\":\"py\",\"node_type\":\"PythonNode\","
+             "\"params\":{\"class\":\"bench_echo:Echo\",\"spin_us\":0,\"python_path\":[\"%s\"]}}]}",
+             dir);
+    rm_graph *py0 = bench_graph(rt, m, "pynode_nospin.json");
+    snprintf(m, sizeof m,
+             "{\"version\":\"v1\",\"nodes\":[{\"id\":\"py\",\"node_type\":\"PythonNode\","
              "\"params\":{\"class\":\"bench_echo:Busy\",\"python_path\":[\"%s\"]}}]}",
              dir);
     rm_graph *busy = bench_graph(rt, m, "pybusy.json");
@@ -260,17 +413,23 @@ int main(int argc, char **argv)
     if (!audio || !tensor) return 2;
     memset(audio->u.audio.data, 0, rm_frame_payload_size(audio));
     memset(tensor->u.tensor.data, 0, tensor->u.tensor.size);
-    compare("20 ms f32 audio frame", py, c, audio, n / 5, 5, 30);
-    compare("1 MiB f32 tensor", py, c, tensor, n / 50, 5, 0);
-    compare("1 MiB f32 tensor, zero_copy_inputs", view, c, tensor, n / 50, 5, 0);
-    rm_frame *one = rm_frame_new_json_text("1", 1, NULL, 0);
-    if (!one) return 2;
-    parallel(busy, one, quick ? 10 : 40, quick ? 1 : 3);
-    rm_frame_unref(one);
+    double audio_us = compare("20 ms f32 audio frame", py, py0, c, audio, n / 5, 5, 0, 30);
+    trace_table(py, audio, n / 2, dir, audio_us);
+    compare("20 ms f32 audio frame, one every 20 ms", py, py0, c, audio, quick ? 20 : 100, 3, 20000, 0);
+    if (bench_arg(argc, argv, "--only") && strcmp(bench_arg(argc, argv, "--only"), "audio") == 0) n = 0;
+    if (n) {
+        compare("1 MiB f32 tensor", py, NULL, c, tensor, n / 50, 5, 0, 0);
+        compare("1 MiB f32 tensor, zero_copy_inputs", view, NULL, c, tensor, n / 50, 5, 0, 0);
+        rm_frame *one = rm_frame_new_json_text("1", 1, NULL, 0);
+        if (!one) return 2;
+        parallel(busy, one, quick ? 10 : 40, quick ? 1 : 3);
+        rm_frame_unref(one);
+    }
 
     rm_frame_unref(audio);
     rm_frame_unref(tensor);
     rm_graph_unref(py);
+    rm_graph_unref(py0);
     rm_graph_unref(busy);
     rm_graph_unref(view);
     rm_graph_unref(c);

@@ -3,9 +3,9 @@
 Started by the C runtime (src/nodes/python/worker.c) as `python3 -c <this
 file>` with these descriptors:
   3 control socket: JSON lines at start (init request -> "ready" or the
-    import error), then one byte per published reply (the runtime's wake-up;
-    it sees this worker's death there as EOF).  EOF the other way = the
-    parent is gone, the worker exits.
+    import error), then one byte per published reply when the runtime
+    sleeps (its wake-up; it sees this worker's death there as EOF).  EOF the
+    other way = the parent is gone, the worker exits.
   4 memfd holding two byte rings: requests (runtime -> worker) and replies
   5 eventfd: a request was written      6 eventfd: reply space was freed
 Frames cross the rings as a fixed binary header and the raw payload (audio
@@ -29,6 +29,7 @@ CTL, MEM, EV_REQ, EV_SPACE = 3, 4, 5, 6
 WAKE = b"\x01"
 RING_HDR = 64
 WRAP = 0xFFFFFFFF
+SLEEPING = 3  # u64 index in the reply ring's header: 1 while the runtime sleeps (pyw.h)
 OP_PROCESS, OP_FLUSH, OP_RESET = 1, 2, 3
 OP_FRAME, OP_DONE, OP_ERROR, OP_LAST = 10, 11, 12, 13  # LAST: a frame, then done
 PREFIX = struct.Struct("<II")
@@ -81,6 +82,24 @@ def align8(n):
     return (n + 7) & ~7
 
 
+def _fence():
+    """A full memory barrier between the reply's head store and the load of
+    the runtime's sleeping flag (pyw.h, Dekker): on x86 every locked
+    instruction is one, and an uncontended Lock's acquire and release are
+    one each (sem_trywait / sem_post).  Elsewhere None: the worker then
+    always sends the wake byte."""
+    if os.uname().machine not in ("x86_64", "i386", "i686"):
+        return None
+    lock = threading.Lock()
+    acquire, release = lock.acquire, lock.release
+
+    def fence():
+        acquire()
+        release()
+
+    return fence
+
+
 class Ring:
     """The reply ring of the memfd (this process is its producer).  head/tail
     are read and written through a memoryview of the 64-byte header as u64s
@@ -88,7 +107,7 @@ class Ring:
 
     def __init__(self, mm, base):
         self.mm, self.base = mm, base
-        self.hdr = memoryview(mm)[base:base + 24].cast("Q")  # head, tail, cap
+        self.hdr = memoryview(mm)[base:base + 32].cast("Q")  # head, tail, cap, sleeping
         self.cap = self.hdr[2]
         self.data = base + RING_HDR
         self.pending = None  # head of written but unpublished messages
@@ -129,14 +148,24 @@ class Ring:
         """Counts `n` written bytes; the runtime sees them at publish()."""
         self.pending = (self.pending if self.pending is not None else self.hdr[0]) + n
 
+    fence = staticmethod(_fence())
+
     def publish(self):
-        """Makes the committed messages visible and wakes the runtime: one
-        byte on the control socket (the runtime's recv() there also sees
-        the worker's death as EOF) for a reply frame and its DONE together."""
+        """Makes the committed messages visible and wakes the runtime if it
+        sleeps: one byte on the control socket (the runtime's recv() there
+        also sees the worker's death as EOF) for a reply frame and its DONE
+        together.  A runtime still spinning for the reply sees it without."""
         if self.pending is not None:
-            self.hdr[0] = self.pending
+            hdr = self.hdr
+            hdr[0] = self.pending
             self.pending = None
-            os.write(CTL, WAKE)
+            fence = self.fence
+            if fence is None:
+                os.write(CTL, WAKE)
+            else:
+                fence()
+                if hdr[SLEEPING]:
+                    os.write(CTL, WAKE)
 
 
 class Worker:
@@ -150,6 +179,8 @@ class Worker:
         self.loop = None
         self.in_rate = None  # sample rate of the last audio input (a bare array returned keeps it)
         self.borrow = False  # the class's zero_copy_inputs: arrays are views into the ring
+        self.wait = os.eventfd_read  # serve()'s wait and call; trace() wraps them
+        self.process = None
 
     # ------------------------------------------------------------ decoding --
     def decode(self, h, m):
@@ -306,8 +337,8 @@ class Worker:
         mm, rq, rep = self.mm, self.req, self.rep
         cap, data = rq[2], RING_HDR
         unpack = MSG.unpack_from
-        wait = os.eventfd_read
-        process = self.obj.process
+        wait = self.wait
+        process = self.process
         Audio, emit_audio, collect, decode = self.Audio, self.emit_audio, self.collect, self.decode
         while True:
             wait(EV_REQ)
@@ -354,6 +385,46 @@ class Worker:
                     rep.publish()
                     if isinstance(exc, MemoryError):
                         os._exit(3)  # the runtime restarts a worker that ran out of memory
+
+
+    def trace(self):
+        """The debug trace of pyw.h (RM_PYW_TRACE set): wraps serve()'s
+        wait, decode, call and publish with CLOCK_MONOTONIC stamps in the
+        spare words of the ring headers, which the runtime collects; the
+        normal loop carries no stamp code."""
+        import time
+
+        clock, mono = time.clock_gettime_ns, time.CLOCK_MONOTONIC
+        rs = memoryview(self.mm)[self.rep.base:self.rep.base + RING_HDR].cast("Q")
+        qs = memoryview(self.mm)[0:RING_HDR].cast("Q")
+        wait, decode, process, publish = self.wait, self.decode, self.process, self.rep.publish
+        count = [0]
+
+        def traced_wait(fd):
+            v = wait(fd)
+            rs[5] = clock(mono)
+            return v
+
+        def traced_decode(h, m):
+            rs[6] = clock(mono)
+            return decode(h, m)
+
+        def traced_process(arg):
+            count[0] += 1
+            rs[7] = clock(mono)
+            r = process(arg)
+            qs[3] = clock(mono)
+            return r
+
+        def traced_publish():
+            qs[4] = clock(mono)
+            rs[4] = count[0]
+            publish()
+            n = count[0]
+            qs[5 + (n & 1)] = (n & 0xFFFF) << 48 | clock(mono)
+
+        self.wait, self.decode, self.process = traced_wait, traced_decode, traced_process
+        self.rep.publish = traced_publish
 
 
 def load_class(spec, base_dir):
@@ -426,6 +497,9 @@ def main():
     threading.Thread(target=watch_parent, args=(ctl,), daemon=True).start()
     w = Worker()
     w.obj = obj
+    w.process = obj.process
+    if os.environ.get("RM_PYW_TRACE"):
+        w.trace()
     w.borrow = bool(getattr(cls, "zero_copy_inputs", False)) and np is not None
     w.serve()
 

@@ -62,6 +62,26 @@ manifest echo.yaml "nodes:Echo"
 STDIN=$'"héllo"\n{"a": [1, 2.5, null]}\n42'
 expect echo-text-json 0 '{"a":[1,2.5,null]}' '' -- "$rmedia" run "$T/echo.yaml"
 grep -q '"héllo"' "$T/out" || fail "text round trip" "$(cat "$T/out")"
+# --- the debug trace (RM_PYW_TRACE): one line per process() call, 14 stamps
+# in causal order (host: call <= request written <= kicked <= reply seen <=
+# decoded <= emitted; the worker takes the request after the call began and
+# writes its reply before the host sees it)
+STDIN=$(seq 1 20)
+RM_PYW_TRACE="$T/trace.txt" expect trace 0 '20' '' -- "$rmedia" run "$T/echo.yaml"
+count=$((count + 1))
+/usr/bin/python3 - "$T/trace.txt" <<'PY' || fail "trace: 20 lines of causally ordered stamps" "$(head -3 "$T/trace.txt")"
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+assert len(rows) == 20, len(rows)
+for r in rows:
+    assert r[0] == "pyw" and len(r) == 16, r
+    (call, put, kick, seen, dec, emit, spun, slept, w_woken, w_seen, w_call, w_ret, w_put, w_sent) = map(int, r[2:])
+    assert call <= put <= kick <= spun and kick <= seen <= dec <= emit, r
+    assert call <= w_seen <= w_call <= w_ret <= w_put <= seen, r
+    assert w_sent == 0 or w_sent >= w_put, r
+assert all(int(r[-1]) for r in rows[:-1]), "the publish stamp of each but the last call"
+PY
+
 manifest scale.yaml "nodes:Scale" "gain: 0.5"
 for rate in 8000 22050 44100; do
   for ch in 1 2; do

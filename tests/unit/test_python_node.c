@@ -9,7 +9,8 @@
  * touched.  8 sessions of one graph on 8 threads are inside their Python
  * node at the same time, each in its own worker (a barrier the workers meet
  * at: it could not be met if the host or a shared interpreter ran them one
- * after the other).  Needs /usr/bin/python3.
+ * after the other).  No reply is missed by the wake-up protocol, whether
+ * the caller spins or sleeps.  Needs /usr/bin/python3.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -64,7 +65,25 @@ static const char nodes_py[] =
     "        give_up = time.monotonic() + 300  # a guard against hanging, not a timing check\n"
     "        while len(os.listdir(self.at)) < self.k and time.monotonic() < give_up:\n"
     "            time.sleep(0.005)\n"
-    "        return {'x': x, 'pid': os.getpid(), 'met': len(os.listdir(self.at)) >= self.k}\n";
+    "        return {'x': x, 'pid': os.getpid(), 'met': len(os.listdir(self.at)) >= self.k}\n"
+    "class Jitter:\n"
+    "    \"\"\"Replies after a varying while (0..steps loop turns, a short sleep every 7th\n"
+    "    frame), every 3rd frame from a generator of two values with a pause between.\"\"\"\n"
+    "    def __init__(self, steps=400):\n"
+    "        self.steps, self.i = steps, 0\n"
+    "    def process(self, x):\n"
+    "        import time\n"
+    "        self.i += 1\n"
+    "        if self.i % 7 == 0:\n"
+    "            time.sleep(0.0002)\n"
+    "        for _ in range(self.i * 37 % self.steps):\n"
+    "            pass\n"
+    "        return self.two(x) if self.i % 3 == 0 else x\n"
+    "    def two(self, x):\n"
+    "        yield x\n"
+    "        for _ in range(self.i * 53 % self.steps):\n"
+    "            pass\n"
+    "        yield -x\n";
 
 typedef struct outs {
     char text[64][96];
@@ -539,6 +558,71 @@ static void test_eight_sessions_run_at_once(void)
     remove_dir(at);
 }
 
+typedef struct seq {
+    long next, frames, bad;
+} seq;
+
+/* Outputs of Jitter for json ints 1..: x, and -x after every 3rd. */
+static void on_seq(void *user, const char *node_id, const char *port, const rm_frame *f)
+{
+    (void)node_id, (void)port;
+    seq *q = user;
+    char *s = rm_frame_json_dumps(f);
+    long v = s ? strtol(s, NULL, 10) : 0;
+    free(s);
+    if (q->next > 0 && q->next % 3 == 0 && v == -q->next) {
+        q->next = -q->next; /* the generator's second value came */
+    } else if (v == labs(q->next) + 1) {
+        q->next = v;
+    } else {
+        q->bad++;
+    }
+    q->frames++;
+}
+
+/* No reply is ever missed between the caller's spin, its decision to sleep
+ * and its sleep (the flag protocol of src/nodes/python/pyw.h): replies come
+ * after varying delays around the spin bound, and from generators (the
+ * later waits of a call).  A reply published without its wake-up would
+ * leave the caller asleep until timeout_ms and fail the session. */
+static void test_no_reply_is_missed(void)
+{
+    logs l = {{0}};
+    rm_runtime *rt = runtime(&l, NULL);
+    if (!rt) return;
+    static const char *spins[] = {"0", "5", "50"};
+    for (size_t k = 0; k < sizeof spins / sizeof spins[0]; k++) {
+        char params[96];
+        snprintf(params, sizeof params, "\"spin_us\":%s,\"timeout_ms\":20000", spins[k]);
+        rm_graph *g = graph_of(rt, "Jitter", params, "\"fail\"");
+        CHECK(g != NULL);
+        if (!g) continue;
+        seq q = {0, 0, 0};
+        rm_session_opts so = {0};
+        so.on_output = on_seq;
+        so.output_user = &q;
+        rm_session *s = NULL;
+        rm_error e = {0};
+        CHECK_INT(rm_session_open(g, &so, &s, &e), 0);
+        enum { FRAMES = 600 };
+        int rc = 0;
+        for (int i = 1; s && i <= FRAMES && rc == 0; i++) {
+            char num[16];
+            int len = snprintf(num, sizeof num, "%d", i);
+            rm_frame *f = rm_frame_new_json_text(num, (size_t)len, NULL, 0);
+            rc = rm_session_push(s, f);
+            rm_frame_unref(f);
+        }
+        CHECK_INT(rc, 0);
+        if (rc) fprintf(stderr, "spin_us=%s: %s\n", spins[k], rm_session_error(s)->message);
+        CHECK_INT(q.frames, FRAMES + FRAMES / 3);
+        CHECK_INT(q.bad, 0);
+        if (s) rm_session_close(s);
+        rm_graph_unref(g);
+    }
+    rm_runtime_free(rt);
+}
+
 int main(void)
 {
     if (access("/usr/bin/python3", X_OK) != 0) {
@@ -562,6 +646,7 @@ int main(void)
     RUN(test_breaker_stops_restarting);
     RUN(test_interpreter_belongs_to_the_runtime);
     RUN(test_eight_sessions_run_at_once);
+    RUN(test_no_reply_is_missed);
     unlink(path);
     rmdir(dir);
     return CHECK_DONE();

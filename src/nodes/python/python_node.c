@@ -20,7 +20,7 @@
 typedef struct {
     const char *cls;
     const json_t *args;
-    int64_t timeout_ms, memory_limit_mb, ring_mb, init_timeout_ms;
+    int64_t timeout_ms, memory_limit_mb, ring_mb, init_timeout_ms, spin_us;
     const char *python;
     const char *const *python_path;
 } pn_config;
@@ -50,6 +50,9 @@ static const rm_param_def pn_params[] = {
     {"init_timeout_ms", RM_PARAM_INT, offsetof(pn_config, init_timeout_ms),
      "longest the worker may take to import the class and report ready", 30000, NULL, 1, 86400000,
      NULL, NULL, 0},
+    {"spin_us", RM_PARAM_INT, offsetof(pn_config, spin_us),
+     "longest the caller spins for a reply while the worker runs, before it sleeps (0 = always sleep)", 50,
+     NULL, 0, 1000, NULL, NULL, 0},
     {"python", RM_PARAM_STRING, offsetof(pn_config, python),
      "interpreter (default: $REMOTEMEDIA_PYTHON, else the host's, else /usr/bin/python3)", 0, NULL,
      0, 0, NULL, NULL, 0},
@@ -119,7 +122,7 @@ static int start(rm_node *node, pn_state *s, const pn_config *c)
     char *params = json_dumps(c->args ? c->args : json_object(), JSON_COMPACT);
     rm__pyw_opts o = {interpreter(node, c), c->cls, params, s->base_dir[0] ? s->base_dir : NULL,
                       c->python_path, (size_t)c->ring_mb << 20, c->memory_limit_mb,
-                      c->init_timeout_ms};
+                      c->init_timeout_ms, c->spin_us};
     char err[1024] = "";
     int rc = rm__pyw_start(&s->w, &o, err, sizeof err);
     free(params);

@@ -11,6 +11,23 @@
  * is a 64-byte header {u64 head (producer), u64 tail (consumer), u64 cap}
  * and cap data bytes.  A message is {u32 total (8-aligned), u32 op} + body;
  * total == RM__PYW_WRAP marks "continue at offset 0".
+ *
+ * Wake-ups (worker.c): the runtime writes a request, then the worker's
+ * eventfd; the worker publishes its reply and writes one byte on the
+ * control socket only when the runtime has said it sleeps: the u64 at
+ * index 3 of the reply ring's header (RM__PYW_SLEEPING) is 1 from just
+ * before the runtime blocks until it wakes.  Both sides store, then fence,
+ * then load the other's word (Dekker), so one of them always sees the
+ * other: the runtime the reply, or the worker the flag.  Before blocking,
+ * the runtime spins briefly (bounded) while the worker is running.
+ *
+ * Debug trace (RM_PYW_TRACE=FILE in the host's environment, read when a
+ * worker starts; never on by default): the worker stamps each PROCESS
+ * request into the other spare u64s of the ring headers, rep [4..7] =
+ * {request number, woken, request seen, process() called}, req [3..6] =
+ * {returned, reply written, then when publishing ended for odd and even
+ * requests, the request number's low 16 bits in the top 16}; the host adds its own stamps and appends one line per
+ * PROCESS call to FILE when the worker stops.
  */
 #ifndef RM_NODES_PYTHON_PYW_H
 #define RM_NODES_PYTHON_PYW_H
@@ -23,6 +40,7 @@
 
 #define RM__PYW_RING_HDR 64u
 #define RM__PYW_WRAP 0xFFFFFFFFu
+#define RM__PYW_SLEEPING 3 /* u64 index in the reply ring's header */
 enum { RM__PYW_PROCESS = 1, RM__PYW_FLUSH = 2, RM__PYW_RESET = 3,
        RM__PYW_FRAME = 10, RM__PYW_DONE = 11, RM__PYW_ERROR = 12,
        RM__PYW_LAST = 13 /* a frame, then done: the usual reply in one message */ };
@@ -60,6 +78,8 @@ void rm__pyw_ring_commit(rm__pyw_ring *r, size_t total);
 const unsigned char *rm__pyw_ring_peek(rm__pyw_ring *r);
 void rm__pyw_ring_consume(rm__pyw_ring *r, size_t total);
 void rm__pyw_ring_clear(rm__pyw_ring *r);
+/* Producer side: has the consumer taken everything written so far? */
+int rm__pyw_ring_taken(rm__pyw_ring *r);
 /* Consumer side, only while the producer is idle (the worker between a
  * call's last reply and the next request): an empty ring restarts at offset
  * 0, so the producer's next message needs no wrap marker. */
@@ -81,10 +101,18 @@ rm_frame *rm__pyw_decode(const unsigned char *msg, char *err, size_t err_cap);
 
 /* worker.c */
 #define RM__PYW_NFDS 4 /* descriptors 3.. of a worker: control, memfd, ev_req, ev_space */
+/* Host stamps of one call, then the worker's (CLOCK_MONOTONIC ns). */
+enum { RM__PYW_T_CALL, RM__PYW_T_PUT, RM__PYW_T_KICK, RM__PYW_T_SEEN, RM__PYW_T_DECODED,
+       RM__PYW_T_EMITTED, RM__PYW_T_SPUN, RM__PYW_T_SLEPT, RM__PYW_T_W_WOKEN, RM__PYW_T_W_SEEN,
+       RM__PYW_T_W_CALL, RM__PYW_T_W_RET, RM__PYW_T_W_PUT, RM__PYW_T_W_SENT, RM__PYW_T_N };
+typedef struct rm__pyw_trace rm__pyw_trace;
+
 typedef struct rm__pyw {
     pid_t pid;
+    rm__pyw_trace *trace; /* RM_PYW_TRACE only, else NULL */
     int ctl, memfd, ev_req, ev_space;
     int64_t rcvtimeo_ms; /* SO_RCVTIMEO set on ctl, -1 = not yet */
+    uint64_t spin_ns;    /* longest spin for a reply before blocking (0 = never spin) */
     void *map;
     size_t map_len;
     rm__pyw_ring req, rep;
@@ -101,6 +129,7 @@ typedef struct rm__pyw_opts {
     size_t ring_bytes;      /* per direction */
     int64_t memory_limit_mb;/* 0 = none */
     int64_t init_timeout_ms;
+    int64_t spin_us;        /* see rm__pyw.spin_ns */
 } rm__pyw_opts;
 
 /* Starts a worker and waits for its ready line.  On failure returns a

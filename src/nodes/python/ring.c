@@ -3,8 +3,8 @@
  * and tail are monotonic byte counts; the producer publishes head with a
  * release store after writing, the consumer tail after reading (and the
  * producer, once, when it restarts an empty ring: see rm__pyw_ring_reserve).
- * A wrap marker sends the consumer back to offset 0.  Wake-ups
- * go through eventfds (worker.c), never by polling these counters. */
+ * A wrap marker sends the consumer back to offset 0.  Wake-ups: see pyw.h
+ * and worker.c. */
 #include "pyw.h"
 
 #include <string.h>
@@ -100,4 +100,9 @@ void rm__pyw_ring_rewind(rm__pyw_ring *r)
 void rm__pyw_ring_clear(rm__pyw_ring *r)
 {
     __atomic_store_n(tl(r), __atomic_load_n(hd(r), __ATOMIC_ACQUIRE), __ATOMIC_RELEASE);
+}
+
+int rm__pyw_ring_taken(rm__pyw_ring *r)
+{
+    return __atomic_load_n(tl(r), __ATOMIC_ACQUIRE) == __atomic_load_n(hd(r), __ATOMIC_RELAXED);
 }

@@ -1,11 +1,12 @@
 /* One Python worker process: started with fork+exec (descriptors 3..6, see
  * python/remotemedia/_worker.py), killed with the parent (PR_SET_PDEATHSIG,
- * and the worker exits on EOF of its control socket), supervised per call:
- * the worker wakes us with a byte on the control socket, so one recv()
- * there with the node's timeout (SO_RCVTIMEO) waits for a reply, sees the
- * worker's death (EOF) and its hang (EAGAIN) at once: one system call per
- * wait where poll() on an eventfd and the socket, then a read() of the
- * eventfd, took two.  A dead or hung worker is reaped and reported. */
+ * and the worker exits on EOF of its control socket), supervised per call.
+ * A call writes the request and kicks the worker's eventfd, then waits for
+ * the reply (pyw.h, "Wake-ups"): first a bounded spin while the worker runs
+ * (spin_for_reply), then, flagged as sleeping, one recv() on the control
+ * socket with the node's timeout (SO_RCVTIMEO), which returns on the
+ * worker's wake byte, its death (EOF) or its hang (EAGAIN) at once.  A dead
+ * or hung worker is reaped and reported. */
 #define _GNU_SOURCE
 #include "pyw.h"
 
@@ -13,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +40,90 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static uint64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+/* The debug trace (pyw.h): stamps of up to `cap` PROCESS calls, appended to
+ * `path` as text lines when the worker stops.  Off unless RM_PYW_TRACE is
+ * set when the worker starts; the per-call cost when off is one branch per
+ * stamp site. */
+struct rm__pyw_trace {
+    uint64_t (*rec)[RM__PYW_T_N];
+    size_t n, cap;
+    uint64_t cur[RM__PYW_T_N];
+    uint64_t calls; /* requests sent; the worker counts the same */
+    char path[];
+};
+#define TRACE_AT(w, i) \
+    do { \
+        if ((w)->trace) (w)->trace->cur[i] = now_ns(); \
+    } while (0)
+
+static rm__pyw_trace *trace_new(void)
+{
+    const char *path = getenv("RM_PYW_TRACE");
+    if (!path || !*path) return NULL;
+    size_t len = strlen(path);
+    rm__pyw_trace *t = calloc(1, sizeof *t + len + 1);
+    if (!t) return NULL;
+    t->cap = 1u << 16;
+    t->rec = calloc(t->cap, sizeof *t->rec);
+    if (!t->rec) {
+        free(t);
+        return NULL;
+    }
+    memcpy(t->path, path, len + 1);
+    return t;
+}
+
+/* After a PROCESS call answered: the worker's stamps of this request from
+ * the reply ring header, and its wake-up stamp of the previous request
+ * (written after that wake-up, so only readable now) from the request's. */
+static void trace_call(rm__pyw *w)
+{
+    rm__pyw_trace *t = w->trace;
+    const uint64_t *rep = (const uint64_t *)(const void *)w->rep.base;
+    const uint64_t *req = (const uint64_t *)(const void *)w->req.base;
+    uint64_t prev = t->calls - 1, sent = __atomic_load_n(&req[5 + (prev & 1)], __ATOMIC_ACQUIRE);
+    if (t->n > 0 && sent >> 48 == (prev & 0xFFFF)) t->rec[t->n - 1][RM__PYW_T_W_SENT] = sent & ((1ull << 48) - 1);
+    if (t->n == t->cap || __atomic_load_n(&rep[4], __ATOMIC_ACQUIRE) != t->calls) return;
+    t->cur[RM__PYW_T_EMITTED] = now_ns();
+    for (int i = 0; i < 3; i++) t->cur[RM__PYW_T_W_WOKEN + i] = rep[5 + i];
+    t->cur[RM__PYW_T_W_RET] = req[3];
+    t->cur[RM__PYW_T_W_PUT] = req[4];
+    t->cur[RM__PYW_T_W_SENT] = 0;
+    memcpy(t->rec[t->n++], t->cur, sizeof t->cur);
+}
+
+static void trace_free(rm__pyw *w)
+{
+    rm__pyw_trace *t = w->trace;
+    if (!t) return;
+    w->trace = NULL;
+    int fd = t->n ? open(t->path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644) : -1;
+    for (size_t i = 0; fd >= 0 && i < t->n; i++) {
+        dprintf(fd, "pyw %d", (int)w->pid);
+        for (int k = 0; k < RM__PYW_T_N; k++) dprintf(fd, " %llu", (unsigned long long)t->rec[i][k]);
+        dprintf(fd, "\n");
+    }
+    if (fd >= 0) close(fd);
+    free(t->rec);
+    free(t);
+}
+
 int rm__pyw_alive(const rm__pyw *w) { return w->pid > 0 && !w->reaped; }
 
 static void close_fd(int *fd)
@@ -55,6 +141,7 @@ void rm__pyw_stop(rm__pyw *w)
         w->reaped = 1;
     }
     close_fd(&w->memfd), close_fd(&w->ev_req), close_fd(&w->ev_space);
+    trace_free(w);
     if (w->map) munmap(w->map, w->map_len);
     w->map = NULL;
 }
@@ -183,6 +270,8 @@ int rm__pyw_start(rm__pyw *w, const rm__pyw_opts *o, char *err, size_t cap)
         return RM_ENOMEM;
     }
     w->ctl = sv[0];
+    w->spin_ns = o->spin_us > 0 ? (uint64_t)o->spin_us * 1000u : 0;
+    w->trace = trace_new();
     spawn_req sr = {o->python, {sv[1], w->memfd, w->ev_req, w->ev_space}, o->memory_limit_mb,
                    getpid(), -1, 0, 0};
     spawn(&sr);
@@ -244,6 +333,32 @@ int rm__pyw_start(rm__pyw *w, const rm__pyw_opts *o, char *err, size_t cap)
     return 0;
 }
 
+/* The bounded adaptive spin (pyw.h): a reply usually comes after a few
+ * microseconds of Python work, and blocking for it costs this thread a
+ * sleep and a wake-up (on a VM: its vCPU halts and needs an interrupt to
+ * run again) and the worker a system call to wake it.  Until the worker has
+ * taken the request it may be waiting for this very CPU (a loaded machine
+ * puts it on the waker's run queue), so this yields; once it has, it runs
+ * elsewhere and this spins with a pause.  A worker that has not taken the
+ * request within 15 us (half the spin if less; a woken idle CPU takes 5-10)
+ * is not getting a CPU soon, so this blocks; never longer than spin_ns in
+ * all.  1 = a reply is there. */
+static int spin_for_reply(rm__pyw *w)
+{
+    uint64_t t0 = now_ns(), grace = w->spin_ns / 2 < 15000 ? w->spin_ns / 2 : 15000;
+    for (;;) {
+        if (rm__pyw_ring_peek(&w->rep)) return 1;
+        uint64_t spent = now_ns() - t0;
+        if (spent >= w->spin_ns) return 0;
+        if (!rm__pyw_ring_taken(&w->req)) {
+            if (spent >= grace) return 0;
+            sched_yield();
+        } else {
+            for (int i = 0; i < 8; i++) cpu_relax();
+        }
+    }
+}
+
 static void kick(int fd)
 {
     uint64_t one = 1;
@@ -254,6 +369,7 @@ static void kick(int fd)
 int rm__pyw_call(rm__pyw *w, rm_node *node, uint32_t op, const rm_frame *f, int64_t timeout_ms,
                  int64_t memory_limit_mb, char *err, size_t cap)
 {
+    TRACE_AT(w, RM__PYW_T_CALL);
     rm__pyw_enc e = {0};
     size_t total = f ? rm__pyw_enc_prepare(&e, f) : sizeof(rm__pyw_prefix);
     unsigned char *dst = rm__pyw_ring_reserve(&w->req, total);
@@ -279,9 +395,18 @@ int rm__pyw_call(rm__pyw *w, rm_node *node, uint32_t op, const rm_frame *f, int6
         w->rcvtimeo_ms = timeout_ms;
     }
     rm__pyw_ring_commit(&w->req, total);
+    TRACE_AT(w, RM__PYW_T_PUT);
     kick(w->ev_req);
+    TRACE_AT(w, RM__PYW_T_KICK);
+    if (w->trace) {
+        if (op == RM__PYW_PROCESS) w->trace->calls++;
+        w->trace->cur[RM__PYW_T_SLEPT] = 0;
+    }
     int64_t deadline = timeout_ms > 0 ? now_ms() + timeout_ms : 0;
     int first = 1;
+    if (w->spin_ns) spin_for_reply(w);
+    TRACE_AT(w, RM__PYW_T_SPUN);
+    uint64_t *sleeping = (uint64_t *)(void *)w->rep.base + RM__PYW_SLEEPING;
     for (;;) {
         const unsigned char *m;
         while ((m = rm__pyw_ring_peek(&w->rep)) != NULL) {
@@ -307,22 +432,35 @@ int rm__pyw_call(rm__pyw *w, rm_node *node, uint32_t op, const rm_frame *f, int6
                 if (is_mem) rm__pyw_stop(w); /* the worker exits; the next call restarts it */
                 return is_mem ? RM_ELIMIT : RM_ENODE;
             }
+            TRACE_AT(w, RM__PYW_T_SEEN);
             rm_frame *out = rm__pyw_decode(m, err, cap);
+            TRACE_AT(w, RM__PYW_T_DECODED);
             rm__pyw_ring_consume(&w->rep, pre.total);
             if (pre.op != RM__PYW_LAST) kick(w->ev_space); /* after LAST it waits for requests */
             else rm__pyw_ring_rewind(&w->rep);
             if (!out) return RM_ENODE;
             rc = rm_node_emit_take(node, 0, out);
+            if (w->trace && rc == 0 && pre.op == RM__PYW_LAST && op == RM__PYW_PROCESS) trace_call(w);
             if (rc != 0 || pre.op == RM__PYW_LAST) return rc;
         }
-        /* Wait for the worker's wake byte.  The first wait of a call is one
-         * recv() with the node's timeout as SO_RCVTIMEO; later ones (more
-         * replies of a generator, a full ring) poll() with what is left. */
+        /* Sleep until the worker's wake byte: say so, then look once more
+         * (the worker may have published before it could see the flag).
+         * The first wait of a call is one recv() with the node's timeout as
+         * SO_RCVTIMEO; later ones (more replies of a generator, a full
+         * ring) poll() with what is left. */
+        __atomic_store_n(sleeping, 1, __ATOMIC_RELAXED);
+        __atomic_thread_fence(__ATOMIC_SEQ_CST);
+        if (rm__pyw_ring_peek(&w->rep)) {
+            __atomic_store_n(sleeping, 0, __ATOMIC_RELAXED);
+            continue;
+        }
         char wake[256];
         ssize_t n;
         if (first) {
             first = 0;
             n = recv(w->ctl, wake, sizeof wake, 0);
+            __atomic_store_n(sleeping, 0, __ATOMIC_RELAXED);
+            TRACE_AT(w, RM__PYW_T_SLEPT);
             if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && deadline) goto timed_out;
         } else {
             struct pollfd p = {w->ctl, POLLIN, 0};
@@ -332,6 +470,7 @@ int rm__pyw_call(rm__pyw *w, rm_node *node, uint32_t op, const rm_frame *f, int6
                 wait = left > 0 ? (int)left : 0;
             }
             int r = poll(&p, 1, wait);
+            __atomic_store_n(sleeping, 0, __ATOMIC_RELAXED);
             if (r < 0 && errno == EINTR) continue;
             if (r == 0) goto timed_out;
             n = recv(w->ctl, wake, sizeof wake, MSG_DONTWAIT);
