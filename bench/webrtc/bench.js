@@ -102,7 +102,13 @@ function latencies(levels, rate, at = []) {
 // → first RTP packet out of the payloader → first packet of the reply
 // received by the page (getStats every 10 ms) → first loud reply block
 // (block k): the reply's own leading quiet, then the jitter buffer,
-// playout and WebAudio.  Per-stage medians over the utterances.
+// playout and WebAudio.  Per-stage medians over the utterances.  The page's
+// block times lag its audio (ScriptProcessor callbacks run on the main
+// thread after the block is captured), so the uplink stage comes out too
+// small (even negative) and the browser stage too large by that lag; their
+// sum, and the stages between, are exact.  Where a reply's first packet is
+// "delivered" (getSynchronizationSources) moves with the jitter buffer's
+// state, so the split between the last two stages is rough; their sum is not.
 function stages(levels, at, replies, rx, played) {
   const per = [];
   for (const [i, k] of at) {
@@ -129,6 +135,7 @@ function stages(levels, at, replies, rx, played) {
       'encoder: handed over → first RTP packet out of the payloader': r.rtp_ms - r.push_ms,
       'network + jitter buffer: first RTP packet → delivered to the track (getSynchronizationSources, 10 ms polls)': delivered - r.rtp_ms,
       'reply audio before its first loud block (lead_quiet_ms)': r.lead_quiet_ms,
+      'after the server: first RTP packet → loud block heard, minus the lead quiet (network, jitter buffer, playout, WebAudio)': tHeard - r.rtp_ms - r.lead_quiet_ms,
       'browser: delivered → loud block heard, minus the lead quiet (WebAudio, the 256-sample block)': tHeard - delivered - r.lead_quiet_ms,
       'browser jitter buffer delay during the reply start (getStats)': jb,
       'browser jitter buffer target delay (getStats)': jbt,
