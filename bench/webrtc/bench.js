@@ -7,7 +7,9 @@
 //                           one WebAudio clock (the microphone track and the
 //                           remote track in one ScriptProcessor), with the
 //                           per-utterance cost of each node from the session
-//                           metrics
+//                           metrics, and each stage on one wall clock (the
+//                           server's reply_audio marks, the page's blocks,
+//                           getSynchronizationSources and getStats)
 //   barge-in                speech start → silence on the return track (the
 //                           server's measurement, see docs/webrtc.md)
 //   concurrent sessions     the most calls at once whose transcripts stay right

@@ -8,6 +8,8 @@
  *                appsrc → audioconvert → audioresample → opusenc →
  *                rtpopuspay → webrtcbin
  *   data:        json/text outputs → data channel; peer JSON → input node
+ *   timing:      per reply, the `reply_audio` message: wall-clock marks from
+ *                the caller's last loud audio to the first RTP packet out
  *
  * Threads: the answer is made on the HTTP connection's thread (blocking on
  * webrtcbin's promises); GStreamer callbacks run on streaming threads;
