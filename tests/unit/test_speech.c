@@ -189,6 +189,61 @@ static void test_tts_inputs(void)
     rm_frame_unref(bad);
 }
 
+/* Index of the first sample above -60 dBFS (s16 33), or a->n. */
+static size_t first_sound(const sp_audio *a)
+{
+    size_t i = 0;
+    while (i < a->n && fabsf(a->samples[i]) * 32768.0f <= 33.0f) i++;
+    return i;
+}
+
+/* b is a's audio from sample `from` on, sample for sample. */
+static int is_tail(const sp_audio *a, const sp_audio *b, size_t from)
+{
+    return from <= a->n && b->n == a->n - from && !memcmp(b->samples, a->samples + from, b->n * sizeof(float));
+}
+
+/* lead_silence_ms: each text's leading quiet is cut to at most that much
+ * before its first sound, the rest is the same audio, and at most 500 ms of
+ * quiet is dropped (the limit, hit at rate 0.25). */
+static void test_tts_lead_silence(void)
+{
+    const char *text = "Turn on the kitchen lights.";
+    sp_audio full = {0}, kept10 = {0}, kept0 = {0}, slow = {0}, slow10 = {0};
+    rm_error err;
+    CHECK_INT(sp_synth(rt, "{\"voice\": \"rms\", \"sample_format\": \"s16\"}", text, &full, &err), 0);
+    CHECK_INT(sp_synth(rt, "{\"voice\": \"rms\", \"sample_format\": \"s16\", \"lead_silence_ms\": 10}", text, &kept10, &err), 0);
+    CHECK_INT(sp_synth(rt, "{\"voice\": \"rms\", \"sample_format\": \"s16\", \"lead_silence_ms\": 0}", text, &kept0, &err), 0);
+    size_t q = first_sound(&full);
+    CHECK(q > 1600 && q < full.n); /* flite starts with a pause (> 100 ms) */
+    CHECK(is_tail(&full, &kept10, q - 160)); /* 10 ms at 16 kHz kept */
+    CHECK_INT(first_sound(&kept10), 160);
+    CHECK(is_tail(&full, &kept0, q));
+    /* two texts in one call: each one's lead is cut */
+    rm_frame *two[2] = {text_frame(text), text_frame(text)};
+    int rc;
+    rm_harness *h = tts_run("{\"voice\": \"rms\", \"sample_format\": \"s16\", \"lead_silence_ms\": 10}", two, 2, &rc);
+    CHECK_INT(rc, 0);
+    sp_audio both = {0};
+    if (h) sp_collect_audio(h, &both);
+    CHECK_INT(both.n, 2 * kept10.n);
+    CHECK(both.n == 2 * kept10.n && !memcmp(both.samples + kept10.n, kept10.samples, kept10.n * sizeof(float)));
+    rm_harness_free(h);
+    rm_frame_unref(two[0]);
+    rm_frame_unref(two[1]);
+    /* the limit: at rate 0.25 the pause is longer than 500 ms; 500 ms (and
+     * at most one 20 ms piece from flite more) of it goes, the rest stays */
+    CHECK_INT(sp_synth(rt, "{\"voice\": \"rms\", \"sample_format\": \"s16\", \"rate\": 0.25}", text, &slow, &err), 0);
+    CHECK_INT(sp_synth(rt, "{\"voice\": \"rms\", \"sample_format\": \"s16\", \"rate\": 0.25, \"lead_silence_ms\": 10}", text, &slow10, &err), 0);
+    CHECK(first_sound(&slow) > 8000 + 160);
+    size_t cut = slow.n - slow10.n;
+    CHECK(slow10.n < slow.n && cut <= 8000 + 320 && cut > 8000 - 320);
+    CHECK(is_tail(&slow, &slow10, cut));
+    CHECK(first_sound(&slow10) > 160);
+    sp_audio *all[] = {&full, &kept10, &kept0, &slow, &slow10, &both};
+    for (size_t i = 0; i < 6; i++) sp_audio_free(all[i]);
+}
+
 static void test_tts_bad_params(void)
 {
     rm_harness *h = NULL;
@@ -202,6 +257,10 @@ static void test_tts_bad_params(void)
     CHECK_CONTAINS(err.message, "rate");
     CHECK_INT(rm_harness_new(rt, "TextToSpeech", "{\"chunk_ms\": 0}", &h, &err), RM_EPARAM);
     CHECK_CONTAINS(err.message, "chunk_ms");
+    CHECK_INT(rm_harness_new(rt, "TextToSpeech", "{\"lead_silence_ms\": 501}", &h, &err), RM_EPARAM);
+    CHECK_CONTAINS(err.message, "lead_silence_ms");
+    CHECK_INT(rm_harness_new(rt, "TextToSpeech", "{\"lead_silence_ms\": -2}", &h, &err), RM_EPARAM);
+    CHECK_CONTAINS(err.message, "lead_silence_ms");
 }
 
 /* --------------------------------------------------------------- STT --- */
@@ -776,6 +835,7 @@ int main(void)
     RUN(test_tts_voices);
     RUN(test_tts_sentences_and_rate);
     RUN(test_tts_inputs);
+    RUN(test_tts_lead_silence);
     RUN(test_tts_bad_params);
     RUN(test_stt_round_trip);
     RUN(test_stt_pool_reuse);

@@ -8,7 +8,8 @@
 //
 // Cases: the live transcript on the data channel (word error rate); the reply
 // audio recorded in the page and transcribed natively (the reply's words);
-// bad SDP, wrong token, too many peers → clear HTTP errors; DELETE ends a
+// the reply_audio timing marks; bad SDP, wrong token, too many peers → clear
+// HTTP errors; DELETE ends a
 // session; a page that is closed frees its session.
 'use strict';
 const assert = require('assert');
@@ -154,6 +155,19 @@ async function main() {
       const want = SENTENCES.flatMap(words);
       const missing = want.filter((w) => !reply.includes(w));
       assert.ok(missing.length <= want.length * MAX_REPLY_MISSING, `reply misses ${missing.join(', ')}`);
+    });
+    await check('reply_audio timing marks: in causal order, the reply\'s leading quiet cut', async () => {
+      const marks = await page.evaluate(() => voice.messages.filter((m) => m.type === 'reply_audio'));
+      assert.ok(marks.length >= SENTENCES.length, `${marks.length} reply_audio messages for ${SENTENCES.length} replies`);
+      for (const m of marks) {
+        const t = JSON.stringify(m);
+        assert.ok(m.caller_heard_ms <= m.speech_end_ms && m.speech_end_ms <= m.chunk_ms, t);
+        assert.ok(m.chunk_ms <= m.push_ms && m.push_ms <= m.rtp_ms, t);
+        assert.ok(m.rtp_ms - m.speech_end_ms < 60000, t); // one clock, and this reply's
+        // flite starts each text with ~170 ms below the level; voice-agent.yaml
+        // keeps 10 ms of it (lead_silence_ms), then the first phone rises
+        assert.ok(m.lead_quiet_ms >= 0 && m.lead_quiet_ms < 80, t);
+      }
     });
     await check('too many peers → 503 naming the limit', async () => {
       const p2 = await open(TOKEN);

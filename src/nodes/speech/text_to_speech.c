@@ -23,6 +23,14 @@
  * one) and shared; flite is not thread-safe, so synthesis of concurrent
  * sessions is serialised by one lock (see flite_voices.h).
  *
+ * Leading silence (voice agents): flite starts every text with a pause
+ * (~150 ms of zeros with the rms voice, then the first phone's onset).  With
+ * lead_silence_ms ≥ 0, the audio of each text starts at most that many ms
+ * before its first sample above -60 dBFS (QUIET): the caller hears the reply
+ * that much sooner, and the kept ms are the onset's fade-in.  At most
+ * TRIM_MAX_MS are dropped (a text that is all quiet is spoken as made after
+ * that).  -1 (the default) keeps flite's audio as it is.
+ *
  * Barge-in: the node checks rm_node_cancelled() after each streamed chunk,
  * so rm_session_interrupt stops a reply within ~20 ms of synthesis (its
  * audio so far stands; the partial chunk is dropped).
@@ -43,11 +51,13 @@
 #include "remotemedia/node.h"
 
 enum { FMT_F32 = 0, FMT_S16 = 1 };
+enum { QUIET = 33 /* -60 dBFS in s16 */, TRIM_MAX_MS = 500 };
 
 typedef struct tts_config {
     int voice; /* index into rm__flite_voice_names */
     double rate;
     int64_t chunk_ms;
+    int64_t lead_silence_ms;
     int sample_format;
     const char *const *skip_tokens;
 } tts_config;
@@ -57,6 +67,8 @@ typedef struct tts_state {
     size_t chunk;       /* samples per chunk */
     int16_t *carry;     /* samples not yet emitted (< chunk) */
     size_t carry_len;
+    int16_t *lead;      /* leading quiet kept (the last lead_cap samples of it) */
+    size_t lead_cap, lead_len;
     int64_t base_us;    /* timestamp of the audio at samples_out == 0 */
     uint64_t samples_out;
     int started;
@@ -177,12 +189,55 @@ typedef struct tts_call {
     tts_state *st;
     double t_in;
     int first;
+    int trim;       /* still in the text's leading quiet (lead_silence_ms ≥ 0) */
+    size_t dropped; /* samples of it dropped so far */
     int rc;
 } tts_call;
+
+/* Keeps the last lead_cap samples of the leading quiet seen so far. */
+static void keep_lead(tts_state *st, const int16_t *pcm, size_t n)
+{
+    if (n >= st->lead_cap) {
+        memcpy(st->lead, pcm + n - st->lead_cap, st->lead_cap * sizeof *pcm);
+        st->lead_len = st->lead_cap;
+        return;
+    }
+    size_t keep = st->lead_len + n > st->lead_cap ? st->lead_cap - n : st->lead_len;
+    memmove(st->lead, st->lead + st->lead_len - keep, keep * sizeof *pcm);
+    memcpy(st->lead + keep, pcm, n * sizeof *pcm);
+    st->lead_len = keep + n;
+}
+
+/* Drops the text's leading quiet but the last lead_silence_ms of it: returns
+ * how many samples of pcm to skip (all of them while still quiet). */
+static size_t trim_lead(tts_call *c, const int16_t *pcm, size_t n)
+{
+    tts_state *st = c->st;
+    size_t i = 0;
+    while (i < n && pcm[i] <= QUIET && pcm[i] >= -QUIET) i++;
+    size_t max = (size_t)st->rate * TRIM_MAX_MS / 1000;
+    if (i == n && c->dropped + n <= max) {
+        keep_lead(st, pcm, n);
+        c->dropped += n;
+        return n;
+    }
+    keep_lead(st, pcm, i);
+    c->trim = 0;
+    c->rc = push_samples(c->node, st, st->lead, st->lead_len);
+    st->lead_len = 0;
+    return i;
+}
 
 static int on_chunk(void *user, const int16_t *pcm, size_t n)
 {
     tts_call *c = user;
+    if (c->trim) {
+        size_t skip = trim_lead(c, pcm, n);
+        pcm += skip;
+        n -= skip;
+        if (c->rc != 0) return c->rc < 0 ? c->rc : RM_ENODE;
+        if (c->trim) return rm_node_cancelled(c->node) ? 1 : 0;
+    }
     if (c->first) {
         rm_node_stat(c->node, "first_audio_ms", RM_STAT_SAMPLE, now_ms() - c->t_in);
         c->first = 0;
@@ -223,7 +278,8 @@ static int tts_process(rm_node *node, void *state, unsigned port, const rm_frame
     rc = rm__flite_open(cfg->voice, text, &t, msg, sizeof msg);
     free(text);
     if (rc != 0) return rm_node_fail(node, rc, "%s", msg);
-    tts_call call = {.node = node, .st = st, .t_in = t_in, .first = 1};
+    tts_call call = {.node = node, .st = st, .t_in = t_in, .first = 1, .trim = cfg->lead_silence_ms >= 0};
+    st->lead_len = 0;
     rm__flite_set_sink(t, on_chunk, &call);
     for (;;) {
         const int16_t *pcm;
@@ -251,6 +307,9 @@ static int tts_process(rm_node *node, void *state, unsigned port, const rm_frame
         if (n) rm_node_stat(node, "rtf", RM_STAT_SAMPLE, synth_ms / ((double)n * 1000.0 / st->rate));
     }
     rm__flite_close(t);
+    if (rc == 0 && call.trim && st->lead_len) /* all quiet: what was kept of it */
+        rc = push_samples(node, st, st->lead, st->lead_len);
+    st->lead_len = 0;
     /* The text is done: send its tail now rather than with the next text. */
     if (rc == 0 && st->carry_len) {
         rc = emit_samples(node, st, st->carry, st->carry_len);
@@ -264,6 +323,7 @@ static int tts_reset(rm_node *node, void *state)
     (void)node;
     tts_state *st = state;
     st->carry_len = 0;
+    st->lead_len = 0;
     return 0;
 }
 
@@ -275,12 +335,19 @@ static int tts_init(rm_node *node, void *state, const void *config)
     st->chunk = (size_t)((uint64_t)st->rate * (uint64_t)cfg->chunk_ms / 1000);
     if (st->chunk == 0) st->chunk = 1;
     st->carry = malloc(st->chunk * sizeof *st->carry);
-    if (!st->carry) return rm_node_fail(node, RM_ENOMEM, "out of memory");
+    st->lead_cap = cfg->lead_silence_ms > 0 ? (size_t)((uint64_t)st->rate * (uint64_t)cfg->lead_silence_ms / 1000) : 0;
+    st->lead = malloc((st->lead_cap ? st->lead_cap : 1) * sizeof *st->lead);
+    if (!st->carry || !st->lead) {
+        free(st->carry);
+        free(st->lead);
+        return rm_node_fail(node, RM_ENOMEM, "out of memory");
+    }
     double load_ms;
     char msg[200];
     int rc = rm__flite_load(cfg->voice, &load_ms, msg, sizeof msg);
     if (rc != 0) {
         free(st->carry);
+        free(st->lead);
         return rm_node_fail(node, rc, "voice '%s': %s", rm__flite_voice_names[cfg->voice], msg);
     }
     rm_node_stat(node, "model_load_ms", RM_STAT_SET, load_ms);
@@ -291,6 +358,7 @@ static void tts_fini(void *state)
 {
     tts_state *st = state;
     free(st->carry);
+    free(st->lead);
     free(st->stream_id);
 }
 
@@ -319,6 +387,10 @@ static const rm_param_def tts_params[] = {
      .min = 0.25, .max = 4.0, .aliases = rate_aliases, .flags = RM_PARAM_RUNTIME},
     {.name = "chunk_ms", .type = RM_PARAM_INT, .offset = offsetof(tts_config, chunk_ms),
      .doc = "duration of each output audio frame", .def_num = 20, .min = 1, .max = 10000},
+    {.name = "lead_silence_ms", .type = RM_PARAM_INT, .offset = offsetof(tts_config, lead_silence_ms),
+     .doc = "keep at most this much of each text's leading silence (before its first sound above -60 dBFS; "
+            "voice agents: the reply is heard sooner); -1 keeps flite's",
+     .def_num = -1, .min = -1, .max = 500},
     {.name = "sample_format", .type = RM_PARAM_ENUM, .offset = offsetof(tts_config, sample_format),
      .doc = "output sample format", .def_str = "f32", .enum_values = format_values, .aliases = format_aliases},
     {.name = "skip_tokens", .type = RM_PARAM_STRING_LIST, .offset = offsetof(tts_config, skip_tokens),

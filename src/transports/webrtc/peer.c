@@ -8,6 +8,8 @@
  *                appsrc → audioconvert → audioresample → opusenc →
  *                rtpopuspay → webrtcbin
  *   data:        json/text outputs → data channel; peer JSON → input node
+ *   timing:      per reply, the `reply_audio` message: wall-clock marks from
+ *                the caller's last loud audio to the first RTP packet out
  *
  * Threads: the answer is made on the HTTP connection's thread (blocking on
  * webrtcbin's promises); GStreamer callbacks run on streaming threads;
@@ -26,6 +28,7 @@
 #include <gst/app/gstappsrc.h>
 #include <gst/audio/audio.h>
 #include <gst/gst.h>
+#include <gst/rtp/gstrtpbuffer.h>
 #include <gst/sdp/sdp.h>
 #include <gst/webrtc/webrtc.h>
 #include <jansson.h>
@@ -38,6 +41,7 @@
 #define LEAD_MS 60    /* reply audio handed to the encoder ahead of real time */
 #define ANSWER_TIMEOUT_S 10
 #define CLOSE_GRACE_MS 200 /* the closing data-channel message leaves before the pipeline stops */
+#define LOUD_RMS 0.01      /* audio "heard" (as the bench's threshold): reply timing marks */
 
 struct rtc_peer {
     rtc_server *s;
@@ -75,10 +79,26 @@ struct rtc_peer {
     int64_t packets_lost;
     uint64_t packets_received;
     int have_rtt;
+    /* reply timing (the `reply_audio` message, docs/webrtc.md): wall-clock
+     * ms (CLOCK_REALTIME, comparable with a browser's Date.now() on the
+     * same host) of the marks on the way from the caller's last loud audio
+     * to the reply's first RTP packet */
+    double t_loud, t_heard, t_speech_end, t_text, t_chunk, t_push, t_rtp;
+    uint32_t rtp_ts;
+    double reply_lead_ms; /* reply audio before its first loud block (-1: not yet found) */
+    uint64_t reply_scanned; /* reply samples scanned for it */
+    int rtp_pending;        /* the reply's first RTP packet has not left the payloader yet */
     rtc_peer *prev, *next; /* server list, guarded by s->mu */
 };
 
 static void created(rtc_peer *p);
+
+static double wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
 
 static uint64_t now_ns(void)
 {
@@ -271,6 +291,7 @@ static void barge_in(rtc_peer *p, double at_ms)
 }
 
 static void pace(rtc_peer *p);
+static GstPadProbeReturn on_rtp_out(GstPad *pad, GstPadProbeInfo *info, gpointer user);
 static void peer_unref_notify(gpointer user);
 
 static gboolean pace_now(gpointer user)
@@ -289,6 +310,7 @@ static void on_output(void *user, const char *node_id, const char *port, const r
          * the next tick (up to TICK_MS later) */
         int wake = !p->speaking && !p->qn;
         if (!p->audio_sink) p->audio_sink = strdup(node_id);
+        if (wake) p->t_chunk = wall_ms();
         if (p->audio_sink && !strcmp(p->audio_sink, node_id) && f->u.audio.frames && !p->mute_reply) {
             if (p->qn == p->qcap) {
                 size_t cap = p->qcap ? p->qcap * 2 : 16;
@@ -313,12 +335,20 @@ static void on_output(void *user, const char *node_id, const char *port, const r
     json_t *data = NULL;
     const char *kind = "json";
     if (f->kind == RM_FRAME_JSON && json_object_get(f->u.json.value, "is_speech_start")) {
+        if (json_is_true(json_object_get(f->u.json.value, "is_speech_end"))) {
+            pthread_mutex_lock(&p->mu);
+            p->t_speech_end = wall_ms();
+            p->t_heard = p->t_loud; /* the caller's last loud audio before it */
+            p->t_text = 0;
+            pthread_mutex_unlock(&p->mu);
+        }
         if (json_is_true(json_object_get(f->u.json.value, "is_speech_start")) && p->s->barge_in)
             barge_in(p, json_number_value(json_object_get(f->u.json.value, "timestamp_ms")));
     } else if (f->kind == RM_FRAME_JSON || f->kind == RM_FRAME_TEXT) {
         /* a new transcript or reply: the next reply is heard again */
         pthread_mutex_lock(&p->mu);
         p->mute_reply = 0;
+        if (!p->t_text) p->t_text = wall_ms(); /* the first after the speech end: the transcript */
         pthread_mutex_unlock(&p->mu);
     }
     if (f->kind == RM_FRAME_JSON) data = json_incref(f->u.json.value);
@@ -356,7 +386,14 @@ static GstFlowReturn on_sample(GstAppSink *sink, gpointer user)
     }
     size_t ch = (size_t)GST_AUDIO_INFO_CHANNELS(&info), n = map.size / (sizeof(float) * (ch ? ch : 1));
     rm_frame *f = n ? rm_frame_new_audio(RM_SAMPLE_F32, (uint32_t)GST_AUDIO_INFO_RATE(&info), (uint32_t)ch, n) : NULL;
-    if (f) memcpy(f->u.audio.data, map.data, n * ch * sizeof(float));
+    int loud = 0;
+    if (f) {
+        memcpy(f->u.audio.data, map.data, n * ch * sizeof(float));
+        const float *d = f->u.audio.data;
+        double e = 0;
+        for (size_t i = 0; i < n * ch; i++) e += (double)d[i] * d[i];
+        loud = e > LOUD_RMS * LOUD_RMS * (double)(n * ch);
+    }
     gst_buffer_unmap(buf, &map);
     gst_sample_unref(smp);
     uint64_t t = now_ns();
@@ -375,6 +412,7 @@ static GstFlowReturn on_sample(GstAppSink *sink, gpointer user)
     rm_frame_unref(f);
     pthread_mutex_lock(&p->mu);
     if (pushed && !p->frames_in) p->first_push_ns = t;
+    if (pushed && loud) p->t_loud = wall_ms();
     if (pushed) p->frames_in++;
     else p->frames_dropped++;
     pthread_mutex_unlock(&p->mu);
@@ -557,6 +595,9 @@ static int build_send(rtc_peer *p, char *why, size_t cap)
         snprintf(why, cap, "cannot link the reply audio chain");
         return -1;
     }
+    GstPad *pp = gst_element_get_static_pad(pay, "src");
+    gst_pad_add_probe(pp, GST_PAD_PROBE_TYPE_BUFFER | GST_PAD_PROBE_TYPE_BUFFER_LIST, on_rtp_out, p, NULL);
+    gst_object_unref(pp);
     char name[32];
     snprintf(name, sizeof name, "sink_%d", p->audio_mline);
     GstPadTemplate *tmpl = gst_element_class_get_pad_template(GST_ELEMENT_GET_CLASS(p->wb), "sink_%u");
@@ -925,6 +966,69 @@ static void to_f32(const rm_frame *f, size_t off, size_t n, float *out)
     }
 }
 
+/* Finds where the reply becomes audible: the first block of 256 samples at
+ * 48 kHz (5.3 ms, the bench page's block) whose RMS is above LOUD_RMS.
+ * Scans at most 2 s of a reply.  Under p->mu. */
+static void scan_lead(rtc_peer *p, const float *x, size_t n, uint32_t ch, uint32_t rate)
+{
+    size_t w = (size_t)rate * 256 / 48000;
+    if (!w) w = 1;
+    for (size_t at = 0; at < n; at += w) {
+        size_t k = at + w <= n ? w : n - at;
+        double e = 0;
+        for (size_t i = at * ch; i < (at + k) * ch; i++) e += (double)x[i] * x[i];
+        if (e > LOUD_RMS * LOUD_RMS * (double)(k * ch)) {
+            p->reply_lead_ms = 1000.0 * (double)(p->reply_scanned + at) / rate;
+            return;
+        }
+    }
+    p->reply_scanned += n;
+    if (p->reply_scanned >= 2ull * rate) p->reply_lead_ms = 1000.0 * (double)p->reply_scanned / rate;
+}
+
+/* The `reply_audio` message (docs/webrtc.md) once the reply's first RTP
+ * packet has left and its leading quiet is known; NULL before, and after it
+ * was made once.  Under p->mu. */
+static json_t *reply_timing(rtc_peer *p)
+{
+    if (p->t_push <= 0 || p->t_rtp <= 0 || p->reply_lead_ms < 0) return NULL;
+    json_t *m = json_pack("{s:s, s:f, s:f, s:f, s:f, s:f, s:f, s:I, s:f}", "type", "reply_audio", "caller_heard_ms",
+                          p->t_heard, "speech_end_ms", p->t_speech_end, "text_ms", p->t_text, "chunk_ms", p->t_chunk,
+                          "push_ms", p->t_push, "rtp_ms", p->t_rtp, "rtp_timestamp", (json_int_t)p->rtp_ts,
+                          "lead_quiet_ms", p->reply_lead_ms);
+    p->t_push = 0;
+    return m;
+}
+
+/* The reply's first RTP packet leaves the payloader (a streaming thread). */
+static GstPadProbeReturn on_rtp_out(GstPad *pad, GstPadProbeInfo *info, gpointer user)
+{
+    (void)pad;
+    rtc_peer *p = user;
+    GstBuffer *b = NULL;
+    if (info->type & GST_PAD_PROBE_TYPE_BUFFER) b = GST_PAD_PROBE_INFO_BUFFER(info);
+    else if (info->type & GST_PAD_PROBE_TYPE_BUFFER_LIST) {
+        GstBufferList *l = GST_PAD_PROBE_INFO_BUFFER_LIST(info);
+        b = l && gst_buffer_list_length(l) ? gst_buffer_list_get(l, 0) : NULL;
+    }
+    if (!b) return GST_PAD_PROBE_OK;
+    pthread_mutex_lock(&p->mu);
+    json_t *timing = NULL;
+    if (p->rtp_pending) {
+        p->rtp_pending = 0;
+        p->t_rtp = wall_ms();
+        GstRTPBuffer rtp = GST_RTP_BUFFER_INIT;
+        if (gst_rtp_buffer_map(b, GST_MAP_READ, &rtp)) {
+            p->rtp_ts = gst_rtp_buffer_get_timestamp(&rtp);
+            gst_rtp_buffer_unmap(&rtp);
+        }
+        timing = reply_timing(p);
+    }
+    pthread_mutex_unlock(&p->mu);
+    if (timing) dc_send(p, timing);
+    return GST_PAD_PROBE_OK;
+}
+
 /* Hands the reply audio due within LEAD_MS to the encoder, time-stamped
  * back to back from the moment a reply starts: real-time pacing. */
 static void pace(rtc_peer *p)
@@ -933,7 +1037,15 @@ static void pace(rtc_peer *p)
     GstClockTime now = gst_element_get_current_running_time(p->pipe);
     if (!GST_CLOCK_TIME_IS_VALID(now)) return;
     pthread_mutex_lock(&p->mu);
+    json_t *timing = NULL;
     while (p->qn) {
+        if (!p->speaking) { /* a reply starts */
+            p->t_push = wall_ms();
+            p->t_rtp = 0;
+            p->rtp_pending = 1;
+            p->reply_lead_ms = -1;
+            p->reply_scanned = 0;
+        }
         if (!p->speaking || p->next_pts + 20 * GST_MSECOND < now) p->next_pts = now; /* start, or we fell behind */
         p->speaking = 1;
         if (p->next_pts > now + LEAD_MS * GST_MSECOND) break;
@@ -945,6 +1057,7 @@ static void pace(rtc_peer *p)
         GstMapInfo map;
         if (b && gst_buffer_map(b, &map, GST_MAP_WRITE)) {
             to_f32(f, p->qoff, n, (float *)map.data);
+            if (p->reply_lead_ms < 0) scan_lead(p, (const float *)map.data, n, ch, rate);
             gst_buffer_unmap(b, &map);
             GstClockTime dur = gst_util_uint64_scale(n, GST_SECOND, rate);
             GST_BUFFER_PTS(b) = p->next_pts;
@@ -973,7 +1086,11 @@ static void pace(rtc_peer *p)
         }
     }
     if (!p->qn && p->speaking && p->next_pts <= now) p->speaking = 0;
+    if (!p->speaking && p->reply_lead_ms < 0 && p->t_push > 0) /* a reply without a loud block */
+        p->reply_lead_ms = 1000.0 * (double)p->reply_scanned / (p->caps_rate ? p->caps_rate : 48000);
+    timing = reply_timing(p);
     pthread_mutex_unlock(&p->mu);
+    if (timing) dc_send(p, timing);
 }
 
 static void on_stats(GstPromise *pr, gpointer user)
