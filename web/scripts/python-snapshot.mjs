@@ -27,9 +27,10 @@ const { PYTHON_FILES_HASH } = await import(pathToFileURL(path.join(web, "dist/py
 
 const sha = (b) => createHash("sha256").update(b).digest("hex");
 const stdlibIn = readFileSync(path.join(web, "node_modules/pyodide/python_stdlib.zip"));
-const self = readFileSync(fileURLToPath(import.meta.url));
-// Inputs: Pyodide (version + its stdlib), the web/python files, this script.
-const key = sha(Buffer.concat([Buffer.from(`${version}\n${PYTHON_FILES_HASH}\n`), Buffer.from(sha(stdlibIn)), Buffer.from(sha(self))]));
+// Inputs: Pyodide (version + its stdlib), the web/python files, this script
+// and PythonHost.install (dist/python.js).
+const key = sha([version, PYTHON_FILES_HASH, sha(stdlibIn), sha(readFileSync(fileURLToPath(import.meta.url))),
+  sha(readFileSync(path.join(web, "dist/python.js")))].join("\n"));
 const metaPath = path.join(out, "snapshot.json");
 if (existsSync(metaPath)) {
   try {

@@ -90,10 +90,12 @@ export class PythonHost {
   private readonly host: PyProxy;
   private readonly attached = new Map<RemoteMedia, Set<string>>();
 
-  private constructor(readonly pyodide: Pyodide, fromSnapshot: boolean) {
+  private constructor(readonly pyodide: Pyodide) {
+    // remotemedia already imported: restored from a snapshot, which carries
+    // the random module's state of the moment it was made
+    const restored = pyodide.runPython("import sys\n'remotemedia._host' in sys.modules") === true;
     PythonHost.install(pyodide);
-    // A snapshot carries the random module's seed of the moment it was made.
-    if (fromSnapshot) pyodide.runPython("import random\nrandom.seed()");
+    if (restored) pyodide.runPython("import random\nrandom.seed()");
     this.host = pyodide.pyimport("remotemedia._host");
   }
 
@@ -159,7 +161,7 @@ export class PythonHost {
       mark("loadPyodide done");
       startup.fetches = resourceTimings(base, t0);
     }
-    const h = new PythonHost(py, startup.snapshot === "used");
+    const h = new PythonHost(py);
     mark("remotemedia imported");
     h.loadMs = now() - t0;
     h.startup = startup;

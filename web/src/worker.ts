@@ -25,6 +25,10 @@ export interface WorkerInit {
    * but the interpreter's start runs on this worker's thread: wasm sessions
    * wait behind it (seconds), and ~13 MB are read at every page load. */
   preloadPython?: boolean;
+  /** The page's first manifest: when it names a shipped Python node type,
+   * Pyodide starts now, beside the wasm library (as with preloadPython, but
+   * only for a page whose graph needs Python). */
+  manifest?: string;
 }
 
 type Req = { id: number; op: string; [k: string]: unknown };
@@ -82,7 +86,7 @@ const ops: Record<string, (r: Req) => Promise<unknown> | unknown> = {
     init = r.init as WorkerInit;
     const t = performance.now();
     rmLoading = RemoteMedia.load(init.wasmURL);
-    if (init.preloadPython) pythonStart = python().then((h) => ({ loadMs: h.loadMs, atMs: performance.now() - t, startup: h.startup }), () => undefined);
+    if (init.preloadPython || (init.manifest && namesPythonType(init.manifest))) pythonStart = python().then((h) => ({ loadMs: h.loadMs, atMs: performance.now() - t, startup: h.startup }), () => undefined);
     rm = await rmLoading;
     return { version: rm.version, loadMs: performance.now() - t };
   },
@@ -188,9 +192,12 @@ const SHIPPED_PYTHON_TYPES = new Set([
 /** Loads Pyodide first when the manifest names a shipped Python node type,
  * so the validator knows it (a typo of a wasm type stays a fast error). */
 async function needsPython(manifest: string): Promise<void> {
-  if (py) return;
+  if (!py && namesPythonType(manifest)) await python();
+}
+
+function namesPythonType(manifest: string): boolean {
   const named = [...manifest.matchAll(/node_type["']?\s*:\s*["']?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
-  if (named.some((t) => t && SHIPPED_PYTHON_TYPES.has(t))) await python();
+  return named.some((t) => t !== undefined && SHIPPED_PYTHON_TYPES.has(t));
 }
 
 scope.onmessage = async (e: MessageEvent) => {

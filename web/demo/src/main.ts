@@ -91,7 +91,12 @@ const rmw = new RemoteMediaWorker(new Worker(new URL("./worker.ts", import.meta.
 // it at page load instead; ?pyodide=nosnapshot starts the interpreter the
 // normal way (the bench compares them; both may be given, comma-separated).
 const pyodideFlags = (new URLSearchParams(location.search).get("pyodide") ?? "").split(",");
+// ?example=NAME opens the page on that example; a Python one starts Pyodide
+// at page load, beside the wasm library (the worker sees its manifest).
+const requested = new URLSearchParams(location.search).get("example") ?? "";
+const initialExample = Object.hasOwn(EXAMPLES, requested) ? requested : "calculator";
 const ready = rmw.init({
+  manifest: EXAMPLES[initialExample]!.manifest,
   wasmURL: new URL("remotemedia.wasm", base).href,
   pyodideURL: new URL("pyodide/", base).href,
   pythonSnapshotURL: pyodideFlags.includes("nosnapshot") ? undefined : new URL("pyodide/snapshot.json", base).href,
@@ -470,4 +475,4 @@ if ("serviceWorker" in navigator && import.meta.env.PROD)
 // For tests and the console: the worker handle (window.remotemedia.worker).
 (window as unknown as { remotemedia: unknown }).remotemedia = { worker: rmw, ready };
 
-selectExample("calculator");
+selectExample(initialExample);
