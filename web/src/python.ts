@@ -41,11 +41,6 @@ export interface PythonHostOptions {
    * web/python files; any mismatch or failure falls back to a normal start
    * (the reason is in `startup.snapshot`). */
   snapshotURL?: string;
-  /** Compile pyodide.asm.wasm while it streams in (Pyodide's own way)
-   * instead of from its bytes once read (the default): chromium compiles a
-   * streamed module eagerly, one from bytes lazily (a function when first
-   * called), and a start runs a small part of CPython's code.  For comparison. */
-  wasmStreaming?: boolean;
 }
 
 /** What web/scripts/python-snapshot.mjs writes as snapshot.json. */
@@ -135,8 +130,6 @@ export class PythonHost {
       ]);
       mark("pyodide.mjs and pyodide.asm.mjs imported");
       const meta = metaP ? await metaP : undefined;
-      const restore = options.wasmStreaming ? () => {} : compileFromBytes(mark);
-      try {
       let stdLibURL: string | undefined;
       if (typeof meta === "string") startup.snapshot = meta;
       else if (meta) {
@@ -164,9 +157,6 @@ export class PythonHost {
         // packageBaseUrl: packages come from the same files, never from
         // Pyodide's default CDN (nothing is fetched from the internet).
         py = await mod.loadPyodide(pyodideConfig(base, stdLibURL, timed(asm.default, mark)));
-      }
-      } finally {
-        restore();
       }
       mark("loadPyodide done");
       startup.fetches = resourceTimings(base, t0);
@@ -324,23 +314,6 @@ function timed(create: CreateModule, mark: (step: string) => void): CreateModule
     }
     return m;
   };
-}
-
-/** Until the returned function is called, pyodide.asm.wasm given to
- * WebAssembly.instantiateStreaming (Pyodide's loader has no option for it) is
- * read to its end and instantiated from the bytes; any other module streams.  */
-function compileFromBytes(mark: (step: string) => void): () => void {
-  const wa = WebAssembly as unknown as { instantiateStreaming?: (s: Response | PromiseLike<Response>, i: unknown) => Promise<unknown> };
-  const streaming = wa.instantiateStreaming;
-  if (typeof streaming !== "function") return () => {};
-  wa.instantiateStreaming = async (source, imports) => {
-    const r = await source;
-    if (!r.url.endsWith("/pyodide.asm.wasm")) return streaming.call(WebAssembly, r, imports);
-    const b = await r.arrayBuffer();
-    mark("pyodide.asm.wasm read");
-    return WebAssembly.instantiate(b, imports as WebAssembly.Imports);
-  };
-  return () => { wa.instantiateStreaming = streaming; };
 }
 
 async function fetchSnapshotMeta(url: string): Promise<SnapshotMeta | string> {

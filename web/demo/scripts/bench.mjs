@@ -110,8 +110,7 @@ try {
   row("browser: page load → first wasm output (calculator)", `${calc.ms} ms`, "-", "-", "-");
   // atload: the page opened on the Python example (?example=text), so its
   // graph needs Python from the start and Pyodide starts beside the wasm library
-  // streaming: pyodide.asm.wasm compiled as it streams in (Pyodide's way)
-  const MODES = { snapshot: "", normal: "?pyodide=nosnapshot", atload: "?example=text", streaming: "?pyodide=streaming" };
+  const MODES = { snapshot: "", normal: "?pyodide=nosnapshot", atload: "?example=text" };
   const runs = Object.fromEntries(Object.keys(MODES).map((m) => [m, { cold: [], cached: [] }]));
   for (let i = 0; i < (quick ? 1 : 3); i++)
     for (const [mode, q] of Object.entries(MODES)) {
@@ -129,18 +128,13 @@ try {
     row(`browser: page load → first Python output, Pyodide ${kind}, snapshot, page opened on it: started at page load (median of ${n})`, `${pre.ms} ms`,
         `${snap.ms} ms started when first needed (same run)`, `${(pre.ms / snap.ms).toFixed(2)}x`, pre.ms < snap.ms ? "better" : "worse");
   }
-  for (const kind of ["cold", "cached"]) {
-    const snap = med(runs.snapshot[kind]), st = med(runs.streaming[kind]);
-    row(`browser: page load → first Python output, Pyodide ${kind}, snapshot, pyodide.asm.wasm compiled from its bytes (median of ${runs.snapshot[kind].length})`,
-        `${snap.ms} ms`, `${st.ms} ms compiled while streaming (same run)`, `${(snap.ms / st.ms).toFixed(2)}x`, snap.ms < st.ms ? "better" : "worse");
-  }
   const best = Math.min(med(runs.snapshot.cached).ms, med(runs.atload.cached).ms);
   row("browser: page load → first Python output, Pyodide cached, vs the seed", `${best} ms`, "~1.5 s Pyodide cached (seed)",
       `${(best / 1500).toFixed(2)}x`, best <= 1500 ? "better" : "worse");
-  const LABEL = { normal: "normal start", streaming: "snapshot, wasm compiled while streaming", snapshot: "from the snapshot" };
+  const LABEL = { normal: "normal start", snapshot: "from the snapshot" };
   // where the time goes: PythonHost's marks (ms after PythonHost.load began)
   // of the median cached run, normal start and snapshot
-  for (const mode of ["normal", "streaming", "snapshot"]) {
+  for (const mode of ["normal", "snapshot"]) {
     const r = med(runs[mode].cached);
     let prev = 0;
     for (const [step, at] of r.py?.startup?.marks ?? []) {

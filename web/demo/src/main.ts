@@ -89,8 +89,7 @@ const rmw = new RemoteMediaWorker(new Worker(new URL("./worker.ts", import.meta.
 // Pyodide loads when a manifest first needs it, from the snapshot made by
 // `npm run build` (web/scripts/python-snapshot.mjs).  ?pyodide=preload starts
 // it at page load instead; ?pyodide=nosnapshot starts the interpreter the
-// normal way; ?pyodide=streaming compiles pyodide.asm.wasm as it streams in
-// (the bench compares them; several may be given, comma-separated).
+// normal way (the bench compares them; both may be given, comma-separated).
 const pyodideFlags = (new URLSearchParams(location.search).get("pyodide") ?? "").split(",");
 // ?example=NAME opens the page on that example; a Python one starts Pyodide
 // at page load, beside the wasm library (the worker sees its manifest).
@@ -102,7 +101,6 @@ const ready = rmw.init({
   pyodideURL: new URL("pyodide/", base).href,
   pythonSnapshotURL: pyodideFlags.includes("nosnapshot") ? undefined : new URL("pyodide/snapshot.json", base).href,
   preloadPython: pyodideFlags.includes("preload"),
-  pythonWasmStreaming: pyodideFlags.includes("streaming"),
 })
   .then((r) => {
     status.textContent = `wasm library ${r.version} loaded in ${r.loadMs.toFixed(0)} ms.`;
