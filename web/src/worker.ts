@@ -23,7 +23,8 @@ export interface WorkerInit {
   /** Start Pyodide now, beside the wasm library, instead of when a manifest
    * first names a Python node type.  Its first Python output comes sooner,
    * but the interpreter's start runs on this worker's thread: wasm sessions
-   * wait behind it (seconds), and ~13 MB are read at every page load. */
+   * wait behind it, and Pyodide's files (~45 MB with a snapshot) are read at
+   * every page load. */
   preloadPython?: boolean;
   /** The page's first manifest: when it names a shipped Python node type,
    * Pyodide starts now, beside the wasm library (as with preloadPython, but
