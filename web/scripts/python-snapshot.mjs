@@ -6,6 +6,7 @@
 //   snapshot-<hash>.bin       Pyodide's memory snapshot (its private
 //                             _makeSnapshot option) taken after the interpreter
 //                             started on that zip and imported remotemedia;
+//                             all-zero pages left out (expandSnapshot);
 //   snapshot.json             what PythonHost checks before using them: the
 //                             Pyodide version, the web/python files' hash.
 // Runs under Node with the npm package's Pyodide (same build id as the served
@@ -78,6 +79,22 @@ try {
   rmSync(tmp, { force: true });
 }
 
+// The file holds only the pages that are not all zero (PythonHost's
+// expandSnapshot reads it back): "RMSPARSE", length, page size, bitmap, pages.
+function sparse(b, page = 65536) {
+  const pages = Math.ceil(b.length / page);
+  const head = Buffer.alloc(16 + Math.ceil(pages / 8));
+  head.write("RMSPARSE", 0, "latin1");
+  head.writeUInt32LE(b.length, 8);
+  head.writeUInt32LE(page, 12);
+  const parts = [head];
+  for (let i = 0; i < pages; i++) {
+    const p = b.subarray(i * page, Math.min(b.length, (i + 1) * page));
+    if (p.some((x) => x !== 0)) { head[16 + (i >> 3)] |= 1 << (i & 7); parts.push(p); }
+  }
+  return Buffer.concat(parts);
+}
+
 mkdirSync(out, { recursive: true });
 for (const f of readdirSync(out)) if (/^(snapshot-\w+\.bin|python_stdlib-\w+\.zip)$/.test(f)) rmSync(path.join(out, f));
 const meta = {
@@ -86,7 +103,7 @@ const meta = {
   bytes: snap.length, key,
 };
 writeFileSync(path.join(out, meta.stdlib), stdlib);
-writeFileSync(path.join(out, meta.snapshot), snap);
+writeFileSync(path.join(out, meta.snapshot), sparse(snap));
 writeFileSync(metaPath, JSON.stringify(meta, null, 1) + "\n");
 console.error(`python-snapshot: ${meta.snapshot} (${(snap.length / 1048576).toFixed(1)} MiB) and ${meta.stdlib} ` +
   `(${(stdlib.length / 1048576).toFixed(1)} MiB) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -140,7 +140,7 @@ export class PythonHost {
         else {
           const bytes = fetch(dir + meta.snapshot).then(async (r) => {
             if (!r.ok) throw new Error(`${meta.snapshot}: HTTP ${r.status}`);
-            const b = await r.arrayBuffer();
+            const b = expandSnapshot(new Uint8Array(await r.arrayBuffer()));
             mark(`snapshot fetched (${b.byteLength} bytes)`);
             return b;
           });
@@ -287,7 +287,7 @@ export class PythonHost {
 }
 
 function pyodideConfig(indexURL: string, stdLibURL: string | undefined, createPyodideModule: CreateModule,
-                       snapshot?: Promise<ArrayBuffer>): Record<string, unknown> {
+                       snapshot?: Promise<Uint8Array>): Record<string, unknown> {
   const c: Record<string, unknown> = { indexURL, packageBaseUrl: indexURL, createPyodideModule };
   if (stdLibURL) c.stdLibURL = stdLibURL;
   if (snapshot) c._loadSnapshot = snapshot; // Pyodide's (private) memory snapshot option
@@ -314,6 +314,33 @@ function timed(create: CreateModule, mark: (step: string) => void): CreateModule
     }
     return m;
   };
+}
+
+const SPARSE_MAGIC = "RMSPARSE";
+
+/** A snapshot as web/scripts/python-snapshot.mjs writes it: "RMSPARSE", the
+ * full length and the page size (u32 little-endian each), a bitmap of the
+ * pages that are not all zero, then those pages.  Most of a fresh
+ * interpreter's memory is zero: this is ~40 % of the bytes to read.
+ * Anything else is returned as it is (Pyodide checks its own format). */
+export function expandSnapshot(file: Uint8Array): Uint8Array {
+  if (file.length < 16 || String.fromCharCode(...file.subarray(0, 8)) !== SPARSE_MAGIC) return file;
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const total = dv.getUint32(8, true), page = dv.getUint32(12, true);
+  if (page === 0) throw new Error("snapshot: page size 0");
+  const pages = Math.ceil(total / page);
+  const bitmap = file.subarray(16, 16 + Math.ceil(pages / 8));
+  const out = new Uint8Array(total);
+  let at = 16 + bitmap.length;
+  for (let i = 0; i < pages; i++) {
+    if (!(bitmap[i >> 3]! & (1 << (i & 7)))) continue;
+    const n = Math.min(page, total - i * page);
+    if (at + n > file.length) throw new Error("snapshot: file truncated");
+    out.set(file.subarray(at, at + n), i * page);
+    at += n;
+  }
+  if (at !== file.length) throw new Error("snapshot: trailing bytes");
+  return out;
 }
 
 async function fetchSnapshotMeta(url: string): Promise<SnapshotMeta | string> {
