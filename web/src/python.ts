@@ -12,7 +12,7 @@
  * an external node call is a plain synchronous Python call.  Audio crosses as
  * the typed array's bytes (no JSON); json frames as their JSON text.
  */
-import { PYTHON_FILES } from "./python-files.js";
+import { PYTHON_FILES, PYTHON_FILES_HASH } from "./python-files.js";
 import type { AudioFrame, Emit, ExternalInstance, Output, RemoteMedia } from "./index.js";
 
 /** The part of Pyodide's API used here. */
@@ -30,10 +30,40 @@ interface PyProxy {
 type PyFn = (...args: unknown[]) => PyProxy;
 
 export interface PythonHostOptions {
-  /** Where pyodide.asm.wasm, python_stdlib.zip, ... are served (same origin). */
+  /** Where pyodide.mjs, pyodide.asm.wasm, python_stdlib.zip, ... are served (same origin). */
   indexURL?: string;
   /** An already loaded Pyodide. */
   pyodide?: Pyodide;
+  /** A snapshot.json written by web/scripts/python-snapshot.mjs (served with
+   * Pyodide's files): the interpreter's memory with the standard library and
+   * remotemedia already imported, and the precompiled standard library it
+   * was made with.  Used when it was made for this Pyodide version and these
+   * web/python files; any mismatch or failure falls back to a normal start
+   * (the reason is in `startup.snapshot`). */
+  snapshotURL?: string;
+}
+
+/** What web/scripts/python-snapshot.mjs writes as snapshot.json. */
+export interface SnapshotMeta {
+  format: 1;
+  /** Pyodide's version (the snapshot also carries its build id, checked by Pyodide). */
+  pyodide: string;
+  /** PYTHON_FILES_HASH of the web/python files imported in the snapshot. */
+  python: string;
+  /** File names, relative to snapshot.json: the snapshot and the standard
+   * library zip it was made with (named by their content hash). */
+  snapshot: string;
+  stdlib: string;
+  bytes: number;
+}
+
+/** How a PythonHost started: `marks` are [step, ms since load() began]. */
+export interface PythonStartup {
+  marks: [string, number][];
+  /** "used", or why not ("none asked", "made for Pyodide 1.2.3", a load error, ...). */
+  snapshot: string;
+  /** Resource timing of Pyodide's files in this load, when the host has it. */
+  fetches: { file: string; startMs: number; endMs: number; bytes: number }[];
 }
 
 const USER_DIR = "/home/pyodide/rm_user";
@@ -46,39 +76,95 @@ export class PythonError extends Error {
   }
 }
 
+type Settings = Record<string, unknown>;
+type CreateModule = (settings: Settings) => Promise<{ API?: Record<string, unknown> }>;
+interface PyodideModuleExports {
+  version: string;
+  loadPyodide(o: Record<string, unknown>): Promise<Pyodide>;
+}
+
 export class PythonHost {
   /** ms spent in loadPyodide + installing the shim. */
   loadMs = 0;
+  startup: PythonStartup = { marks: [], snapshot: "none asked", fetches: [] };
   private readonly host: PyProxy;
   private readonly attached = new Map<RemoteMedia, Set<string>>();
 
   private constructor(readonly pyodide: Pyodide) {
+    // remotemedia already imported: restored from a snapshot, which carries
+    // the random module's state of the moment it was made
+    const restored = pyodide.runPython("import sys\n'remotemedia._host' in sys.modules") === true;
+    PythonHost.install(pyodide);
+    if (restored) pyodide.runPython("import random\nrandom.seed()");
+    this.host = pyodide.pyimport("remotemedia._host");
+  }
+
+  /** Writes web/python's files into Pyodide's file system and imports
+   * remotemedia (with its shipped nodes).  PythonHost does it; a snapshot
+   * maker calls it alone, before taking the snapshot. */
+  static install(pyodide: Pyodide): void {
     pyodide.FS.mkdirTree(USER_DIR);
     for (const [file, src] of Object.entries(PYTHON_FILES)) {
       const dir = `${USER_DIR}/${file}`.replace(/\/[^/]*$/, "");
       pyodide.FS.mkdirTree(dir);
       pyodide.FS.writeFile(`${USER_DIR}/${file}`, src);
     }
-    pyodide.runPython(`import sys\nif ${JSON.stringify(USER_DIR)} not in sys.path: sys.path.insert(0, ${JSON.stringify(USER_DIR)})\nimport remotemedia, remotemedia_nodes`);
-    this.host = pyodide.pyimport("remotemedia._host");
+    pyodide.runPython(`import sys\nif ${JSON.stringify(USER_DIR)} not in sys.path: sys.path.insert(0, ${JSON.stringify(USER_DIR)})\nimport remotemedia, remotemedia_nodes, remotemedia._host`);
   }
 
   static async load(options: PythonHostOptions = {}): Promise<PythonHost> {
-    const t = now();
+    const t0 = now();
+    const startup: PythonStartup = { marks: [], snapshot: "none asked", fetches: [] };
+    const mark = (step: string) => startup.marks.push([step, Math.round(now() - t0)]);
     let py = options.pyodide;
     if (!py) {
       // pyodide.mjs from indexURL, served with the page (not bundled).  In
       // Node pass `pyodide` (loadPyodide() of the npm package) instead.
-      if (!options.indexURL) throw new PythonError("PythonHost.load needs indexURL (where Pyodide's files are) or pyodide");
-      const { loadPyodide } = (await import(/* @vite-ignore */ `${options.indexURL}pyodide.mjs`)) as {
-        loadPyodide(o: { indexURL?: string; packageBaseUrl?: string }): Promise<Pyodide>;
-      };
-      // packageBaseUrl: packages come from the same files, never from
-      // Pyodide's default CDN (nothing is fetched from the internet).
-      py = await loadPyodide({ indexURL: options.indexURL, packageBaseUrl: options.indexURL });
+      const base = options.indexURL;
+      if (!base) throw new PythonError("PythonHost.load needs indexURL (where Pyodide's files are) or pyodide");
+      const metaP = options.snapshotURL ? fetchSnapshotMeta(options.snapshotURL) : undefined;
+      // pyodide.asm.mjs imported here (not by loadPyodide) to time its steps
+      const [mod, asm] = await Promise.all([
+        import(/* @vite-ignore */ `${base}pyodide.mjs`) as Promise<PyodideModuleExports>,
+        import(/* @vite-ignore */ `${base}pyodide.asm.mjs`) as Promise<{ default: CreateModule }>,
+      ]);
+      mark("pyodide.mjs and pyodide.asm.mjs imported");
+      const meta = metaP ? await metaP : undefined;
+      let stdLibURL: string | undefined;
+      if (typeof meta === "string") startup.snapshot = meta;
+      else if (meta) {
+        const dir = new URL(".", new URL(options.snapshotURL!, base)).href;
+        stdLibURL = dir + meta.stdlib;
+        if (meta.pyodide !== mod.version) startup.snapshot = `made for Pyodide ${meta.pyodide}, this is ${mod.version}`;
+        else if (meta.python !== PYTHON_FILES_HASH) startup.snapshot = "made with other web/python files";
+        else {
+          const bytes = fetch(dir + meta.snapshot).then(async (r) => {
+            if (!r.ok) throw new Error(`${meta.snapshot}: HTTP ${r.status}`);
+            const b = expandSnapshot(new Uint8Array(await r.arrayBuffer()));
+            mark(`snapshot fetched (${b.byteLength} bytes)`);
+            return b;
+          });
+          try {
+            py = await mod.loadPyodide(pyodideConfig(base, stdLibURL, timed(asm.default, mark), bytes));
+            startup.snapshot = "used";
+          } catch (e) {
+            startup.snapshot = `failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`;
+            mark("snapshot failed");
+          }
+        }
+      }
+      if (!py) {
+        // packageBaseUrl: packages come from the same files, never from
+        // Pyodide's default CDN (nothing is fetched from the internet).
+        py = await mod.loadPyodide(pyodideConfig(base, stdLibURL, timed(asm.default, mark)));
+      }
+      mark("loadPyodide done");
+      startup.fetches = resourceTimings(base, t0);
     }
     const h = new PythonHost(py);
-    h.loadMs = now() - t;
+    mark("remotemedia imported");
+    h.loadMs = now() - t0;
+    h.startup = startup;
     return h;
   }
 
@@ -198,6 +284,83 @@ export class PythonHost {
       dispose: () => inst.destroy(),
     };
   }
+}
+
+function pyodideConfig(indexURL: string, stdLibURL: string | undefined, createPyodideModule: CreateModule,
+                       snapshot?: Promise<Uint8Array>): Record<string, unknown> {
+  const c: Record<string, unknown> = { indexURL, packageBaseUrl: indexURL, createPyodideModule };
+  if (stdLibURL) c.stdLibURL = stdLibURL;
+  if (snapshot) c._loadSnapshot = snapshot; // Pyodide's (private) memory snapshot option
+  return c;
+}
+
+/** Wraps Emscripten's module factory to mark the steps of a start: wasm
+ * instantiated, runtime ready (the standard library written), the interpreter
+ * started or the snapshot restored, Pyodide's bootstrap.  Only observes. */
+function timed(create: CreateModule, mark: (step: string) => void): CreateModule {
+  return async (settings) => {
+    const inst = settings.instantiateWasm;
+    if (typeof inst === "function")
+      settings.instantiateWasm = (imports: unknown, done: (i: unknown, m: unknown) => void) =>
+        inst(imports, (i: unknown, m: unknown) => { mark("wasm compiled and instantiated"); done(i, m); });
+    settings.onRuntimeInitialized = () => mark("runtime ready (standard library written)");
+    const m = await create(settings);
+    if (!settings.noInitialRun) mark("interpreter initialised (Py_Initialize)");
+    const api = m.API;
+    for (const [fn, step] of [["restoreSnapshot", "snapshot restored"], ["finalizeBootstrap", "Pyodide bootstrap done"]] as const) {
+      const f = api?.[fn];
+      if (api && typeof f === "function")
+        api[fn] = (...a: unknown[]) => { const r = (f as (...x: unknown[]) => unknown)(...a); mark(step); return r; };
+    }
+    return m;
+  };
+}
+
+const SPARSE_MAGIC = "RMSPARSE";
+
+/** A snapshot as web/scripts/python-snapshot.mjs writes it: "RMSPARSE", the
+ * full length and the page size (u32 little-endian each), a bitmap of the
+ * pages that are not all zero, then those pages.  Most of a fresh
+ * interpreter's memory is zero: this is ~40 % of the bytes to read.
+ * Anything else is returned as it is (Pyodide checks its own format). */
+export function expandSnapshot(file: Uint8Array): Uint8Array {
+  if (file.length < 16 || String.fromCharCode(...file.subarray(0, 8)) !== SPARSE_MAGIC) return file;
+  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
+  const total = dv.getUint32(8, true), page = dv.getUint32(12, true);
+  if (page === 0) throw new Error("snapshot: page size 0");
+  const pages = Math.ceil(total / page);
+  const bitmap = file.subarray(16, 16 + Math.ceil(pages / 8));
+  const out = new Uint8Array(total);
+  let at = 16 + bitmap.length;
+  for (let i = 0; i < pages; i++) {
+    if (!(bitmap[i >> 3]! & (1 << (i & 7)))) continue;
+    const n = Math.min(page, total - i * page);
+    if (at + n > file.length) throw new Error("snapshot: file truncated");
+    out.set(file.subarray(at, at + n), i * page);
+    at += n;
+  }
+  if (at !== file.length) throw new Error("snapshot: trailing bytes");
+  return out;
+}
+
+async function fetchSnapshotMeta(url: string): Promise<SnapshotMeta | string> {
+  try {
+    const r = await fetch(url);
+    if (!r.ok) return `${url}: HTTP ${r.status}`;
+    const m = (await r.json()) as SnapshotMeta;
+    if (m.format !== 1 || typeof m.snapshot !== "string" || typeof m.stdlib !== "string") return `${url}: not a snapshot description`;
+    return m;
+  } catch (e) {
+    return `${url}: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+function resourceTimings(base: string, t0: number): PythonStartup["fetches"] {
+  if (typeof performance === "undefined" || typeof performance.getEntriesByType !== "function") return [];
+  return (performance.getEntriesByType("resource") as PerformanceResourceTiming[])
+    .filter((e) => e.name.startsWith(base) && e.startTime >= t0 - 1)
+    .map((e) => ({ file: e.name.slice(base.length), startMs: Math.round(e.startTime - t0), endMs: Math.round(e.responseEnd - t0),
+                   bytes: e.encodedBodySize }));
 }
 
 /** The last line of a Python traceback ("ValueError: ..."), or the message. */

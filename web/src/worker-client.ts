@@ -5,6 +5,7 @@
  */
 import { RemoteMediaError, type Frame, type Output, type GraphInfo } from "./index.js";
 import type { WorkerInit } from "./worker.js";
+import type { PythonStartup } from "./python.js";
 
 export interface ExecuteReply {
   outputs: Output[];
@@ -42,7 +43,7 @@ export class RemoteMediaWorker {
   init(init: WorkerInit): Promise<{ version: string; loadMs: number }> {
     return this.call("init", { init });
   }
-  loadPython(): Promise<{ version: string; loadMs: number; totalMs: number; nodeTypes: string[] }> {
+  loadPython(): Promise<{ version: string; loadMs: number; totalMs: number; nodeTypes: string[]; startup: PythonStartup }> {
     return this.call("loadPython");
   }
   /** Adds Python files / runs Python code; returns the Python node types. */

@@ -10,18 +10,26 @@
  * {event: "outputs", session, outputs} (audio as transferred typed arrays).
  */
 import { RemoteMedia, type Frame, type Output, type Session } from "./index.js";
-import { PythonHost } from "./python.js";
+import { PythonHost, type PythonStartup } from "./python.js";
 import { PYTHON_FILES } from "./python-files.js";
 
 export interface WorkerInit {
   wasmURL: string;
   /** Pyodide's files (pyodide.mjs, pyodide.asm.wasm, python_stdlib.zip, ...). */
   pyodideURL: string;
+  /** A snapshot.json of web/scripts/python-snapshot.mjs: Python starts from
+   * it (falling back to a normal start), see PythonHost.load. */
+  pythonSnapshotURL?: string;
   /** Start Pyodide now, beside the wasm library, instead of when a manifest
    * first names a Python node type.  Its first Python output comes sooner,
    * but the interpreter's start runs on this worker's thread: wasm sessions
-   * wait behind it (seconds), and ~13 MB are read at every page load. */
+   * wait behind it, and Pyodide's files (~45 MB with a snapshot) are read at
+   * every page load. */
   preloadPython?: boolean;
+  /** The page's first manifest: when it names a shipped Python node type,
+   * Pyodide starts now, beside the wasm library (as with preloadPython, but
+   * only for a page whose graph needs Python). */
+  manifest?: string;
 }
 
 type Req = { id: number; op: string; [k: string]: unknown };
@@ -37,7 +45,7 @@ let rm: RemoteMedia | undefined;
 let py: PythonHost | undefined;
 let pyLoading: Promise<PythonHost> | undefined;
 let rmLoading: Promise<RemoteMedia> | undefined;
-let pythonStart: Promise<{ loadMs: number; atMs: number } | undefined> | undefined;
+let pythonStart: Promise<{ loadMs: number; atMs: number; startup: PythonStartup } | undefined> | undefined;
 const sessions = new Map<number, { s: Session; outs: Output[]; drop: Set<string> }>();
 let nextSession = 1;
 
@@ -49,7 +57,7 @@ function lib(): RemoteMedia {
 async function python(): Promise<PythonHost> {
   if (py) return py;
   if (!init) throw new Error("not initialised");
-  pyLoading ??= PythonHost.load({ indexURL: init.pyodideURL });
+  pyLoading ??= PythonHost.load({ indexURL: init.pyodideURL, snapshotURL: init.pythonSnapshotURL });
   const h = await pyLoading;
   if (!py) {
     await rmLoading; // a preload may finish first
@@ -79,18 +87,20 @@ const ops: Record<string, (r: Req) => Promise<unknown> | unknown> = {
     init = r.init as WorkerInit;
     const t = performance.now();
     rmLoading = RemoteMedia.load(init.wasmURL);
-    if (init.preloadPython) pythonStart = python().then((h) => ({ loadMs: h.loadMs, atMs: performance.now() - t }), () => undefined);
+    if (init.preloadPython || (init.manifest && namesPythonType(init.manifest))) pythonStart = python().then((h) => ({ loadMs: h.loadMs, atMs: performance.now() - t, startup: h.startup }), () => undefined);
     rm = await rmLoading;
     return { version: rm.version, loadMs: performance.now() - t };
   },
   async loadPython() {
     const t = performance.now();
     const h = await python();
-    return { version: h.pyodide.version, loadMs: h.loadMs, totalMs: performance.now() - t, nodeTypes: h.nodeTypes() };
+    return { version: h.pyodide.version, loadMs: h.loadMs, totalMs: performance.now() - t, nodeTypes: h.nodeTypes(), startup: h.startup };
   },
-  /** When a preload started at init finished: {loadMs, atMs after init}. */
+  /** When a preload started at init finished: {loadMs, atMs after init,
+   * startup}; without a preload, how the lazy start went (or null). */
   async pythonStartup() {
-    return (await pythonStart) ?? null;
+    if (pythonStart) return (await pythonStart) ?? null;
+    return py ? { loadMs: py.loadMs, atMs: null, startup: py.startup } : null;
   },
   async python(r) {
     const h = await python();
@@ -183,9 +193,12 @@ const SHIPPED_PYTHON_TYPES = new Set([
 /** Loads Pyodide first when the manifest names a shipped Python node type,
  * so the validator knows it (a typo of a wasm type stays a fast error). */
 async function needsPython(manifest: string): Promise<void> {
-  if (py) return;
+  if (!py && namesPythonType(manifest)) await python();
+}
+
+function namesPythonType(manifest: string): boolean {
   const named = [...manifest.matchAll(/node_type["']?\s*:\s*["']?([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => m[1]);
-  if (named.some((t) => t && SHIPPED_PYTHON_TYPES.has(t))) await python();
+  return named.some((t) => t !== undefined && SHIPPED_PYTHON_TYPES.has(t));
 }
 
 scope.onmessage = async (e: MessageEvent) => {

@@ -36,3 +36,6 @@ if (served === mjs || /cdn\.jsdelivr|https?:\/\/cdn\./.test(served)) {
   process.exit(1);
 }
 writeFileSync(path.join(pub, "pyodide", "pyodide.mjs"), served);
+// The precompiled standard library and the memory snapshot Python starts
+// from (snapshot.json names them; remade only when an input changed).
+execFileSync(process.execPath, [path.join(web, "scripts/python-snapshot.mjs"), path.join(pub, "pyodide")], { stdio: "inherit" });

@@ -86,12 +86,22 @@ const EXAMPLES: Record<string, { manifest: string; input: string; doc: string }>
 // ------------------------------------------------------------------ worker
 const base = new URL("./", location.href);
 const rmw = new RemoteMediaWorker(new Worker(new URL("./worker.ts", import.meta.url), { type: "module" }));
-// Pyodide loads when a manifest first needs it.  ?pyodide=preload starts it
-// at page load instead (the bench compares both): not the default, because
-// the interpreter's start then blocks the worker, and so the wasm pipelines
-// (audio file, live mic), for as long as it takes.
-const preloadPython = new URLSearchParams(location.search).get("pyodide") === "preload";
-const ready = rmw.init({ wasmURL: new URL("remotemedia.wasm", base).href, pyodideURL: new URL("pyodide/", base).href, preloadPython })
+// Pyodide loads when a manifest first needs it, from the snapshot made by
+// `npm run build` (web/scripts/python-snapshot.mjs).  ?pyodide=preload starts
+// it at page load instead; ?pyodide=nosnapshot starts the interpreter the
+// normal way (the bench compares them; both may be given, comma-separated).
+const pyodideFlags = (new URLSearchParams(location.search).get("pyodide") ?? "").split(",");
+// ?example=NAME opens the page on that example; a Python one starts Pyodide
+// at page load, beside the wasm library (the worker sees its manifest).
+const requested = new URLSearchParams(location.search).get("example") ?? "";
+const initialExample = Object.hasOwn(EXAMPLES, requested) ? requested : "calculator";
+const ready = rmw.init({
+  manifest: EXAMPLES[initialExample]!.manifest,
+  wasmURL: new URL("remotemedia.wasm", base).href,
+  pyodideURL: new URL("pyodide/", base).href,
+  pythonSnapshotURL: pyodideFlags.includes("nosnapshot") ? undefined : new URL("pyodide/snapshot.json", base).href,
+  preloadPython: pyodideFlags.includes("preload"),
+})
   .then((r) => {
     status.textContent = `wasm library ${r.version} loaded in ${r.loadMs.toFixed(0)} ms.`;
     status.dataset.ready = "1";
@@ -465,4 +475,4 @@ if ("serviceWorker" in navigator && import.meta.env.PROD)
 // For tests and the console: the worker handle (window.remotemedia.worker).
 (window as unknown as { remotemedia: unknown }).remotemedia = { worker: rmw, ready };
 
-selectExample("calculator");
+selectExample(initialExample);

@@ -4,6 +4,7 @@
 // prints them), a Python node error, an audio file and the live microphone
 // (a fake capture device playing a synthesised speech WAV) against the
 // native CLI on the same file, offline reload through the service worker,
+// Python started from the build's snapshot or normally when it is unusable,
 // keyboard use and accessible names.  `npm run build` first (make test does).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
@@ -130,6 +131,11 @@ test("examples: calculator (wasm), text processor (Python), hybrid", async () =>
     { original_text: "Python in Browser", results: { uppercase: "PYTHON IN BROWSER", word_count: 3 }, processed_by: "TextProcessorNode" },
   ]);
 
+  // Python started from the build's snapshot (web/scripts/python-snapshot.mjs)
+  const py = await page.evaluate(() => window.remotemedia.worker.call("pythonStartup"));
+  assert.equal(py.startup.snapshot, "used");
+  assert.ok(py.startup.marks.some(([step]) => step === "snapshot restored"), JSON.stringify(py.startup.marks));
+
   const hybrid = await runExample(page, "ex-hybrid");
   assert.deepEqual(hybrid, [5, 7, 10].map((x) => x * 3 * 2 + 1));
   // per-node metrics of the last run, the Python node included
@@ -223,6 +229,35 @@ test("live microphone (fake capture of the same file): speech segments as the na
   await page.close();
 });
 
+test("Python starts normally, and says why, when the snapshot is damaged or made for other files", async () => {
+  // no service worker: every request reaches the routes below
+  const context = await browser.newContext({ serviceWorkers: "block" });
+  const asked = [];
+  await context.route(/\/pyodide\/snapshot-\w+\.bin$/, (route) => {
+    asked.push(route.request().url());
+    return route.fulfill({ status: 200, contentType: "application/octet-stream", body: Buffer.alloc(1 << 20) });
+  });
+  let page = await openPage(context);
+  assert.deepEqual((await runExample(page, "ex-text"))[0].results, { uppercase: "HELLO WASM", word_count: 2 });
+  let py = await page.evaluate(() => window.remotemedia.worker.call("pythonStartup"));
+  assert.equal(py.startup.snapshot, "failed: Snapshot has invalid magic number");
+  assert.equal(asked.length, 1);
+  await page.close();
+
+  // a snapshot.json for other web/python files: the snapshot is not even fetched
+  await context.route(/\/pyodide\/snapshot\.json$/, async (route) => {
+    const meta = await (await route.fetch()).json();
+    return route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ ...meta, python: "0".repeat(64) }) });
+  });
+  page = await openPage(context);
+  assert.equal((await runExample(page, "ex-text")).length, 2);
+  py = await page.evaluate(() => window.remotemedia.worker.call("pythonStartup"));
+  assert.equal(py.startup.snapshot, "made with other web/python files");
+  assert.equal(asked.length, 1);
+  assert.deepEqual(page.errors, []);
+  await context.close();
+});
+
 test("offline: after one visit the service worker serves the page, the wasm and Pyodide", async () => {
   const context = await browser.newContext();
   const page = await openPage(context);
@@ -235,6 +270,8 @@ test("offline: after one visit the service worker serves the page, the wasm and 
   await page.waitForSelector("#status[data-ready]", { timeout: 60000 });
   assert.deepEqual(await runExample(page, "ex-calculator"), [20, 24, 16]);
   assert.equal((await runExample(page, "ex-hybrid")).length, 3);
+  // offline, Python still started from the snapshot (precached at install)
+  assert.equal((await page.evaluate(() => window.remotemedia.worker.call("pythonStartup"))).startup.snapshot, "used");
   await context.close();
 });
 
