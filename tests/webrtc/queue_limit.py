@@ -27,7 +27,6 @@ import http.client
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -39,7 +38,7 @@ from aiortc.contrib.media import MediaPlayer
 # whip_client.py's checks and aiortc fixes (offer 127.0.0.1 in a namespace
 # with only lo; one ICE credential per BUNDLE); it reads the same argv
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from whip_client import check, failures, one_ice_credential  # noqa: E402
+from whip_client import check, finish, one_ice_credential, stop_server  # noqa: E402
 
 RMEDIA, SRC, WORK, FAULTS = sys.argv[1:5]
 TOKEN = "queue-limit-token"
@@ -174,14 +173,7 @@ def main():
                   pushed - SLACK <= metric(port, "rmedia_webrtc_audio_frames_in_total") <= pushed,
                   f"/metrics dropped {md}, pushed {metric(port, 'rmedia_webrtc_audio_frames_in_total')}")
     finally:
-        proc.send_signal(signal.SIGTERM)  # by PID
-        try:
-            code = proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = proc.wait()
-        log = open(os.path.join(WORK, "server.log")).read()
-        check("rmedia serve exits cleanly (0, no leak under ASan)", code == 0, f"exit {code}; log:\n" + log[-3000:])
+        log = stop_server(proc, WORK)
         if m is not None:
             w = m.get("webrtc", {})
             ended = re.search(r"ended: deleted .*; audio frames in (\d+), dropped (\d+),", log)
@@ -189,10 +181,7 @@ def main():
                   ended is not None and w.get("audio_frames_in", 0) <= int(ended.group(1)) <= w.get("audio_frames_in", 0) + SLACK and
                   w.get("audio_frames_dropped", 0) <= int(ended.group(2)) <= w.get("audio_frames_dropped", 0) + SLACK,
                   "\n".join(l for l in log.splitlines() if "ended" in l))
-    if failures:
-        print(f"{len(failures)} case(s) failed: {'; '.join(failures)}")
-        sys.exit(1)
-    print("all peer audio queue cases passed")
+    finish("peer audio queue")
 
 
 if __name__ == "__main__":

@@ -208,6 +208,27 @@ async def call(ctx, port, wav):
     player.audio.stop()
 
 
+def stop_server(proc, work):
+    """Stops the server by its PID and checks it exits cleanly; returns its log."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = proc.wait(60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        code = proc.wait()
+    log = open(os.path.join(work, "server.log")).read()
+    check("rmedia serve exits cleanly (0, no leak under ASan)", code == 0, f"exit {code}; log:\n" + log[-3000:])
+    return log
+
+
+def finish(what):
+    """Exits 1 naming the failed cases, or says all `what` cases passed."""
+    if failures:
+        print(f"{len(failures)} case(s) failed: {'; '.join(failures)}")
+        sys.exit(1)
+    print(f"all {what} cases passed")
+
+
 def main():
     os.makedirs(WORK, exist_ok=True)
     certs = make_test_certs(WORK)
@@ -226,18 +247,8 @@ def main():
         tls_cases(ctx, port)
         asyncio.run(call(ctx, port, wav))
     finally:
-        proc.send_signal(signal.SIGTERM)  # by PID
-        try:
-            code = proc.wait(60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            code = proc.wait()
-        check("rmedia serve exits cleanly (0, no leak under ASan)", code == 0,
-              f"exit {code}; log:\n" + open(os.path.join(WORK, "server.log")).read()[-3000:])
-    if failures:
-        print(f"{len(failures)} case(s) failed: {'; '.join(failures)}")
-        sys.exit(1)
-    print("all WHIP client cases passed")
+        stop_server(proc, WORK)
+    finish("WHIP client")
 
 
 if __name__ == "__main__":
