@@ -24,7 +24,6 @@ Usage: queue_limit.py RMEDIA SOURCE_DIR WORK_DIR FAULT_PLUGIN_DIR
 """
 import asyncio
 import http.client
-import json
 import os
 import re
 import subprocess
@@ -32,13 +31,12 @@ import sys
 import time
 import wave
 
-from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
-from aiortc.contrib.media import MediaPlayer
+from aiortc import RTCSessionDescription
 
 # whip_client.py's checks and aiortc fixes (offer 127.0.0.1 in a namespace
 # with only lo; one ICE credential per BUNDLE); it reads the same argv
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from whip_client import check, finish, one_ice_credential, stop_server  # noqa: E402
+from whip_client import check, finish, offer, stop_server  # noqa: E402
 
 RMEDIA, SRC, WORK, FAULTS = sys.argv[1:5]
 TOKEN = "queue-limit-token"
@@ -84,18 +82,11 @@ def start_server(manifest):
 
 
 async def call(port, wav):
-    pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
-    dc = pc.createDataChannel("rmedia")
-    messages, opened = [], asyncio.Event()
-    dc.on("open", opened.set)
-    dc.on("message", lambda m: messages.append(json.loads(m)))
-    player = MediaPlayer(wav, loop=True)  # paced in real time by aiortc
-    pc.addTrack(player.audio)
-    await pc.setLocalDescription(await pc.createOffer())
+    c = await offer(wav, lambda sdp: request(
+        port, "POST", "/whip", sdp, {"Content-Type": "application/sdp", "Authorization": "Bearer " + TOKEN}, 600))
+    pc, player, messages, opened = c.pc, c.player, c.messages, c.opened
+    status, headers, answer = c.status, c.headers, c.answer
     loop = asyncio.get_running_loop()
-    status, headers, answer = await loop.run_in_executor(
-        None, lambda: request(port, "POST", "/whip", one_ice_credential(pc.localDescription.sdp),
-                              {"Content-Type": "application/sdp", "Authorization": "Bearer " + TOKEN}, 600))
     check("offer → 201", status == 201 and answer.startswith("v=0"), f"{status} {answer[:300]}")
     if status != 201:
         await pc.close()

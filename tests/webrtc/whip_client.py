@@ -27,6 +27,7 @@ import subprocess
 import sys
 import time
 import wave
+from types import SimpleNamespace
 
 import aioice.ice
 from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
@@ -143,20 +144,31 @@ def one_ice_credential(sdp):
     return re.sub(r"^a=ice-pwd:\S+", "a=ice-pwd:" + pwd, sdp, flags=re.M)
 
 
-async def call(ctx, port, wav):
+async def offer(wav, post):
+    """An aiortc peer sending `wav` (looped, paced in real time) with the
+    `rmedia` data channel; its offer goes through `post(sdp)`, which returns
+    (status, headers, body).  Returns the peer's parts and that reply."""
     pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
     dc = pc.createDataChannel("rmedia")
     messages, opened = [], asyncio.Event()
     dc.on("open", opened.set)
     dc.on("message", lambda m: messages.append(json.loads(m)))
-    player = MediaPlayer(wav, loop=True)  # paced in real time by aiortc
+    player = MediaPlayer(wav, loop=True)
     pc.addTrack(player.audio)
     await pc.setLocalDescription(await pc.createOffer())  # aiortc gathers before it returns: no trickle
+    status, headers, answer = await asyncio.get_running_loop().run_in_executor(
+        None, lambda: post(one_ice_credential(pc.localDescription.sdp)))
+    return SimpleNamespace(pc=pc, dc=dc, player=player, messages=messages, opened=opened, status=status,
+                           headers=headers, answer=answer)
+
+
+async def call(ctx, port, wav):
+    c = await offer(wav, lambda sdp: request(
+        ctx, port, "POST", "/whip", sdp, {"Content-Type": "application/sdp", "Authorization": "Bearer " + TOKEN},
+        timeout=600))  # the answer waits for the session's models (slow under ASan)
+    pc, dc, player, messages, opened = c.pc, c.dc, c.player, c.messages, c.opened
+    status, headers, answer = c.status, c.headers, c.answer
     loop = asyncio.get_running_loop()
-    status, headers, answer = await loop.run_in_executor(
-        None, lambda: request(ctx, port, "POST", "/whip", one_ice_credential(pc.localDescription.sdp),
-                              {"Content-Type": "application/sdp", "Authorization": "Bearer " + TOKEN},
-                              timeout=600))  # the answer waits for the session's models (slow under ASan)
     check("aiortc's offer over https → 201 with an SDP answer", status == 201 and answer.startswith("v=0"),
           f"{status} {answer[:300]}")
     if status != 201:
