@@ -23,10 +23,9 @@ Run by run.sh inside a network namespace with only lo.
 Usage: queue_limit.py RMEDIA SOURCE_DIR WORK_DIR FAULT_PLUGIN_DIR
 """
 import asyncio
-import http.client
+import functools
 import os
 import re
-import subprocess
 import sys
 import time
 import wave
@@ -36,49 +35,22 @@ from aiortc import RTCSessionDescription
 # whip_client.py's checks and aiortc fixes (offer 127.0.0.1 in a namespace
 # with only lo; one ICE credential per BUNDLE); it reads the same argv
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from whip_client import check, finish, offer, stop_server  # noqa: E402
+import whip_client  # noqa: E402
+from whip_client import TOKEN, check, finish, launch, offer, stop_server  # noqa: E402
 
 RMEDIA, SRC, WORK, FAULTS = sys.argv[1:5]
-TOKEN = "queue-limit-token"
 QUEUE = 512        # src/transports/webrtc/server.c: ho.queue_capacity
 DELAY_MS = 500     # per frame in the node: 2 frames/s
 SEND_S = 15
 SLACK = 5          # frames that may arrive while teardown reads its counters (20 ms each)
 
 
-def request(port, method, path, body=None, headers=None, timeout=60):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
-    try:
-        c.request(method, path, body=body, headers=headers or {})
-        r = c.getresponse()
-        return r.status, dict(r.getheaders()), r.read().decode("utf-8", "replace")
-    finally:
-        c.close()
-
-
-def metric(port, name):
-    _, _, text = request(port, "GET", "/metrics")
-    m = re.search(r"^" + re.escape(name) + r" (\S+)$", text, re.M)
-    return float(m.group(1)) if m else float("nan")
+request = functools.partial(whip_client.request, None)  # plain HTTP
+metric = functools.partial(whip_client.metric, None)
 
 
 def start_server(manifest):
-    port_file = os.path.join(WORK, "port")
-    with open(os.path.join(WORK, "tokens"), "w") as f:
-        f.write(TOKEN + "\n")
-    env = dict(os.environ, RMEDIA_PLUGIN_PATH="")
-    env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":fast_unwind_on_malloc=0"
-    log = open(os.path.join(WORK, "server.log"), "w")
-    proc = subprocess.Popen([RMEDIA, "serve", "--webrtc-listen", "127.0.0.1:0", "--webrtc-port-file", port_file,
-                             "--webrtc-ice-address", "127.0.0.1", "--auth-token-file",
-                             os.path.join(WORK, "tokens"), "--webrtc-peer-timeout", "120", "--plugin-dir", FAULTS,
-                             manifest], stdout=log, stderr=subprocess.STDOUT, env=env)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (os.path.exists(port_file) and open(port_file).read().strip()):
-        if proc.poll() is not None:
-            raise RuntimeError("rmedia serve exited early: " + open(os.path.join(WORK, "server.log")).read())
-        time.sleep(0.1)
-    return proc, int(open(port_file).read())
+    return launch(["--webrtc-peer-timeout", "120", "--plugin-dir", FAULTS, manifest], {"RMEDIA_PLUGIN_PATH": ""})
 
 
 async def call(port, wav):

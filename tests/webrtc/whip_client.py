@@ -69,23 +69,24 @@ def make_wav(path):
         w.writeframes(b"\0\0" * 16000 + r.stdout + b"\0\0" * 32000)
 
 
-def start_server(certs):
+def launch(args, env_extra=None, wait_s=120):
+    """Starts `rmedia serve` on an ephemeral loopback WHIP port with ICE on
+    127.0.0.1 and the test token, then `args` (options and the manifest);
+    waits for its port file.  Returns (process, port); its log is
+    WORK/server.log."""
     port_file = os.path.join(WORK, "port")
     tokens = os.path.join(WORK, "tokens")
     with open(tokens, "w") as f:
         f.write(TOKEN + "\n")
     if os.path.exists(port_file):
         os.unlink(port_file)
-    env = dict(os.environ)
+    env = dict(os.environ, **(env_extra or {}))
     env["ASAN_OPTIONS"] = env.get("ASAN_OPTIONS", "") + ":fast_unwind_on_malloc=0"
     log = open(os.path.join(WORK, "server.log"), "w")
     proc = subprocess.Popen([RMEDIA, "serve", "--webrtc-listen", "127.0.0.1:0", "--webrtc-port-file", port_file,
-                             "--webrtc-ice-address", "127.0.0.1", "--auth-token-file", tokens,
-                             "--webrtc-peer-timeout", "60", "--tls-cert", os.path.join(certs, "server.pem"),
-                             "--tls-key", os.path.join(certs, "server.key"),
-                             os.path.join(SRC, "examples/voice-agent.yaml")], stdout=log, stderr=subprocess.STDOUT,
-                            env=env)
-    deadline = time.time() + 60
+                             "--webrtc-ice-address", "127.0.0.1", "--auth-token-file", tokens, *args],
+                            stdout=log, stderr=subprocess.STDOUT, env=env)
+    deadline = time.time() + wait_s
     while time.time() < deadline and not (os.path.exists(port_file) and open(port_file).read().strip()):
         if proc.poll() is not None:
             raise RuntimeError("rmedia serve exited early: " + open(os.path.join(WORK, "server.log")).read())
@@ -93,8 +94,17 @@ def start_server(certs):
     return proc, int(open(port_file).read())
 
 
+def start_server(certs):
+    return launch(["--webrtc-peer-timeout", "60", "--tls-cert", os.path.join(certs, "server.pem"),
+                   "--tls-key", os.path.join(certs, "server.key"), os.path.join(SRC, "examples/voice-agent.yaml")],
+                  wait_s=60)
+
+
 def request(ctx, port, method, path, body=None, headers=None, timeout=60):
-    c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=timeout)
+    """One request to the WHIP port: HTTPS verified with `ctx`, plain HTTP if
+    `ctx` is None.  Returns (status, headers, body text)."""
+    c = (http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=timeout) if ctx is not None
+         else http.client.HTTPConnection("127.0.0.1", port, timeout=timeout))
     try:
         c.request(method, path, body=body, headers=headers or {})
         r = c.getresponse()
