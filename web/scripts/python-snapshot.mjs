@@ -6,7 +6,8 @@
 //   snapshot-<hash>.bin       Pyodide's memory snapshot (its private
 //                             _makeSnapshot option) taken after the interpreter
 //                             started on that zip and imported remotemedia;
-//                             all-zero pages left out (expandSnapshot);
+//                             all-zero pages left out, gzip'd (readSnapshot,
+//                             web/src/snapshot.ts, reads it as it downloads);
 //   snapshot.json             what PythonHost checks before using them: the
 //                             Pyodide version, the web/python files' hash.
 // Runs under Node with the npm package's Pyodide (same build id as the served
@@ -14,6 +15,7 @@
 // nothing when OUTDIR already holds a snapshot for the same inputs.
 //   node web/scripts/python-snapshot.mjs OUTDIR
 import { createHash } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -79,8 +81,8 @@ try {
   rmSync(tmp, { force: true });
 }
 
-// The file holds only the pages that are not all zero (PythonHost's
-// expandSnapshot reads it back): "RMSPARSE", length, page size, bitmap, pages.
+// The file holds only the pages that are not all zero, gzip'd (readSnapshot
+// reads it back): "RMSPARSE", length, page size, bitmap, pages.
 function sparse(b, page = 65536) {
   const pages = Math.ceil(b.length / page);
   const head = Buffer.alloc(16 + Math.ceil(pages / 8));
@@ -103,7 +105,8 @@ const meta = {
   bytes: snap.length, key,
 };
 writeFileSync(path.join(out, meta.stdlib), stdlib);
-writeFileSync(path.join(out, meta.snapshot), sparse(snap));
+const file = gzipSync(sparse(snap), { level: 9 });
+writeFileSync(path.join(out, meta.snapshot), file);
 writeFileSync(metaPath, JSON.stringify(meta, null, 1) + "\n");
-console.error(`python-snapshot: ${meta.snapshot} (${(snap.length / 1048576).toFixed(1)} MiB) and ${meta.stdlib} ` +
+console.error(`python-snapshot: ${meta.snapshot} (${(snap.length / 1048576).toFixed(1)} MiB in ${(file.length / 1048576).toFixed(1)}) and ${meta.stdlib} ` +
   `(${(stdlib.length / 1048576).toFixed(1)} MiB) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -12,7 +12,8 @@
  * an external node call is a plain synchronous Python call.  Audio crosses as
  * the typed array's bytes (no JSON); json frames as their JSON text.
  */
-import { PYTHON_FILES, PYTHON_FILES_HASH } from "./python-files.js";
+import { PYTHON_FILES } from "./python-files.js";
+import { fetchSnapshot } from "./snapshot.js";
 import type { AudioFrame, Emit, ExternalInstance, Output, RemoteMedia } from "./index.js";
 
 /** The part of Pyodide's API used here. */
@@ -41,20 +42,6 @@ export interface PythonHostOptions {
    * web/python files; any mismatch or failure falls back to a normal start
    * (the reason is in `startup.snapshot`). */
   snapshotURL?: string;
-}
-
-/** What web/scripts/python-snapshot.mjs writes as snapshot.json. */
-export interface SnapshotMeta {
-  format: 1;
-  /** Pyodide's version (the snapshot also carries its build id, checked by Pyodide). */
-  pyodide: string;
-  /** PYTHON_FILES_HASH of the web/python files imported in the snapshot. */
-  python: string;
-  /** File names, relative to snapshot.json: the snapshot and the standard
-   * library zip it was made with (named by their content hash). */
-  snapshot: string;
-  stdlib: string;
-  bytes: number;
 }
 
 /** How a PythonHost started: `marks` are [step, ms since load() began]. */
@@ -122,30 +109,33 @@ export class PythonHost {
       // Node pass `pyodide` (loadPyodide() of the npm package) instead.
       const base = options.indexURL;
       if (!base) throw new PythonError("PythonHost.load needs indexURL (where Pyodide's files are) or pyodide");
-      const metaP = options.snapshotURL ? fetchSnapshotMeta(options.snapshotURL) : undefined;
+      // Everything a start needs is asked for now, side by side: Pyodide's
+      // modules, its wasm (compiled as it streams in), the snapshot.
+      // loadPyodide alone would compile the wasm only once the snapshot is
+      // in memory, one after the other.
+      const wasm = compileEarly(`${base}pyodide.asm.wasm`, mark);
+      const snap = options.snapshotURL ? fetchSnapshot(options.snapshotURL, base, mark) : undefined;
       // pyodide.asm.mjs imported here (not by loadPyodide) to time its steps
       const [mod, asm] = await Promise.all([
         import(/* @vite-ignore */ `${base}pyodide.mjs`) as Promise<PyodideModuleExports>,
         import(/* @vite-ignore */ `${base}pyodide.asm.mjs`) as Promise<{ default: CreateModule }>,
       ]);
       mark("pyodide.mjs and pyodide.asm.mjs imported");
-      const meta = metaP ? await metaP : undefined;
-      let stdLibURL: string | undefined;
-      if (typeof meta === "string") startup.snapshot = meta;
-      else if (meta) {
-        const dir = new URL(".", new URL(options.snapshotURL!, base)).href;
-        stdLibURL = dir + meta.stdlib;
-        if (meta.pyodide !== mod.version) startup.snapshot = `made for Pyodide ${meta.pyodide}, this is ${mod.version}`;
-        else if (meta.python !== PYTHON_FILES_HASH) startup.snapshot = "made with other web/python files";
-        else {
-          const bytes = fetch(dir + meta.snapshot).then(async (r) => {
-            if (!r.ok) throw new Error(`${meta.snapshot}: HTTP ${r.status}`);
-            const b = expandSnapshot(new Uint8Array(await r.arrayBuffer()));
-            mark(`snapshot fetched (${b.byteLength} bytes)`);
-            return b;
-          });
+      const create = timed(asm.default, mark, wasm);
+      const s = snap ? await snap.found : undefined;
+      const stdLibURL = s?.stdLibURL;
+      if (s?.refused) startup.snapshot = s.refused;
+      else if (s) {
+        if (s.pyodide !== mod.version) {
+          startup.snapshot = `made for Pyodide ${s.pyodide}, this is ${mod.version}`;
+          snap!.abort();
+        } else {
           try {
-            py = await mod.loadPyodide(pyodideConfig(base, stdLibURL, timed(asm.default, mark), bytes));
+            // Pyodide takes the snapshot's buffer at once (it only needs its
+            // size to set its memory up) and restores it once it is filled:
+            // the download overlaps the wasm's instantiation and runtime start.
+            const restoring = timed(asm.default, mark, wasm, s.filled);
+            py = await mod.loadPyodide(pyodideConfig(base, stdLibURL, restoring, Promise.resolve(s.memory!)));
             startup.snapshot = "used";
           } catch (e) {
             startup.snapshot = `failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`;
@@ -156,7 +146,9 @@ export class PythonHost {
       if (!py) {
         // packageBaseUrl: packages come from the same files, never from
         // Pyodide's default CDN (nothing is fetched from the internet).
-        py = await mod.loadPyodide(pyodideConfig(base, stdLibURL, timed(asm.default, mark)));
+        // (A wasm module instantiates any number of times: the early compile
+        // serves this start too.)
+        py = await mod.loadPyodide(pyodideConfig(base, stdLibURL, create));
       }
       mark("loadPyodide done");
       startup.fetches = resourceTimings(base, t0);
@@ -296,16 +288,27 @@ function pyodideConfig(indexURL: string, stdLibURL: string | undefined, createPy
 
 /** Wraps Emscripten's module factory to mark the steps of a start: wasm
  * instantiated, runtime ready (the standard library written), the interpreter
- * started or the snapshot restored, Pyodide's bootstrap.  Only observes. */
-function timed(create: CreateModule, mark: (step: string) => void): CreateModule {
+ * started or the snapshot restored, Pyodide's bootstrap.  With `early` (the
+ * module compileEarly is compiling), Pyodide's instantiation takes it instead
+ * of compiling its own copy (see instantiateFrom).  With `filled`, the module
+ * is handed over only once the snapshot's buffer is complete. */
+function timed(create: CreateModule, mark: (step: string) => void, early?: Promise<WebAssembly.Module>,
+               filled?: Promise<void>): CreateModule {
   return async (settings) => {
     const inst = settings.instantiateWasm;
     if (typeof inst === "function")
-      settings.instantiateWasm = (imports: unknown, done: (i: unknown, m: unknown) => void) =>
-        inst(imports, (i: unknown, m: unknown) => { mark("wasm compiled and instantiated"); done(i, m); });
+      settings.instantiateWasm = (imports: unknown, done: (i: unknown, m: unknown) => void) => {
+        const swap = early ? instantiateFrom(early, imports, mark) : undefined;
+        return inst(imports, (i: unknown, m: unknown) => {
+          swap?.restore();
+          mark(swap?.used() ? "wasm instantiated (compiled since the load began)" : "wasm compiled and instantiated");
+          done(i, m);
+        });
+      };
     settings.onRuntimeInitialized = () => mark("runtime ready (standard library written)");
     const m = await create(settings);
     if (!settings.noInitialRun) mark("interpreter initialised (Py_Initialize)");
+    if (filled) await filled; // Pyodide restores it right after this returns
     const api = m.API;
     for (const [fn, step] of [["restoreSnapshot", "snapshot restored"], ["finalizeBootstrap", "Pyodide bootstrap done"]] as const) {
       const f = api?.[fn];
@@ -316,43 +319,47 @@ function timed(create: CreateModule, mark: (step: string) => void): CreateModule
   };
 }
 
-const SPARSE_MAGIC = "RMSPARSE";
+type InstantiateStreaming = (source: Response | PromiseLike<Response>, imports?: unknown) => Promise<unknown>;
 
-/** A snapshot as web/scripts/python-snapshot.mjs writes it: "RMSPARSE", the
- * full length and the page size (u32 little-endian each), a bitmap of the
- * pages that are not all zero, then those pages.  Most of a fresh
- * interpreter's memory is zero: this is ~40 % of the bytes to read.
- * Anything else is returned as it is (Pyodide checks its own format). */
-export function expandSnapshot(file: Uint8Array): Uint8Array {
-  if (file.length < 16 || String.fromCharCode(...file.subarray(0, 8)) !== SPARSE_MAGIC) return file;
-  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  const total = dv.getUint32(8, true), page = dv.getUint32(12, true);
-  if (page === 0) throw new Error("snapshot: page size 0");
-  const pages = Math.ceil(total / page);
-  const bitmap = file.subarray(16, 16 + Math.ceil(pages / 8));
-  const out = new Uint8Array(total);
-  let at = 16 + bitmap.length;
-  for (let i = 0; i < pages; i++) {
-    if (!(bitmap[i >> 3]! & (1 << (i & 7)))) continue;
-    const n = Math.min(page, total - i * page);
-    if (at + n > file.length) throw new Error("snapshot: file truncated");
-    out.set(file.subarray(at, at + n), i * page);
-    at += n;
-  }
-  if (at !== file.length) throw new Error("snapshot: trailing bytes");
-  return out;
+/** Starts compiling Pyodide's wasm as it downloads (undefined where there is
+ * no streaming compile).  Never rejects unhandled: a failure only means
+ * Pyodide compiles its own copy. */
+function compileEarly(url: string, mark: (step: string) => void): Promise<WebAssembly.Module> | undefined {
+  if (typeof WebAssembly.compileStreaming !== "function" || typeof fetch !== "function") return undefined;
+  const p = WebAssembly.compileStreaming(fetch(url)).then((m) => { mark("pyodide.asm.wasm compiled (started with the load)"); return m; });
+  p.catch(() => {});
+  return p;
 }
 
-async function fetchSnapshotMeta(url: string): Promise<SnapshotMeta | string> {
-  try {
-    const r = await fetch(url);
-    if (!r.ok) return `${url}: HTTP ${r.status}`;
-    const m = (await r.json()) as SnapshotMeta;
-    if (m.format !== 1 || typeof m.snapshot !== "string" || typeof m.stdlib !== "string") return `${url}: not a snapshot description`;
-    return m;
-  } catch (e) {
-    return `${url}: ${e instanceof Error ? e.message : String(e)}`;
-  }
+/** Pyodide's instantiateWasm (pinned version: web/package.json) adds two
+ * imports and calls WebAssembly.instantiateStreaming(its own fetch, imports).
+ * Until that call, instantiateStreaming is swapped for one that, for exactly
+ * this imports object, instantiates the early module and cancels Pyodide's
+ * download; any other caller, or an early compile that failed, goes to the
+ * real one.  `restore` puts the real one back (done on the first call too);
+ * `used` says whether the early module was taken.  If a later Pyodide stops
+ * calling it, the start is as before, only not sooner. */
+function instantiateFrom(early: Promise<WebAssembly.Module>, imports: unknown, mark: (step: string) => void) {
+  const wa = WebAssembly as unknown as { instantiateStreaming: InstantiateStreaming };
+  const real = wa.instantiateStreaming;
+  let used = false;
+  const restore = () => { if (wa.instantiateStreaming === swapped) wa.instantiateStreaming = real; };
+  const swapped: InstantiateStreaming = async (source, imp) => {
+    if (imp !== imports) return real.call(WebAssembly, source, imp);
+    restore();
+    let module: WebAssembly.Module;
+    try {
+      module = await early;
+    } catch {
+      mark("early compile failed: Pyodide compiles");
+      return real.call(WebAssembly, source, imp);
+    }
+    void Promise.resolve(source).then((r) => r.body?.cancel()).catch(() => {});
+    used = true;
+    return { module, instance: await WebAssembly.instantiate(module, imp as WebAssembly.Imports) };
+  };
+  wa.instantiateStreaming = swapped;
+  return { restore, used: () => used };
 }
 
 function resourceTimings(base: string, t0: number): PythonStartup["fetches"] {
