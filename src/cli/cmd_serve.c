@@ -80,6 +80,10 @@ static const char serve_usage[] =
     "  --webrtc-max-connections-per-ip N\n"
     "                              the same per client address; more are closed\n"
     "                              unanswered (default 0 = only the total limit)\n"
+    "  --webrtc-max-reply-seconds S\n"
+    "                              reply audio queued for one peer (it is paced in\n"
+    "                              real time); a pipeline making more is cut, the\n"
+    "                              peer told (reply_audio_dropped) (default 60)\n"
 #endif
     "  -h, --help                  show this help\n"
     "\n"
@@ -117,7 +121,7 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
     enum {
         O_LISTEN = 256, O_PORT_FILE, O_TOKENS, O_CERT, O_KEY, O_CA, O_MAXMSG, O_MAXSESS, O_IDLE, O_EVERY, O_THREADS,
         O_PY, O_REMOTE, O_PLUGDIR, O_MLISTEN, O_MPORT, O_LOG, O_DRAIN, O_FILEPARAMS, O_RTC_LISTEN, O_RTC_PORT,
-        O_RTC_ICE, O_RTC_PEERS, O_RTC_TIMEOUT, O_RTC_CONNS, O_RTC_CONNS_IP
+        O_RTC_ICE, O_RTC_PEERS, O_RTC_TIMEOUT, O_RTC_CONNS, O_RTC_CONNS_IP, O_RTC_REPLY
     };
     static const struct option opts[] = {
         {"listen", required_argument, NULL, O_LISTEN},
@@ -147,6 +151,7 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
         {"webrtc-peer-timeout", required_argument, NULL, O_RTC_TIMEOUT},
         {"webrtc-max-connections", required_argument, NULL, O_RTC_CONNS},
         {"webrtc-max-connections-per-ip", required_argument, NULL, O_RTC_CONNS_IP},
+        {"webrtc-max-reply-seconds", required_argument, NULL, O_RTC_REPLY},
 #endif
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -166,7 +171,8 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
     memset(&rtc, 0, sizeof rtc);
     rtc.peer_timeout_s = 10;
     rtc.max_connections = RTC_DEFAULT_MAX_CONNECTIONS;
-    int rtc_conns_given = 0;
+    rtc.max_reply_s = RTC_DEFAULT_MAX_REPLY_S;
+    int rtc_opts_given = 0;
 #endif
     double d;
     int c;
@@ -249,7 +255,14 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
                        EXIT_USAGE;
             if (c == O_RTC_CONNS) rtc.max_connections = (unsigned)d;
             else rtc.max_connections_per_ip = (unsigned)d;
-            rtc_conns_given = 1;
+            rtc_opts_given = 1;
+            break;
+        case O_RTC_REPLY:
+            if (parse_num("--webrtc-max-reply-seconds", optarg, &d)) return EXIT_USAGE;
+            if (d < 0.1 || d > 3600)
+                return cli_error("--webrtc-max-reply-seconds: between 0.1 and 3600 (got %s)", optarg), EXIT_USAGE;
+            rtc.max_reply_s = d;
+            rtc_opts_given = 1;
             break;
 #endif
         case 'h': fputs(serve_usage, stdout); return EXIT_OK;
@@ -264,7 +277,7 @@ int cmd_serve(const cli_globals *g, int argc, char **argv)
             return EXIT_USAGE;
         }
         manifest = argv[optind++];
-    } else if (rtc.port_file || rtc.n_ice_addrs || rtc.max_peers || rtc_conns_given) {
+    } else if (rtc.port_file || rtc.n_ice_addrs || rtc.max_peers || rtc_opts_given) {
         cli_error("the --webrtc-* options need --webrtc-listen HOST:PORT");
         return EXIT_USAGE;
     }

@@ -204,6 +204,17 @@ def connection_limits():
 
 shutil.rmtree(WORK, True)
 connection_limits()
+# --- the WebRTC options' own bounds: refused at start, naming the option
+for args, says in ((["--webrtc-max-reply-seconds", "0"], "--webrtc-max-reply-seconds: between 0.1 and 3600"),
+                   (["--webrtc-max-reply-seconds", "3601"], "--webrtc-max-reply-seconds: between 0.1 and 3600"),
+                   (["--webrtc-max-reply-seconds", "a"], "--webrtc-max-reply-seconds: 'a' is not a number"),
+                   (["--webrtc-max-connections", "0"], "--webrtc-max-connections: between 1 and 10000"),
+                   (["--webrtc-max-connections-per-ip", "10001"], "--webrtc-max-connections-per-ip: between 0 and 10000")):
+    r = subprocess.run([RMEDIA, "serve", "--webrtc-listen", "127.0.0.1:0", *args, MANIFEST],
+                       capture_output=True, text=True, timeout=60)
+    check("serve %s → exit 2 naming the bound" % " ".join(args), r.returncode == 2 and says in r.stderr,
+          (r.returncode, r.stderr))
+
 s = Server("--webrtc-peer-timeout", "3", "--max-sessions", "1")
 try:
     b = s.base

@@ -228,7 +228,7 @@ def come_to_rest():
         fails.append("sessions stuck after the clients left: %s" % m)
         return None
     at = time.time()
-    # the server gives freed heap back once idle for RMG_TRIM_IDLE_S (2 s)
+    # the server gives freed heap back once idle for RMT_TRIM_IDLE_S (2 s)
     trims = m.get("remotemedia_malloc_trims_total", 0)
     deadline = time.time() + 15
     while m.get("remotemedia_malloc_trims_total", 0) <= trims and time.time() < deadline:

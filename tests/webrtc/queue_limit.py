@@ -1,5 +1,6 @@
-"""The WebRTC peer audio queue limit (docs/security.md, "Limited inputs"):
-a peer whose audio arrives faster than its session can take it.
+"""The WebRTC queue limits (docs/security.md, "Limited inputs"): a peer whose
+audio arrives faster than its session can take it, and reply audio made
+faster than it is paced back.
 
 The served manifest is one TestFaultNode (the test-only plugin
 tests/plugins/faults, loaded with --plugin-dir) that spends 500 ms on every
@@ -19,11 +20,19 @@ Checks, after 15 s of audio and a DELETE:
     its 512 frames (nothing grew past it);
   - the session is freed and the server exits 0 (no leak under ASan).
 
+Then the reply side: a server with --webrtc-max-reply-seconds 1 runs
+TextToSpeech on text sent over the data channel; a long text makes ~20 s of
+speech in a fraction of that, and the reply audio queued for the peer stays
+within 1 s: the rest is dropped, the peer is told once
+(reply_audio_dropped), and the closing message, /metrics and the log count
+the dropped milliseconds.
+
 Run by run.sh inside a network namespace with only lo.
 Usage: queue_limit.py RMEDIA SOURCE_DIR WORK_DIR FAULT_PLUGIN_DIR
 """
 import asyncio
 import functools
+import json
 import os
 import re
 import sys
@@ -53,7 +62,9 @@ def start_server(manifest):
     return launch(["--webrtc-peer-timeout", "120", "--plugin-dir", FAULTS, manifest], {"RMEDIA_PLUGIN_PATH": ""})
 
 
-async def call(port, wav):
+async def call(port, wav, act=None):
+    """One peer: offer, connect, then `act(peer)` (default: send audio for
+    SEND_S), DELETE; returns the closing message's metrics."""
     c = await offer(wav, lambda sdp: request(
         port, "POST", "/whip", sdp, {"Content-Type": "application/sdp", "Authorization": "Bearer " + TOKEN}, 600))
     pc, player, messages, opened = c.pc, c.player, c.messages, c.opened
@@ -70,7 +81,7 @@ async def call(port, wav):
     except asyncio.TimeoutError:
         pass
     check("ICE + DTLS connected, data channel open", opened.is_set(), f"connection state {pc.connectionState}")
-    await asyncio.sleep(SEND_S)
+    await (act(c) if act else asyncio.sleep(SEND_S))
     status, _, body = await loop.run_in_executor(
         None, lambda: request(port, "DELETE", location, None, {"Authorization": "Bearer " + TOKEN}))
     check("DELETE → 200", status == 200, f"{status} {body}")
@@ -135,6 +146,13 @@ def main():
                   dropped - SLACK <= md <= dropped and
                   pushed - SLACK <= metric(port, "rmedia_webrtc_audio_frames_in_total") <= pushed,
                   f"/metrics dropped {md}, pushed {metric(port, 'rmedia_webrtc_audio_frames_in_total')}")
+            # a WebRTC-only server runs the process's idle trim itself
+            deadline = time.time() + 30
+            while time.time() < deadline and not metric(port, "remotemedia_malloc_trims_total") >= 1:
+                time.sleep(0.5)
+            check("idle after its peer: the freed heap given back once (malloc_trim)",
+                  metric(port, "remotemedia_malloc_trims_total") == 1,
+                  str(metric(port, "remotemedia_malloc_trims_total")))
     finally:
         log = stop_server(proc, WORK)
         if m is not None:
@@ -144,7 +162,60 @@ def main():
                   ended is not None and w.get("audio_frames_in", 0) <= int(ended.group(1)) <= w.get("audio_frames_in", 0) + SLACK and
                   w.get("audio_frames_dropped", 0) <= int(ended.group(2)) <= w.get("audio_frames_dropped", 0) + SLACK,
                   "\n".join(l for l in log.splitlines() if "ended" in l))
-    finish("peer audio queue")
+    reply_limit()
+    finish("WebRTC queue limits")
+
+
+LONG_TEXT = ("The quick brown fox jumps over the lazy dog while the five boxing wizards jump quickly. " * 5).strip()
+
+
+async def speak_long_text(c):
+    c.dc.send(json.dumps({"node": "tts", "data": LONG_TEXT}))
+    deadline = time.time() + 120
+    while time.time() < deadline and not any(m.get("type") == "reply_audio_dropped" for m in c.messages):
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(3)  # the queued second plays; the rest of the speech comes and is dropped
+
+
+def reply_limit():
+    # the peer sends silence: the segmenter (the other sink) emits no audio,
+    # so TextToSpeech's is the reply audio
+    wav = os.path.join(WORK, "silence.wav")
+    with wave.open(wav, "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(bytes(64000))
+    manifest = os.path.join(WORK, "long-reply.yaml")
+    with open(manifest, "w") as f:
+        f.write("version: v1\nmetadata: {name: long-reply, session: {audio_input: vad, data_input: tts}}\nnodes:\n"
+                "  - {id: vad, node_type: VAD}\n  - {id: seg, node_type: SpeechSegmenter}\n"
+                "  - {id: tts, node_type: TextToSpeech}\nconnections: [{from: vad, to: seg}]\n")
+    proc, port = launch(["--webrtc-peer-timeout", "120", "--webrtc-max-reply-seconds", "1", manifest])
+    m, msgs = None, []
+    try:
+        async def act(c):
+            await speak_long_text(c)
+            msgs.extend(c.messages)
+        m = asyncio.run(call(port, wav, act))
+        told = [x for x in msgs if x.get("type") == "reply_audio_dropped"]
+        check("the peer is told once that reply audio was dropped, with the limit", len(told) == 1 and
+              told[0].get("limit_ms") == 1000 and told[0].get("queued_ms", 2000) <= 1000, str(told))
+        w = (m or {}).get("webrtc", {})
+        dropped_ms = w.get("reply_audio_dropped_ms", -1)
+        print(f"     reply audio: {w.get('audio_chunks_out')} chunks of 20 ms sent, {dropped_ms:.0f} ms dropped")
+        check("most of the ~20 s reply was dropped (the queue holds 1 s)", dropped_ms > 5000, str(w))
+        check("some reply audio still went out", w.get("audio_chunks_out", 0) > 0, str(w))
+        check("/metrics counts the dropped seconds",
+              abs(metric(port, "rmedia_webrtc_reply_audio_dropped_seconds_total") - dropped_ms / 1000) < 0.01,
+              str(metric(port, "rmedia_webrtc_reply_audio_dropped_seconds_total")))
+    finally:
+        log = stop_server(proc, WORK)
+    ended = re.search(r"ended: deleted .*; reply audio dropped (\d+) ms", log)
+    check("the server log names the dropped milliseconds",
+          ended is not None and m is not None and
+          abs(int(ended.group(1)) - m.get("webrtc", {}).get("reply_audio_dropped_ms", -1)) <= 1,
+          "\n".join(l for l in log.splitlines() if "ended" in l))
 
 
 if __name__ == "__main__":

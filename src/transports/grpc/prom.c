@@ -9,6 +9,7 @@
 
 #include <microhttpd.h>
 
+#include "../common/memstats.h"
 #include "rmg_internal.h"
 
 #define N_CODES 17
@@ -48,8 +49,6 @@ struct rmg_prom {
         double v[EP_N];
     } eps[N_TYPES];
     size_t n_eps;
-    uint64_t trims;
-    double trim_seconds, trim_max;
     struct MHD_Daemon *mhd;
 };
 
@@ -77,15 +76,6 @@ void rmg_prom_free(rmg_prom *p)
     if (p->mhd) MHD_stop_daemon(p->mhd);
     pthread_mutex_destroy(&p->mu);
     free(p);
-}
-
-void rmg_prom_trimmed(rmg_prom *p, double seconds)
-{
-    pthread_mutex_lock(&p->mu);
-    p->trims++;
-    p->trim_seconds += seconds;
-    if (seconds > p->trim_max) p->trim_max = seconds;
-    pthread_mutex_unlock(&p->mu);
 }
 
 void rmg_prom_request(rmg_prom *p, int method, grpc_status_code code, double seconds)
@@ -283,42 +273,10 @@ static char *render(rmg_prom *p, size_t *len)
                       fam[f].quantile ? ",quantile=\"" : "", fam[f].quantile ? fam[f].quantile : "",
                       fam[f].quantile ? "\"" : "", p->eps[i].v[fam[f].k] * fam[f].scale);
     }
-    uint64_t trims = p->trims;
-    double trim_seconds = p->trim_seconds, trim_max = p->trim_max;
     pthread_mutex_unlock(&p->mu);
-    rmg_mem m;
-    rmg_mem_read(&m);
-    sb_printf(&b, "# HELP remotemedia_process_resident_memory_bytes Resident set size of the server process.\n"
-                  "# TYPE remotemedia_process_resident_memory_bytes gauge\n"
-                  "remotemedia_process_resident_memory_bytes %.0f\n",
-              m.rss_bytes);
-    if (m.arenas >= 0) {
-        sb_printf(&b, "# HELP remotemedia_malloc_heap_inuse_bytes Heap allocated and not freed (glibc mallinfo2 "
-                      "uordblks + hblkhd); flat at rest unless memory leaks.\n"
-                      "# TYPE remotemedia_malloc_heap_inuse_bytes gauge\n"
-                      "remotemedia_malloc_heap_inuse_bytes %.0f\n"
-                      "# HELP remotemedia_malloc_heap_free_bytes Freed heap the allocator keeps (mallinfo2 fordblks).\n"
-                      "# TYPE remotemedia_malloc_heap_free_bytes gauge\n"
-                      "remotemedia_malloc_heap_free_bytes %.0f\n"
-                      "# HELP remotemedia_malloc_mmap_bytes Large blocks mmap'd one each (mallinfo2 hblkhd).\n"
-                      "# TYPE remotemedia_malloc_mmap_bytes gauge\n"
-                      "remotemedia_malloc_mmap_bytes %.0f\n"
-                      "# HELP remotemedia_malloc_arenas glibc malloc arenas.\n"
-                      "# TYPE remotemedia_malloc_arenas gauge\n"
-                      "remotemedia_malloc_arenas %d\n"
-                      "# HELP remotemedia_malloc_trims_total Times freed heap was given back to the system "
-                      "when idle (malloc_trim).\n"
-                      "# TYPE remotemedia_malloc_trims_total counter\n"
-                      "remotemedia_malloc_trims_total %llu\n"
-                      "# HELP remotemedia_malloc_trim_seconds_total Time spent in those trims (arenas locked).\n"
-                      "# TYPE remotemedia_malloc_trim_seconds_total counter\n"
-                      "remotemedia_malloc_trim_seconds_total %.6f\n"
-                      "# HELP remotemedia_malloc_trim_seconds_max The longest trim.\n"
-                      "# TYPE remotemedia_malloc_trim_seconds_max gauge\n"
-                      "remotemedia_malloc_trim_seconds_max %.6f\n",
-                  m.heap_inuse_bytes, m.heap_free_bytes, m.mmap_bytes, m.arenas, (unsigned long long)trims,
-                  trim_seconds, trim_max);
-    }
+    char *mem = rmt_mem_prom(); /* the process's memory and idle trims */
+    if (mem) sb_printf(&b, "%s", mem);
+    free(mem);
     *len = b.n;
     return b.d;
 }

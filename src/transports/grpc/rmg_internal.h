@@ -28,8 +28,6 @@ void rmg_prom_free(rmg_prom *p);
 /* One finished request. */
 void rmg_prom_request(rmg_prom *p, int method, grpc_status_code code, double seconds);
 void rmg_prom_chunks(rmg_prom *p, uint64_t n);
-/* One trim (rmg_mem_trim) done, taking `seconds`. */
-void rmg_prom_trimmed(rmg_prom *p, double seconds);
 void rmg_prom_error(rmg_prom *p, Remotemedia__V1__ErrorType type);
 /* Per-node-type calls and latency from a finished session's metrics JSON. */
 void rmg_prom_session(rmg_prom *p, const char *metrics_json);
@@ -37,23 +35,5 @@ void rmg_prom_session(rmg_prom *p, const char *metrics_json);
  * Returns 0, or -1 with a message printed. */
 int rmg_prom_listen(rmg_prom *p, const char *hostport, unsigned *port);
 
-/* ----------------------------------------------- process memory (memstats.c) --- */
-
-typedef struct {
-    double rss_bytes;        /* resident set, /proc/self/statm */
-    double heap_inuse_bytes; /* malloc'd and not freed: mallinfo2 uordblks + hblkhd */
-    double heap_free_bytes;  /* free but kept by the allocator: fordblks */
-    double mmap_bytes;       /* large blocks mmap'd one each: hblkhd */
-    int arenas;              /* malloc arenas; -1 when unknown (not glibc) */
-} rmg_mem;
-/* Reads the figures above; takes every arena's lock once (for /metrics, not a hot path). */
-void rmg_mem_read(rmg_mem *m);
-/* Gives freed heap back to the system (malloc_trim); *seconds gets the time
- * taken.  Returns 1 if it trimmed (0: not glibc).  It holds each arena's
- * lock while it walks that arena, so a thread that mallocs then waits (up to
- * 213 ms under load in the soak): the server trims only when idle, after
- * RMG_TRIM_IDLE_S seconds without calls that followed a busy spell. */
-#define RMG_TRIM_IDLE_S 2.0
-int rmg_mem_trim(double *seconds);
 
 #endif

@@ -32,6 +32,7 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 
+#include "../common/memstats.h"
 #include "rm_grpc.h"
 #include "rmg_internal.h"
 
@@ -619,6 +620,17 @@ typedef struct wcall {
     double t0;
     struct wcall *next;
 } wcall;
+
+/* For the idle trim (memstats.h): a live stream, or a call other than a
+ * health Watch.  Reads this loop's state: only this loop ticks the trim
+ * while the gRPC server runs. */
+static int server_busy(void *ctx)
+{
+    server *s = ctx;
+    size_t watches = 0;
+    for (wcall *w = s->watches; w; w = w->next) watches++;
+    return rm_host_live_streams(s->host) || calls_open(s) > watches;
+}
 
 static void watch_maybe_free(wcall *w)
 {
@@ -1605,6 +1617,7 @@ int rmg_serve(rm_runtime *rt, const rmg_config *cfg)
         return 5;
     }
     s->prom = rmg_prom_new(s->host);
+    rmt_busy_add(server_busy, s);
     grpc_init();
     grpc_server_credentials *creds = NULL;
     if (cfg->tls_cert || cfg->tls_key) {
@@ -1714,27 +1727,14 @@ int rmg_serve(rm_runtime *rt, const rmg_config *cfg)
     signal(SIGPIPE, SIG_IGN);
 
     s->shutdown_tag.fn = on_shutdown_done;
-    double drain_deadline = 0, next_idle_check = 0, idle_since = 0, trim_s;
-    int cancelled_all = 0, busy = 0;
+    double drain_deadline = 0, next_idle_check = 0;
+    int cancelled_all = 0;
     for (;;) {
-        /* Once a second: after a busy spell, RMG_TRIM_IDLE_S with no call but
-         * health Watches gives the freed heap back (issue 17: glibc keeps a
-         * load peak's freed heap, so RSS stays at the peak).  Never while
-         * busy: a trim holds the arena locks (145-213 ms seen under load). */
+        /* once a second: the process's idle trim (memstats.h) */
         double now = now_s();
         if (now >= next_idle_check && !s->shutting_down) {
             next_idle_check = now + 1.0;
-            size_t watches = 0;
-            for (wcall *w = s->watches; w; w = w->next) watches++;
-            if (rm_host_live_streams(s->host) || calls_open(s) > watches) {
-                busy = 1;
-                idle_since = 0;
-            } else if (busy && !idle_since) {
-                idle_since = now;
-            } else if (busy && now - idle_since >= RMG_TRIM_IDLE_S) {
-                if (rmg_mem_trim(&trim_s)) rmg_prom_trimmed(s->prom, trim_s);
-                busy = 0;
-            }
+            rmt_trim_tick(now);
         }
         if (g_signal && !s->shutting_down) {
             begin_shutdown(s);
@@ -1764,6 +1764,7 @@ out_cq:
     }
     grpc_completion_queue_destroy(s->cq);
 out:
+    rmt_busy_remove(server_busy, s);
     rm_host_free(s->host); /* waits for teardown of every session */
     grpc_shutdown();
     rmg_prom_free(s->prom);

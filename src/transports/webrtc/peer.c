@@ -60,9 +60,12 @@ struct rtc_peer {
     char detail[200];
     int gathered, connected;
     atomic_int creating; /* rtc_peer_create runs: teardown waits for it */
-    /* reply audio: queued frames, the first partly sent */
+    /* reply audio: queued frames, the first partly sent; q_ms of audio in
+     * them (at most cfg.max_reply_s: more is dropped, reply_dropped_ms) */
     rm_frame **q;
     size_t qn, qcap, qoff;
+    double q_ms, reply_dropped_ms;
+    int reply_drop_told; /* the peer was told of a drop in this reply */
     char *audio_sink; /* sink node whose audio goes back (first seen) */
     uint32_t caps_rate, caps_ch;
     GstClockTime next_pts;
@@ -276,6 +279,7 @@ static void barge_in(rtc_peer *p, double at_ms)
         rm_frame_unref(p->q[i]);
     }
     p->qn = p->qoff = 0;
+    p->q_ms = 0;
     p->mute_reply = 1;
     if (p->audio_sink) rm_stream_interrupt(p->cb_st, p->audio_sink); /* one atomic add */
     uint64_t ahead = GST_CLOCK_TIME_IS_VALID(now_rt) && p->next_pts > now_rt ? p->next_pts - now_rt : 0;
@@ -311,17 +315,35 @@ static void on_output(void *user, const char *node_id, const char *port, const r
         int wake = !p->speaking && !p->qn;
         if (!p->audio_sink) p->audio_sink = strdup(node_id);
         if (wake) p->t_chunk = wall_ms();
+        json_t *told = NULL;
         if (p->audio_sink && !strcmp(p->audio_sink, node_id) && f->u.audio.frames && !p->mute_reply) {
-            if (p->qn == p->qcap) {
-                size_t cap = p->qcap ? p->qcap * 2 : 16;
-                rm_frame **q = realloc(p->q, cap * sizeof *q);
-                if (q) p->q = q, p->qcap = cap;
+            double ms = 1000.0 * (double)f->u.audio.frames / f->u.audio.rate, limit = p->s->cfg.max_reply_s * 1000.0;
+            if (p->q_ms + ms > limit) {
+                /* paced in real time, a reply's audio waits in memory: a
+                 * pipeline making it far faster (a long text to speak) is
+                 * cut here rather than held without bound */
+                p->reply_dropped_ms += ms;
+                if (!p->reply_drop_told)
+                    told = json_pack("{s:s, s:f, s:f}", "type", "reply_audio_dropped", "queued_ms", p->q_ms,
+                                     "limit_ms", limit);
+                p->reply_drop_told = 1;
+                wake = 0;
+            } else {
+                if (p->qn == p->qcap) {
+                    size_t cap = p->qcap ? p->qcap * 2 : 16;
+                    rm_frame **q = realloc(p->q, cap * sizeof *q);
+                    if (q) p->q = q, p->qcap = cap;
+                }
+                if (p->qn < p->qcap) {
+                    p->q[p->qn++] = rm_frame_ref((rm_frame *)f);
+                    p->q_ms += ms;
+                }
             }
-            if (p->qn < p->qcap) p->q[p->qn++] = rm_frame_ref((rm_frame *)f);
         } else {
             wake = 0;
         }
         pthread_mutex_unlock(&p->mu);
+        if (told) dc_send(p, told);
         if (wake) {
             peer_ref(p);
             GSource *src = g_idle_source_new();
@@ -862,13 +884,23 @@ static gboolean teardown(gpointer user)
     pthread_mutex_unlock(&p->mu);
     if (m && w) json_object_set(m, "webrtc", w);
     if (st) rm_stream_free(st); /* waits for an output callback in progress: none after this */
+    /* reply audio drops happen in output callbacks: final only now */
+    pthread_mutex_lock(&p->mu);
+    double reply_dropped_ms = p->reply_dropped_ms;
+    pthread_mutex_unlock(&p->mu);
+    if (w) json_object_set_new(w, "reply_audio_dropped_ms", json_real(reply_dropped_ms));
+    pthread_mutex_lock(&s->mu);
+    s->totals.reply_dropped_ms += reply_dropped_ms;
+    pthread_mutex_unlock(&s->mu);
     /* best effort: the peer may already be gone */
     dc_send(p, json_pack("{s:s, s:s, s:s, s:o}", "type", "closed", "reason", rtc_end_name(p->reason), "detail",
                          p->detail, "metrics", m ? m : json_object()));
     json_decref(w);
-    fprintf(stderr, "rmedia serve: webrtc peer %s ended: %s (%s); audio frames in %llu, dropped %llu, out %llu\n",
+    fprintf(stderr,
+            "rmedia serve: webrtc peer %s ended: %s (%s); audio frames in %llu, dropped %llu, out %llu; "
+            "reply audio dropped %.0f ms\n",
             p->id, rtc_end_name(p->reason), p->detail, (unsigned long long)p->frames_in,
-            (unsigned long long)p->frames_dropped, (unsigned long long)p->frames_out);
+            (unsigned long long)p->frames_dropped, (unsigned long long)p->frames_out, reply_dropped_ms);
     /* the pipeline stops a little later, so that the closing message leaves */
     GSource *later = g_timeout_source_new(CLOSE_GRACE_MS);
     g_source_set_callback(later, stop_pipeline, p, NULL);
@@ -1078,6 +1110,7 @@ static void pace(rtc_peer *p)
             gst_buffer_unref(b);
         }
         p->qoff += n;
+        p->q_ms -= 1000.0 * (double)n / rate;
         if (p->qoff >= f->u.audio.frames) {
             rm_frame_unref(f);
             memmove(p->q, p->q + 1, (p->qn - 1) * sizeof *p->q);
@@ -1085,7 +1118,11 @@ static void pace(rtc_peer *p)
             p->qoff = 0;
         }
     }
-    if (!p->qn && p->speaking && p->next_pts <= now) p->speaking = 0;
+    if (!p->qn) p->q_ms = 0; /* no rounding left over */
+    if (!p->qn && p->speaking && p->next_pts <= now) {
+        p->speaking = 0;
+        p->reply_drop_told = 0; /* the next reply's drop is told again */
+    }
     if (!p->speaking && p->reply_lead_ms < 0 && p->t_push > 0) /* a reply without a loud block */
         p->reply_lead_ms = 1000.0 * (double)p->reply_scanned / (p->caps_rate ? p->caps_rate : 48000);
     timing = reply_timing(p);

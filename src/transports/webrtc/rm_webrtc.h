@@ -14,6 +14,7 @@
 
 #define RTC_MAX_ICE_ADDRS 16
 #define RTC_DEFAULT_MAX_CONNECTIONS 64 /* --webrtc-max-connections */
+#define RTC_DEFAULT_MAX_REPLY_S 60.0   /* --webrtc-max-reply-seconds */
 
 typedef struct rtc_config {
     const char *listen;            /* HOST:PORT of the WHIP endpoint; port 0 = ephemeral */
@@ -31,6 +32,7 @@ typedef struct rtc_config {
     unsigned max_connections_per_ip; /* the same per client address; 0 = no such limit   */
     double idle_timeout_s;         /* host idle timeout (0 = none)                       */
     unsigned pool_threads;         /* 0 = one per CPU                                    */
+    double max_reply_s;            /* reply audio queued for a peer (s), past it dropped; 0 = 60 */
     int allow_python;
 } rtc_config;
 

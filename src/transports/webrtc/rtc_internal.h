@@ -20,6 +20,7 @@ typedef struct rtc_totals {
     uint64_t frames_in, frames_dropped, frames_out, messages_in, messages_out;
     uint64_t ended[8]; /* by rtc_end_reason */
     double barge_in_ms_sum;
+    double reply_dropped_ms; /* reply audio past --webrtc-max-reply-seconds (ended peers) */
     uint64_t barge_ins;
 } rtc_totals;
 
@@ -37,6 +38,7 @@ struct rtc_server {
     GMainLoop *loop;
     pthread_t loop_thread;
     int loop_started;
+    int trim_registered; /* in the process's idle trim (memstats.h) */
     pthread_mutex_t mu; /* peers, counts, totals */
     rtc_peer *peers;
     size_t n_peers;

@@ -28,6 +28,7 @@
 #include <microhttpd.h>
 #include <nice/address.h>
 
+#include "../common/memstats.h"
 #include "rtc_internal.h"
 #include "whip_offer.h"
 
@@ -99,8 +100,12 @@ static void prom(rtc_server *s, GString *o)
                            "# HELP rmedia_webrtc_barge_ins_total Reply audio interrupted by the peer speaking\n"
                            "# TYPE rmedia_webrtc_barge_ins_total counter\nrmedia_webrtc_barge_ins_total %llu\n"
                            "# HELP rmedia_webrtc_barge_in_seconds_sum Speech start to silence on the return track\n"
-                           "# TYPE rmedia_webrtc_barge_in_seconds_sum counter\nrmedia_webrtc_barge_in_seconds_sum %g\n",
-                           (unsigned long long)t.barge_ins, t.barge_in_ms_sum / 1000.0);
+                           "# TYPE rmedia_webrtc_barge_in_seconds_sum counter\nrmedia_webrtc_barge_in_seconds_sum %g\n"
+                           "# HELP rmedia_webrtc_reply_audio_dropped_seconds_total Reply audio past "
+                           "--webrtc-max-reply-seconds queued for a peer (ended peers)\n"
+                           "# TYPE rmedia_webrtc_reply_audio_dropped_seconds_total counter\n"
+                           "rmedia_webrtc_reply_audio_dropped_seconds_total %g\n",
+                           (unsigned long long)t.barge_ins, t.barge_in_ms_sum / 1000.0, t.reply_dropped_ms / 1000.0);
     rtc_peers_prom(s, o);
 }
 
@@ -148,6 +153,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     case WHIP_METRICS: {
         GString *o = g_string_new(NULL);
         prom(s, o);
+        char *mem = rmt_mem_prom(); /* the process's memory and idle trims */
+        if (mem) g_string_append(o, mem);
+        free(mem);
         enum MHD_Result ret = reply(c, s, 200, "text/plain; version=0.0.4; charset=utf-8", o->str, NULL);
         g_string_free(o, TRUE);
         return ret;
@@ -311,6 +319,17 @@ static int listen_addr(const char *listen, struct sockaddr_storage *sa)
     return ok ? 0 : -2;
 }
 
+/* For the process's idle trim (memstats.h): a peer connected or being
+ * answered, or a session still live.  Any thread. */
+static int server_busy(void *ctx)
+{
+    rtc_server *s = ctx;
+    pthread_mutex_lock(&s->mu);
+    size_t peers = s->n_peers;
+    pthread_mutex_unlock(&s->mu);
+    return peers > 0 || rm_host_live_streams(s->host) > 0;
+}
+
 int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
 {
     *out = NULL;
@@ -356,6 +375,7 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
     if (!s) return 1;
     s->rt = rt;
     s->cfg = *cfg;
+    if (!(s->cfg.max_reply_s > 0)) s->cfg.max_reply_s = RTC_DEFAULT_MAX_REPLY_S;
     pthread_mutex_init(&s->mu, NULL);
     int code = 4; /* the exit codes of cli.h: 1 invalid manifest, 4 I/O, 5 environment */
     char *text_copy = NULL;
@@ -462,6 +482,7 @@ int rtc_start(rm_runtime *rt, const rtc_config *cfg, rtc_server **out)
     fprintf(stderr, "rmedia serve: WebRTC (WHIP) on %s://%.*s:%u/whip, pipeline '%s' (audio in: %s%s%s)\n",
             cfg->tls_cert ? "https" : "http", (int)(strrchr(cfg->listen, ':') - cfg->listen), cfg->listen, port,
             rm_graph_name(s->graph), s->audio_in, s->data_in ? ", data in: " : "", s->data_in ? s->data_in : "");
+    s->trim_registered = rmt_busy_add(server_busy, s) == 0;
     *out = s;
     return 0;
 fail:
@@ -473,6 +494,7 @@ fail:
 void rtc_stop(rtc_server *s)
 {
     if (!s) return;
+    if (s->trim_registered) rmt_busy_remove(server_busy, s);
     s->stopping = 1;
     /* no new offers (s->stopping), then every peer ends; an offer being
      * answered ends too */
@@ -508,9 +530,17 @@ int rtc_serve(rm_runtime *rt, const rtc_config *cfg)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* the process's idle trim, once a second (with gRPC, its loop does it) */
+    double next_trim_tick = 0;
     while (!g_stop) {
         struct timespec ts = {0, 50 * 1000000L};
         nanosleep(&ts, NULL);
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+        if (now >= next_trim_tick) {
+            next_trim_tick = now + 1.0;
+            rmt_trim_tick(now);
+        }
     }
     fprintf(stderr, "rmedia serve: shutting down (signal %d)\n", (int)g_stop);
     rtc_stop(s);
