@@ -20,12 +20,13 @@ Checks, after 15 s of audio and a DELETE:
     its 512 frames (nothing grew past it);
   - the session is freed and the server exits 0 (no leak under ASan).
 
-Then the reply side: a server with --webrtc-max-reply-seconds 1 runs
-TextToSpeech on text sent over the data channel; a long text makes ~20 s of
-speech in a fraction of that, and the reply audio queued for the peer stays
-within 1 s: the rest is dropped, the peer is told once
-(reply_audio_dropped), and the closing message, /metrics and the log count
-the dropped milliseconds.
+Then the reply side: a server with --webrtc-max-reply-seconds 0.1 (the
+least) runs TextToSpeech on text sent over the data channel; a long text
+makes ~20 s of speech in a fraction of that, and the reply audio queued for
+the peer stays within 100 ms: the rest is dropped, the peer is told (once
+per reply: on a loaded machine the speech can come slower than it plays
+between sentences, and the queue empties), and the closing message,
+/metrics and the log count the dropped milliseconds.
 
 Run by run.sh inside a network namespace with only lo.
 Usage: queue_limit.py RMEDIA SOURCE_DIR WORK_DIR FAULT_PLUGIN_DIR
@@ -174,7 +175,7 @@ async def speak_long_text(c):
     deadline = time.time() + 120
     while time.time() < deadline and not any(m.get("type") == "reply_audio_dropped" for m in c.messages):
         await asyncio.sleep(0.2)
-    await asyncio.sleep(3)  # the queued second plays; the rest of the speech comes and is dropped
+    await asyncio.sleep(3)  # the rest of the speech comes and is dropped
 
 
 def reply_limit():
@@ -191,7 +192,7 @@ def reply_limit():
         f.write("version: v1\nmetadata: {name: long-reply, session: {audio_input: vad, data_input: tts}}\nnodes:\n"
                 "  - {id: vad, node_type: VAD}\n  - {id: seg, node_type: SpeechSegmenter}\n"
                 "  - {id: tts, node_type: TextToSpeech}\nconnections: [{from: vad, to: seg}]\n")
-    proc, port = launch(["--webrtc-peer-timeout", "120", "--webrtc-max-reply-seconds", "1", manifest])
+    proc, port = launch(["--webrtc-peer-timeout", "120", "--webrtc-max-reply-seconds", "0.1", manifest])
     m, msgs = None, []
     try:
         async def act(c):
@@ -199,12 +200,14 @@ def reply_limit():
             msgs.extend(c.messages)
         m = asyncio.run(call(port, wav, act))
         told = [x for x in msgs if x.get("type") == "reply_audio_dropped"]
-        check("the peer is told once that reply audio was dropped, with the limit", len(told) == 1 and
-              told[0].get("limit_ms") == 1000 and told[0].get("queued_ms", 2000) <= 1000, str(told))
+        # once per reply, not per dropped chunk (hundreds of them)
+        check("the peer is told that reply audio was dropped, with the limit (once per reply)",
+              1 <= len(told) <= 20 and
+              all(t.get("limit_ms") == 100 and 0 <= t.get("queued_ms", -1) <= 100 for t in told), str(told))
         w = (m or {}).get("webrtc", {})
         dropped_ms = w.get("reply_audio_dropped_ms", -1)
         print(f"     reply audio: {w.get('audio_chunks_out')} chunks of 20 ms sent, {dropped_ms:.0f} ms dropped")
-        check("most of the ~20 s reply was dropped (the queue holds 1 s)", dropped_ms > 5000, str(w))
+        check("much of the ~20 s reply was dropped (the queue holds 100 ms)", dropped_ms > 2000, str(w))
         check("some reply audio still went out", w.get("audio_chunks_out", 0) > 0, str(w))
         check("/metrics counts the dropped seconds",
               abs(metric(port, "rmedia_webrtc_reply_audio_dropped_seconds_total") - dropped_ms / 1000) < 0.01,
