@@ -2,7 +2,7 @@
 """Soak test of `rmedia serve` (make soak; not part of make test or CI).
 
     python3 tests/soak/soak.py --build build/release [--seconds 3600]
-                               [--clients 8] [--streams 10] [--sample 60]
+                               [--clients 8] [--streams 10] [--sample 60] [--rest-every S]
 
 One server, many concurrent real-time streams for --seconds (env
 SOAK_SECONDS, default 3600):
@@ -56,6 +56,9 @@ ap.add_argument("--sample", type=float, default=60.0)
 ap.add_argument("--json", default="")
 ap.add_argument("--warmup", type=float, default=-1, help="seconds (default min(300, a third of --seconds))")
 ap.add_argument("--heap-slack-mb", type=float, default=1.0)
+ap.add_argument("--rest-every", type=float, default=float(os.environ.get("SOAK_REST_EVERY", 0)),
+                help="seconds: after warm-up, send the clients away this often too and record the heap at rest "
+                     "against the clients served (0: only after warm-up and at the end)")
 ap.add_argument("--arena-max", type=int, default=0, help="MALLOC_ARENA_MAX for the server (0: its default)")
 args = ap.parse_args()
 
@@ -249,6 +252,8 @@ samples = []
 # the clients leave once (rest1): heap in use there is the reference for the end
 warmup = args.warmup if args.warmup >= 0 else min(300.0, args.seconds / 3)
 rest1 = None
+rests = []  # [t, clients spawned so far, heap in use at rest, rss at rest]
+next_rest = None
 t0 = time.time()
 log("server pid %d on %s; %d clients x %d streams for %.0f s; sample every %.0f s" %
     (server.pid, addr, args.clients, args.streams, args.seconds, args.sample))
@@ -266,7 +271,17 @@ try:
             log("t=%4ds rest after warm-up: rss %.1f MB, heap in use %.2f / free %.2f MB, %d fds" %
                 (rest1["t"], rest1.get("rss_mb", -1), rest1.get("heap_inuse_mb", -1), rest1.get("heap_free_mb", -1),
                  rest1.get("fds", -1)))
+            rests.append([rest1["t"], spawned, rest1.get("heap_inuse_mb", -1), rest1.get("rss_mb", -1)])
             next_sample = time.time() + args.sample
+            next_rest = time.time() + args.rest_every if args.rest_every > 0 else None
+        elif next_rest is not None and time.time() >= next_rest and args.seconds - (time.time() - t0) > 60:
+            stop_clients()
+            r = come_to_rest() or {}
+            rests.append([round(time.time() - t0), spawned, r.get("heap_inuse_mb", -1), r.get("rss_mb", -1)])
+            log("t=%4ds rest: %d clients so far; rss %.1f MB, heap in use %.2f / free %.2f MB, %d fds" %
+                (rests[-1][0], spawned, r.get("rss_mb", -1), r.get("heap_inuse_mb", -1), r.get("heap_free_mb", -1),
+                 r.get("fds", -1)))
+            next_rest = time.time() + args.rest_every
         clients = [c for c in clients if c.poll() is None]
         while len(clients) < args.clients:
             clients.append(spawn())
@@ -343,6 +358,18 @@ if server.poll() is None:
     if rc != 0:
         fails.append("exit code %s after SIGTERM" % rc)
 
+if end:
+    rests.append([round(time.time() - t0), spawned, end.get("heap_inuse_mb", -1), end.get("rss_mb", -1)])
+# heap in use at rest against the clients served: a least-squares slope, in
+# bytes per client (a per-connection leak shows as a steady slope)
+per_client = None
+pts = [(r[1], r[2]) for r in rests if r[2] >= 0]
+if len(pts) >= 3:
+    mx = sum(x for x, _ in pts) / len(pts)
+    my = sum(y for _, y in pts) / len(pts)
+    den = sum((x - mx) ** 2 for x, _ in pts)
+    if den > 0:
+        per_client = round(sum((x - mx) * (y - my) for x, y in pts) / den * 1048576)
 summary = {
     "seconds": round(time.time() - t0), "clients": args.clients, "streams_per_client": args.streams,
     "clients_spawned": spawned, "clients_killed": killed,
@@ -357,6 +384,8 @@ summary = {
     "heap_inuse_at_rest_mb": end.get("heap_inuse_mb") if end else None,
     "heap_free_at_rest_mb": end.get("heap_free_mb") if end else None,
     "heap_growth_at_rest_mb": round(heap_growth, 2) if heap_growth is not None else None,
+    "rests": [{"t": r[0], "clients_spawned": r[1], "heap_inuse_mb": r[2], "rss_mb": round(r[3], 1)} for r in rests],
+    "heap_at_rest_bytes_per_client": per_client,
     "rss_at_rest_growth_mb": round(rss_rest_growth, 1) if rss_rest_growth is not None else None,
     "node_mean_us": {k[len("node_mean_us_"):]: v for k, v in (end or {}).items() if k.startswith("node_mean_us_")},
     "trims": end.get("remotemedia_malloc_trims_total") if end else None,
