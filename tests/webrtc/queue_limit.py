@@ -40,13 +40,12 @@ import sys
 import time
 import wave
 
-from aiortc import RTCSessionDescription
 
 # whip_client.py's checks and aiortc fixes (offer 127.0.0.1 in a namespace
 # with only lo; one ICE credential per BUNDLE); it reads the same argv
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import whip_client  # noqa: E402
-from whip_client import TOKEN, check, finish, launch, offer, stop_server  # noqa: E402
+from whip_client import TOKEN, check, connect, finish, launch, offer, stop_server  # noqa: E402
 
 RMEDIA, SRC, WORK, FAULTS = sys.argv[1:5]
 QUEUE = 512        # src/transports/webrtc/server.c: ho.queue_capacity
@@ -68,7 +67,7 @@ async def call(port, wav, act=None):
     SEND_S), DELETE; returns the closing message's metrics."""
     c = await offer(wav, lambda sdp: request(
         port, "POST", "/whip", sdp, {"Content-Type": "application/sdp", "Authorization": "Bearer " + TOKEN}, 600))
-    pc, player, messages, opened = c.pc, c.player, c.messages, c.opened
+    pc, player, messages = c.pc, c.player, c.messages
     status, headers, answer = c.status, c.headers, c.answer
     loop = asyncio.get_running_loop()
     check("offer → 201", status == 201 and answer.startswith("v=0"), f"{status} {answer[:300]}")
@@ -76,12 +75,7 @@ async def call(port, wav, act=None):
         await pc.close()
         return None
     location = headers.get("Location", "")
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-    try:
-        await asyncio.wait_for(opened.wait(), 120)
-    except asyncio.TimeoutError:
-        pass
-    check("ICE + DTLS connected, data channel open", opened.is_set(), f"connection state {pc.connectionState}")
+    await connect(c, 120)
     await (act(c) if act else asyncio.sleep(SEND_S))
     status, _, body = await loop.run_in_executor(
         None, lambda: request(port, "DELETE", location, None, {"Authorization": "Bearer " + TOKEN}))

@@ -175,11 +175,22 @@ async def offer(wav, post):
                            headers=headers, answer=answer)
 
 
+async def connect(c, timeout):
+    """Gives the peer `c` (from offer) the server's answer and waits up to
+    `timeout` s for ICE + DTLS and the data channel; checks it opened."""
+    await c.pc.setRemoteDescription(RTCSessionDescription(sdp=c.answer, type="answer"))
+    try:
+        await asyncio.wait_for(c.opened.wait(), timeout)
+    except asyncio.TimeoutError:
+        pass
+    check("ICE + DTLS connected, data channel open", c.opened.is_set(), f"connection state {c.pc.connectionState}")
+
+
 async def call(ctx, port, wav):
     c = await offer(wav, lambda sdp: request(
         ctx, port, "POST", "/whip", sdp, {"Content-Type": "application/sdp", "Authorization": "Bearer " + TOKEN},
         timeout=600))  # the answer waits for the session's models (slow under ASan)
-    pc, dc, player, messages, opened = c.pc, c.dc, c.player, c.messages, c.opened
+    pc, dc, player, messages = c.pc, c.dc, c.player, c.messages
     status, headers, answer = c.status, c.headers, c.answer
     loop = asyncio.get_running_loop()
     check("aiortc's offer over https → 201 with an SDP answer", status == 201 and answer.startswith("v=0"),
@@ -189,12 +200,7 @@ async def call(ctx, port, wav):
         return
     location = headers.get("Location", "")
     check("201 carries a Location for the session", location.startswith("/whip/"), location)
-    await pc.setRemoteDescription(RTCSessionDescription(sdp=answer, type="answer"))
-    try:
-        await asyncio.wait_for(opened.wait(), 60)
-    except asyncio.TimeoutError:
-        pass
-    check("ICE + DTLS connected, data channel open", opened.is_set(), f"connection state {pc.connectionState}")
+    await connect(c, 60)
     dc.send(json.dumps({"node": "said", "data": "hello from aiortc"}))
     dc.send(json.dumps({"text": "no node named"}))  # voice-agent.yaml declares no data input
 
