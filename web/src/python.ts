@@ -13,7 +13,7 @@
  * the typed array's bytes (no JSON); json frames as their JSON text.
  */
 import { PYTHON_FILES } from "./python-files.js";
-import { fetchSnapshot } from "./snapshot.js";
+import { fetchSnapshot, restoreInPlace, type PyodideModuleForRestore, type SnapshotImage } from "./snapshot.js";
 import type { AudioFrame, Emit, ExternalInstance, Output, RemoteMedia } from "./index.js";
 
 /** The part of Pyodide's API used here. */
@@ -42,6 +42,9 @@ export interface PythonHostOptions {
    * web/python files; any mismatch or failure falls back to a normal start
    * (the reason is in `startup.snapshot`). */
   snapshotURL?: string;
+  /** For tests: after a restore from the snapshot, reads the snapshot again
+   * and checks that Pyodide's memory holds exactly its image (slow). */
+  checkSnapshot?: boolean;
 }
 
 /** How a PythonHost started: `marks` are [step, ms since load() began]. */
@@ -109,21 +112,46 @@ export class PythonHost {
       // Node pass `pyodide` (loadPyodide() of the npm package) instead.
       const base = options.indexURL;
       if (!base) throw new PythonError("PythonHost.load needs indexURL (where Pyodide's files are) or pyodide");
-      // Everything a start needs is asked for now, side by side: Pyodide's
-      // modules, its wasm (compiled as it streams in), the snapshot.
-      // loadPyodide alone would compile the wasm only once the snapshot is
-      // in memory, one after the other.
-      const wasm = compileEarly(`${base}pyodide.asm.wasm`, mark);
-      const snap = options.snapshotURL ? fetchSnapshot(options.snapshotURL, base, mark) : undefined;
+      // Everything a start needs is asked for at once: Pyodide's modules,
+      // its wasm, snapshot.json.  The wasm's stream compile starts only
+      // once the small files are in and the snapshot and Pyodide's own
+      // files (standard library, lock file) are asked for: it consumes the
+      // wasm's bytes on this thread in long tasks (~0.3 s), and until it
+      // is done no other response here moves on.  loadPyodide alone would
+      // compile the wasm only once the snapshot is in memory.
+      const wasmResponse = typeof fetch === "function" && typeof WebAssembly.compileStreaming === "function"
+        ? fetch(`${base}pyodide.asm.wasm`) : undefined;
+      wasmResponse?.catch(() => {}); // a failure only means Pyodide fetches its own copy
+      const snap = options.snapshotURL ? fetchSnapshot(options.snapshotURL, base, mark, options.checkSnapshot) : undefined;
       // pyodide.asm.mjs imported here (not by loadPyodide) to time its steps
       const [mod, asm] = await Promise.all([
         import(/* @vite-ignore */ `${base}pyodide.mjs`) as Promise<PyodideModuleExports>,
         import(/* @vite-ignore */ `${base}pyodide.asm.mjs`) as Promise<{ default: CreateModule }>,
       ]);
       mark("pyodide.mjs and pyodide.asm.mjs imported");
+      const s = snap ? await snap.found : undefined; // the snapshot is asked for when this resolves
+      const wasm = compileEarly(wasmResponse, mark);
       const create = timed(asm.default, mark, wasm);
-      const s = snap ? await snap.found : undefined;
       const stdLibURL = s?.stdLibURL;
+      // the standard library asked for with snapshot.json; Pyodide's first
+      // start takes that response instead of asking again (see answerOnce)
+      let stdLib = s?.stdLib;
+      const load = async (settings: Record<string, unknown>) => {
+        const answers = new Map<string, Answer>();
+        const early = stdLib;
+        if (early && stdLibURL) answers.set(stdLibURL, (real) => early.then((r) => (r.ok ? r : real(stdLibURL)), () => real(stdLibURL)));
+        // the early compile serves Pyodide's wasm: its own download starts
+        // only if that compile failed (see instantiateFrom)
+        const wasmURL = new URL(`${base}pyodide.asm.wasm`, globalThis.location?.href).href;
+        if (wasm) answers.set(wasmURL, (real) => lazyFetch(real, wasmURL));
+        const swap = answerOnce(answers);
+        stdLib = undefined;
+        try {
+          return await mod.loadPyodide(settings);
+        } finally {
+          swap?.restore();
+        }
+      };
       if (s?.refused) startup.snapshot = s.refused;
       else if (s) {
         if (s.pyodide !== mod.version) {
@@ -131,11 +159,13 @@ export class PythonHost {
           snap!.abort();
         } else {
           try {
-            // Pyodide takes the snapshot's buffer at once (it only needs its
-            // size to set its memory up) and restores it once it is filled:
-            // the download overlaps the wasm's instantiation and runtime start.
-            const restoring = timed(asm.default, mark, wasm, s.filled);
-            py = await mod.loadPyodide(pyodideConfig(base, stdLibURL, restoring, Promise.resolve(s.memory!)));
+            // Pyodide is given a buffer of the snapshot's size at once (it
+            // only needs the size to set its memory up; the buffer is never
+            // written); the pages go straight into its memory as they arrive
+            // (SnapshotImage), overlapping the wasm's instantiation and
+            // runtime start, and its restore only checks the header.
+            const restoring = timed(asm.default, mark, wasm, s.image, s.expected);
+            py = await load(pyodideConfig(base, stdLibURL, restoring, Promise.resolve(new Uint8Array(s.image!.size))));
             startup.snapshot = "used";
           } catch (e) {
             startup.snapshot = `failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`;
@@ -148,7 +178,7 @@ export class PythonHost {
         // Pyodide's default CDN (nothing is fetched from the internet).
         // (A wasm module instantiates any number of times: the early compile
         // serves this start too.)
-        py = await mod.loadPyodide(pyodideConfig(base, stdLibURL, create));
+        py = await load(pyodideConfig(base, stdLibURL, create));
       }
       mark("loadPyodide done");
       startup.fetches = resourceTimings(base, t0);
@@ -290,10 +320,12 @@ function pyodideConfig(indexURL: string, stdLibURL: string | undefined, createPy
  * instantiated, runtime ready (the standard library written), the interpreter
  * started or the snapshot restored, Pyodide's bootstrap.  With `early` (the
  * module compileEarly is compiling), Pyodide's instantiation takes it instead
- * of compiling its own copy (see instantiateFrom).  With `filled`, the module
- * is handed over only once the snapshot's buffer is complete. */
+ * of compiling its own copy (see instantiateFrom).  With `image`, the
+ * snapshot's pages go into the module's memory, and the module is handed over
+ * once they are all there, with a restoreSnapshot that only checks the header
+ * (and, given `expected`, checks the memory against the whole snapshot). */
 function timed(create: CreateModule, mark: (step: string) => void, early?: Promise<WebAssembly.Module>,
-               filled?: Promise<void>): CreateModule {
+               image?: SnapshotImage, expected?: Promise<Uint8Array>): CreateModule {
   return async (settings) => {
     const inst = settings.instantiateWasm;
     if (typeof inst === "function")
@@ -301,14 +333,14 @@ function timed(create: CreateModule, mark: (step: string) => void, early?: Promi
         const swap = early ? instantiateFrom(early, imports, mark) : undefined;
         return inst(imports, (i: unknown, m: unknown) => {
           swap?.restore();
-          mark(swap?.used() ? "wasm instantiated (compiled since the load began)" : "wasm compiled and instantiated");
+          mark(swap?.used() ? "wasm instantiated (the early compile)" : "wasm compiled and instantiated");
           done(i, m);
         });
       };
     settings.onRuntimeInitialized = () => mark("runtime ready (standard library written)");
     const m = await create(settings);
     if (!settings.noInitialRun) mark("interpreter initialised (Py_Initialize)");
-    if (filled) await filled; // Pyodide restores it right after this returns
+    if (image) await restoreInPlace(m as PyodideModuleForRestore, image, expected, () => mark("snapshot checked: Pyodide's memory is its image"));
     const api = m.API;
     for (const [fn, step] of [["restoreSnapshot", "snapshot restored"], ["finalizeBootstrap", "Pyodide bootstrap done"]] as const) {
       const f = api?.[fn];
@@ -321,12 +353,12 @@ function timed(create: CreateModule, mark: (step: string) => void, early?: Promi
 
 type InstantiateStreaming = (source: Response | PromiseLike<Response>, imports?: unknown) => Promise<unknown>;
 
-/** Starts compiling Pyodide's wasm as it downloads (undefined where there is
- * no streaming compile).  Never rejects unhandled: a failure only means
- * Pyodide compiles its own copy. */
-function compileEarly(url: string, mark: (step: string) => void): Promise<WebAssembly.Module> | undefined {
-  if (typeof WebAssembly.compileStreaming !== "function" || typeof fetch !== "function") return undefined;
-  const p = WebAssembly.compileStreaming(fetch(url)).then((m) => { mark("pyodide.asm.wasm compiled (started with the load)"); return m; });
+/** Compiles Pyodide's wasm as the rest of its download arrives (undefined
+ * where there is no streaming compile).  Never rejects unhandled: a failure
+ * only means Pyodide compiles its own copy. */
+function compileEarly(response: Promise<Response> | undefined, mark: (step: string) => void): Promise<WebAssembly.Module> | undefined {
+  if (!response || typeof WebAssembly.compileStreaming !== "function") return undefined;
+  const p = WebAssembly.compileStreaming(response).then((m) => { mark("pyodide.asm.wasm compiled (asked for with the load)"); return m; });
   p.catch(() => {});
   return p;
 }
@@ -354,12 +386,55 @@ function instantiateFrom(early: Promise<WebAssembly.Module>, imports: unknown, m
       mark("early compile failed: Pyodide compiles");
       return real.call(WebAssembly, source, imp);
     }
-    void Promise.resolve(source).then((r) => r.body?.cancel()).catch(() => {});
+    // Pyodide's own download, unless it never started (lazyFetch), is not needed
+    if (!notStarted.has(source)) void Promise.resolve(source).then((r) => r.body?.cancel()).catch(() => {});
     used = true;
     return { module, instance: await WebAssembly.instantiate(module, imp as WebAssembly.Imports) };
   };
   wa.instantiateStreaming = swapped;
   return { restore, used: () => used };
+}
+
+/** Pyodide fetches its standard library (installStdlib) and its wasm
+ * (instantiateWasm) while it sets a start up, each once.  Until it does,
+ * fetch() answers those exact URLs from `answers` (the standard library
+ * asked for as soon as its name was known; for the wasm, a download that
+ * starts only if it is read) instead of downloading them again; any other
+ * call goes to the real fetch (as does the standard library's, if the early
+ * one failed).  `restore` puts the real fetch back (done once all were asked for).  If a
+ * later Pyodide fetches them some other way, the start is as before, only
+ * not sooner. */
+function answerOnce(answers: Map<string, Answer>) {
+  const real = globalThis.fetch;
+  const restore = () => { if (globalThis.fetch === swapped) globalThis.fetch = real; };
+  const swapped: typeof fetch = (input, init) => {
+    const asked = typeof input === "string" ? input : input instanceof URL ? input.href : input.url;
+    const answer = answers.get(asked);
+    if (!answer) return real(input, init);
+    answers.delete(asked);
+    if (answers.size === 0) restore();
+    return answer(real);
+  };
+  if (answers.size > 0) globalThis.fetch = swapped;
+  return { restore };
+}
+/** answerOnce's response for one URL, given the real fetch. */
+type Answer = (real: typeof fetch) => Promise<Response>;
+
+/** Responses of lazyFetch: a download that has not started. */
+const notStarted = new WeakSet<object>();
+
+/** A promise of real(url) that fetches only once something waits on it. */
+function lazyFetch(real: typeof fetch, url: string): Promise<Response> {
+  let started: Promise<Response> | undefined;
+  const lazy = {
+    then<A, B>(ok?: (r: Response) => A | PromiseLike<A>, failed?: (e: unknown) => B | PromiseLike<B>) {
+      notStarted.delete(lazy);
+      return (started ??= real(url)).then(ok, failed);
+    },
+  };
+  notStarted.add(lazy);
+  return lazy as unknown as Promise<Response>;
 }
 
 function resourceTimings(base: string, t0: number): PythonStartup["fetches"] {

@@ -20,6 +20,8 @@ export interface WorkerInit {
   /** A snapshot.json of web/scripts/python-snapshot.mjs: Python starts from
    * it (falling back to a normal start), see PythonHost.load. */
   pythonSnapshotURL?: string;
+  /** For tests: check the memory restored from the snapshot (PythonHostOptions.checkSnapshot). */
+  checkPythonSnapshot?: boolean;
   /** Start Pyodide now, beside the wasm library, instead of when a manifest
    * first names a Python node type.  Its first Python output comes sooner,
    * but the interpreter's start runs on this worker's thread: wasm sessions
@@ -57,7 +59,7 @@ function lib(): RemoteMedia {
 async function python(): Promise<PythonHost> {
   if (py) return py;
   if (!init) throw new Error("not initialised");
-  pyLoading ??= PythonHost.load({ indexURL: init.pyodideURL, snapshotURL: init.pythonSnapshotURL });
+  pyLoading ??= PythonHost.load({ indexURL: init.pyodideURL, snapshotURL: init.pythonSnapshotURL, checkSnapshot: init.checkPythonSnapshot });
   const h = await pyLoading;
   if (!py) {
     await rmLoading; // a preload may finish first

@@ -89,7 +89,8 @@ const rmw = new RemoteMediaWorker(new Worker(new URL("./worker.ts", import.meta.
 // Pyodide loads when a manifest first needs it, from the snapshot made by
 // `npm run build` (web/scripts/python-snapshot.mjs).  ?pyodide=preload starts
 // it at page load instead; ?pyodide=nosnapshot starts the interpreter the
-// normal way (the bench compares them; both may be given, comma-separated).
+// normal way (the bench compares them); ?pyodide=checksnapshot checks the
+// memory restored from the snapshot (a test).  Flags are comma-separated.
 const pyodideFlags = (new URLSearchParams(location.search).get("pyodide") ?? "").split(",");
 // ?example=NAME opens the page on that example; a Python one starts Pyodide
 // at page load, beside the wasm library (the worker sees its manifest).
@@ -100,10 +101,14 @@ const ready = rmw.init({
   wasmURL: new URL("remotemedia.wasm", base).href,
   pyodideURL: new URL("pyodide/", base).href,
   pythonSnapshotURL: pyodideFlags.includes("nosnapshot") ? undefined : new URL("pyodide/snapshot.json", base).href,
+  checkPythonSnapshot: pyodideFlags.includes("checksnapshot"),
   preloadPython: pyodideFlags.includes("preload"),
 })
   .then((r) => {
     status.textContent = `wasm library ${r.version} loaded in ${r.loadMs.toFixed(0)} ms.`;
+    // for the bench: the library's own load, and when the page was ready (ms since navigation)
+    status.dataset.loadMs = r.loadMs.toFixed(1);
+    status.dataset.readyAt = performance.now().toFixed(1);
     status.dataset.ready = "1";
     timings.wasmLoadMs = r.loadMs;
     showTimings();
@@ -238,9 +243,10 @@ function showMetrics(m: Record<string, unknown>): void {
   }
 }
 
-$("run").addEventListener("click", async () => {
+$("run").addEventListener("click", async (ev) => {
   if (current === "audio") return $<HTMLInputElement>("audio-file").click();
   if (current === "mic") return void startMic();
+  out.dataset.clickedAt = ev.timeStamp.toFixed(1); // for the bench (ms since navigation)
   clearError();
   out.textContent = "running…";
   out.dataset.state = "running";
@@ -253,6 +259,7 @@ $("run").addEventListener("click", async () => {
     timings.lastRunMs = performance.now() - t;
     out.textContent = r.outputs.map(describe).join("\n") || "(no outputs)";
     out.dataset.values = JSON.stringify(r.outputs.map((o) => o.value));
+    out.dataset.doneAt = performance.now().toFixed(1);
     out.dataset.state = "done";
     showMetrics(r.metrics);
     showTimings();

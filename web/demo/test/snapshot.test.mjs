@@ -13,7 +13,7 @@ import { loadPyodide, version } from "../../node_modules/pyodide/pyodide.mjs";
 import { RemoteMedia } from "../../dist/index.js";
 import { gunzipSync } from "node:zlib";
 import { PythonHost } from "../../dist/python.js";
-import { readSnapshot } from "../../dist/snapshot.js";
+import { readSnapshot, restoreInPlace, SnapshotImage } from "../../dist/snapshot.js";
 import { PYTHON_FILES_HASH } from "../../dist/python-files.js";
 
 const demo = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -21,6 +21,20 @@ const root = path.resolve(demo, "../..");
 const dir = path.join(demo, "dist/pyodide");
 const meta = JSON.parse(readFileSync(path.join(dir, "snapshot.json"), "utf8"));
 const quiet = { stdout: () => {}, stderr: () => {} };
+
+// a stream in odd chunks (1-byte ones across the header and the bitmap)
+const chunked = (b, seed = 7) => new ReadableStream({
+  start(c) {
+    let at = 0, x = seed;
+    while (at < b.length) {
+      x = (x * 1103515245 + 12345) % 2147483648;
+      const n = at < 2000 ? 1 : 1 + (x % 200000);
+      c.enqueue(new Uint8Array(b.subarray(at, at + n)));
+      at += n;
+    }
+    c.close();
+  },
+});
 
 test("snapshot.json: made for this Pyodide and these web/python files", async () => {
   assert.equal(meta.pyodide, version);
@@ -39,19 +53,6 @@ test("readSnapshot: gzip'd or not, sparse or raw, in chunks of any size; bad fil
   const want = await readSnapshot(file, meta.bytes);
   const sparse = gunzipSync(file);
   assert.equal(sparse.subarray(0, 8).toString("latin1"), "RMSPARSE");
-  // a stream in odd chunks (1-byte ones across the header and the bitmap)
-  const chunked = (b, seed = 7) => new ReadableStream({
-    start(c) {
-      let at = 0, x = seed;
-      while (at < b.length) {
-        x = (x * 1103515245 + 12345) % 2147483648;
-        const n = at < 2000 ? 1 : 1 + (x % 200000);
-        c.enqueue(new Uint8Array(b.subarray(at, at + n)));
-        at += n;
-      }
-      c.close();
-    },
-  });
   assert.ok(Buffer.from(await readSnapshot(chunked(sparse), meta.bytes)).equals(Buffer.from(want)));
   assert.ok(Buffer.from(await readSnapshot(chunked(file, 3), meta.bytes)).equals(Buffer.from(want)));
   assert.ok(Buffer.from(await readSnapshot(want, meta.bytes)).equals(Buffer.from(want)), "a raw memory image");
@@ -62,6 +63,66 @@ test("readSnapshot: gzip'd or not, sparse or raw, in chunks of any size; bad fil
   await assert.rejects(readSnapshot(Buffer.concat([want, Buffer.alloc(4)]), meta.bytes), /snapshot: more than the \d+ bytes snapshot.json gives/);
   await assert.rejects(readSnapshot(new Uint8Array(0), meta.bytes), /snapshot: file truncated/);
   for (const size of [0, -4, 3, 2 ** 31, 1.5]) await assert.rejects(readSnapshot(sparse, size), /snapshot: bad size/);
+});
+
+test("SnapshotImage: pages go into the memory before or after it is there; zero pages are zeroed where Pyodide may have written", async () => {
+  const file = readFileSync(path.join(dir, meta.snapshot));
+  const want = await readSnapshot(file, meta.bytes);
+  const at = new DataView(want.buffer).getUint32(4, true); // the image's offset: Pyodide's header length
+  const image = want.subarray(at);
+  const P = 65536;
+  const zeroPage = (p) => want.subarray(p * P, (p + 1) * P).every((b) => b === 0);
+  // a memory as Pyodide's runtime start leaves it, but with every zero page
+  // of the file dirtied below the break: the static data, the C stack, the heap
+  const lo = 4 << 20, hi = 14 << 20, brk = 16 << 20;
+  const memory = () => {
+    const heap = new Uint8Array(image.length);
+    for (let p = 0; p * P < want.length; p++)
+      if (zeroPage(p)) heap.fill(0xaa, Math.max(p * P - at, 0), Math.min((p + 1) * P - at, brk));
+    return { heap, HEAP8: new Int8Array(heap.buffer), _sbrk: () => brk, _emscripten_stack_get_end: () => lo, _emscripten_stack_get_base: () => hi };
+  };
+  for (const attachFirst of [true, false]) {
+    const m = memory();
+    const img = new SnapshotImage(meta.bytes, Promise.resolve(chunked(file, attachFirst ? 5 : 9)));
+    if (attachFirst) img.attach(m);
+    await img.filled;
+    if (!attachFirst) img.attach(m);
+    img.prepare(m);
+    assert.ok(Buffer.from(img.header()).equals(want.subarray(0, at)));
+    img.verify(m, want); // throws where the memory is not the image
+    assert.ok(Buffer.from(m.heap.subarray(0, lo)).equals(image.subarray(0, lo)));
+    assert.ok(Buffer.from(m.heap.subarray(hi)).equals(image.subarray(hi)));
+    // the dead C stack is left as it is
+    assert.ok(m.heap.subarray(lo, hi).includes(0xaa));
+    // a byte written past the break (where the memory is untouched) is found
+    const zp = [...Array(Math.floor(want.length / P)).keys()].find((p) => p * P - at > brk && zeroPage(p));
+    m.heap[zp * P - at + 3] = 1;
+    assert.throws(() => img.verify(m, want), new RegExp(`memory differs from the image at byte ${zp * P - at + 3}$`));
+  }
+  // a memory smaller than the image is refused by name
+  const small = new SnapshotImage(meta.bytes, Promise.resolve(chunked(file)));
+  await small.filled;
+  const tiny = { HEAP8: new Int8Array(1 << 20), _sbrk: () => 0 };
+  small.attach(tiny);
+  assert.throws(() => small.prepare(tiny), /^Error: snapshot: an image of \d+ bytes, Pyodide's memory has 1048576$/);
+});
+
+test("Pyodide restored in place from the snapshot (as in the browser) has exactly the snapshot's memory, and runs", async () => {
+  const file = readFileSync(path.join(dir, meta.snapshot));
+  const image = new SnapshotImage(meta.bytes, Promise.resolve(chunked(file, 11)));
+  const createPyodideModule = (await import("../../node_modules/pyodide/pyodide.asm.mjs")).default;
+  let checked = false;
+  const py = await loadPyodide({
+    ...quiet, stdLibURL: path.join(dir, meta.stdlib), _loadSnapshot: new Uint8Array(meta.bytes),
+    async createPyodideModule(settings) {
+      const m = await createPyodideModule(settings);
+      await restoreInPlace(m, image, readSnapshot(file, meta.bytes), () => { checked = true; });
+      return m;
+    },
+  });
+  assert.ok(checked, "the memory was checked against the whole snapshot");
+  assert.equal(py.runPython("import sys; 'remotemedia._host' in sys.modules"), true);
+  assert.equal(py.runPython("import json; json.dumps({'a': [1, 2]})"), '{"a": [1, 2]}');
 });
 
 test("an interpreter restored from the snapshot runs Python nodes in a hybrid graph", async () => {
