@@ -135,6 +135,10 @@ async function compile(source: WasmSource): Promise<WebAssembly.Module> {
   if (typeof source === "string" || source instanceof URL) {
     const res = await fetch(source);
     if (!res.ok) throw new RemoteMediaError(`cannot load ${String(source)}: HTTP ${res.status}`, -3);
+    // compiled as it downloads (and, in chromium, from its code cache on
+    // later visits) when served as application/wasm, which streaming needs
+    const type = res.headers.get("content-type")?.split(";")[0]?.trim();
+    if (type === "application/wasm" && typeof WebAssembly.compileStreaming === "function") return WebAssembly.compileStreaming(res);
     return WebAssembly.compile(await res.arrayBuffer());
   }
   const bytes = ArrayBuffer.isView(source)

@@ -6,6 +6,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync, existsSync } from "node:fs";
 import { spawnSync } from "node:child_process";
+import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
 import { PipelineRunner, RemoteMedia, RemoteMediaError } from "../dist/index.js";
@@ -62,6 +63,29 @@ test("text nodes on streamed UTF-8 pieces equal native, in the same order", asyn
     assert.equal(o.port, lines[i].port);
     assert.equal(JSON.stringify(o.value), JSON.stringify(lines[i].value));
   });
+});
+
+test("loaded from a URL: streamed when served as application/wasm, from the bytes otherwise; an HTTP error by name", async () => {
+  const server = createServer((req, res) => {
+    const type = { "/wasm": "application/wasm", "/octet": "application/octet-stream" }[req.url];
+    if (!type) return res.writeHead(404).end();
+    res.writeHead(200, { "content-type": type }).end(wasmBytes);
+  });
+  await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
+  const base = `http://127.0.0.1:${server.address().port}`;
+  try {
+    const outputs = async (source) => {
+      const runner = new PipelineRunner();
+      await runner.loadWasm(source);
+      return (await runner.execute(JSON.parse(src("examples/calculator.json")), [5, 7, 3])).result.details.map((o) => o.value);
+    };
+    const want = await outputs(wasmBytes);
+    assert.equal(want.length, 3);
+    for (const p of ["/wasm", "/octet"]) assert.deepEqual(await outputs(`${base}${p}`), want, p);
+    await assert.rejects(RemoteMedia.load(`${base}/none`), /cannot load http:\/\/127\.0\.0\.1:\d+\/none: HTTP 404/);
+  } finally {
+    server.close();
+  }
 });
 
 test("validation errors are the native messages, line for line", async () => {
