@@ -476,8 +476,11 @@ setupPackages({
 });
 
 // ----------------------------------------------------------------- offline
+// Registered once the wasm library is loaded: its install downloads
+// Pyodide's files (~27 MB) for offline use, which on a first visit would
+// compete with the page's own start.
 if ("serviceWorker" in navigator && import.meta.env.PROD)
-  navigator.serviceWorker.register(new URL("sw.js", base).href).catch(() => undefined);
+  void ready.finally(() => navigator.serviceWorker.register(new URL("sw.js", base).href).catch(() => undefined));
 
 // For tests and the console: the worker handle (window.remotemedia.worker).
 (window as unknown as { remotemedia: unknown }).remotemedia = { worker: rmw, ready };
