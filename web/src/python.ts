@@ -113,12 +113,12 @@ export class PythonHost {
       const base = options.indexURL;
       if (!base) throw new PythonError("PythonHost.load needs indexURL (where Pyodide's files are) or pyodide");
       // Everything a start needs is asked for at once: Pyodide's modules,
-      // its wasm, snapshot.json.  The wasm's stream compile starts only
-      // once the small files are in and the snapshot and Pyodide's own
-      // files (standard library, lock file) are asked for: it consumes the
-      // wasm's bytes on this thread in long tasks (~0.3 s), and until it
-      // is done no other response here moves on.  loadPyodide alone would
-      // compile the wasm only once the snapshot is in memory.
+      // its wasm, snapshot.json (then the snapshot and the standard library
+      // it names).  The wasm's stream compile starts only once the modules
+      // and snapshot.json are in: it consumes the wasm's bytes on this
+      // thread in long tasks (~0.3 s), and until it is done no other
+      // response here moves on.  loadPyodide alone would compile the wasm
+      // only once the snapshot is in memory.
       const wasmResponse = typeof fetch === "function" && typeof WebAssembly.compileStreaming === "function"
         ? fetch(`${base}pyodide.asm.wasm`) : undefined;
       wasmResponse?.catch(() => {}); // a failure only means Pyodide fetches its own copy
@@ -132,45 +132,45 @@ export class PythonHost {
       const s = snap ? await snap.found : undefined; // the snapshot is asked for when this resolves
       const wasm = compileEarly(wasmResponse, mark);
       const create = timed(asm.default, mark, wasm);
-      const stdLibURL = s?.stdLibURL;
+      // the snapshot's standard library is compiled for the Pyodide it names
+      const sameVersion = s?.pyodide === mod.version;
+      const stdLibURL = sameVersion ? s?.stdLibURL : undefined;
       // the standard library asked for with snapshot.json; Pyodide's first
       // start takes that response instead of asking again (see answerOnce)
-      let stdLib = s?.stdLib;
+      let stdLib = sameVersion ? s?.stdLib : undefined;
       const load = async (settings: Record<string, unknown>) => {
         const answers = new Map<string, Answer>();
-        const early = stdLib;
-        if (early && stdLibURL) answers.set(stdLibURL, (real) => early.then((r) => (r.ok ? r : real(stdLibURL)), () => real(stdLibURL)));
+        const asked = stdLib;
+        if (asked && stdLibURL) answers.set(stdLibURL, (real) => asked.then((r) => (r.ok ? r : real(stdLibURL)), () => real(stdLibURL)));
+        stdLib = undefined; // a response is read once
         // the early compile serves Pyodide's wasm: its own download starts
         // only if that compile failed (see instantiateFrom)
-        const wasmURL = new URL(`${base}pyodide.asm.wasm`, globalThis.location?.href).href;
+        const wasmURL = absolute(`${base}pyodide.asm.wasm`);
         if (wasm) answers.set(wasmURL, (real) => lazyFetch(real, wasmURL));
         const swap = answerOnce(answers);
-        stdLib = undefined;
         try {
           return await mod.loadPyodide(settings);
         } finally {
-          swap?.restore();
+          swap.restore();
         }
       };
-      if (s?.refused) startup.snapshot = s.refused;
+      if (s && !sameVersion && s.pyodide) {
+        startup.snapshot = `made for Pyodide ${s.pyodide}, this is ${mod.version}`;
+        snap!.abort();
+      } else if (s?.refused) startup.snapshot = s.refused;
       else if (s) {
-        if (s.pyodide !== mod.version) {
-          startup.snapshot = `made for Pyodide ${s.pyodide}, this is ${mod.version}`;
-          snap!.abort();
-        } else {
-          try {
-            // Pyodide is given a buffer of the snapshot's size at once (it
-            // only needs the size to set its memory up; the buffer is never
-            // written); the pages go straight into its memory as they arrive
-            // (SnapshotImage), overlapping the wasm's instantiation and
-            // runtime start, and its restore only checks the header.
-            const restoring = timed(asm.default, mark, wasm, s.image, s.expected);
-            py = await load(pyodideConfig(base, stdLibURL, restoring, Promise.resolve(new Uint8Array(s.image!.size))));
-            startup.snapshot = "used";
-          } catch (e) {
-            startup.snapshot = `failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`;
-            mark("snapshot failed");
-          }
+        try {
+          // Pyodide is given a buffer of the snapshot's size at once (it
+          // only needs the size to set its memory up; the buffer is never
+          // written); the pages go straight into its memory as they arrive
+          // (SnapshotImage), overlapping the wasm's instantiation and
+          // runtime start, and its restore only checks the header.
+          const restoring = timed(asm.default, mark, wasm, s.image, s.expected);
+          py = await load(pyodideConfig(base, stdLibURL, restoring, Promise.resolve(new Uint8Array(s.image!.size))));
+          startup.snapshot = "used";
+        } catch (e) {
+          startup.snapshot = `failed: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}`;
+          mark("snapshot failed");
         }
       }
       if (!py) {
@@ -400,10 +400,10 @@ function instantiateFrom(early: Promise<WebAssembly.Module>, imports: unknown, m
  * fetch() answers those exact URLs from `answers` (the standard library
  * asked for as soon as its name was known; for the wasm, a download that
  * starts only if it is read) instead of downloading them again; any other
- * call goes to the real fetch (as does the standard library's, if the early
- * one failed).  `restore` puts the real fetch back (done once all were asked for).  If a
- * later Pyodide fetches them some other way, the start is as before, only
- * not sooner. */
+ * call goes to the real fetch (as does the standard library's, if the
+ * early one failed).  `restore` puts the real fetch back (done once all
+ * were asked for).  If a later Pyodide fetches them some other way, the
+ * start is as before, only not sooner. */
 function answerOnce(answers: Map<string, Answer>) {
   const real = globalThis.fetch;
   const restore = () => { if (globalThis.fetch === swapped) globalThis.fetch = real; };
@@ -435,6 +435,15 @@ function lazyFetch(real: typeof fetch, url: string): Promise<Response> {
   };
   notStarted.add(lazy);
   return lazy as unknown as Promise<Response>;
+}
+
+/** `url` made absolute against the page, as Pyodide makes it before fetching. */
+function absolute(url: string): string {
+  try {
+    return new URL(url, globalThis.location?.href).href;
+  } catch {
+    return url;
+  }
 }
 
 function resourceTimings(base: string, t0: number): PythonStartup["fetches"] {

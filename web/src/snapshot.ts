@@ -393,16 +393,16 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
 }
 
 export interface SnapshotFetch {
-  /** What snapshot.json says: the standard library to use (the one the
-   * snapshot was made with, for a normal start too; `stdLib` is its
-   * response, asked for at once), and either why the
-   * snapshot is refused, or its Pyodide version and the `image` being
+  /** What snapshot.json says: the Pyodide version it was made for, the
+   * standard library it was made with (compiled for that version; for a
+   * normal start too; `stdLib` is its response, asked for at once), and
+   * either why the snapshot is refused, or the `image` being
    * downloaded (its `filled` rejects if the file is bad); with `check`, also
    * the whole snapshot read again once the image is in (for
    * SnapshotImage.verify). */
   found: Promise<{ stdLibURL?: string; stdLib?: Promise<Response>; refused?: string; pyodide?: string; image?: SnapshotImage;
                    expected?: Promise<Uint8Array> }>;
-  /** Stops the download (the snapshot is for another Pyodide). */
+  /** Stops the downloads (the files are for another Pyodide). */
   abort(): void;
 }
 
@@ -425,10 +425,11 @@ export function fetchSnapshot(url: string, base: string, mark: (step: string) =>
     const dir = new URL(".", new URL(url, base)).href;
     const stdLibURL = dir + m.stdlib;
     // asked for now, for either start (PythonHost.load hands it to Pyodide)
-    const stdLib = fetch(stdLibURL);
+    const stdLib = fetch(stdLibURL, { signal: ac.signal });
     stdLib.catch(() => {}); // then Pyodide asks again
-    if (m.python !== PYTHON_FILES_HASH) return { stdLibURL, stdLib, refused: "made with other web/python files" };
-    if (badSize(m.bytes)) return { stdLibURL, stdLib, refused: badSize(m.bytes) };
+    const pyodide = m.pyodide;
+    if (m.python !== PYTHON_FILES_HASH) return { stdLibURL, stdLib, pyodide, refused: "made with other web/python files" };
+    if (badSize(m.bytes)) return { stdLibURL, stdLib, pyodide, refused: badSize(m.bytes) };
     const body = fetch(dir + m.snapshot, { signal: ac.signal }).then((r) => {
       if (!r.ok || !r.body) throw new Error(`${m.snapshot}: HTTP ${r.status}`);
       return r.body;
@@ -437,7 +438,7 @@ export function fetchSnapshot(url: string, base: string, mark: (step: string) =>
     image.filled.then(() => mark(`snapshot read as it arrived (${m.bytes} bytes)`), () => {});
     const expected = check ? image.filled.then(() => fetch(dir + m.snapshot)).then((r) => readSnapshot(r.body!, m.bytes)) : undefined;
     expected?.catch(() => {});
-    return { stdLibURL, stdLib, pyodide: m.pyodide, image, expected };
+    return { stdLibURL, stdLib, pyodide, image, expected };
   })();
   return { found, abort: () => ac.abort() };
 }

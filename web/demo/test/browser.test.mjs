@@ -282,6 +282,22 @@ test("Python starts normally, and says why, when the snapshot is damaged or made
   assert.equal(py.startup.snapshot, "made with other web/python files");
   assert.equal(asked.length, 2);
   assert.deepEqual(page.errors, []);
+  await page.close();
+
+  // one made for another Pyodide: neither it nor its standard library (compiled
+  // for that Python) is used; Pyodide starts on its own python_stdlib.zip
+  await context.unroute(/\/pyodide\/snapshot\.json$/);
+  await context.route(/\/pyodide\/snapshot\.json$/, async (route) => {
+    const meta = await (await route.fetch()).json();
+    return route.fulfill({ status: 200, contentType: "application/json", body: JSON.stringify({ ...meta, pyodide: "0.0.1" }) });
+  });
+  page = await openPage(context);
+  assert.equal((await runExample(page, "ex-text")).length, 2);
+  py = await page.evaluate(() => window.remotemedia.worker.call("pythonStartup"));
+  assert.match(py.startup.snapshot, /^made for Pyodide 0\.0\.1, this is \d+\.\d+\.\d+$/);
+  // (the snapshot was asked for before Pyodide's version was known, then given up)
+  assert.ok(py.startup.fetches.some((f) => f.file === "python_stdlib.zip"), JSON.stringify(py.startup.fetches));
+  assert.deepEqual(page.errors, []);
   await context.close();
 });
 
